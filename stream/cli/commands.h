@@ -1,0 +1,23 @@
+#pragma once
+// Subcommands of the `shelfwatch` CLI. Each takes its arguments after the command name,
+// prints its own --help, and returns the process exit code.
+
+#include <string>
+#include <vector>
+
+namespace sw::cli {
+
+using Args = std::vector<std::string>;
+
+int run_command(const Args& args);       // stream/cli/cmd_run.cpp
+int validate_command(const Args& args);  // stream/cli/cmd_run.cpp
+int inspect_command(const Args& args);   // stream/cli/cmd_inspect.cpp
+int gen_command(const Args& args);       // stream/cli/cmd_gen.cpp
+
+//! True if args contain --help or -h.
+bool wants_help(const Args& args);
+//! Value of `--name VALUE` or `--name=VALUE`; repeated flags are collected by values_of.
+bool value_of(const Args& args, const std::string& name, std::string& out);
+std::vector<std::string> values_of(const Args& args, const std::string& name);
+
+}  // namespace sw::cli

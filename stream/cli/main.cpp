@@ -1,0 +1,59 @@
+// `shelfwatch` entry point: dispatches to subcommands (stream/cli/commands.h).
+
+#include <cstdio>
+#include <cstring>
+#include <exception>
+#include <string>
+
+#include "stream/cli/commands.h"
+
+namespace {
+
+struct Command {
+  const char* name;
+  int (*fn)(const sw::cli::Args&);
+  const char* summary;
+};
+
+const Command kCommands[] = {
+    {"run", sw::cli::run_command, "run a pipeline from a config file"},
+    {"validate", sw::cli::validate_command, "check a config file and print the effective keys"},
+    {"inspect", sw::cli::inspect_command, "print checkpointed state as JSON (offline)"},
+    {"gen", sw::cli::gen_command, "generate a deterministic synthetic retail event stream"},
+};
+
+void usage(FILE* out) {
+  std::fprintf(out,
+               "shelfwatch — stateful stream processor for retail signals\n\n"
+               "usage: shelfwatch <command> [options]   (shelfwatch <command> --help)\n\n"
+               "commands:\n");
+  for (const Command& c : kCommands) std::fprintf(out, "  %-10s %s\n", c.name, c.summary);
+  std::fprintf(out,
+               "\nexamples:\n"
+               "  shelfwatch gen --stores 20 --skus 200 --days 60 --seed 7 --out events.jsonl\n"
+               "  shelfwatch run --config examples/demo.yaml --set source.file.path=events.jsonl\n"
+               "  shelfwatch inspect --state state --store S0001 --sku SKU-000001\n");
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2 || std::strcmp(argv[1], "--help") == 0 || std::strcmp(argv[1], "-h") == 0) {
+    usage(argc < 2 ? stderr : stdout);
+    return argc < 2 ? 2 : 0;
+  }
+  sw::cli::Args args(argv + 2, argv + argc);
+  for (const Command& c : kCommands) {
+    if (std::strcmp(argv[1], c.name) == 0) {
+      try {
+        return c.fn(args);
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "shelfwatch %s: %s\n", c.name, e.what());
+        return 2;
+      }
+    }
+  }
+  std::fprintf(stderr, "shelfwatch: unknown command '%s'\n\n", argv[1]);
+  usage(stderr);
+  return 2;
+}

@@ -1,0 +1,328 @@
+#include "stream/config.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cmath>
+#include <fstream>
+#include <sstream>
+
+namespace sw {
+
+namespace {
+
+std::string node_text(const YAML::Node& n) {
+  if (n.IsScalar()) return n.Scalar();
+  YAML::Emitter e;
+  e.SetMapFormat(YAML::Flow);
+  e.SetSeqFormat(YAML::Flow);
+  e << n;
+  return e.c_str();
+}
+
+size_t edit_distance(std::string_view a, std::string_view b) {
+  std::vector<size_t> prev(b.size() + 1), cur(b.size() + 1);
+  for (size_t j = 0; j <= b.size(); ++j) prev[j] = j;
+  for (size_t i = 1; i <= a.size(); ++i) {
+    cur[0] = i;
+    for (size_t j = 1; j <= b.size(); ++j) {
+      cur[j] = std::min({prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1])});
+    }
+    std::swap(prev, cur);
+  }
+  return prev[b.size()];
+}
+
+}  // namespace
+
+ConfigError::ConfigError(const std::string& key, const std::string& problem,
+                         const std::string& fix)
+    : std::runtime_error("config key '" + key + "': " + problem + (fix.empty() ? "" : "; " + fix)),
+      key_(key) {}
+
+bool is_secret_key(std::string_view key) {
+  static const char* const kWords[] = {"password", "secret",  "token",       "routing_key",
+                                       "webhook",  "api_key", "sasl.username", "private"};
+  std::string lower(key);
+  std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
+  for (const char* w : kWords) {
+    if (lower.find(w) != std::string::npos) return true;
+  }
+  return false;
+}
+
+Config Config::from_yaml(std::string_view yaml, const std::vector<std::string>& overrides) {
+  Config c;
+  try {
+    c.root_ = YAML::Load(std::string(yaml));
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("(file)", std::string("not valid YAML: ") + e.what(),
+                      "fix the YAML syntax at the line shown");
+  }
+  if (c.root_.IsDefined() && !c.root_.IsNull() && !c.root_.IsMap()) {
+    throw ConfigError("(root)", "the config must be a YAML mapping", "write `key: value` lines");
+  }
+  if (c.root_.IsMap()) c.flatten(c.root_, "");
+  for (const std::string& o : overrides) {
+    size_t eq = o.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      throw ConfigError(o, "--set needs key.path=value", "e.g. --set state.dir=state");
+    }
+    c.set(o.substr(0, eq), o.substr(eq + 1));
+  }
+  return c;
+}
+
+Config Config::from_file(const std::string& path, const std::vector<std::string>& overrides) {
+  std::ifstream in(path);
+  if (!in) throw ConfigError("--config", "cannot open '" + path + "'", "pass an existing file");
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return from_yaml(ss.str(), overrides);
+}
+
+void Config::flatten(const YAML::Node& n, const std::string& prefix) {
+  for (const auto& kv : n) {
+    std::string key = prefix.empty() ? kv.first.as<std::string>()
+                                     : prefix + "." + kv.first.as<std::string>();
+    if (kv.second.IsMap()) {
+      flatten(kv.second, key);
+    } else {
+      values_[key] = kv.second;
+    }
+  }
+}
+
+void Config::set(const std::string& key, const std::string& yaml_value) {
+  YAML::Node v;
+  try {
+    v = YAML::Load(yaml_value);
+  } catch (const YAML::Exception&) {
+    v = YAML::Node(yaml_value);
+  }
+  // A whole-map override replaces the subtree.
+  auto it = values_.lower_bound(key + ".");
+  while (it != values_.end() && it->first.compare(0, key.size() + 1, key + ".") == 0) {
+    it = values_.erase(it);
+  }
+  if (v.IsMap()) {
+    flatten(v, key);
+  } else {
+    values_[key] = v.IsNull() && !yaml_value.empty() ? YAML::Node(yaml_value) : v;
+  }
+}
+
+const YAML::Node* Config::find(std::string_view key) const {
+  asked_.emplace(key);
+  auto it = values_.find(key);
+  if (it == values_.end()) return nullptr;
+  read_.emplace(key);
+  return &it->second;
+}
+
+bool Config::has(std::string_view key) const {
+  asked_.emplace(key);
+  if (values_.count(key)) return true;
+  std::string p(key);
+  p += '.';
+  auto it = values_.lower_bound(p);
+  return it != values_.end() && it->first.compare(0, p.size(), p) == 0;
+}
+
+std::string Config::get_string(std::string_view key, std::string_view def) const {
+  const YAML::Node* n = find(key);
+  if (!n || n->IsNull()) return std::string(def);
+  if (!n->IsScalar()) {
+    throw ConfigError(std::string(key), "expected a single value, got " + node_text(*n),
+                      "write it as `key: value`");
+  }
+  return n->Scalar();
+}
+
+std::string Config::require_string(std::string_view key, std::string_view fix) const {
+  std::string v = get_string(key, "");
+  if (v.empty()) throw ConfigError(std::string(key), "is required", std::string(fix));
+  return v;
+}
+
+std::string Config::get_enum(std::string_view key, std::string_view def,
+                             const std::vector<std::string>& allowed) const {
+  std::string v = get_string(key, def);
+  if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return v;
+  std::string list;
+  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+  throw ConfigError(std::string(key), "'" + v + "' is not allowed", "use one of: " + list);
+}
+
+int64_t Config::get_int(std::string_view key, int64_t def, int64_t min, int64_t max) const {
+  std::string s = get_string(key, "");
+  if (s.empty()) return def;
+  int64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+    throw ConfigError(std::string(key), "'" + s + "' is not an integer",
+                      "write a whole number between " + std::to_string(min) + " and " +
+                          std::to_string(max));
+  }
+  if (v < min || v > max) {
+    throw ConfigError(std::string(key), std::to_string(v) + " is out of range",
+                      "use a value between " + std::to_string(min) + " and " + std::to_string(max));
+  }
+  return v;
+}
+
+double Config::get_double(std::string_view key, double def, double min, double max) const {
+  std::string s = get_string(key, "");
+  if (s.empty()) return def;
+  char* end = nullptr;
+  errno = 0;
+  double v = std::strtod(s.c_str(), &end);
+  if (end != s.c_str() + s.size() || errno != 0 || !std::isfinite(v)) {
+    throw ConfigError(std::string(key), "'" + s + "' is not a number", "write a decimal number");
+  }
+  if (v < min || v > max) {
+    std::ostringstream fix;
+    fix << "use a value between " << min << " and " << max;
+    throw ConfigError(std::string(key), s + " is out of range", fix.str());
+  }
+  return v;
+}
+
+bool Config::get_bool(std::string_view key, bool def) const {
+  std::string s = get_string(key, "");
+  if (s.empty()) return def;
+  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+  throw ConfigError(std::string(key), "'" + s + "' is not a boolean", "write true or false");
+}
+
+std::vector<std::string> Config::get_list(std::string_view key) const {
+  const YAML::Node* n = find(key);
+  std::vector<std::string> out;
+  if (!n || n->IsNull()) return out;
+  if (n->IsSequence()) {
+    for (const auto& e : *n) {
+      if (!e.IsScalar()) {
+        throw ConfigError(std::string(key), "list entries must be plain values",
+                          "write [a, b, c]");
+      }
+      out.push_back(e.Scalar());
+    }
+    return out;
+  }
+  if (!n->IsScalar()) {
+    throw ConfigError(std::string(key), "expected a list", "write [a, b, c] or a,b,c");
+  }
+  std::string s = n->Scalar();
+  size_t pos = 0;
+  while (pos <= s.size()) {
+    size_t comma = s.find(',', pos);
+    if (comma == std::string::npos) comma = s.size();
+    std::string item = s.substr(pos, comma - pos);
+    item.erase(0, item.find_first_not_of(' '));
+    item.erase(item.find_last_not_of(' ') + 1);
+    if (!item.empty()) out.push_back(item);
+    pos = comma + 1;
+  }
+  return out;
+}
+
+int64_t Config::get_duration_ms(std::string_view key, int64_t def) const {
+  std::string s = get_string(key, "");
+  if (s.empty()) return def;
+  int64_t v = 0;
+  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+  std::string_view unit(r.ptr, s.data() + s.size() - r.ptr);
+  int64_t mult = 0;
+  if (unit.empty() || unit == "ms") mult = 1;
+  else if (unit == "s") mult = 1000;
+  else if (unit == "m") mult = 60'000;
+  else if (unit == "h") mult = 3'600'000;
+  else if (unit == "d") mult = 86'400'000;
+  if (r.ec != std::errc() || mult == 0 || v < 0) {
+    throw ConfigError(std::string(key), "'" + s + "' is not a duration",
+                      "write e.g. 500ms, 30s, 5m, 1h or 2d");
+  }
+  return v * mult;
+}
+
+YAML::Node Config::node(std::string_view key) const {
+  asked_.emplace(key);
+  mark_read(key);
+  if (const YAML::Node* n = find(key)) return *n;
+  // Rebuild a map node from the flattened subtree.
+  std::string p(key);
+  p += '.';
+  YAML::Node out;
+  for (auto it = values_.lower_bound(p); it != values_.end() && it->first.compare(0, p.size(), p) == 0;
+       ++it) {
+    std::string rest = it->first.substr(p.size());
+    YAML::Node cur = out;
+    size_t pos = 0;
+    while (true) {
+      size_t dot = rest.find('.', pos);
+      std::string part = rest.substr(pos, dot == std::string::npos ? std::string::npos : dot - pos);
+      if (dot == std::string::npos) {
+        cur[part] = it->second;
+        break;
+      }
+      YAML::Node next = cur[part];
+      cur.reset(next);
+      pos = dot + 1;
+    }
+  }
+  return out;
+}
+
+std::vector<std::string> Config::children(std::string_view prefix) const {
+  std::string p(prefix);
+  p += '.';
+  std::vector<std::string> out;
+  for (auto it = values_.lower_bound(p); it != values_.end() && it->first.compare(0, p.size(), p) == 0;
+       ++it) {
+    std::string rest = it->first.substr(p.size());
+    std::string child = rest.substr(0, rest.find('.'));
+    if (out.empty() || out.back() != child) out.push_back(child);
+  }
+  return out;
+}
+
+void Config::mark_read(std::string_view prefix) const { read_prefixes_.emplace(prefix); }
+
+void Config::check_unknown() const {
+  for (const auto& [key, value] : values_) {
+    if (read_.count(key)) continue;
+    bool covered = false;
+    for (const auto& p : read_prefixes_) {
+      if (key == p || (key.size() > p.size() && key.compare(0, p.size(), p) == 0 &&
+                       key[p.size()] == '.')) {
+        covered = true;
+        break;
+      }
+    }
+    if (covered) continue;
+    std::string best;
+    size_t best_d = 1000;
+    for (const auto& k : asked_) {
+      size_t d = edit_distance(key, k);
+      if (d < best_d) {
+        best_d = d;
+        best = k;
+      }
+    }
+    std::string fix = best_d <= std::max<size_t>(3, key.size() / 4)
+                          ? "did you mean '" + best + "'?"
+                          : "remove it (see the config reference in README.md)";
+    throw ConfigError(key, "unknown key", fix);
+  }
+}
+
+std::string Config::dump() const {
+  std::string out;
+  for (const auto& [key, value] : values_) {
+    out += key + ": " + (is_secret_key(key) ? std::string("<redacted>") : node_text(value)) + "\n";
+  }
+  return out;
+}
+
+}  // namespace sw

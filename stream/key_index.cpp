@@ -1,0 +1,84 @@
+#include "stream/key_index.h"
+
+#include <xxhash.h>
+
+namespace sw {
+
+uint64_t KeyIndex::hash(std::string_view store, std::string_view sku) {
+  uint64_t h = XXH3_64bits_withSeed(store.data(), store.size(), 0x5157);
+  return XXH3_64bits_withSeed(sku.data(), sku.size(), h);
+}
+
+uint32_t KeyIndex::intern_store(std::string_view store) {
+  auto [it, added] = store_ids_.try_emplace(std::string(store), static_cast<uint32_t>(stores_.size()));
+  if (added) stores_.emplace_back(store);
+  return it->second;
+}
+
+uint32_t KeyIndex::intern_sku(std::string_view sku) {
+  auto [it, added] = sku_ids_.try_emplace(std::string(sku), static_cast<uint32_t>(skus_.size()));
+  if (added) {
+    skus_.emplace_back(sku);
+    sku_keys_.emplace_back();
+  }
+  return it->second;
+}
+
+uint32_t KeyIndex::find_sku(std::string_view sku) const {
+  auto it = sku_ids_.find(sku);
+  return it == sku_ids_.end() ? UINT32_MAX : it->second;
+}
+
+KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku,
+                            bool& added) {
+  added = false;
+  auto it = map_.find(h);
+  if (it != map_.end()) {
+    const Entry& e = entries_[it->second];
+    if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
+    // Hash collision with a different key: resolve exactly through the string map.
+    std::string full = std::string(store) + '\x1f' + std::string(sku);
+    auto c = collided_.find(full);
+    if (c != collided_.end()) return c->second;
+    KeyId id = static_cast<KeyId>(entries_.size());
+    entries_.push_back({intern_store(store), intern_sku(sku)});
+    sku_keys_[entries_.back().sku].push_back(id);
+    collided_.emplace(std::move(full), id);
+    added = true;
+    return id;
+  }
+  KeyId id = static_cast<KeyId>(entries_.size());
+  entries_.push_back({intern_store(store), intern_sku(sku)});
+  sku_keys_[entries_.back().sku].push_back(id);
+  map_.emplace(h, id);
+  added = true;
+  return id;
+}
+
+KeyId KeyIndex::find(std::string_view store, std::string_view sku) const {
+  uint64_t h = hash(store, sku);
+  auto it = map_.find(h);
+  if (it == map_.end()) return kNoKey;
+  const Entry& e = entries_[it->second];
+  if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
+  auto c = collided_.find(std::string(store) + '\x1f' + std::string(sku));
+  return c == collided_.end() ? kNoKey : c->second;
+}
+
+std::string KeyIndex::key_string(KeyId id) const {
+  std::string out(store(id));
+  out += '|';
+  out += sku(id);
+  return out;
+}
+
+size_t KeyIndex::memory_bytes() const {
+  size_t b = map_.capacity() * (sizeof(uint64_t) + sizeof(KeyId) + 1) + entries_.capacity() * sizeof(Entry);
+  for (const auto& s : stores_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
+  for (const auto& s : skus_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
+  b += (store_ids_.capacity() + sku_ids_.capacity()) * (sizeof(std::string) + 5);
+  for (const auto& v : sku_keys_) b += sizeof(v) + v.capacity() * sizeof(KeyId);
+  return b;
+}
+
+}  // namespace sw

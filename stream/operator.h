@@ -1,0 +1,84 @@
+#pragma once
+// The operator interface (STYLE.md §3). An operator is pure logic: it receives decoded events
+// and event-time timer callbacks for keys, keeps its own per-key state, and emits outputs
+// through the context. It does no I/O, owns no threads, and knows nothing of Kafka or
+// RocksDB: persistence goes through snapshot()/restore() with opaque bytes.
+//
+// Threading: one task calls one operator instance from one thread.
+// Determinism: given the same call sequence, an operator must emit the same outputs.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "stream/event.h"
+#include "stream/key_index.h"
+#include "stream/output.h"
+#include "stream/state_store.h"
+#include "stream/status.h"
+
+namespace sw {
+
+class Calendar;
+
+//! Demand estimate published by the forecast operator (or low_stock's own EWMA fallback).
+struct DemandEstimate {
+  double mean_per_day = 0;   // mean demand per day over the next `days`
+  double sd_per_day = 0;     // standard deviation of daily demand
+  double total_mean = 0;     // expected demand over `days`
+  double total_sd = 0;       // standard deviation of the total over `days`
+  double cover_days = -1;    // days until cumulative expected demand reaches `on_hand` (-1: n/a)
+};
+
+//! Views operators publish for others (DESIGN.md §5). A view is read-only and may be absent.
+class DemandView {
+ public:
+  virtual ~DemandView() = default;
+  //! Expected demand for `key` over the next `days` days from `from_ms`; false if no model.
+  virtual bool demand(KeyId key, int64_t from_ms, double days, double on_hand,
+                      DemandEstimate& out) const = 0;
+};
+
+struct OperatorViews {
+  const DemandView* demand = nullptr;
+};
+
+//! What an operator sees of the task. Implemented by the task; fakes in tests.
+class OperatorContext {
+ public:
+  virtual ~OperatorContext() = default;
+  virtual void emit(OutputRecord&& record) = 0;
+  //! Registers an event-time timer; it fires once the watermark reaches `time_ms`. Timers
+  //! fire in (time, operator, key, tag) order. Duplicate registrations fire once.
+  virtual void set_timer(KeyId key, int64_t time_ms, uint32_t tag) = 0;
+  virtual int64_t watermark() const = 0;
+  virtual const KeyIndex& keys() const = 0;
+  virtual const Calendar& calendar() const = 0;
+  virtual const OperatorViews& views() const = 0;
+};
+
+class Operator {
+ public:
+  virtual ~Operator() = default;
+  virtual std::string_view name() const = 0;
+  //! Bit mask of (1 << EventType) the operator wants.
+  virtual uint32_t subscriptions() const = 0;
+  //! `key` is the (store, sku) key for keyed events, kNoKey for others (metric, feedback,
+  //! sku-wide price/item records: the operator fans out itself through ctx.keys()).
+  virtual void on_event(const Event& event, KeyId key, OperatorContext& ctx) = 0;
+  virtual void on_timer(KeyId /*key*/, int64_t /*time_ms*/, uint32_t /*tag*/,
+                        OperatorContext& /*ctx*/) {}
+  //! Called when end of input moved the watermark to the end of time, after all timers fired.
+  virtual void on_end_of_input(OperatorContext& /*ctx*/) {}
+  //! Writes the state changed since the last snapshot into `batch` under namespace
+  //! "op/<name>" and clears the dirty set.
+  virtual void snapshot(StateBatch& batch) = 0;
+  //! Rebuilds state from the last checkpoint and re-registers its timers.
+  virtual Status restore(const StateStore& store, OperatorContext& ctx) = 0;
+  //! Bytes of hot state held in memory.
+  virtual size_t memory_bytes() const = 0;
+  //! Live per-key state as JSON (inspect, queryable state); "{}" if none.
+  virtual std::string describe(KeyId /*key*/) const { return "{}"; }
+};
+
+}  // namespace sw

@@ -1,0 +1,49 @@
+#pragma once
+// Source seam: a source yields raw records (bytes + position). Decoding happens in the task.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stream/status.h"
+
+namespace sw {
+
+struct RawRecord {
+  std::string_view payload;  // valid until the next poll()
+  // Bytes readable past payload.end() (simdjson padding); >= 64 guarantees in-place parsing.
+  size_t readable_after = 0;
+  int32_t partition = 0;
+  int64_t offset = 0;       // file: byte offset of the line; Kafka: message offset
+  int64_t next_offset = 0;  // position to resume from after this record
+  int64_t line = 0;         // file: 1-based line number; Kafka: 0
+  int64_t ingest_ms = 0;    // wall-clock time the record was read
+};
+
+//! Positions are "next offset to read" per partition; they are checkpointed with the state.
+struct SourcePosition {
+  int32_t partition = 0;
+  int64_t next_offset = 0;
+  int64_t line = 0;  // lines consumed so far (file sources), for DLQ positions after restart
+};
+
+class Source {
+ public:
+  virtual ~Source() = default;
+  //! Appends up to `max` records to `out`; waits at most `timeout_ms` when nothing is ready.
+  //! Previously returned payloads are invalidated.
+  virtual Status poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) = 0;
+  //! True once a bounded source has delivered everything (never true in follow/stream mode).
+  virtual bool at_end() const = 0;
+  //! Resume from checkpointed positions; called once before the first poll.
+  virtual Status seek(const std::vector<SourcePosition>& positions) = 0;
+  //! Human-readable name for DLQ positions: file path or topic.
+  virtual std::string name() const = 0;
+  //! Partitions that currently have no data and should not hold the watermark back.
+  virtual bool partition_idle(int32_t /*partition*/) const { return false; }
+  //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
+  virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
+};
+
+}  // namespace sw
