@@ -1,0 +1,229 @@
+#include "operators/anomaly_detector.h"
+
+#include <algorithm>
+#include <cmath>
+
+namespace sw {
+
+namespace {
+
+double alpha_of_half_life(double half_life) {
+  return half_life <= 0 ? 1.0 : 1.0 - std::exp2(-1.0 / half_life);
+}
+//! Per-observation rate for an observation of weight `w` (w typical gaps).
+double weighted(double alpha, double w) {
+  return 1.0 - std::pow(1.0 - alpha, w);
+}
+double clip(double v, double c) {
+  return std::clamp(v, -c, c);
+}
+constexpr double kMsPerHour = 3600.0 * 1000.0;
+
+}  // namespace
+
+AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
+    : config_(config),
+      a_local_(alpha_of_half_life(config.local_half_life)),
+      a_slow_(alpha_of_half_life(config.slow_half_life)),
+      a_slot_(alpha_of_half_life(config.slot_half_life)),
+      a_scale_(alpha_of_half_life(config.scale_half_life)),
+      a_err_(alpha_of_half_life(config.error_half_life)),
+      a_short_(alpha_of_half_life(config.short_half_life)),
+      a_norm_(alpha_of_half_life(config.norm_half_life)) {}
+
+double AnomalyDetector::score_of_z(double z) {
+  z = std::fabs(z);
+  if (!(z == z)) return 1.0;
+  // -log10 of the two-sided normal tail probability.
+  double x = z / std::sqrt(2.0);
+  double nlp;
+  if (x < 20) {
+    nlp = -std::log10(std::max(std::erfc(x), 1e-300));
+  } else {
+    nlp = (x * x + std::log(x * std::sqrt(M_PI))) / std::log(10.0);
+  }
+  return 1.0 - std::exp(-nlp / 8.0);
+}
+
+double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const {
+  // Slot visits are counted in recurrences of the slot (days for an hour, weeks for a
+  // weekday) so the shrinkage does not depend on the sampling rate.
+  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
+  double per_hour = std::max(1.0, kMsPerHour / gap);
+  double per_day = std::max(1.0, 24 * kMsPerHour / gap);
+  double hv = s.hour_visits[hour] / per_hour;
+  double wv = s.weekday_visits[weekday] / per_day;
+  double k = config_.slot_prior;
+  return s.hour_offset[hour] * (hv / (hv + k)) + s.weekday_offset[weekday] * (wv / (wv + k));
+}
+
+double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
+  // Use the slot offsets only as far as they beat the flat slow level.
+  if (s.err_seasonal <= 0) return 0;
+  double gain = s.err_flat / s.err_seasonal - 1.0;
+  return std::clamp(gain / 0.25, 0.0, 1.0);
+}
+
+double AnomalyDetector::expected(const AnomalySeriesState& s, int hour, int weekday) const {
+  return s.local_level + season_weight(s) * seasonal_part(s, hour, weekday);
+}
+
+double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour) const {
+  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
+  double hv = s.hour_visits[hour] / std::max(1.0, kMsPerHour / gap);
+  double k = config_.slot_prior;
+  double sd = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
+  double floor = std::max(config_.abs_scale_floor,
+                          config_.rel_scale_floor * (std::fabs(s.slow_level) + s.mean_abs_x));
+  if (config_.count_series) floor = std::max(floor, std::sqrt(std::max(expected, 0.25)));
+  return std::max(sd, floor);
+}
+
+AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms, double value,
+                                           int hour, int weekday) const {
+  AnomalyObservation out;
+  hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
+  weekday = std::clamp(weekday, 0, AnomalySeriesState::kWeekdays - 1);
+  if (s.n == 0) {
+    s.local_level = s.slow_level = value;
+    s.mean_abs_x = std::fabs(value);
+    s.last_ts_ms = ts_ms;
+    s.n = 1;
+    out.expected = value;
+    return out;
+  }
+  const bool in_order = ts_ms >= s.last_ts_ms;
+  const bool warm = s.n >= static_cast<uint32_t>(config_.warmup);
+
+  // Observation weight from the gap (irregular sampling).
+  double w = 1.0;
+  if (in_order) {
+    double gap = static_cast<double>(ts_ms - s.last_ts_ms);
+    if (s.typical_gap_ms <= 0) {
+      s.typical_gap_ms = std::max(gap, 1.0);
+    } else {
+      w = std::clamp(gap / s.typical_gap_ms, 0.1, 10.0);
+      double g = std::clamp(gap, s.typical_gap_ms / 4, s.typical_gap_ms * 4);
+      s.typical_gap_ms += 0.05 * (g - s.typical_gap_ms);
+    }
+  }
+
+  // Baselines.
+  const double season_full = seasonal_part(s, hour, weekday);
+  const double sw = season_weight(s);
+  const double e_flat = s.slow_level;
+  const double e_season_full = s.slow_level + season_full;
+  const double exp_v = expected(s, hour, weekday);
+  const double sd = sigma(s, exp_v, hour);
+  const double r = value - exp_v;
+  const double z = r / sd;
+  out.expected = exp_v;
+  out.z = z;
+
+  // Signals: point residual, short-window mean (level change), short-window magnitude
+  // (variance change); the latter two standardized by their own long-run spread.
+  const double zc = clip(z, 10.0);
+  const double iid_var = a_short_ / (2.0 - a_short_);
+  double short_mean = s.short_mean + a_short_ * (zc - s.short_mean);
+  double short_abs = s.short_abs + a_short_ * (std::fabs(zc) - s.short_abs);
+  double z_mean = short_mean / std::sqrt(std::max(s.norm_mean, 0.5 * iid_var));
+  double l_abs = std::log(short_abs + 0.1);
+  double z_var = (l_abs - s.mu_abs) / std::sqrt(std::max(s.norm_abs, 0.01));
+  double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::fabs(z_var)});
+
+  double raw = warm ? score_of_z(z_max) : 0.0;
+  out.raw = raw;
+  out.scored = warm;
+
+  // Refractory damping: a detection damps later scores, recovering linearly.
+  double score = raw;
+  if (s.since_detect < config_.refractory) {
+    double f = config_.refractory_factor +
+               (1.0 - config_.refractory_factor) * (s.since_detect / config_.refractory);
+    score = raw * f;
+  }
+  out.score = std::clamp(score, 0.0, 1.0);
+  if (!in_order) return out;  // late observations are scored, never learned from
+
+  if (out.score >= config_.detect_score) s.since_detect = 0;
+  s.since_detect = std::min(s.since_detect + w, 1e9);
+
+  // Updates. During warm-up, plain (unclipped) running means with 1/n rates.
+  const double nd = static_cast<double>(s.n);
+  auto rate = [&](double a) {
+    return warm ? weighted(a, w) : std::max(weighted(a, w), 1.0 / (nd + 1));
+  };
+  const double c = warm ? config_.clip_z * sd : 1e300;
+
+  s.short_mean = short_mean;
+  s.short_abs = short_abs;
+  if (warm) {
+    double an = weighted(a_norm_, w);
+    s.norm_mean +=
+        an * (std::min(short_mean * short_mean, 9.0 * s.norm_mean + iid_var) - s.norm_mean);
+    double d = l_abs - s.mu_abs;
+    s.mu_abs += an * clip(d, 3.0 * std::sqrt(s.norm_abs));
+    s.norm_abs += an * (std::min(d * d, 9.0 * s.norm_abs + 0.01) - s.norm_abs);
+  } else {
+    s.norm_mean =
+        std::max(iid_var, s.norm_mean + (short_mean * short_mean - s.norm_mean) / (nd + 1));
+    double d = l_abs - s.mu_abs;
+    s.mu_abs += d / (nd + 1);
+    s.norm_abs += (d * d - s.norm_abs) / (nd + 1);
+  }
+
+  const double a_e = rate(a_err_);
+  // Each error is clipped against its own running size, so a pattern the flat level cannot
+  // follow still counts while a one-off outlier cannot dominate.
+  s.err_seasonal +=
+      a_e * (std::min(std::fabs(value - e_season_full), 4 * s.err_seasonal + c) - s.err_seasonal);
+  s.err_flat += a_e * (std::min(std::fabs(value - e_flat), 4 * s.err_flat + c) - s.err_flat);
+  s.scale += rate(a_scale_) * (std::min(std::fabs(r), c) - s.scale);
+  s.mean_abs_x += rate(a_scale_) * (std::fabs(value) - s.mean_abs_x);
+
+  s.local_level += rate(a_local_) * clip(value - exp_v, c);
+  // The seasonal model learns against its own error scale: it must be able to learn a
+  // pattern that the fast level currently hides from the combined residual.
+  const double cs = warm ? config_.clip_z * 1.2533 * s.err_seasonal + c : 1e300;
+  s.slow_level += rate(a_slow_) * clip(value - e_season_full, cs);
+
+  // Slot offsets: rates per recurrence of the slot.
+  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
+  double per_hour = std::max(1.0, kMsPerHour / gap);
+  double per_day = std::max(1.0, 24 * kMsPerHour / gap);
+  double a_h = weighted(a_slot_, w / per_hour);
+  double a_d = weighted(a_slot_, w / per_day);
+  float& ho = s.hour_offset[hour];
+  float& wo = s.weekday_offset[weekday];
+  double hr = value - s.slow_level - wo - ho;
+  ho = static_cast<float>(ho + a_h * clip(hr, cs));
+  double wr = value - s.slow_level - ho - wo;
+  wo = static_cast<float>(wo + a_d * clip(wr, cs));
+  float& hs = s.hour_scale[hour];
+  // The slot scale is clipped loosely: a surprise that recurs at this time every day becomes
+  // that slot's normal spread.
+  hs = static_cast<float>(hs + (warm ? a_h : std::max(a_h, 1.0 / (nd + 1))) *
+                                   (std::min(std::fabs(r), warm ? 10 * sd : 1e300) - hs));
+  if (s.hour_visits[hour] < 65535) ++s.hour_visits[hour];
+  if (s.weekday_visits[weekday] < 65535) ++s.weekday_visits[weekday];
+
+  // Level shift: a sustained one-sided run of large residuals re-bases both levels to the
+  // current observation; slot offsets are kept.
+  if (warm && std::fabs(z) >= config_.shift_z) {
+    int sign = z > 0 ? 1 : -1;
+    s.run = (s.run * sign > 0) ? s.run + sign : sign;
+  } else {
+    s.run = 0;
+  }
+  if (std::abs(s.run) >= config_.shift_run) {
+    s.local_level = value - sw * season_full;
+    s.short_mean = 0;
+    s.run = 0;
+  }
+
+  s.last_ts_ms = ts_ms;
+  ++s.n;
+  return out;
+}
+
+}  // namespace sw

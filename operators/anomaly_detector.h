@@ -1,0 +1,119 @@
+#pragma once
+// Per-series streaming anomaly detector (DESIGN.md §6, RETAIL.md "Anomalies"). Pure math over
+// a small trivially-copyable state: no allocation, no I/O, no clock. The anomaly operator
+// keeps one AnomalySeriesState per watched series and calls AnomalyDetector::update() once
+// per observation, in event-time order.
+//
+// Model, per observation x at time t (all updates are one pass, no look-ahead):
+//  - two baselines, combined by their running absolute errors (forecast combination):
+//    a local robust level (Huber-clipped EWMA, fast) and a seasonal model: a slow robust
+//    level plus additive hour-of-day and day-of-week slot offsets (in the caller's calendar),
+//    each slot shrunk toward 0 while it has little history, and used only as far as it beats
+//    the non-seasonal fit. A sustained one-sided run of large residuals re-bases the levels
+//    (level shift) without touching the slot offsets, so seasonality is not forgotten;
+//  - a robust scale: clipped EWMA of absolute residuals (Huber/MAD-like; outliers cannot
+//    inflate it by more than the clip per step), floored for flat and count series;
+//  - three standardized signals: the point residual z, a short-window residual mean
+//    (change in level) and a short-window residual magnitude (change in variance), each of
+//    the latter two normalized by its own long-run spread;
+//  - the strongest signal becomes a tail probability, mapped to a score in [0, 1]; the score
+//    is then compared with the recent distribution of scores (a likelihood of the recent
+//    window against the long window) and damped for a refractory period after a detection,
+//    so one episode yields one early peak rather than a burst.
+// Irregular sampling: each observation's weight is its gap over the series' typical gap
+// (clamped), so a series sampled twice as often does not adapt twice as fast in time.
+
+#include <cstdint>
+
+namespace sw {
+
+struct AnomalyDetectorConfig {
+  // Half-lives in (typical-gap) observations.
+  double local_half_life = 6;     // local robust level
+  double slow_half_life = 288;    // level of the seasonal model
+  double slot_half_life = 6;      // per-slot offsets, in visits of that slot
+  double scale_half_life = 288;   // robust residual scale
+  double error_half_life = 48;    // running errors that weigh the two baselines
+  double short_half_life = 4;     // short window of residual mean / magnitude
+  double norm_half_life = 1000;   // long-run spread of the short-window signals
+  double slot_prior = 4;          // slot visits before a slot offset gets half weight
+  double clip_z = 3;              // Huber clip of updates, in scale units
+  double shift_z = 3;             // |z| that counts toward a level-shift run
+  int shift_run = 8;              // consecutive same-sign large residuals that re-base
+  int warmup = 24;                // observations before scores leave 0
+  double rel_scale_floor = 1e-3;  // scale >= this * (|level| + mean |x|)
+  double abs_scale_floor = 1e-9;
+  bool count_series = false;        // units/events: Poisson floor sqrt(expected)
+  double refractory = 150;          // observations a detection damps later scores
+  double detect_score = 0.5;        // score that starts a refractory period
+  double refractory_factor = 0.35;  // damping applied inside the refractory period
+};
+
+//! Result of one observation.
+struct AnomalyObservation {
+  double expected = 0;  // combined baseline
+  double z = 0;         // standardized residual (signed)
+  double raw = 0;       // score before the recent-window comparison and refractory damping
+  double score = 0;     // in [0, 1]
+  bool scored = false;  // false during warm-up
+};
+
+//! Per-series state; trivially copyable, persisted as bytes (AnomalySeriesState::kVersion).
+struct AnomalySeriesState {
+  static constexpr uint32_t kVersion = 1;
+  static constexpr int kHours = 24;
+  static constexpr int kWeekdays = 7;
+  int64_t last_ts_ms = INT64_MIN;
+  uint32_t n = 0;
+  int32_t run = 0;  // signed length of the current run of large residuals
+  double typical_gap_ms = 0;
+  double local_level = 0;  // fast robust level of the deseasonalized series
+  double slow_level = 0;
+  double mean_abs_x = 0;
+  double scale = 0;         // mean absolute residual
+  double err_seasonal = 0;  // running abs error of slow level + slot offsets
+  double err_flat = 0;      // of the slow level alone (is there seasonality?)
+  double short_mean = 0;    // short EWMA of residual / scale
+  double short_abs = 0;     // short EWMA of |residual| / scale
+  double norm_mean = 1;     // long EWMA of short_mean^2
+  double norm_abs = 1;      // long EWMA of (log short_abs - mu)^2
+  double mu_abs = 0;        // long EWMA of log short_abs
+  double score_mean = 0;    // long-run mean and mean square of raw scores
+  double score_sq = 0;
+  double since_detect = 1e9;  // observations since the last detection
+  float hour_offset[kHours] = {};
+  float hour_scale[kHours] = {};  // mean absolute residual per hour slot
+  float weekday_offset[kWeekdays] = {};
+  uint16_t hour_visits[kHours] = {};
+  uint16_t weekday_visits[kWeekdays] = {};
+};
+
+class AnomalyDetector {
+ public:
+  AnomalyDetector() : AnomalyDetector(AnomalyDetectorConfig{}) {}
+  explicit AnomalyDetector(const AnomalyDetectorConfig& config);
+
+  //! Scores `value` observed at `ts_ms` and updates the state. `hour` 0..23 and `weekday`
+  //! 0..6 (Monday = 0) are the observation's seasonal slot in the series' calendar.
+  //! Observations older than the last one are scored against the state but do not update it.
+  AnomalyObservation update(AnomalySeriesState& s, int64_t ts_ms, double value, int hour,
+                            int weekday) const;
+
+  //! Expected value for a slot without updating (silence checks, describe()).
+  double expected(const AnomalySeriesState& s, int hour, int weekday) const;
+  //! Robust standard deviation of residuals in the hour slot (1.2533 * mean absolute
+  //! residual, the slot's own blended with the series' while the slot is young, floored).
+  double sigma(const AnomalySeriesState& s, double expected, int hour) const;
+  //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> ~0.27, 5 -> ~0.54, 8 -> ~0.84).
+  static double score_of_z(double z);
+
+  const AnomalyDetectorConfig& config() const { return config_; }
+
+ private:
+  double seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const;
+  double season_weight(const AnomalySeriesState& s) const;
+  AnomalyDetectorConfig config_;
+  double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_;
+};
+
+}  // namespace sw
