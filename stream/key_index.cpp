@@ -25,7 +25,7 @@ uint32_t KeyIndex::intern_sku(std::string_view sku) {
 }
 
 uint32_t KeyIndex::find_sku(std::string_view sku) const {
-  auto it = sku_ids_.find(sku);
+  auto it = sku_ids_.find(absl::string_view(sku.data(), sku.size()));
   return it == sku_ids_.end() ? UINT32_MAX : it->second;
 }
 

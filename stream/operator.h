@@ -68,6 +68,9 @@ class Operator {
   virtual void on_event(const Event& event, KeyId key, OperatorContext& ctx) = 0;
   virtual void on_timer(KeyId /*key*/, int64_t /*time_ms*/, uint32_t /*tag*/,
                         OperatorContext& /*ctx*/) {}
+  //! A record was dead-lettered; `stream_time_ms` is the highest event time seen so far
+  //! (the anomaly operator watches the error rate).
+  virtual void on_dead_letter(int64_t /*stream_time_ms*/, OperatorContext& /*ctx*/) {}
   //! Called when end of input moved the watermark to the end of time, after all timers fired.
   virtual void on_end_of_input(OperatorContext& /*ctx*/) {}
   //! Writes the state changed since the last snapshot into `batch` under namespace

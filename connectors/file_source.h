@@ -1,0 +1,49 @@
+#pragma once
+// JSON-lines file source (DESIGN.md §3a source.file.*): one record per line from a file or
+// stdin ("-"), read in large chunks with the lines handed out as views into the chunk (no
+// copy, simdjson padding available after each line). `follow` keeps reading as the file
+// grows (tail mode: never at end). Single partition 0; the position is the byte offset.
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stream/source.h"
+
+namespace sw {
+
+class Config;
+
+struct FileSourceOptions {
+  std::string path;  // "-" = stdin
+  bool follow = false;
+  size_t chunk_bytes = 4u << 20;
+  int follow_poll_ms = 100;
+};
+
+class FileSource final : public Source {
+ public:
+  explicit FileSource(FileSourceOptions options);
+  ~FileSource() override;
+  //! Opens the file; errors name the path.
+  Status open();
+
+  Status poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) override;
+  bool at_end() const override { return eof_ && !options_.follow && pending_begin_ == pending_end_; }
+  Status seek(const std::vector<SourcePosition>& positions) override;
+  std::string name() const override { return options_.path == "-" ? "stdin" : options_.path; }
+
+ private:
+  Status fill();
+  FileSourceOptions options_;
+  int fd_ = -1;
+  std::vector<char> buf_;   // chunk + padding
+  size_t pending_begin_ = 0, pending_end_ = 0;  // unconsumed bytes in buf_
+  int64_t file_offset_ = 0;  // byte offset of buf_[pending_begin_]
+  int64_t line_ = 0;         // lines consumed
+  bool eof_ = false;
+};
+
+std::unique_ptr<Source> make_file_source(const Config& config);
+
+}  // namespace sw

@@ -1,0 +1,40 @@
+#pragma once
+// Builds a pipeline (source, state store, sinks, operators, task) from config: the single
+// wiring place of the CLI (STYLE.md §4).
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "operators/registry.h"
+#include "stream/calendar.h"
+#include "stream/config.h"
+#include "stream/source.h"
+#include "stream/sink.h"
+#include "stream/state_store.h"
+#include "stream/task.h"
+
+namespace sw::cli {
+
+struct Pipeline {
+  std::unique_ptr<Calendar> calendar;
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<Source> source;
+  std::vector<std::unique_ptr<Sink>> sinks;
+  OperatorSet operators;
+  std::unique_ptr<Task> task;
+  std::string output_dir;  // file sink directory, empty if none
+  std::string state_dir;
+};
+
+//! Reads every key the pipeline uses; with `open_io` false nothing is opened (validate).
+//! Throws ConfigError for bad keys and for start-up failures naming the key.
+Pipeline build_pipeline(const Config& config, bool open_io);
+
+//! Feeds `item` reference records from `reference.items_file` (JSON lines) to the operators.
+void load_reference_items(const Config& config, Pipeline& p);
+
+//! The embedded default configuration (used when --config is omitted).
+extern const char* const kDefaultConfig;
+
+}  // namespace sw::cli

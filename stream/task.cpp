@@ -1,0 +1,508 @@
+#include "stream/task.h"
+
+#include <algorithm>
+
+#include "stream/bytes.h"
+#include "stream/config.h"
+#include "stream/json_writer.h"
+
+namespace sw {
+
+namespace {
+constexpr std::string_view kTaskNs = "task";
+constexpr std::string_view kKeysNs = "keys";
+constexpr std::string_view kDedupNs = "dedup";
+constexpr uint8_t kMetaVersion = 1;
+
+bool keyed(const Event& e) {
+  switch (e.type) {
+    case EventType::kSale:
+    case EventType::kReturn:
+    case EventType::kInventory: return true;
+    case EventType::kPrice:
+    case EventType::kCompetitorPrice:
+    case EventType::kItem:
+    case EventType::kPromotion: return !e.store.empty();
+    default: return false;
+  }
+}
+}  // namespace
+
+TaskOptions TaskOptions::from_config(const Config& c) {
+  TaskOptions o;
+  o.checkpoint_interval_ms = c.get_int("state.checkpoint_interval_ms", 1000, 1, 3'600'000);
+  o.batch_size = static_cast<size_t>(c.get_int("pipeline.batch_size", 1024, 1, 1 << 20));
+  o.out_of_orderness_ms = c.get_duration_ms("pipeline.out_of_orderness", 5 * 60 * 1000);
+  o.allowed_lateness_ms = c.get_duration_ms("pipeline.allowed_lateness", 0);
+  o.dedup_capacity = static_cast<size_t>(c.get_int("pipeline.dedup_capacity", 1'000'000, 0, 100'000'000));
+  o.max_record_bytes = static_cast<size_t>(c.get_int("pipeline.max_record_bytes", 1 << 20, 256, 64 << 20));
+  o.exactly_once = c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) ==
+                   "exactly_once";
+  return o;
+}
+
+Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateStore& store,
+           std::vector<Operator*> operators, const Calendar& calendar)
+    : options_(options),
+      source_(source),
+      sinks_(std::move(sinks)),
+      store_(store),
+      operators_(std::move(operators)),
+      calendar_(calendar),
+      decoder_(options.max_record_bytes) {
+  for (uint32_t i = 0; i < operators_.size(); ++i) {
+    uint32_t mask = operators_[i]->subscriptions();
+    for (int t = 0; t < kEventTypeCount; ++t) {
+      if (mask & (1u << t)) subscribers_[t].push_back(i);
+    }
+  }
+  dedup_ring_.assign(options_.dedup_capacity, 0);
+  pending_.reserve(1024);
+}
+
+// ---------------------------------------------------------------------------------------
+// Per-record hot path.
+
+Task::PartitionClock& Task::clock(int32_t partition) {
+  if (last_clock_ < clocks_.size() && clocks_[last_clock_].partition == partition) {
+    return clocks_[last_clock_];
+  }
+  for (size_t i = 0; i < clocks_.size(); ++i) {
+    if (clocks_[i].partition == partition) {
+      last_clock_ = i;
+      return clocks_[i];
+    }
+  }
+  clocks_.push_back({partition, INT64_MIN, 0, 0});
+  std::sort(clocks_.begin(), clocks_.end(),
+            [](const PartitionClock& a, const PartitionClock& b) { return a.partition < b.partition; });
+  return clock(partition);
+}
+
+bool Task::seen_before(uint64_t h) {
+  if (options_.dedup_capacity == 0) return false;
+  if (dedup_set_.contains(h)) return true;
+  size_t slot = dedup_total_ % options_.dedup_capacity;
+  if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
+  dedup_ring_[slot] = h;
+  dedup_set_.insert(h);
+  ++dedup_total_;
+  return false;
+}
+
+void Task::process(const std::vector<RawRecord>& records) {
+  for (const RawRecord& r : records) process_record(r);
+}
+
+void Task::process_record(const RawRecord& r) {
+  bump(counters_.read);
+  current_record_ = &r;
+  current_origin_ = static_cast<uint32_t>(r.partition);
+  PartitionClock& pc = clock(r.partition);
+  pc.next_offset = r.next_offset;
+  pc.line = r.line;
+
+  Event e;
+  DecodeError err = decoder_.decode(r.payload, r.readable_after, e);
+  if (err != DecodeError::kNone) {
+    dead_letter(r, err);
+    return;
+  }
+  const int type = static_cast<int>(e.type);
+  if (e.event_id_hash != 0 && seen_before(e.event_id_hash)) {
+    bump(counters_.duplicates[type]);
+    return;
+  }
+  if (e.type != EventType::kInventory && watermark_ != INT64_MIN &&
+      e.ts_ms < watermark_ - options_.allowed_lateness_ms) {
+    late(r, e);
+    return;
+  }
+  KeyId key = kNoKey;
+  if (keyed(e)) {
+    bool added;
+    key = keys_.find_or_add(KeyIndex::hash(e.store, e.sku), e.store, e.sku, added);
+  }
+  for (uint32_t op : subscribers_[type]) {
+    current_op_ = op;
+    operators_[op]->on_event(e, key, *this);
+  }
+  bump(counters_.applied[type]);
+
+  if (e.ts_ms > pc.max_event_ms) {
+    pc.max_event_ms = e.ts_ms;
+    if (e.ts_ms > stream_time_) {
+      stream_time_ = e.ts_ms;
+      counters_.max_event_ms.store(e.ts_ms, std::memory_order_relaxed);
+    }
+    advance_watermark();
+  }
+  current_record_ = nullptr;
+}
+
+void Task::advance_watermark() {
+  int64_t low = INT64_MAX;
+  for (const PartitionClock& c : clocks_) {
+    if (c.max_event_ms == INT64_MIN || source_.partition_idle(c.partition)) continue;
+    low = std::min(low, c.max_event_ms);
+  }
+  if (low == INT64_MAX) return;
+  int64_t wm = low - options_.out_of_orderness_ms;
+  if (wm <= watermark_) return;
+  watermark_ = wm;
+  counters_.watermark_ms.store(wm, std::memory_order_relaxed);
+  fire_timers(wm);
+}
+
+void Task::fire_timers(int64_t up_to) {
+  Timer last{INT64_MIN, 0, 0, 0};
+  while (!timers_.empty() && timers_.top().time <= up_to) {
+    Timer t = timers_.top();
+    timers_.pop();
+    if (t == last) continue;  // duplicate registration
+    last = t;
+    current_op_ = t.op;
+    operators_[t.op]->on_timer(t.key, t.time, t.tag, *this);
+  }
+}
+
+void Task::set_timer(KeyId key, int64_t time_ms, uint32_t tag) {
+  timers_.push(Timer{time_ms, current_op_, key, tag});
+}
+
+void Task::emit(OutputRecord&& record) {
+  record.origin = current_origin_;
+  uint64_t* seq = nullptr;
+  for (auto& [origin, s] : seqs_) {
+    if (origin == current_origin_) seq = &s;
+  }
+  if (seq == nullptr) {
+    seqs_.emplace_back(current_origin_, 0);
+    seq = &seqs_.back().second;
+  }
+  record.seq = ++*seq;
+  bump(counters_.outputs[static_cast<int>(record.stream)]);
+  pending_.push_back(std::move(record));
+}
+
+void Task::dead_letter(const RawRecord& r, DecodeError err) {
+  bump(counters_.dead_lettered[static_cast<int>(err)]);
+  OutputRecord o;
+  o.stream = OutputStream::kDlq;
+  o.type = "dlq";
+  o.time_ms = r.ingest_ms;
+  o.key = source_.name() + ":" + std::to_string(r.partition);
+  JsonWriter w(o.json);
+  w.begin_object()
+      .field("error", decode_error_code(err))
+      .field("detail", decoder_.detail())
+      .field("source", source_.name())
+      .field("partition", static_cast<int64_t>(r.partition))
+      .field("offset", r.offset)
+      .field("line", r.line)
+      .key("ingest_time")
+      .time_value(r.ingest_ms)
+      .field("payload", r.payload)
+      .field("schema_version", 1)
+      .end_object();
+  emit(std::move(o));
+  for (uint32_t i = 0; i < operators_.size(); ++i) {
+    current_op_ = i;
+    operators_[i]->on_dead_letter(stream_time_, *this);
+  }
+}
+
+void Task::late(const RawRecord& r, const Event& e) {
+  bump(counters_.late[static_cast<int>(e.type)]);
+  OutputRecord o;
+  o.stream = OutputStream::kLate;
+  o.type = "late";
+  o.time_ms = e.ts_ms;
+  o.key = std::string(e.store) + "|" + std::string(e.sku);
+  JsonWriter w(o.json);
+  w.begin_object()
+      .field("reason", "late")
+      .field("type", event_type_name(e.type))
+      .key("time")
+      .time_value(e.ts_ms)
+      .key("watermark")
+      .time_value(watermark_)
+      .field("source", source_.name())
+      .field("partition", static_cast<int64_t>(r.partition))
+      .field("offset", r.offset)
+      .field("line", r.line)
+      .field("payload", r.payload)
+      .field("schema_version", 1)
+      .end_object();
+  emit(std::move(o));
+}
+
+void Task::apply_reference(const Event& e) {
+  KeyId key = kNoKey;
+  if (keyed(e)) {
+    bool added;
+    key = keys_.find_or_add(KeyIndex::hash(e.store, e.sku), e.store, e.sku, added);
+  }
+  for (uint32_t op : subscribers_[static_cast<int>(e.type)]) {
+    current_op_ = op;
+    operators_[op]->on_event(e, key, *this);
+  }
+}
+
+void Task::end_of_input() {
+  watermark_ = INT64_MAX;
+  counters_.watermark_ms.store(INT64_MAX, std::memory_order_relaxed);
+  fire_timers(INT64_MAX);
+  for (uint32_t i = 0; i < operators_.size(); ++i) {
+    current_op_ = i;
+    operators_[i]->on_end_of_input(*this);
+  }
+}
+
+// ---------------------------------------------------------------------------------------
+// Loop and checkpoints (cold path).
+
+Status Task::run(const std::atomic<bool>& stop) {
+  std::vector<RawRecord> batch;
+  batch.reserve(options_.batch_size);
+  auto last_checkpoint = std::chrono::steady_clock::now();
+  StateBatch eager;
+  while (!stop.load(std::memory_order_relaxed)) {
+    batch.clear();
+    SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
+    process(batch);
+    if (!options_.exactly_once && !pending_.empty()) {
+      // at_least_once: hand outputs to sinks right away; the checkpoint only records them.
+      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(pending_, eager));
+      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+      pending_.clear();
+      eager.clear();
+    }
+    if (source_.at_end()) {
+      end_of_input();
+      SW_RETURN_IF_ERROR(checkpoint());
+      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
+      return Status::ok();
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (now - last_checkpoint >= std::chrono::milliseconds(options_.checkpoint_interval_ms)) {
+      SW_RETURN_IF_ERROR(checkpoint());
+      last_checkpoint = now;
+    }
+  }
+  SW_RETURN_IF_ERROR(checkpoint());
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
+  return Status::ok();
+}
+
+std::string Task::encode_meta() const {
+  std::string out;
+  ByteWriter w(out);
+  w.put<uint8_t>(kMetaVersion);
+  w.put<int64_t>(watermark_);
+  w.put<int64_t>(stream_time_);
+  w.put<uint32_t>(static_cast<uint32_t>(clocks_.size()));
+  for (const PartitionClock& c : clocks_) {
+    w.put(c.partition);
+    w.put(c.max_event_ms);
+    w.put(c.next_offset);
+    w.put(c.line);
+  }
+  w.put<uint32_t>(static_cast<uint32_t>(seqs_.size()));
+  for (const auto& [origin, seq] : seqs_) {
+    w.put(origin);
+    w.put(seq);
+  }
+  w.put<uint64_t>(dedup_total_);
+  w.put<uint64_t>(checkpoint_no_);
+  // Counters, so accounting covers the whole run across restarts.
+  w.put<uint64_t>(counters_.read.load());
+  for (const auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
+    for (const auto& c : *arr) w.put<uint64_t>(c.load());
+  }
+  for (const auto& c : counters_.dead_lettered) w.put<uint64_t>(c.load());
+  for (const auto& c : counters_.outputs) w.put<uint64_t>(c.load());
+  w.put<uint64_t>(counters_.checkpoints.load());
+  return out;
+}
+
+Status Task::decode_meta(std::string_view v) {
+  ByteReader r(v);
+  uint8_t version;
+  uint32_t n;
+  auto bad = [] { return Status::corruption("task checkpoint metadata is truncated"); };
+  if (!r.get(version) || version != kMetaVersion) return Status::corruption("unknown task metadata version");
+  if (!r.get(watermark_) || !r.get(stream_time_) || !r.get(n)) return bad();
+  clocks_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    PartitionClock c{};
+    if (!r.get(c.partition) || !r.get(c.max_event_ms) || !r.get(c.next_offset) || !r.get(c.line)) {
+      return bad();
+    }
+    clocks_.push_back(c);
+  }
+  if (!r.get(n)) return bad();
+  seqs_.clear();
+  for (uint32_t i = 0; i < n; ++i) {
+    uint32_t origin;
+    uint64_t seq;
+    if (!r.get(origin) || !r.get(seq)) return bad();
+    seqs_.emplace_back(origin, seq);
+  }
+  uint64_t dedup_total, v64;
+  if (!r.get(dedup_total) || !r.get(checkpoint_no_)) return bad();
+  (void)dedup_total;  // rebuilt from the dedup chunks
+  if (!r.get(v64)) return bad();
+  counters_.read.store(v64);
+  for (auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
+    for (auto& c : *arr) {
+      if (!r.get(v64)) return bad();
+      c.store(v64);
+    }
+  }
+  for (auto& c : counters_.dead_lettered) {
+    if (!r.get(v64)) return bad();
+    c.store(v64);
+  }
+  for (auto& c : counters_.outputs) {
+    if (!r.get(v64)) return bad();
+    c.store(v64);
+  }
+  if (!r.get(v64)) return bad();
+  counters_.checkpoints.store(v64);
+  counters_.watermark_ms.store(watermark_);
+  counters_.max_event_ms.store(stream_time_);
+  return Status::ok();
+}
+
+Status Task::checkpoint() {
+  auto start = std::chrono::steady_clock::now();
+  StateBatch batch;
+  for (Operator* op : operators_) op->snapshot(batch);
+  // New keys, in id order.
+  std::string v;
+  for (size_t id = keys_persisted_; id < keys_.size(); ++id) {
+    v.assign(keys_.store(static_cast<KeyId>(id)));
+    v.push_back('\x1f');
+    v.append(keys_.sku(static_cast<KeyId>(id)));
+    batch.put(kKeysNs, be32_key(static_cast<uint32_t>(id)), v);
+  }
+  // Dedup ids inserted since the last checkpoint, as one chunk; drop fully evicted chunks.
+  if (dedup_total_ > dedup_persisted_ && options_.dedup_capacity > 0) {
+    v.clear();
+    for (uint64_t i = dedup_persisted_; i < dedup_total_; ++i) {
+      uint64_t h = dedup_ring_[i % options_.dedup_capacity];
+      v.append(reinterpret_cast<const char*>(&h), sizeof h);
+    }
+    // A chunk larger than the ring only needs its newest ids.
+    if (dedup_total_ - dedup_persisted_ > options_.dedup_capacity) {
+      // Ring already overwritten: persist the ring's current contents in insertion order.
+      v.clear();
+      for (uint64_t i = dedup_total_ - options_.dedup_capacity; i < dedup_total_; ++i) {
+        uint64_t h = dedup_ring_[i % options_.dedup_capacity];
+        v.append(reinterpret_cast<const char*>(&h), sizeof h);
+      }
+      batch.put(kDedupNs, be64_key(dedup_total_ - options_.dedup_capacity), v);
+      dedup_chunks_.emplace_back(dedup_total_ - options_.dedup_capacity, dedup_total_);
+    } else {
+      batch.put(kDedupNs, be64_key(dedup_persisted_), v);
+      dedup_chunks_.emplace_back(dedup_persisted_, dedup_total_);
+    }
+    dedup_persisted_ = dedup_total_;
+    uint64_t horizon = dedup_total_ > options_.dedup_capacity ? dedup_total_ - options_.dedup_capacity : 0;
+    while (!dedup_chunks_.empty() && dedup_chunks_.front().second <= horizon) {
+      batch.remove(kDedupNs, be64_key(dedup_chunks_.front().first));
+      dedup_chunks_.erase(dedup_chunks_.begin());
+    }
+  }
+  ++checkpoint_no_;
+  bump(counters_.checkpoints);
+  batch.put(kTaskNs, "meta", encode_meta());
+  for (Sink* s : sinks_) {
+    Status st = s->prepare(options_.exactly_once ? std::span<const OutputRecord>(pending_)
+                                                 : std::span<const OutputRecord>(),
+                           batch);
+    if (!st.is_ok()) {
+      bump(counters_.checkpoint_failures);
+      return st;
+    }
+  }
+  Status st = store_.commit(batch);
+  if (!st.is_ok()) {
+    bump(counters_.checkpoint_failures);
+    return st;
+  }
+  keys_persisted_ = keys_.size();
+  pending_.clear();
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+  std::vector<SourcePosition> positions;
+  for (const PartitionClock& c : clocks_) positions.push_back({c.partition, c.next_offset, c.line});
+  source_.on_checkpoint(positions);
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+                .count();
+  counters_.checkpoint_duration_us_last.store(static_cast<uint64_t>(us));
+  bump(counters_.checkpoint_duration_us_total, static_cast<uint64_t>(us));
+  counters_.checkpoint_bytes_last.store(batch.bytes());
+  counters_.state_keys.store(keys_.size());
+  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 + dedup_set_.capacity() * 9;
+  for (Operator* op : operators_) bytes += op->memory_bytes();
+  counters_.state_bytes.store(bytes);
+  return Status::ok();
+}
+
+Status Task::restore() {
+  auto meta = store_.get(kTaskNs, "meta");
+  if (!meta.is_ok()) return meta.status();
+  if (meta.value().has_value()) {
+    SW_RETURN_IF_ERROR(decode_meta(*meta.value()));
+    restored_ = true;
+  }
+  // Keys in id order: ids are identical to the uninterrupted run.
+  Status scan_err = Status::ok();
+  SW_RETURN_IF_ERROR(store_.scan_prefix(kKeysNs, "", [&](std::string_view k, std::string_view v) {
+    uint32_t id = from_be32(k);
+    size_t sep = v.find('\x1f');
+    if (id != keys_.size() || sep == std::string_view::npos) {
+      scan_err = Status::corruption("key index checkpoint is not dense");
+      return false;
+    }
+    bool added;
+    std::string_view store = v.substr(0, sep), sku = v.substr(sep + 1);
+    keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
+    return true;
+  }));
+  SW_RETURN_IF_ERROR(scan_err);
+  keys_persisted_ = keys_.size();
+  // Dedup chunks in insertion order.
+  dedup_total_ = 0;
+  dedup_set_.clear();
+  SW_RETURN_IF_ERROR(store_.scan_prefix(kDedupNs, "", [&](std::string_view k, std::string_view v) {
+    uint64_t first = 0;
+    for (unsigned char c : k) first = first << 8 | c;
+    uint64_t n = v.size() / sizeof(uint64_t);
+    if (dedup_total_ < first) dedup_total_ = first;  // ids before `first` were evicted
+    for (uint64_t i = 0; i < n; ++i) {
+      uint64_t h;
+      std::memcpy(&h, v.data() + i * sizeof h, sizeof h);
+      if (options_.dedup_capacity == 0) break;
+      size_t slot = dedup_total_ % options_.dedup_capacity;
+      if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
+      dedup_ring_[slot] = h;
+      dedup_set_.insert(h);
+      ++dedup_total_;
+    }
+    dedup_chunks_.emplace_back(first, first + n);
+    return true;
+  }));
+  dedup_persisted_ = dedup_total_;
+  for (uint32_t i = 0; i < operators_.size(); ++i) {
+    current_op_ = i;
+    SW_RETURN_IF_ERROR(operators_[i]->restore(store_, *this));
+  }
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->recover(store_));
+  std::vector<SourcePosition> positions;
+  for (const PartitionClock& c : clocks_) positions.push_back({c.partition, c.next_offset, c.line});
+  return source_.seek(positions);
+}
+
+}  // namespace sw

@@ -1,0 +1,149 @@
+#pragma once
+// The task (DESIGN.md §5): owns a source's partitions and all their keys, and runs one loop —
+// poll a batch, decode, dedup, route by key, call operators, advance watermarks and fire
+// timers, and at checkpoint time commit state + positions + outputs atomically.
+//
+// Threading: a task runs on one thread. Counters are readable from others.
+// Determinism: every decision is per record in input order; batch size, checkpoint timing
+// and restarts do not change outputs.
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <queue>
+#include <string>
+#include <vector>
+
+#include <absl/container/flat_hash_set.h>
+
+#include "stream/calendar.h"
+#include "stream/counters.h"
+#include "stream/decoder.h"
+#include "stream/key_index.h"
+#include "stream/operator.h"
+#include "stream/sink.h"
+#include "stream/source.h"
+#include "stream/state_store.h"
+
+namespace sw {
+
+class Config;
+
+struct TaskOptions {
+  int64_t checkpoint_interval_ms = 1000;
+  size_t batch_size = 1024;
+  int64_t out_of_orderness_ms = 5 * 60 * 1000;  // watermark = max event time - this
+  int64_t allowed_lateness_ms = 0;              // late = ts < watermark - this
+  size_t dedup_capacity = 1'000'000;            // event_id horizon (most recent ids)
+  bool exactly_once = true;
+  size_t max_record_bytes = 1 << 20;
+
+  //! Reads pipeline.* / state.* / delivery keys.
+  static TaskOptions from_config(const Config& config);
+};
+
+class Task final : public OperatorContext {
+ public:
+  Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateStore& store,
+       std::vector<Operator*> operators, const Calendar& calendar);
+
+  //! Restores operators, keys, dedup window, positions, watermark and sinks from the last
+  //! checkpoint (a fresh store starts empty). Must be called once before run().
+  Status restore();
+  //! Runs until the source is at end (then closes every window, checkpoints, returns) or
+  //! `stop` becomes true (then checkpoints and returns).
+  Status run(const std::atomic<bool>& stop);
+  //! Processes one batch of raw records (exposed for tests and benchmarks).
+  void process(const std::vector<RawRecord>& records);
+  //! Moves the watermark to the end of time: fires every timer, ends operators.
+  void end_of_input();
+  Status checkpoint();
+  //! Applies a reference record loaded at start-up (items file) to the operators, outside
+  //! the stream's accounting. Call after restore(), before run().
+  void apply_reference(const Event& event);
+
+  const TaskCounters& counters() const { return counters_; }
+  TaskCounters& counters() { return counters_; }
+  bool restored_from_checkpoint() const { return restored_; }
+  OperatorViews& mutable_views() { return views_; }
+  const std::vector<Operator*>& operators() const { return operators_; }
+
+  // OperatorContext
+  void emit(OutputRecord&& record) override;
+  void set_timer(KeyId key, int64_t time_ms, uint32_t tag) override;
+  int64_t watermark() const override { return watermark_; }
+  const KeyIndex& keys() const override { return keys_; }
+  const Calendar& calendar() const override { return calendar_; }
+  const OperatorViews& views() const override { return views_; }
+
+ private:
+  struct Timer {
+    int64_t time;
+    uint32_t op;
+    KeyId key;
+    uint32_t tag;
+    bool operator>(const Timer& o) const {
+      if (time != o.time) return time > o.time;
+      if (op != o.op) return op > o.op;
+      if (key != o.key) return key > o.key;
+      return tag > o.tag;
+    }
+    bool operator==(const Timer& o) const = default;
+  };
+  struct PartitionClock {
+    int32_t partition;
+    int64_t max_event_ms;
+    int64_t next_offset;
+    int64_t line;
+  };
+
+  void process_record(const RawRecord& r);
+  void dead_letter(const RawRecord& r, DecodeError e);
+  void late(const RawRecord& r, const Event& e);
+  bool seen_before(uint64_t event_id_hash);
+  PartitionClock& clock(int32_t partition);
+  void advance_watermark();
+  void fire_timers(int64_t up_to);
+  std::string encode_meta() const;
+  Status decode_meta(std::string_view v);
+
+  TaskOptions options_;
+  Source& source_;
+  std::vector<Sink*> sinks_;
+  StateStore& store_;
+  std::vector<Operator*> operators_;
+  std::array<std::vector<uint32_t>, kEventTypeCount> subscribers_;
+  const Calendar& calendar_;
+  OperatorViews views_;
+  Decoder decoder_;
+  KeyIndex keys_;
+  size_t keys_persisted_ = 0;
+  TaskCounters counters_;
+
+  // Event time.
+  std::vector<PartitionClock> clocks_;
+  size_t last_clock_ = 0;
+  int64_t watermark_ = INT64_MIN;
+  int64_t stream_time_ = INT64_MIN;  // max event time over all partitions
+  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  uint32_t current_op_ = 0;
+
+  // Dedup horizon: ring of the most recent event_id hashes + set.
+  std::vector<uint64_t> dedup_ring_;
+  absl::flat_hash_set<uint64_t> dedup_set_;
+  uint64_t dedup_total_ = 0;       // ids ever inserted
+  uint64_t dedup_persisted_ = 0;   // ids written to checkpoints
+  std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)
+
+  // Outputs since the last checkpoint, and per-origin sequence numbers.
+  std::vector<OutputRecord> pending_;
+  std::vector<std::pair<uint32_t, uint64_t>> seqs_;
+  uint32_t current_origin_ = 0;
+  const RawRecord* current_record_ = nullptr;
+  std::string scratch_;
+  bool restored_ = false;
+  uint64_t checkpoint_no_ = 0;
+};
+
+}  // namespace sw
