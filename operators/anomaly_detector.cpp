@@ -82,6 +82,7 @@ double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int 
 AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms, double value,
                                            int hour, int weekday) const {
   AnomalyObservation out;
+  out.value = value;
   hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
   weekday = std::clamp(weekday, 0, AnomalySeriesState::kWeekdays - 1);
   if (s.n == 0) {

@@ -51,6 +51,7 @@ struct AnomalyDetectorConfig {
 
 //! Result of one observation.
 struct AnomalyObservation {
+  double value = 0;     // the observed value
   double expected = 0;  // combined baseline
   double z = 0;         // standardized residual (signed)
   double raw = 0;       // score before the recent-window comparison and refractory damping

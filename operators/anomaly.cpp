@@ -1,0 +1,777 @@
+#include "operators/anomaly.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <type_traits>
+
+#include "stream/bytes.h"
+#include "stream/calendar.h"
+#include "stream/config.h"
+#include "stream/decoder.h"
+#include "stream/json_writer.h"
+
+namespace sw {
+
+namespace {
+
+static_assert(std::is_trivially_copyable_v<AnomalySeriesState>);
+
+constexpr int64_t kMsPerHour = 3600LL * 1000;
+constexpr int64_t kMsPerDay = 24 * kMsPerHour;
+constexpr int kMaxGapFill = 48;  // zero buckets filled between two events of a lazy series
+const char* const kSeverity[] = {"info", "warning", "critical", "emergency"};
+const std::string kMetaKey = std::string("\xff", 1) + "meta";
+
+int64_t floor_div(int64_t a, int64_t b) {
+  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
+}
+
+std::string_view kind_label(AnomalyOperator::SeriesKind k) {
+  using K = AnomalyOperator::SeriesKind;
+  switch (k) {
+    case K::kMetric:
+      return "metric";
+    case K::kKeyUnits:
+      return "units";
+    case K::kKeyRevenue:
+      return "revenue";
+    case K::kStoreUnits:
+      return "store_units";
+    case K::kStoreRevenue:
+      return "store_revenue";
+    case K::kSkuUnits:
+      return "sku_units";
+    case K::kSkuRevenue:
+      return "sku_revenue";
+    case K::kStoreEvents:
+      return "store_events";
+    case K::kDeadLetters:
+      return "dead_letters";
+  }
+  return "metric";
+}
+
+AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
+                                    AnomalyDetectorConfig d) {
+  d.local_half_life = c.get_double(prefix + "local_half_life", d.local_half_life, 0.5, 1e6);
+  d.slow_half_life = c.get_double(prefix + "slow_half_life", d.slow_half_life, 1, 1e7);
+  d.scale_half_life = c.get_double(prefix + "scale_half_life", d.scale_half_life, 1, 1e7);
+  d.slot_half_life = c.get_double(prefix + "slot_half_life", d.slot_half_life, 0.5, 1e4);
+  d.clip_z = c.get_double(prefix + "clip_z", d.clip_z, 1, 20);
+  d.warmup = static_cast<int>(c.get_int(prefix + "warmup", d.warmup, 2, 100000));
+  d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
+  return d;
+}
+
+int64_t parse_time(const std::string& key, const YAML::Node& n) {
+  std::string v = n.as<std::string>("");
+  int64_t ms = 0;
+  if (v.empty() || !parse_rfc3339(v, ms)) {
+    throw ConfigError(key, "not a timestamp: '" + v + "'",
+                      "use RFC 3339 (2026-11-25T02:00:00Z) or epoch milliseconds");
+  }
+  return ms;
+}
+
+}  // namespace
+
+AnomalyOperator::AnomalyOperator(Settings settings)
+    : settings_(std::move(settings)),
+      metric_det_(settings_.metric_detector),
+      count_det_(settings_.count_detector),
+      revenue_det_(settings_.revenue_detector) {}
+
+static AnomalyOperator::Settings read_settings(const Config& c) {
+  AnomalyOperator::Settings s;
+  const std::string p = "operators.anomaly.";
+  s.bucket_ms = c.get_duration_ms(p + "bucket", s.bucket_ms);
+  s.key_bucket_ms = c.get_duration_ms(p + "key_bucket", s.key_bucket_ms);
+  if (s.bucket_ms < 1000 || s.key_bucket_ms < 1000) {
+    throw ConfigError(p + "bucket", "bucket shorter than 1s", "use e.g. 1h (key_bucket: 1d)");
+  }
+  s.watch_store_sku = c.get_bool(p + "watch_store_sku", s.watch_store_sku);
+  s.warning = c.get_double(p + "thresholds.warning", s.warning, 0, 1);
+  s.critical = c.get_double(p + "thresholds.critical", s.critical, 0, 1);
+  s.emergency = c.get_double(p + "thresholds.emergency", s.emergency, 0, 1);
+  if (!(s.warning <= s.critical && s.critical <= s.emergency)) {
+    throw ConfigError(p + "thresholds", "thresholds must satisfy warning <= critical <= emergency",
+                      "e.g. warning 0.6, critical 0.8, emergency 0.95");
+  }
+  s.clear = c.get_double(p + "thresholds.clear", s.clear, 0, s.warning);
+  s.resolve_after = static_cast<int>(c.get_int(p + "resolve_after", s.resolve_after, 1, 10000));
+  s.cooldown_ms = c.get_duration_ms(p + "cooldown", s.cooldown_ms);
+  s.promo_margin = c.get_double(p + "promo_margin", s.promo_margin, 0, 1);
+  s.tighten_from_hour = static_cast<int>(c.get_int(p + "tighten.from_hour", -1, -1, 23));
+  s.tighten_to_hour = static_cast<int>(c.get_int(p + "tighten.to_hour", -1, -1, 24));
+  s.tighten_margin = c.get_double(p + "tighten.margin", 0.0, 0, 1);
+  s.dismiss_step = c.get_double(p + "feedback.dismiss_step", s.dismiss_step, 0, 1);
+  s.dismiss_max = c.get_double(p + "feedback.dismiss_max", s.dismiss_max, 0, 1);
+  s.dismiss_half_life_ms = c.get_duration_ms(p + "feedback.half_life", s.dismiss_half_life_ms);
+  s.silence_grace_ms = c.get_duration_ms(p + "silence_grace", s.silence_grace_ms);
+  s.emit_scores = c.get_bool(p + "emit_scores", false);
+  if (c.has(p + "suppress")) {
+    YAML::Node list = c.node(p + "suppress");
+    if (!list.IsSequence()) {
+      throw ConfigError(p + "suppress", "not a list",
+                        "a list of {start, end, store?, sku?, series?} windows");
+    }
+    for (size_t i = 0; i < list.size(); ++i) {
+      const YAML::Node& n = list[i];
+      std::string key = p + "suppress[" + std::to_string(i) + "]";
+      AnomalyOperator::SuppressWindow w;
+      w.start_ms = parse_time(key + ".start", n["start"]);
+      w.end_ms = parse_time(key + ".end", n["end"]);
+      if (w.end_ms <= w.start_ms) throw ConfigError(key, "end <= start", "swap start and end");
+      w.store = n["store"].as<std::string>("");
+      w.sku = n["sku"].as<std::string>("");
+      w.series = n["series"].as<std::string>("");
+      s.suppress.push_back(std::move(w));
+    }
+  }
+  s.metric_detector = read_detector(c, p + "detector.", s.metric_detector);
+  AnomalyDetectorConfig counts = s.metric_detector;
+  counts.count_series = true;
+  // Bucketed sales series: hourly or daily observations, so fewer observations per day.
+  counts.slow_half_life = 24 * 7;
+  counts.scale_half_life = 24 * 7;
+  counts.refractory = 0;
+  counts.warmup = 24;
+  s.count_detector = read_detector(c, p + "sales_detector.", counts);
+  s.revenue_detector = s.count_detector;
+  s.revenue_detector.count_series = false;
+  return s;
+}
+
+AnomalyOperator::AnomalyOperator(const Config& config) : AnomalyOperator(read_settings(config)) {}
+
+uint32_t AnomalyOperator::subscriptions() const {
+  auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
+  return bit(EventType::kSale) | bit(EventType::kReturn) | bit(EventType::kInventory) |
+         bit(EventType::kPromotion) | bit(EventType::kMetric) | bit(EventType::kFeedback);
+}
+
+const AnomalyDetector& AnomalyOperator::detector_for(SeriesKind kind) const {
+  switch (kind) {
+    case SeriesKind::kMetric:
+      return metric_det_;
+    case SeriesKind::kKeyRevenue:
+    case SeriesKind::kStoreRevenue:
+    case SeriesKind::kSkuRevenue:
+      return revenue_det_;
+    default:
+      return count_det_;
+  }
+}
+
+std::string AnomalyOperator::alert_id(std::string_view series_name, int64_t episode_start_ms) {
+  uint64_t h = 1469598103934665603ULL;
+  auto mix = [&h](const void* p, size_t n) {
+    const auto* b = static_cast<const unsigned char*>(p);
+    for (size_t i = 0; i < n; ++i) {
+      h ^= b[i];
+      h *= 1099511628211ULL;
+    }
+  };
+  mix("anomaly", 7);
+  mix(series_name.data(), series_name.size());
+  uint64_t t = static_cast<uint64_t>(episode_start_ms);
+  unsigned char tb[8];
+  for (int i = 0; i < 8; ++i) tb[i] = static_cast<unsigned char>(t >> (8 * i));
+  mix(tb, 8);
+  static const char* hex = "0123456789abcdef";
+  std::string id = "an-";
+  for (int i = 15; i >= 0; --i) id += hex[(h >> (4 * i)) & 0xf];
+  return id;
+}
+
+void AnomalyOperator::mark_dirty(uint32_t idx) {
+  Series& s = series_[idx];
+  if (!s.dirty) {
+    s.dirty = true;
+    dirty_.push_back(idx);
+  }
+}
+
+uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, std::string_view sku,
+                                     std::string_view metric, uint32_t store_id) {
+  std::string name(kind_label(kind));
+  name += ':';
+  if (kind == SeriesKind::kMetric || kind == SeriesKind::kDeadLetters) {
+    name += metric;
+  } else {
+    name += store;
+    if (!sku.empty()) {
+      name += '|';
+      name += sku;
+    }
+  }
+  auto it = by_name_.find(name);
+  if (it != by_name_.end()) return it->second;
+  uint32_t idx = static_cast<uint32_t>(series_.size());
+  Series s;
+  s.name = name;
+  s.kind = kind;
+  s.store = store;
+  s.sku = sku;
+  s.metric = metric;
+  s.store_id = store_id;
+  series_.push_back(std::move(s));
+  by_name_.emplace(std::move(name), idx);
+  mark_dirty(idx);
+  return idx;
+}
+
+void AnomalyOperator::slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
+                              int& weekday) const {
+  if (s.store_id != UINT32_MAX) {
+    const LocalDay& d = ctx.calendar().day(s.store_id, s.store, ts_ms);
+    hour = static_cast<int>((ts_ms - d.start_ms) / kMsPerHour);
+    hour = std::clamp(hour, 0, 23);
+    weekday = d.weekday;
+    return;
+  }
+  int64_t day = floor_div(ts_ms, kMsPerDay);
+  hour = static_cast<int>((ts_ms - day * kMsPerDay) / kMsPerHour);
+  weekday = static_cast<int>(((day + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+}
+
+double AnomalyOperator::current_bump(const Series& s, int64_t now_ms) const {
+  if (s.bump <= 0) return 0;
+  double dt = static_cast<double>(std::max<int64_t>(0, now_ms - s.bump_ms));
+  return s.bump * std::exp2(-dt / static_cast<double>(settings_.dismiss_half_life_ms));
+}
+
+double AnomalyOperator::dismiss_bump(std::string_view series_name, int64_t now_ms) const {
+  auto it = by_name_.find(std::string(series_name));
+  return it == by_name_.end() ? -1 : current_bump(series_[it->second], now_ms);
+}
+
+bool AnomalyOperator::suppressed_at(const Series& s, int64_t ts_ms) const {
+  for (const SuppressWindow& w : settings_.suppress) {
+    if (ts_ms < w.start_ms || ts_ms >= w.end_ms) continue;
+    if (!w.store.empty() && w.store != s.store) continue;
+    if (!w.sku.empty() && w.sku != s.sku) continue;
+    if (!w.series.empty() && w.series != s.metric && w.series != s.name) continue;
+    return true;
+  }
+  return false;
+}
+
+bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
+  if (s.sku.empty() && s.store.empty()) return false;
+  auto active = [&](const std::string& k) {
+    auto it = promos_.find(k);
+    if (it == promos_.end()) return false;
+    for (const auto& [a, b] : it->second) {
+      if (ts_ms >= a && ts_ms < b) return true;
+    }
+    return false;
+  };
+  if (!s.sku.empty()) {
+    if (active("|" + s.sku)) return true;  // chain-wide promotion
+    if (!s.store.empty() && active(s.store + "|" + s.sku)) return true;
+    return false;
+  }
+  // Store-level series: any promotion in that store.
+  for (const auto& [k, v] : promos_) {
+    if (k.size() > s.store.size() && k.compare(0, s.store.size(), s.store) == 0 &&
+        k[s.store.size()] == '|' && active(k)) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
+  if (e.type != EventType::kFeedback && e.type != EventType::kPromotion) {
+    if (e.ts_ms > max_event_ms_) {
+      max_event_ms_ = e.ts_ms;
+      meta_dirty_ = true;
+    }
+  }
+  switch (e.type) {
+    case EventType::kMetric: {
+      uint32_t idx = series_for(SeriesKind::kMetric, {}, {}, e.series, UINT32_MAX);
+      series_[idx].last_event_ms = e.ts_ms;
+      observe(idx, e.ts_ms, e.value, ctx);
+      return;
+    }
+    case EventType::kFeedback: {
+      auto it = alert_ids_.find(std::string(e.alert_id));
+      if (it == alert_ids_.end()) {
+        ++unknown_feedback_;
+        meta_dirty_ = true;
+        return;
+      }
+      Series& s = series_[it->second];
+      if (e.action == FeedbackAction::kDismiss) {
+        int64_t now = std::max(e.ts_ms, s.bump_ms);
+        s.bump = std::min(settings_.dismiss_max, current_bump(s, now) + settings_.dismiss_step);
+        s.bump_ms = now;
+        ++s.dismissed;
+        ++dismissed_;
+      } else if (e.action == FeedbackAction::kConfirm) {
+        ++s.confirmed;
+        ++confirmed_;
+      }
+      meta_dirty_ = true;
+      mark_dirty(it->second);
+      return;
+    }
+    case EventType::kPromotion: {
+      std::string k = std::string(e.store) + "|" + std::string(e.sku);
+      auto& v = promos_[k];
+      std::pair<int64_t, int64_t> iv{e.start_ms, e.end_ms};
+      if (std::find(v.begin(), v.end(), iv) == v.end()) v.push_back(iv);
+      // Forget promotions that ended long ago (bounded state).
+      int64_t horizon = max_event_ms_ == INT64_MIN ? INT64_MIN : max_event_ms_ - 30 * kMsPerDay;
+      std::erase_if(v, [&](const auto& p) { return p.second < horizon; });
+      meta_dirty_ = true;
+      return;
+    }
+    default:
+      break;
+  }
+  if (e.store.empty() || key == kNoKey) return;
+  const KeyIndex& keys = ctx.keys();
+  const uint32_t store_id = keys.store_id(key);
+  // Event volume per store, every keyed type.
+  uint32_t ev = series_for(SeriesKind::kStoreEvents, e.store, {}, {}, store_id);
+  add_to_bucket(ev, e.ts_ms, 1.0, ctx);
+  if (e.type != EventType::kSale) return;
+  const double units = e.qty;
+  const double revenue = e.qty * e.price;
+  if (settings_.watch_store_sku) {
+    if (key >= key_series_.size()) key_series_.resize(key + 1, UINT32_MAX);
+    if (key_series_[key] == UINT32_MAX) {
+      uint32_t u = series_for(SeriesKind::kKeyUnits, e.store, e.sku, {}, store_id);
+      uint32_t r = series_for(SeriesKind::kKeyRevenue, e.store, e.sku, {}, store_id);
+      SW_CHECK(r == u + 1, "key series must be adjacent");
+      key_series_[key] = u;
+    }
+    add_to_bucket(key_series_[key], e.ts_ms, units, ctx);
+    add_to_bucket(key_series_[key] + 1, e.ts_ms, revenue, ctx);
+  }
+  add_to_bucket(series_for(SeriesKind::kStoreUnits, e.store, {}, {}, store_id), e.ts_ms, units,
+                ctx);
+  add_to_bucket(series_for(SeriesKind::kStoreRevenue, e.store, {}, {}, store_id), e.ts_ms, revenue,
+                ctx);
+  add_to_bucket(series_for(SeriesKind::kSkuUnits, {}, e.sku, {}, UINT32_MAX), e.ts_ms, units, ctx);
+  add_to_bucket(series_for(SeriesKind::kSkuRevenue, {}, e.sku, {}, UINT32_MAX), e.ts_ms, revenue,
+                ctx);
+}
+
+void AnomalyOperator::on_dead_letter(int64_t ts_ms, OperatorContext& ctx) {
+  if (ts_ms == INT64_MIN) return;  // nothing seen yet: no time to attribute it to
+  uint32_t idx = series_for(SeriesKind::kDeadLetters, {}, {}, "dlq", UINT32_MAX);
+  add_to_bucket(idx, ts_ms, 1.0, ctx);
+}
+
+void AnomalyOperator::add_to_bucket(uint32_t idx, int64_t ts_ms, double amount,
+                                    OperatorContext& ctx) {
+  Series& s = series_[idx];
+  const int64_t b = bucket_of(s.kind);
+  const int64_t start = floor_div(ts_ms, b) * b;
+  if (s.bucket_start == INT64_MIN) {
+    s.bucket_start = start;
+  } else if (start > s.bucket_start) {
+    close_buckets_before(idx, start, ctx);
+  }
+  // An event for an already-closed bucket (late but within lateness) joins the open one.
+  Series& t = series_[idx];
+  t.bucket_sum += amount;
+  t.last_event_ms = std::max(t.last_event_ms, ts_ms);
+  mark_dirty(idx);
+  if (timer_driven(t.kind) && !t.timer_armed) arm_timer(idx, ctx);
+}
+
+void AnomalyOperator::arm_timer(uint32_t idx, OperatorContext& ctx) {
+  Series& s = series_[idx];
+  s.timer_armed = true;
+  ctx.set_timer(idx, s.bucket_start + bucket_of(s.kind) + settings_.silence_grace_ms, kTagBucket);
+}
+
+void AnomalyOperator::close_buckets_before(uint32_t idx, int64_t bucket_start,
+                                           OperatorContext& ctx) {
+  const int64_t b = bucket_of(series_[idx].kind);
+  int filled = 0;
+  while (series_[idx].bucket_start != INT64_MIN && series_[idx].bucket_start < bucket_start) {
+    Series& s = series_[idx];
+    const int64_t closed = s.bucket_start;
+    const double sum = s.bucket_sum;
+    s.bucket_sum = 0;
+    s.bucket_start = closed + b;
+    // Long gaps: after kMaxGapFill zero buckets jump ahead (the detector weighs the gap).
+    if (++filled > kMaxGapFill && s.bucket_start < bucket_start) s.bucket_start = bucket_start;
+    observe(idx, closed, sum, ctx);
+  }
+}
+
+void AnomalyOperator::on_timer(KeyId key, int64_t time_ms, uint32_t tag, OperatorContext& ctx) {
+  if (tag != kTagBucket || key >= series_.size()) return;
+  Series& s = series_[key];
+  s.timer_armed = false;
+  mark_dirty(key);
+  const int64_t b = bucket_of(s.kind);
+  const int64_t due_end = time_ms - settings_.silence_grace_ms;  // end of the bucket to close
+  // Judge silence only while the rest of the stream has moved past the bucket.
+  if (max_event_ms_ == INT64_MIN || due_end > max_event_ms_) return;  // parked until next event
+  close_buckets_before(key, floor_div(due_end, b) * b, ctx);
+  arm_timer(key, ctx);
+}
+
+void AnomalyOperator::on_end_of_input(OperatorContext& ctx) {
+  // Close every open bucket that the stream has passed; the last, partial bucket is closed
+  // too for lazy series (no more events will come to close it).
+  for (uint32_t i = 0; i < series_.size(); ++i) {
+    Series& s = series_[i];
+    if (!bucketed(s.kind) || s.bucket_start == INT64_MIN) continue;
+    close_buckets_before(i, s.bucket_start + bucket_of(s.kind), ctx);
+  }
+}
+
+void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, OperatorContext& ctx) {
+  Series& s = series_[idx];
+  int hour = 0, weekday = 0;
+  slot_of(s, ts_ms, ctx, hour, weekday);
+  last_obs_ = detector_for(s.kind).update(s.det, ts_ms, value, hour, weekday);
+  mark_dirty(idx);
+  if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
+  lifecycle(idx, ts_ms, last_obs_, hour, ctx);
+}
+
+void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObservation& o, int hour,
+                                OperatorContext& ctx) {
+  Series& s = series_[idx];
+  double adjust = current_bump(s, ts_ms);
+  if (in_promotion(s, ts_ms)) adjust += settings_.promo_margin;
+  if (settings_.tighten_from_hour >= 0) {
+    int a = settings_.tighten_from_hour, b = settings_.tighten_to_hour;
+    bool in = a <= b ? (hour >= a && hour < b) : (hour >= a || hour < b);
+    if (in) adjust -= settings_.tighten_margin;
+  }
+  auto thr = [&](double t) { return std::clamp(t + adjust, 0.0, 0.999); };
+  const double t_warn = thr(settings_.warning), t_crit = thr(settings_.critical),
+               t_emer = thr(settings_.emergency);
+  const uint8_t sev = !o.scored           ? 0
+                      : o.score >= t_emer ? 3
+                      : o.score >= t_crit ? 2
+                      : o.score >= t_warn ? 1
+                                          : 0;
+  if (s.episode_start == INT64_MIN) {
+    if (sev == 0 || ts_ms < s.cooldown_until) return;
+    if (suppressed_at(s, ts_ms)) {
+      ++suppressed_;
+      meta_dirty_ = true;
+      return;
+    }
+    s.episode_start = ts_ms;
+    s.last_episode_start = ts_ms;
+    s.severity = sev;
+    s.peak_score = o.score;
+    s.below = 0;
+    alert_ids_[alert_id(s.name, ts_ms)] = idx;
+    emit_alert(s, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
+    return;
+  }
+  // Open episode: escalate upward only, resolve after `resolve_after` calm observations.
+  s.peak_score = std::max(s.peak_score, o.score);
+  if (sev > s.severity && !suppressed_at(s, ts_ms)) {
+    s.severity = sev;
+    emit_alert(s, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
+  }
+  if (o.score < std::max(0.0, settings_.clear + adjust)) {
+    if (++s.below >= settings_.resolve_after) {
+      emit_alert(s, "resolved", ts_ms, o, t_warn, ctx);
+      s.episode_start = INT64_MIN;
+      s.severity = 0;
+      s.below = 0;
+      s.cooldown_until = ts_ms + settings_.cooldown_ms;
+    }
+  } else {
+    s.below = 0;
+  }
+}
+
+void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64_t ts_ms,
+                                 const AnomalyObservation& o, double threshold,
+                                 OperatorContext& ctx) const {
+  OutputRecord r;
+  r.stream = OutputStream::kAlerts;
+  r.type = "anomaly";
+  r.time_ms = ts_ms;
+  r.id = alert_id(s.name, s.episode_start);
+  const bool metric_like = s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters;
+  if (metric_like) {
+    r.key = s.metric;
+  } else {
+    r.key = s.store;
+    r.key += '|';
+    r.key += s.sku;
+  }
+  const std::string_view signal = kind_label(s.kind);
+  const bool drop = o.z < 0;
+  std::string summary;
+  {
+    char buf[96];
+    std::snprintf(buf, sizeof buf, ": %s, expected %.4g, score %.3f", drop ? "drop" : "spike",
+                  o.expected, o.score);
+    summary = std::string(signal) + " " +
+              (metric_like ? s.metric
+                           : (s.store.empty() ? s.sku : s.store) +
+                                 (s.sku.empty() || s.store.empty() ? "" : " " + s.sku)) +
+              buf;
+    if (status == "resolved") summary = "resolved: " + summary;
+  }
+  JsonWriter w(r.json);
+  w.begin_object()
+      .field("id", r.id)
+      .field("type", "anomaly")
+      .field("status", status)
+      .field("severity", kSeverity[std::max<int>(s.severity, 1)]);
+  if (metric_like) {
+    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
+  } else {
+    if (!s.store.empty()) w.field("store", s.store);
+    if (!s.sku.empty()) w.field("sku", s.sku);
+  }
+  w.key("time").time_value(ts_ms).field("summary", summary);
+  w.key("details").begin_object();
+  w.field("signal", signal)
+      .field("direction", drop ? "drop" : "spike")
+      .field("value", round_to(o.value, 4))
+      .field("expected", round_to(o.expected, 4))
+      .field("z", round_to(o.z, 3))
+      .field("score", round_to(o.score, 4))
+      .field("peak_score", round_to(s.peak_score, 4))
+      .field("threshold", round_to(threshold, 4))
+      .key("episode_start")
+      .time_value(s.episode_start);
+  if (bucketed(s.kind)) w.field("bucket_ms", bucket_of(s.kind));
+  w.field("dismissed", static_cast<int64_t>(s.dismissed))
+      .field("confirmed", static_cast<int64_t>(s.confirmed));
+  w.end_object().field("schema_version", 1).end_object();
+  ctx.emit(std::move(r));
+}
+
+void AnomalyOperator::emit_score(const Series& s, int64_t ts_ms, double value,
+                                 const AnomalyObservation& o, OperatorContext& ctx) const {
+  OutputRecord r;
+  r.stream = OutputStream::kScores;
+  r.type = "score";
+  r.time_ms = ts_ms;
+  const bool metric_like = s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters;
+  r.key = metric_like ? s.metric : s.store + "|" + s.sku;
+  JsonWriter w(r.json);
+  w.begin_object();
+  if (metric_like) {
+    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
+  } else {
+    if (!s.store.empty()) w.field("store", s.store);
+    if (!s.sku.empty()) w.field("sku", s.sku);
+  }
+  w.field("signal", kind_label(s.kind))
+      .key("time")
+      .time_value(ts_ms)
+      .field("value", value)
+      .field("expected", o.expected)
+      .field("score", o.score)
+      .end_object();
+  ctx.emit(std::move(r));
+}
+
+std::string AnomalyOperator::encode(const Series& s) {
+  std::string out;
+  ByteWriter w(out);
+  w.put<uint32_t>(kFormatVersion);
+  w.put<uint32_t>(AnomalySeriesState::kVersion);
+  w.put<uint8_t>(static_cast<uint8_t>(s.kind));
+  w.put_string(s.store);
+  w.put_string(s.sku);
+  w.put_string(s.metric);
+  w.put(s.store_id);
+  w.put<uint8_t>(s.timer_armed);
+  w.put(s.bucket_start);
+  w.put(s.bucket_sum);
+  w.put(s.last_event_ms);
+  w.put(s.episode_start);
+  w.put(s.last_episode_start);
+  w.put(s.cooldown_until);
+  w.put(s.below);
+  w.put(s.severity);
+  w.put(s.peak_score);
+  w.put(s.bump);
+  w.put(s.bump_ms);
+  w.put(s.dismissed);
+  w.put(s.confirmed);
+  w.put<uint32_t>(sizeof(AnomalySeriesState));
+  out.append(reinterpret_cast<const char*>(&s.det), sizeof s.det);
+  return out;
+}
+
+bool AnomalyOperator::decode(std::string_view v, Series& s) {
+  ByteReader r(v);
+  uint32_t fmt = 0, det_version = 0, det_size = 0;
+  uint8_t kind = 0, armed = 0;
+  if (!r.get(fmt) || fmt != kFormatVersion || !r.get(det_version) ||
+      det_version != AnomalySeriesState::kVersion || !r.get(kind) ||
+      kind > static_cast<uint8_t>(SeriesKind::kDeadLetters) || !r.get_string(s.store) ||
+      !r.get_string(s.sku) || !r.get_string(s.metric) || !r.get(s.store_id) || !r.get(armed) ||
+      !r.get(s.bucket_start) || !r.get(s.bucket_sum) || !r.get(s.last_event_ms) ||
+      !r.get(s.episode_start) || !r.get(s.last_episode_start) || !r.get(s.cooldown_until) ||
+      !r.get(s.below) || !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) ||
+      !r.get(s.bump_ms) || !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
+      det_size != sizeof(AnomalySeriesState)) {
+    return false;
+  }
+  s.kind = static_cast<SeriesKind>(kind);
+  s.timer_armed = armed != 0;
+  return r.get(s.det) && r.empty();
+}
+
+void AnomalyOperator::snapshot(StateBatch& batch) {
+  for (uint32_t idx : dirty_) {
+    Series& s = series_[idx];
+    s.dirty = false;
+    batch.put(kStateNs, be32_key(idx), encode(s));
+  }
+  dirty_.clear();
+  if (!meta_dirty_) return;
+  meta_dirty_ = false;
+  std::string v;
+  ByteWriter w(v);
+  w.put<uint32_t>(kFormatVersion);
+  w.put(max_event_ms_);
+  w.put(dismissed_);
+  w.put(confirmed_);
+  w.put(suppressed_);
+  w.put(unknown_feedback_);
+  // Promotions in key order, so the bytes do not depend on hash-map iteration order.
+  std::vector<const std::pair<const std::string, std::vector<std::pair<int64_t, int64_t>>>*> ps;
+  for (const auto& p : promos_) ps.push_back(&p);
+  std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  w.put<uint32_t>(static_cast<uint32_t>(ps.size()));
+  for (auto* p : ps) {
+    w.put_string(p->first);
+    w.put<uint32_t>(static_cast<uint32_t>(p->second.size()));
+    for (const auto& [a, b] : p->second) {
+      w.put(a);
+      w.put(b);
+    }
+  }
+  batch.put(kStateNs, kMetaKey, v);
+}
+
+Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
+  series_.clear();
+  by_name_.clear();
+  key_series_.clear();
+  alert_ids_.clear();
+  promos_.clear();
+  dirty_.clear();
+  Status bad = Status::ok();
+  Status st = store.scan_prefix(kStateNs, {}, [&](std::string_view k, std::string_view v) {
+    if (k == kMetaKey) {
+      ByteReader r(v);
+      uint32_t fmt = 0, n = 0;
+      if (!r.get(fmt) || fmt != kFormatVersion || !r.get(max_event_ms_) || !r.get(dismissed_) ||
+          !r.get(confirmed_) || !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
+        bad = Status::corruption("op/anomaly: bad meta record");
+        return false;
+      }
+      for (uint32_t i = 0; i < n; ++i) {
+        std::string key;
+        uint32_t m = 0;
+        if (!r.get_string(key) || !r.get(m)) {
+          bad = Status::corruption("op/anomaly: bad promotion record");
+          return false;
+        }
+        auto& list = promos_[key];
+        for (uint32_t j = 0; j < m; ++j) {
+          int64_t a = 0, b = 0;
+          if (!r.get(a) || !r.get(b)) {
+            bad = Status::corruption("op/anomaly: bad promotion interval");
+            return false;
+          }
+          list.emplace_back(a, b);
+        }
+      }
+      return true;
+    }
+    uint32_t idx = from_be32(k);
+    if (k.size() != 4 || idx != series_.size()) {
+      bad = Status::corruption("op/anomaly: series ids not dense at " + std::to_string(idx));
+      return false;
+    }
+    Series s;
+    if (!decode(v, s)) {
+      bad = Status::corruption("op/anomaly: undecodable series " + std::to_string(idx));
+      return false;
+    }
+    series_.push_back(std::move(s));
+    return true;
+  });
+  SW_RETURN_IF_ERROR(st);
+  SW_RETURN_IF_ERROR(bad);
+  const KeyIndex& keys = ctx.keys();
+  for (uint32_t i = 0; i < series_.size(); ++i) {
+    Series& s = series_[i];
+    std::string name(kind_label(s.kind));
+    name += ':';
+    if (s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters) {
+      name += s.metric;
+    } else {
+      name += s.store;
+      if (!s.sku.empty()) name += "|" + s.sku;
+    }
+    s.name = name;
+    by_name_.emplace(name, i);
+    if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
+    if (s.kind == SeriesKind::kKeyUnits) {
+      KeyId key = keys.find(s.store, s.sku);
+      if (key != kNoKey) {
+        if (key >= key_series_.size()) key_series_.resize(key + 1, UINT32_MAX);
+        key_series_[key] = i;
+      }
+    }
+    if (s.timer_armed) {
+      ctx.set_timer(i, s.bucket_start + bucket_of(s.kind) + settings_.silence_grace_ms, kTagBucket);
+    }
+  }
+  return Status::ok();
+}
+
+size_t AnomalyOperator::memory_bytes() const {
+  size_t b = series_.capacity() * sizeof(Series) + key_series_.capacity() * sizeof(uint32_t) +
+             by_name_.capacity() * (sizeof(std::string) + 8) + dirty_.capacity() * 4;
+  for (const Series& s : series_) {
+    b += s.name.capacity() + s.store.capacity() + s.sku.capacity() + s.metric.capacity();
+  }
+  return b;
+}
+
+std::string AnomalyOperator::describe(KeyId key) const {
+  if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return "{}";
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object();
+  for (uint32_t idx : {key_series_[key], key_series_[key] + 1}) {
+    const Series& s = series_[idx];
+    w.key(kind_label(s.kind)).begin_object();
+    w.field("observations", static_cast<int64_t>(s.det.n))
+        .field("level", s.det.local_level)
+        .field("scale", s.det.scale)
+        .field("open_bucket_sum", s.bucket_sum)
+        .field("firing", s.episode_start != INT64_MIN)
+        .field("dismissed", static_cast<int64_t>(s.dismissed))
+        .field("confirmed", static_cast<int64_t>(s.confirmed));
+    if (s.episode_start != INT64_MIN) w.field("alert_id", alert_id(s.name, s.episode_start));
+    w.end_object();
+  }
+  w.end_object();
+  return out;
+}
+
+}  // namespace sw

@@ -1,0 +1,179 @@
+#pragma once
+// anomaly: sales-velocity, data-volume, error-rate and metric anomalies (DESIGN.md §6) with
+// severities, promotion and time-of-day threshold adjustments, suppression windows, an alert
+// lifecycle (firing -> resolved, stable ids, hysteresis, cool-down) and feedback. The math
+// per series lives in AnomalyDetector (operators/anomaly_detector.h); this class decides
+// which series exist, feeds them and turns scores into alerts. Config keys, series and
+// persisted layout: docs/anomaly.md.
+//
+// Series watched (one AnomalySeriesState each):
+//   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
+//   buckets; events per store (sale, return, inventory) per bucket; dead letters per bucket;
+//   every raw `metric` series, one observation per event (irregular cadence).
+// Buckets of per-store series and of the dead-letter series are closed by event-time
+// timers, so a store that goes quiet still yields (zero) observations and a volume-drop
+// alert; key and sku buckets close lazily on the key's next event (gaps fill with zeros) and
+// at end of input. A timer whose bucket lies beyond the newest event time seen anywhere is
+// parked until the store sends again: silence is judged only against a stream that moves on.
+//
+// Threading: one task thread. Hot path: on_event() for a sale touches up to 5 series states
+// and allocates nothing once they exist; only alert and score rendering allocate.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "operators/anomaly_detector.h"
+#include "stream/operator.h"
+
+namespace sw {
+
+class Config;
+
+class AnomalyOperator : public Operator {
+ public:
+  enum class SeriesKind : uint8_t {
+    kMetric,
+    kKeyUnits,
+    kKeyRevenue,
+    kStoreUnits,
+    kStoreRevenue,
+    kSkuUnits,
+    kSkuRevenue,
+    kStoreEvents,
+    kDeadLetters,
+  };
+
+  struct SuppressWindow {
+    int64_t start_ms = 0, end_ms = 0;
+    std::string store, sku, series;  // empty = any
+  };
+
+  struct Settings {
+    int64_t bucket_ms = 3600 * 1000;           // store, sku, events, dead-letter buckets
+    int64_t key_bucket_ms = 24 * 3600 * 1000;  // (store, sku) buckets
+    bool watch_store_sku = true;
+    double warning = 0.6, critical = 0.8, emergency = 0.95;
+    double clear = 0.4;                 // score below which an episode counts toward resolving
+    int resolve_after = 3;              // consecutive observations below `clear`
+    int64_t cooldown_ms = 3600 * 1000;  // after a resolve, no new firing for the series
+    double promo_margin = 0.1;          // added to thresholds during a promotion on the store/sku
+    int tighten_from_hour = -1;         // local hours [from, to) with thresholds lowered
+    int tighten_to_hour = -1;
+    double tighten_margin = 0.0;
+    double dismiss_step = 0.05, dismiss_max = 0.2;
+    int64_t dismiss_half_life_ms = 7LL * 24 * 3600 * 1000;
+    int64_t silence_grace_ms = 5 * 60 * 1000;
+    bool emit_scores = false;
+    std::vector<SuppressWindow> suppress;
+    AnomalyDetectorConfig metric_detector;
+    AnomalyDetectorConfig count_detector;  // units, events, dead letters
+    AnomalyDetectorConfig revenue_detector;
+  };
+
+  //! Reads operators.anomaly.*; throws ConfigError naming the key and the fix.
+  explicit AnomalyOperator(const Config& config);
+  explicit AnomalyOperator(Settings settings);
+
+  std::string_view name() const override { return "anomaly"; }
+  uint32_t subscriptions() const override;
+  void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
+  void on_timer(KeyId key, int64_t time_ms, uint32_t tag, OperatorContext& ctx) override;
+  //! Counts one dead-lettered record at `ts_ms` (stream time) into the error-rate series.
+  void on_dead_letter(int64_t ts_ms, OperatorContext& ctx) override;
+  void on_end_of_input(OperatorContext& ctx) override;
+  void snapshot(StateBatch& batch) override;
+  Status restore(const StateStore& store, OperatorContext& ctx) override;
+  size_t memory_bytes() const override;
+  std::string describe(KeyId key) const override;
+
+  static constexpr std::string_view kStateNs = "op/anomaly";
+  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kTagBucket = 1;
+
+  //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
+  static std::string alert_id(std::string_view series_name, int64_t episode_start_ms);
+  //! Observation of the last series updated (score-csv reads it after each metric event).
+  const AnomalyObservation& last_observation() const { return last_obs_; }
+  size_t series_count() const { return series_.size(); }
+  uint64_t dismissed() const { return dismissed_; }
+  uint64_t confirmed() const { return confirmed_; }
+  uint64_t suppressed() const { return suppressed_; }
+  const Settings& settings() const { return settings_; }
+  //! Current threshold bump of a series from dismissals (tests, describe); -1 if unknown.
+  double dismiss_bump(std::string_view series_name, int64_t now_ms) const;
+
+ private:
+  struct Series {
+    std::string name;  // unique: "metric:<s>", "units:<store>|<sku>", "store_units:<store>", ...
+    std::string store, sku, metric;
+    SeriesKind kind = SeriesKind::kMetric;
+    uint32_t store_id = UINT32_MAX;  // interned store id for the calendar (UINT32_MAX: UTC)
+    bool timer_armed = false;
+    bool dirty = false;
+    int64_t bucket_start = INT64_MIN;  // open bucket (bucketed series)
+    double bucket_sum = 0;
+    int64_t last_event_ms = INT64_MIN;
+    // Lifecycle.
+    int64_t episode_start = INT64_MIN;  // open episode, INT64_MIN = none
+    int64_t last_episode_start = INT64_MIN;
+    int64_t cooldown_until = INT64_MIN;
+    int32_t below = 0;
+    uint8_t severity = 0;  // 0 none, 1 warning, 2 critical, 3 emergency
+    double peak_score = 0;
+    double bump = 0;  // dismissal threshold bump at bump_ms
+    int64_t bump_ms = 0;
+    uint32_t dismissed = 0, confirmed = 0;
+    AnomalySeriesState det;
+  };
+
+  uint32_t series_for(SeriesKind kind, std::string_view store, std::string_view sku,
+                      std::string_view metric, uint32_t store_id);
+  void add_to_bucket(uint32_t idx, int64_t ts_ms, double amount, OperatorContext& ctx);
+  void close_buckets_before(uint32_t idx, int64_t bucket_start, OperatorContext& ctx);
+  void observe(uint32_t idx, int64_t ts_ms, double value, OperatorContext& ctx);
+  void lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObservation& o, int hour,
+                 OperatorContext& ctx);
+  void emit_alert(const Series& s, std::string_view status, int64_t ts_ms,
+                  const AnomalyObservation& o, double threshold, OperatorContext& ctx) const;
+  void emit_score(const Series& s, int64_t ts_ms, double value, const AnomalyObservation& o,
+                  OperatorContext& ctx) const;
+  const AnomalyDetector& detector_for(SeriesKind kind) const;
+  bool suppressed_at(const Series& s, int64_t ts_ms) const;
+  bool in_promotion(const Series& s, int64_t ts_ms) const;
+  double current_bump(const Series& s, int64_t now_ms) const;
+  void slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
+               int& weekday) const;
+  bool bucketed(SeriesKind k) const { return k != SeriesKind::kMetric; }
+  bool timer_driven(SeriesKind k) const {
+    return k == SeriesKind::kStoreUnits || k == SeriesKind::kStoreRevenue ||
+           k == SeriesKind::kStoreEvents || k == SeriesKind::kDeadLetters;
+  }
+  int64_t bucket_of(SeriesKind k) const {
+    return (k == SeriesKind::kKeyUnits || k == SeriesKind::kKeyRevenue) ? settings_.key_bucket_ms
+                                                                        : settings_.bucket_ms;
+  }
+  void mark_dirty(uint32_t idx);
+  void arm_timer(uint32_t idx, OperatorContext& ctx);
+  static std::string encode(const Series& s);
+  static bool decode(std::string_view v, Series& s);
+
+  Settings settings_;
+  AnomalyDetector metric_det_, count_det_, revenue_det_;
+  std::vector<Series> series_;
+  absl::flat_hash_map<std::string, uint32_t> by_name_;
+  std::vector<uint32_t> key_series_;  // KeyId -> units series (revenue = +1); UINT32_MAX none
+  absl::flat_hash_map<std::string, uint32_t> alert_ids_;  // last episode id -> series
+  // Promotions: "store|sku" (store empty = chain-wide) -> [start, end) intervals.
+  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>> promos_;
+  std::vector<uint32_t> dirty_;
+  bool meta_dirty_ = false;
+  int64_t max_event_ms_ = INT64_MIN;
+  uint64_t dismissed_ = 0, confirmed_ = 0, suppressed_ = 0, unknown_feedback_ = 0;
+  AnomalyObservation last_obs_;
+};
+
+}  // namespace sw
