@@ -1,0 +1,375 @@
+#include "connectors/metrics.h"
+
+#include <cmath>
+#include <limits>
+#include <sstream>
+#include <stdexcept>
+
+#include <CivetServer.h>
+#include <prometheus/text_serializer.h>
+
+#include "stream/decoder.h"
+#include "stream/output.h"
+
+namespace sw {
+
+using prometheus::ClientMetric;
+using prometheus::MetricFamily;
+using prometheus::MetricType;
+
+std::string_view shelfwatch_version() {
+  return "0.1.0";
+}
+
+MetricFamily metric_family(std::string name, std::string help, MetricType type) {
+  MetricFamily f;
+  f.name = std::move(name);
+  f.help = std::move(help);
+  f.type = type;
+  return f;
+}
+
+void add_sample(MetricFamily& f, std::vector<ClientMetric::Label> labels, double value) {
+  ClientMetric m;
+  m.label = std::move(labels);
+  switch (f.type) {
+    case MetricType::Counter:
+      m.counter.value = value;
+      break;
+    case MetricType::Gauge:
+      m.gauge.value = value;
+      break;
+    default:
+      m.untyped.value = value;
+      break;
+  }
+  f.metric.push_back(std::move(m));
+}
+
+// ---- LatencyRecorder ----
+
+LatencyRecorder::LatencyRecorder(std::vector<double> upper_bounds)
+    : bounds_(std::move(upper_bounds)),
+      buckets_(std::make_unique<std::atomic<uint64_t>[]>(bounds_.size() + 1)) {
+  for (size_t i = 0; i <= bounds_.size(); ++i) buckets_[i].store(0, std::memory_order_relaxed);
+}
+
+void LatencyRecorder::observe(double value) {
+  if (!(value == value)) return;  // NaN
+  size_t i = 0;
+  while (i < bounds_.size() && value > bounds_[i]) ++i;
+  buckets_[i].fetch_add(1, std::memory_order_relaxed);
+  sum_.fetch_add(value, std::memory_order_relaxed);
+  count_.fetch_add(1, std::memory_order_relaxed);
+}
+
+ClientMetric LatencyRecorder::snapshot() const {
+  ClientMetric m;
+  uint64_t cum = 0;
+  for (size_t i = 0; i <= bounds_.size(); ++i) {
+    cum += buckets_[i].load(std::memory_order_relaxed);
+    ClientMetric::Bucket b;
+    b.cumulative_count = cum;
+    b.upper_bound = i < bounds_.size() ? bounds_[i] : std::numeric_limits<double>::infinity();
+    m.histogram.bucket.push_back(b);
+  }
+  // Count = the +Inf bucket, so a concurrent observe() never makes count < a bucket.
+  m.histogram.sample_count = cum;
+  m.histogram.sample_sum = sum_.load(std::memory_order_relaxed);
+  return m;
+}
+
+// ---- RuntimeMetrics ----
+
+RuntimeMetrics::RuntimeMetrics()
+    : processing_latency_(
+          {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
+      event_lag_({0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800}),
+      forecast_mase_(std::numeric_limits<double>::quiet_NaN()),
+      forecast_wape_(std::numeric_limits<double>::quiet_NaN()) {}
+
+void RuntimeMetrics::set_forecast_accuracy(double mase, double wape) {
+  forecast_mase_.store(mase, std::memory_order_relaxed);
+  forecast_wape_.store(wape, std::memory_order_relaxed);
+}
+
+void RuntimeMetrics::set_partition_watermark(const std::string& source, int partition,
+                                             int64_t watermark_ms) {
+  std::lock_guard lk(mu_);
+  watermarks_[{source, partition}] = watermark_ms;
+}
+
+void RuntimeMetrics::set_consumer_lag(const std::string& topic, int partition, int64_t lag) {
+  std::lock_guard lk(mu_);
+  consumer_lag_[{topic, partition}] = lag;
+}
+
+void RuntimeMetrics::collect(std::vector<MetricFamily>& out) const {
+  auto hist = [&](const char* name, const char* help, const LatencyRecorder& r) {
+    MetricFamily f = metric_family(name, help, MetricType::Histogram);
+    f.metric.push_back(r.snapshot());
+    out.push_back(std::move(f));
+  };
+  hist("shelfwatch_processing_latency_seconds",
+       "Wall time from polling a batch to handing its outputs to the sinks.", processing_latency_);
+  hist("shelfwatch_event_lag_seconds", "Wall clock minus event time when an event is applied.",
+       event_lag_);
+  double mase = forecast_mase_.load(std::memory_order_relaxed);
+  double wape = forecast_wape_.load(std::memory_order_relaxed);
+  if (mase == mase) {
+    MetricFamily f = metric_family("shelfwatch_forecast_mase_ratio",
+                                   "Overall forecast MASE against seasonal naive (1 = as good).",
+                                   MetricType::Gauge);
+    add_sample(f, {}, mase);
+    out.push_back(std::move(f));
+  }
+  if (wape == wape) {
+    MetricFamily f = metric_family("shelfwatch_forecast_wape_ratio",
+                                   "Overall forecast weighted absolute percentage error (0..1+).",
+                                   MetricType::Gauge);
+    add_sample(f, {}, wape);
+    out.push_back(std::move(f));
+  }
+  std::lock_guard lk(mu_);
+  if (!watermarks_.empty()) {
+    MetricFamily f = metric_family("shelfwatch_source_watermark_timestamp_seconds",
+                                   "Event-time watermark per source partition.", MetricType::Gauge);
+    for (const auto& [k, v] : watermarks_) {
+      add_sample(f, {{"source", k.first}, {"partition", std::to_string(k.second)}},
+                 static_cast<double>(v) / 1000.0);
+    }
+    out.push_back(std::move(f));
+  }
+  if (!consumer_lag_.empty()) {
+    MetricFamily f = metric_family("shelfwatch_consumer_lag_messages",
+                                   "Kafka consumer lag per partition (librdkafka statistics).",
+                                   MetricType::Gauge);
+    for (const auto& [k, v] : consumer_lag_) {
+      add_sample(f, {{"topic", k.first}, {"partition", std::to_string(k.second)}},
+                 static_cast<double>(v));
+    }
+    out.push_back(std::move(f));
+  }
+}
+
+// ---- TaskCountersCollector ----
+
+void TaskCountersCollector::add_task(const TaskCounters* counters) {
+  std::lock_guard lk(mu_);
+  tasks_.push_back(counters);
+}
+
+std::vector<MetricFamily> TaskCountersCollector::Collect() const {
+  std::lock_guard lk(mu_);
+  auto ld = [](const std::atomic<uint64_t>& c) {
+    return static_cast<double>(c.load(std::memory_order_relaxed));
+  };
+  std::vector<MetricFamily> out;
+  auto scalar = [&](const char* name, const char* help, MetricType type, auto get) {
+    MetricFamily f = metric_family(name, help, type);
+    double v = 0;
+    for (const TaskCounters* t : tasks_) v += get(*t);
+    add_sample(f, {}, v);
+    out.push_back(std::move(f));
+  };
+  auto by_label = [&](const char* name, const char* help, const char* label, int n, auto label_of,
+                      auto get) {
+    MetricFamily f = metric_family(name, help, MetricType::Counter);
+    for (int i = 0; i < n; ++i) {
+      double v = 0;
+      for (const TaskCounters* t : tasks_) v += get(*t, i);
+      add_sample(f, {{label, std::string(label_of(i))}}, v);
+    }
+    out.push_back(std::move(f));
+  };
+  auto type_name = [](int i) { return event_type_name(static_cast<EventType>(i)); };
+
+  scalar("shelfwatch_events_read_total", "Input records read (before decoding).",
+         MetricType::Counter, [&](const TaskCounters& t) { return ld(t.read); });
+  by_label("shelfwatch_events_applied_total", "Events applied to state, by event type.", "type",
+           kEventTypeCount, type_name,
+           [&](const TaskCounters& t, int i) { return ld(t.applied[i]); });
+  by_label("shelfwatch_events_duplicate_total",
+           "Events ignored as duplicates (repeated event_id), by event type.", "type",
+           kEventTypeCount, type_name,
+           [&](const TaskCounters& t, int i) { return ld(t.duplicates[i]); });
+  by_label("shelfwatch_events_late_total",
+           "Events later than the allowed lateness, sent to the late output, by event type.",
+           "type", kEventTypeCount, type_name,
+           [&](const TaskCounters& t, int i) { return ld(t.late[i]); });
+  // DecodeError 0 is kNone: never dead-lettered.
+  by_label(
+      "shelfwatch_events_dead_lettered_total",
+      "Records sent to the dead-letter output, by error code.", "reason", kDecodeErrorCount - 1,
+      [](int i) { return decode_error_code(static_cast<DecodeError>(i + 1)); },
+      [&](const TaskCounters& t, int i) { return ld(t.dead_lettered[i + 1]); });
+  by_label(
+      "shelfwatch_outputs_total", "Output records produced, by output stream.", "stream",
+      kOutputStreamCount, [](int i) { return output_stream_name(static_cast<OutputStream>(i)); },
+      [&](const TaskCounters& t, int i) { return ld(t.outputs[i]); });
+  scalar("shelfwatch_checkpoints_total", "Checkpoints committed.", MetricType::Counter,
+         [&](const TaskCounters& t) { return ld(t.checkpoints); });
+  scalar("shelfwatch_checkpoint_failures_total", "Checkpoints that failed to commit.",
+         MetricType::Counter, [&](const TaskCounters& t) { return ld(t.checkpoint_failures); });
+  {
+    MetricFamily f = metric_family("shelfwatch_checkpoint_duration_seconds",
+                                   "Time to write and sync checkpoints.", MetricType::Summary);
+    ClientMetric m;
+    for (const TaskCounters* t : tasks_) {
+      m.summary.sample_count += t->checkpoints.load(std::memory_order_relaxed);
+      m.summary.sample_sum += ld(t->checkpoint_duration_us_total) / 1e6;
+    }
+    f.metric.push_back(std::move(m));
+    out.push_back(std::move(f));
+  }
+  scalar("shelfwatch_checkpoint_last_duration_seconds", "Duration of the last checkpoint.",
+         MetricType::Gauge,
+         [&](const TaskCounters& t) { return ld(t.checkpoint_duration_us_last) / 1e6; });
+  scalar("shelfwatch_checkpoint_last_size_bytes", "Bytes written by the last checkpoint.",
+         MetricType::Gauge, [&](const TaskCounters& t) { return ld(t.checkpoint_bytes_last); });
+  scalar("shelfwatch_state_keys", "Keys held in operator state.", MetricType::Gauge,
+         [&](const TaskCounters& t) { return ld(t.state_keys); });
+  scalar("shelfwatch_state_bytes", "Approximate bytes of operator state.", MetricType::Gauge,
+         [&](const TaskCounters& t) { return ld(t.state_bytes); });
+  {
+    MetricFamily wm = metric_family("shelfwatch_watermark_timestamp_seconds",
+                                    "Event-time watermark per task.", MetricType::Gauge);
+    MetricFamily mx = metric_family("shelfwatch_max_event_timestamp_seconds",
+                                    "Largest event time seen per task.", MetricType::Gauge);
+    for (size_t i = 0; i < tasks_.size(); ++i) {
+      int64_t w = tasks_[i]->watermark_ms.load(std::memory_order_relaxed);
+      int64_t m = tasks_[i]->max_event_ms.load(std::memory_order_relaxed);
+      // INT64_MIN = nothing seen yet; INT64_MAX = end of input (end of time).
+      if (w != INT64_MIN && w != INT64_MAX) {
+        add_sample(wm, {{"task", std::to_string(i)}}, static_cast<double>(w) / 1000.0);
+      }
+      if (m != INT64_MIN)
+        add_sample(mx, {{"task", std::to_string(i)}}, static_cast<double>(m) / 1000.0);
+    }
+    if (!wm.metric.empty()) out.push_back(std::move(wm));
+    if (!mx.metric.empty()) out.push_back(std::move(mx));
+  }
+  return out;
+}
+
+// ---- HTTP server ----
+
+namespace {
+
+void reply(mg_connection* conn, int code, std::string_view content_type, std::string_view body) {
+  const char* reason = code == 200   ? "OK"
+                       : code == 404 ? "Not Found"
+                       : code == 503 ? "Service Unavailable"
+                                     : "Error";
+  mg_printf(conn,
+            "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
+            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
+            code, reason, static_cast<int>(content_type.size()), content_type.data(), body.size());
+  mg_write(conn, body.data(), body.size());
+}
+
+class FnHandler final : public CivetHandler {
+ public:
+  explicit FnHandler(std::function<void(mg_connection*)> fn) : fn_(std::move(fn)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override {
+    try {
+      fn_(conn);
+    } catch (const std::exception& e) {
+      reply(conn, 500, "text/plain", std::string("internal error: ") + e.what() + "\n");
+    }
+    return true;
+  }
+
+ private:
+  std::function<void(mg_connection*)> fn_;
+};
+
+}  // namespace
+
+struct MetricsServer::Impl {
+  std::unique_ptr<CivetServer> server;
+  std::vector<std::unique_ptr<FnHandler>> handlers;
+};
+
+MetricsServer::MetricsServer(MetricsServerOptions opt)
+    : opt_(std::move(opt)),
+      task_collector_(std::make_shared<TaskCountersCollector>()),
+      runtime_(std::make_shared<RuntimeMetrics>()),
+      impl_(std::make_unique<Impl>()) {
+  std::vector<std::string> options = {
+      "listening_ports",    opt_.listen, "num_threads", std::to_string(std::max(1, opt_.threads)),
+      "request_timeout_ms", "10000"};
+  try {
+    impl_->server = std::make_unique<CivetServer>(options);
+  } catch (const CivetException& e) {
+    throw std::runtime_error("metrics.listen: cannot serve on " + opt_.listen + ": " + e.what());
+  }
+  std::vector<int> ports = impl_->server->getListeningPorts();
+  port_ = ports.empty() ? 0 : ports.front();
+
+  auto add = [&](const char* uri, std::function<void(mg_connection*)> fn) {
+    impl_->handlers.push_back(std::make_unique<FnHandler>(std::move(fn)));
+    impl_->server->addHandler(uri, impl_->handlers.back().get());
+  };
+  add("/metrics", [this](mg_connection* c) {
+    reply(c, 200, "text/plain; version=0.0.4; charset=utf-8", render_metrics());
+  });
+  add("/healthz", [](mg_connection* c) { reply(c, 200, "text/plain", "ok\n"); });
+  add("/readyz", [this](mg_connection* c) {
+    bool ready = opt_.ready ? opt_.ready() : runtime_->ready();
+    reply(c, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
+  });
+  add("/alerts", [this](mg_connection* c) {
+    std::string body = opt_.alerts_query ? opt_.alerts_query() : "[]";
+    reply(c, 200, "application/json", body);
+  });
+  add("/state", [this](mg_connection* c) {
+    const mg_request_info* ri = mg_get_request_info(c);
+    std::string_view uri = ri->local_uri_raw ? ri->local_uri_raw : "";
+    // "/state/<store>/<sku>" (already URL-decoded by civetweb).
+    std::string_view rest = uri.substr(std::min(uri.size(), sizeof("/state/") - 1));
+    size_t slash = rest.find('/');
+    if (uri.rfind("/state/", 0) != 0 || slash == std::string_view::npos || slash == 0 ||
+        slash + 1 >= rest.size() || rest.find('/', slash + 1) != std::string_view::npos) {
+      reply(c, 404, "application/json", "{\"error\":\"use /state/<store>/<sku>\"}");
+      return;
+    }
+    std::string body =
+        opt_.state_query ? opt_.state_query(rest.substr(0, slash), rest.substr(slash + 1)) : "";
+    if (body.empty()) {
+      reply(c, 404, "application/json", "{\"error\":\"unknown store/sku\"}");
+    } else {
+      reply(c, 200, "application/json", body);
+    }
+  });
+}
+
+MetricsServer::~MetricsServer() {
+  if (impl_ && impl_->server) impl_->server->close();
+}
+
+void MetricsServer::add_collectable(std::shared_ptr<prometheus::Collectable> c) {
+  std::lock_guard lk(mu_);
+  collectables_.push_back(std::move(c));
+}
+
+std::string MetricsServer::render_metrics() const {
+  std::vector<MetricFamily> families = task_collector_->Collect();
+  runtime_->collect(families);
+  {
+    std::lock_guard lk(mu_);
+    for (const auto& c : collectables_) {
+      std::vector<MetricFamily> more = c->Collect();
+      for (auto& f : more) families.push_back(std::move(f));
+    }
+  }
+  MetricFamily build = metric_family(
+      "shelfwatch_build_info", "Build information; the value is always 1.", MetricType::Gauge);
+  add_sample(build, {{"version", std::string(shelfwatch_version())}, {"compiler", __VERSION__}}, 1);
+  families.push_back(std::move(build));
+  std::ostringstream os;
+  prometheus::TextSerializer().Serialize(os, families);
+  return os.str();
+}
+
+}  // namespace sw
