@@ -1,0 +1,224 @@
+#pragma once
+// A reusable fake OperatorContext for operator unit tests: records emitted outputs and
+// registered timers, owns a KeyIndex, a Calendar and the operator views, and lets the test
+// set the watermark and fire due timers in the engine's order (time, key, tag).
+// Also: small builders for decoded events. String fields of the built events are views of the
+// arguments, so pass literals or strings that outlive the call to on_event().
+
+#include <algorithm>
+#include <cstdint>
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+#include "stream/calendar.h"
+#include "stream/event.h"
+#include "stream/key_index.h"
+#include "stream/operator.h"
+#include "stream/output.h"
+#include "stream/state_store.h"
+
+namespace sw::testing {
+
+class FakeContext : public OperatorContext {
+ public:
+  struct Timer {
+    KeyId key;
+    int64_t time_ms;
+    uint32_t tag;
+    bool operator==(const Timer&) const = default;
+  };
+
+  FakeContext() = default;
+  explicit FakeContext(Calendar calendar) : calendar_(std::move(calendar)) {}
+
+  // OperatorContext
+  void emit(OutputRecord&& record) override { outputs.push_back(std::move(record)); }
+  void set_timer(KeyId key, int64_t time_ms, uint32_t tag) override {
+    Timer t{key, time_ms, tag};
+    if (std::find(timers.begin(), timers.end(), t) == timers.end()) timers.push_back(t);
+  }
+  int64_t watermark() const override { return watermark_; }
+  const KeyIndex& keys() const override { return keys_; }
+  const Calendar& calendar() const override { return calendar_; }
+  const OperatorViews& views() const override { return views_; }
+
+  // Test controls
+  KeyIndex& mutable_keys() { return keys_; }
+  void set_calendar(Calendar c) { calendar_ = std::move(c); }
+  void set_demand_view(const DemandView* v) { views_.demand = v; }
+  void set_watermark(int64_t wm) { watermark_ = wm; }
+
+  //! The (store, sku) key, added on first use (as the task's router does).
+  KeyId key(std::string_view store, std::string_view sku) {
+    bool added = false;
+    return keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
+  }
+  //! Interns a sku without creating a key (as a chain-wide record of a known sku would).
+  uint32_t sku(std::string_view sku) { return keys_.intern_sku(sku); }
+
+  //! Routes like the task: keyed events get their KeyId, sku-wide ones kNoKey.
+  void send(Operator& op, const Event& e) {
+    KeyId k = kNoKey;
+    bool keyed = e.type == EventType::kSale || e.type == EventType::kReturn ||
+                 e.type == EventType::kInventory || !e.store.empty();
+    if (keyed && e.type != EventType::kMetric && e.type != EventType::kFeedback) {
+      k = key(e.store, e.sku);
+    }
+    op.on_event(e, k, *this);
+  }
+
+  //! Raises the watermark to `wm` and fires due timers in (time, key, tag) order, including
+  //! timers registered by the callbacks themselves.
+  void advance_watermark(Operator& op, int64_t wm) {
+    watermark_ = std::max(watermark_, wm);
+    for (;;) {
+      auto due = std::min_element(timers.begin(), timers.end(), [](const Timer& a, const Timer& b) {
+        return std::tie(a.time_ms, a.key, a.tag) < std::tie(b.time_ms, b.key, b.tag);
+      });
+      if (due == timers.end() || due->time_ms > watermark_) break;
+      Timer t = *due;
+      timers.erase(due);
+      op.on_timer(t.key, t.time_ms, t.tag, *this);
+    }
+  }
+
+  //! Outputs emitted so far, and clears them.
+  std::vector<OutputRecord> take() { return std::exchange(outputs, {}); }
+  //! Outputs of one stream and (optionally) one type.
+  std::vector<const OutputRecord*> of(OutputStream s, std::string_view type = {}) const {
+    std::vector<const OutputRecord*> out;
+    for (const auto& r : outputs) {
+      if (r.stream == s && (type.empty() || r.type == type)) out.push_back(&r);
+    }
+    return out;
+  }
+
+  std::vector<OutputRecord> outputs;
+  std::vector<Timer> timers;
+
+ private:
+  KeyIndex keys_;
+  Calendar calendar_;
+  OperatorViews views_;
+  int64_t watermark_ = std::numeric_limits<int64_t>::min();
+};
+
+//! An in-memory StateStore good enough for operator snapshot/restore tests: applies batches
+//! in order (remove_prefix first within a batch, as documented by StateBatch).
+class FakeStateStore : public StateStore {
+ public:
+  Result<std::optional<std::string>> get(std::string_view ns, std::string_view key) const override {
+    auto it = data_.find(full(ns, key));
+    if (it == data_.end()) return std::optional<std::string>();
+    return std::optional<std::string>(it->second);
+  }
+  Status scan_prefix(
+      std::string_view ns, std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
+    std::string start = full(ns, prefix);
+    for (auto it = data_.lower_bound(start); it != data_.end(); ++it) {
+      if (it->first.compare(0, start.size(), start) != 0) break;
+      std::string_view k(it->first);
+      k.remove_prefix(ns.size() + 1);
+      if (!fn(k, it->second)) break;
+    }
+    return Status::ok();
+  }
+  Status commit(const StateBatch& batch) override {
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto op = batch.op(i);
+      if (op.kind != StateBatch::OpKind::kRemovePrefix) continue;
+      std::string start = full(op.ns, {});
+      auto it = data_.lower_bound(start);
+      while (it != data_.end() && it->first.compare(0, start.size(), start) == 0) {
+        it = data_.erase(it);
+      }
+    }
+    for (size_t i = 0; i < batch.size(); ++i) {
+      auto op = batch.op(i);
+      if (op.kind == StateBatch::OpKind::kPut) data_[full(op.ns, op.key)] = std::string(op.value);
+      if (op.kind == StateBatch::OpKind::kRemove) data_.erase(full(op.ns, op.key));
+    }
+    return Status::ok();
+  }
+  size_t size() const { return data_.size(); }
+
+ private:
+  static std::string full(std::string_view ns, std::string_view key) {
+    std::string s(ns);
+    s += '\0';
+    s += key;
+    return s;
+  }
+  std::map<std::string, std::string> data_;
+};
+
+//! Event builders (times in epoch ms).
+inline Event sale(int64_t ts, std::string_view store, std::string_view sku, double qty,
+                  double unit_price = 1.0) {
+  Event e;
+  e.type = EventType::kSale;
+  e.ts_ms = ts;
+  e.store = store;
+  e.sku = sku;
+  e.qty = qty;
+  e.price = unit_price;
+  return e;
+}
+
+inline Event return_event(int64_t ts, std::string_view store, std::string_view sku, double qty,
+                          bool restock = true) {
+  Event e;
+  e.type = EventType::kReturn;
+  e.ts_ms = ts;
+  e.store = store;
+  e.sku = sku;
+  e.qty = qty;
+  e.restock = restock;
+  return e;
+}
+
+inline Event inventory(int64_t ts, std::string_view store, std::string_view sku, InventoryKind kind,
+                       double qty, double on_order = kUnset) {
+  Event e;
+  e.type = EventType::kInventory;
+  e.ts_ms = ts;
+  e.store = store;
+  e.sku = sku;
+  e.inventory_kind = kind;
+  e.qty = qty;
+  e.on_order = on_order;
+  return e;
+}
+
+inline Event item(int64_t ts, std::string_view sku, const ItemFields& fields,
+                  std::string_view store = {}) {
+  Event e;
+  e.type = EventType::kItem;
+  e.ts_ms = ts;
+  e.sku = sku;
+  e.store = store;
+  e.item = fields;
+  return e;
+}
+
+inline Event price(int64_t ts, std::string_view sku, double p, double cost = kUnset,
+                   std::string_view store = {}) {
+  Event e;
+  e.type = EventType::kPrice;
+  e.ts_ms = ts;
+  e.sku = sku;
+  e.store = store;
+  e.price = p;
+  e.cost = cost;
+  return e;
+}
+
+}  // namespace sw::testing

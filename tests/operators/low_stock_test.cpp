@@ -1,0 +1,687 @@
+#include "operators/low_stock.h"
+
+#include <atomic>
+#include <cmath>
+#include <cstdlib>
+#include <map>
+#include <new>
+#include <string>
+#include <vector>
+
+#include <gtest/gtest.h>
+
+#include "stream/config.h"
+#include "tests/operators/fake_context.h"
+
+// Allocation counter for the steady-state no-allocation test. Counting is off except inside
+// the measured region. GCC cannot see that the replaced new/delete pair both use malloc/free.
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+namespace {
+std::atomic<bool> g_count_allocs{false};
+std::atomic<long> g_allocs{0};
+}  // namespace
+
+void* operator new(std::size_t n) {
+  if (g_count_allocs.load(std::memory_order_relaxed)) g_allocs.fetch_add(1);
+  if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept {
+  std::free(p);
+}
+void operator delete(void* p, std::size_t) noexcept {
+  std::free(p);
+}
+
+namespace sw {
+namespace {
+
+using testing::FakeContext;
+using testing::FakeStateStore;
+using testing::inventory;
+using testing::item;
+using testing::price;
+using testing::return_event;
+using testing::sale;
+
+constexpr int64_t kT0 = 1793577600000;  // 2026-11-02T00:00:00Z, a Monday
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kHour = 3'600'000;
+int64_t at(int day, int hour = 12) {
+  return kT0 + day * kDay + hour * kHour;
+}
+
+constexpr double kZ95 = 1.6448536269514715;  // Φ⁻¹(0.95), independently known
+
+// Test config: alpha 0.5 keeps the EWMA arithmetic exact in binary; lead time 4 ± 1 days.
+Config test_config(const std::vector<std::string>& extra = {}) {
+  std::vector<std::string> o = {
+      "operators.low_stock.demand_alpha=0.5",
+      "operators.low_stock.service_level=0.95",
+      "operators.low_stock.default_lead_time_days=4",
+      "operators.low_stock.default_lead_time_sd_days=1",
+      "operators.low_stock.review_period_days=7",
+      "operators.low_stock.overstock_days=30",
+      "operators.low_stock.min_history_days=3",
+      "operators.low_stock.low_stock_clear_margin=0.1",
+      "operators.low_stock.overstock_clear_margin=0.1",
+      "operators.low_stock.min_demand_per_day=0.1",
+  };
+  o.insert(o.end(), extra.begin(), extra.end());
+  return Config::from_yaml("{}", o);
+}
+
+// A demand view with fixed figures, as the forecast operator would publish.
+class FixedDemandView : public DemandView {
+ public:
+  FixedDemandView(double mean, double sd) : mean_(mean), sd_(sd) {}
+  bool demand(KeyId, int64_t, double days, double, DemandEstimate& out) const override {
+    out.mean_per_day = mean_;
+    out.sd_per_day = sd_;
+    out.total_mean = mean_ * days;
+    out.total_sd = sd_ * std::sqrt(days);
+    out.cover_days = -1;
+    return true;
+  }
+
+ private:
+  double mean_, sd_;
+};
+
+std::string field(const std::string& json, const std::string& name) {
+  std::string k = "\"" + name + "\":";
+  size_t p = json.find(k);
+  if (p == std::string::npos) return "<absent>";
+  p += k.size();
+  size_t e = p;
+  if (json[p] == '"') {
+    e = json.find('"', p + 1) + 1;
+  } else {
+    while (e < json.size() && json[e] != ',' && json[e] != '}') ++e;
+  }
+  return json.substr(p, e - p);
+}
+
+std::vector<const OutputRecord*> alerts(const FakeContext& ctx, std::string_view type) {
+  return ctx.of(OutputStream::kAlerts, type);
+}
+
+int count_status(const std::vector<const OutputRecord*>& v, const std::string& status) {
+  int n = 0;
+  for (auto* r : v) n += field(r->json, "status") == "\"" + status + "\"";
+  return n;
+}
+
+TEST(LowStockMathTest, InverseNormalMatchesKnownQuantiles) {
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.90), 1.2815515655446008, 1e-9);
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.95), 1.6448536269514715, 1e-9);
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.99), 2.3263478740408408, 1e-9);
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.001), -3.090232306167813, 1e-9);  // lower tail
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.5), 0.0, 1e-12);
+  EXPECT_NEAR(inventory::inverse_normal_cdf(0.05), -1.6448536269514715, 1e-9);
+  // Rounded to four decimals as RETAIL.md states them.
+  EXPECT_DOUBLE_EQ(std::round(inventory::inverse_normal_cdf(0.90) * 1e4) / 1e4, 1.2816);
+  EXPECT_DOUBLE_EQ(std::round(inventory::inverse_normal_cdf(0.95) * 1e4) / 1e4, 1.6449);
+  EXPECT_DOUBLE_EQ(std::round(inventory::inverse_normal_cdf(0.99) * 1e4) / 1e4, 2.3263);
+}
+
+TEST(LowStockMathTest, SafetyStockReorderPointOrderUpTo) {
+  // d = 10/day, σ_d = 3, L = 4, σ_L = 1, R = 7, z = 1.644854.
+  // SS = z·sqrt(4·9 + 100·1) = 1.644854·sqrt(136) = 1.644854·11.661904 = 19.182125
+  EXPECT_NEAR(inventory::safety_stock(kZ95, 10, 3, 4, 1), 19.182125, 1e-5);
+  // ROP = 10·4 + 19.182125 = 59.182125
+  EXPECT_NEAR(inventory::reorder_point(kZ95, 10, 3, 4, 1), 59.182125, 1e-5);
+  // S = 10·11 + z·sqrt(11·9 + 100·1) = 110 + 1.644854·14.106736 = 133.203516
+  double s = inventory::order_up_to(kZ95, 10, 3, 4, 1, 7);
+  EXPECT_NEAR(s, 133.203516, 1e-5);
+  // Position 50: need 83.2035; MOQ 24 < 83.2; pack 12 -> ceil(6.93) = 7 packs = 84.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 50, 24, 12), 84);
+  // Pack 10 -> ceil(8.32) = 9 packs = 90.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 50, 24, 10), 90);
+  // MOQ 100 dominates: 100 -> ceil(100/12) = 9 packs = 108.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 50, 100, 12), 108);
+  // Position 130: need 3.2 < MOQ 24 -> 24 (already a multiple of 12).
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 130, 24, 12), 24);
+  // Position 140 >= S: nothing to order.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 140, 24, 12), 0);
+  // No pack size (0): round up to whole units: 83.2 -> 84.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(s, 50, 0, 0), 84);
+  // Exact multiples do not round up a pack: S - position = 24 -> 24.
+  EXPECT_DOUBLE_EQ(inventory::order_quantity(124, 100, 0, 12), 24);
+}
+
+TEST(LowStockMathTest, StockoutProbability) {
+  // Poisson(2), on hand 2: P(X > 2) = 1 - e^-2(1 + 2 + 2) = 1 - 5·0.135335 = 0.323324
+  EXPECT_NEAR(inventory::stockout_probability(2, 2, 2), 0.323324, 1e-6);
+  // Normal(40, 6²), on hand 40: 0.5; on hand 46: 1 - Φ(1) = 0.158655
+  EXPECT_NEAR(inventory::stockout_probability(40, 40, 36), 0.5, 1e-9);
+  EXPECT_NEAR(inventory::stockout_probability(46, 40, 36), 0.158655, 1e-6);
+  EXPECT_DOUBLE_EQ(inventory::stockout_probability(-1, 40, 36), 1.0);
+}
+
+TEST(LowStockOperatorTest, OnHandAccountingForEveryMovementKind) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  const KeyId k = ctx.key("S1", "A");
+  auto on_hand = [&] { return op.state(k)->on_hand; };
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  EXPECT_EQ(on_hand(), 100);
+  ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kReceipt, 20));
+  EXPECT_EQ(on_hand(), 120);  // 100 + 20
+  ctx.send(op, inventory(at(0, 3), "S1", "A", InventoryKind::kTransferIn, 5));
+  EXPECT_EQ(on_hand(), 125);  // + 5
+  ctx.send(op, inventory(at(0, 4), "S1", "A", InventoryKind::kTransferOut, 8));
+  EXPECT_EQ(on_hand(), 117);  // - 8
+  ctx.send(op, inventory(at(0, 5), "S1", "A", InventoryKind::kAdjustment, -3));
+  EXPECT_EQ(on_hand(), 114);  // signed -3
+  ctx.send(op, inventory(at(0, 6), "S1", "A", InventoryKind::kAdjustment, 2));
+  EXPECT_EQ(on_hand(), 116);  // signed +2
+  ctx.send(op, sale(at(0, 7), "S1", "A", 6));
+  EXPECT_EQ(on_hand(), 110);  // sale -6
+  ctx.send(op, return_event(at(0, 8), "S1", "A", 2, /*restock=*/true));
+  EXPECT_EQ(on_hand(), 112);  // restocked return +2
+  ctx.send(op, return_event(at(0, 9), "S1", "A", 4, /*restock=*/false));
+  EXPECT_EQ(on_hand(), 112);  // not restocked: unchanged
+  ctx.send(op, inventory(at(0, 10), "S1", "A", InventoryKind::kReceipt, 1, /*on_order=*/30));
+  EXPECT_EQ(on_hand(), 113);
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 30);
+  ctx.send(op, inventory(at(0, 11), "S1", "A", InventoryKind::kSnapshot, 50));
+  EXPECT_EQ(on_hand(), 50);                    // snapshot is absolute
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 30);  // absent on_order leaves it
+  ctx.send(op, inventory(at(0, 12), "S1", "A", InventoryKind::kSnapshot, 50, 0));
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 0);
+  // Another key is independent.
+  ctx.send(op, inventory(at(0, 13), "S2", "A", InventoryKind::kSnapshot, 7));
+  EXPECT_EQ(op.state(ctx.key("S2", "A"))->on_hand, 7);
+  EXPECT_EQ(on_hand(), 50);
+  EXPECT_TRUE(ctx.outputs.empty());  // no history yet: no alerts
+}
+
+TEST(LowStockOperatorTest, EwmaOfDailyDemandAndVariance) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  const KeyId k = ctx.key("S1", "A");
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 1000));
+  ctx.send(op, sale(at(0), "S1", "A", 6));
+  ctx.send(op, sale(at(0, 18), "S1", "A", 4));  // day 0 demand = 10
+  ctx.send(op, sale(at(1), "S1", "A", 4));      // folds day 0: first day -> mean 10, var 10
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 10);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 10);
+  ctx.send(op, sale(at(2), "S1", "A", 8));
+  // day 1 = 4: diff = -6, incr = 0.5·-6 = -3, mean = 7, var = 0.5·(10 + (-6)(-3)) = 14
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 7);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 14);
+  ctx.send(op, sale(at(3), "S1", "A", 1));
+  // day 2 = 8: diff = 1, incr = 0.5, mean = 7.5, var = 0.5·(14 + 0.5) = 7.25
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 7.5);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 7.25);
+  EXPECT_EQ(op.state(k)->history_days, 3);
+
+  // Plan: d = 7.5, σ_d² = 7.25, L = 4, σ_L = 1:
+  // var_L = 4·7.25 + 7.5²·1 = 29 + 56.25 = 85.25; SS = z·sqrt(85.25) = 1.644854·9.233093
+  //       = 15.187086; ROP = 30 + 15.187086 = 45.187086.
+  // On hand = 1000 - (10 + 4 + 8 + 1) = 977; cover = 977 / 7.5 = 130.2667 days.
+  LowStockOperator::Plan p = op.plan(k, at(3), &ctx);
+  EXPECT_DOUBLE_EQ(p.on_hand, 977);
+  EXPECT_NEAR(p.demand, 7.5, 1e-9);
+  EXPECT_NEAR(p.safety_stock, 15.187086, 1e-5);
+  EXPECT_NEAR(p.reorder_point, 45.187086, 1e-5);
+  EXPECT_NEAR(p.cover_days, 130.266667, 1e-5);
+  EXPECT_TRUE(p.enough_history);
+
+  // Gap: the next event is on day 6. Fold day 3 = 1, then days 4 and 5 as zero (in stock):
+  // day 3: diff = -6.5, incr = -3.25, mean = 4.25, var = 0.5·(7.25 + 21.125) = 14.1875
+  // day 4: diff = -4.25, incr = -2.125, mean = 2.125, var = 0.5·(14.1875 + 9.03125) = 11.609375
+  // day 5: diff = -2.125, incr = -1.0625, mean = 1.0625, var = 0.5·(11.609375 + 2.2578125)
+  //      = 6.93359375
+  ctx.send(op, sale(at(6), "S1", "A", 1));
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 1.0625);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 6.93359375);
+  EXPECT_EQ(op.state(k)->history_days, 6);
+}
+
+TEST(LowStockOperatorTest, HalfLifeSetsAlpha) {
+  // alpha = 1 - 0.5^(1/h); h = 1 -> 0.5; h = 14 -> 0.048304
+  LowStockOperator a(Config::from_yaml("operators: {low_stock: {demand_half_life_days: 1}}"));
+  EXPECT_DOUBLE_EQ(a.settings().demand_alpha, 0.5);
+  LowStockOperator b(Config::from_yaml("{}"));
+  EXPECT_NEAR(b.settings().demand_alpha, 0.048304, 1e-6);
+  EXPECT_DOUBLE_EQ(b.settings().service_level, 0.95);
+  EXPECT_THROW(LowStockOperator(Config::from_yaml("operators: {low_stock: {service_level: 1.5}}")),
+               ConfigError);
+  EXPECT_THROW(LowStockOperator(Config::from_yaml("operators: {low_stock: {overstock_days: x}}")),
+               ConfigError);
+}
+
+// Builds 10/day demand for days 0-1 (mean 10, var 5 after day 1 folds), then the key stocks
+// out on day 2 and stays out (control: stays in stock) until a receipt on day 5.
+double demand_after_gap(bool stock_out) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  const KeyId k = ctx.key("S1", "A");
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 1000));
+  ctx.send(op, sale(at(0), "S1", "A", 10));
+  ctx.send(op, sale(at(1), "S1", "A", 10));
+  // day 2: the shelf holds 2 (or 500) units and sells 2.
+  ctx.send(op, inventory(at(2, 1), "S1", "A", InventoryKind::kSnapshot, stock_out ? 2 : 500));
+  ctx.send(op, sale(at(2), "S1", "A", 2));
+  // day 0 folded: mean 10, var 10; day 1 (10): diff 0 -> mean 10, var 5.
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 10);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 5);
+  ctx.send(op, inventory(at(5), "S1", "A", InventoryKind::kReceipt, 50));
+  EXPECT_EQ(op.state(k)->history_days, 5);
+  return op.state(k)->demand_mean;
+}
+
+TEST(LowStockOperatorTest, CensoredDaysDoNotLowerDemand) {
+  // Out of stock from day 2 on: day 2 (2 sold, censored, 2 <= 10) and days 3-4 (no events,
+  // on hand 0) are skipped, so the mean stays 10.
+  EXPECT_FLOAT_EQ(demand_after_gap(true), 10);
+  // Control, in stock: day 2 = 2: mean = 10 + 0.5·(2-10) = 6; day 3 = 0: 3; day 4 = 0: 1.5.
+  EXPECT_FLOAT_EQ(demand_after_gap(false), 1.5);
+}
+
+TEST(LowStockOperatorTest, CensoredDayAboveTheEstimateRaisesIt) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  const KeyId k = ctx.key("S1", "A");
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 30));
+  ctx.send(op, sale(at(0), "S1", "A", 4));   // day 0 = 4 -> mean 4, var 4
+  ctx.send(op, sale(at(1), "S1", "A", 26));  // sells out: day 1 = 26, censored, but > 4
+  ctx.send(op, inventory(at(2), "S1", "A", InventoryKind::kReceipt, 10));
+  // day 1: diff = 22, incr = 11, mean = 15, var = 0.5·(4 + 22·11) = 123
+  EXPECT_FLOAT_EQ(op.state(k)->demand_mean, 15);
+  EXPECT_FLOAT_EQ(op.state(k)->demand_var, 123);
+}
+
+// View-driven setup for lifecycle tests: d = 10/day, σ_d = 2, L = 4, σ_L = 1:
+// total_sd = 2·sqrt(4) = 4; SS = z·sqrt(4² + 10²·1²) = 1.644854·10.770330 = 17.715616
+// ROP = 40 + 17.715616 = 57.715616; clears above ROP·1.1 = 63.487177; critical below 40 units
+// (cover < 4 days).
+constexpr double kRop = 57.715616;
+
+TEST(LowStockOperatorTest, ViewPlanUsesForecastTotals) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  const KeyId k = ctx.key("S1", "A");
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  LowStockOperator::Plan p = op.plan(k, at(0, 1), &ctx);
+  EXPECT_TRUE(p.from_view);
+  EXPECT_NEAR(p.safety_stock, 17.715616, 1e-5);
+  EXPECT_NEAR(p.reorder_point, kRop, 1e-5);
+  EXPECT_NEAR(p.cover_days, 10, 1e-12);  // 100 / 10
+}
+
+TEST(LowStockOperatorTest, WarningCriticalResolvedLifecycle) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  ctx.send(op, sale(at(0, 2), "S1", "A", 40));  // 60 > ROP 57.7: nothing
+  EXPECT_TRUE(alerts(ctx, "low_stock").empty());
+  ctx.send(op, sale(at(0, 3), "S1", "A", 5));   // 55 < 57.7, cover 5.5 >= 4: warning
+  ctx.send(op, sale(at(0, 4), "S1", "A", 5));   // 50: still warning, no output
+  ctx.send(op, sale(at(0, 5), "S1", "A", 11));  // 39: cover 3.9 < 4: critical, same id
+  ctx.send(op, sale(at(0, 6), "S1", "A", 1));   // 38: nothing new
+  ctx.send(op, inventory(at(0, 7), "S1", "A", InventoryKind::kReceipt, 25));  // 63 <= 63.49
+  ctx.send(op, inventory(at(0, 8), "S1", "A", InventoryKind::kReceipt, 1));   // 64 > 63.49
+  ctx.send(op, inventory(at(0, 9), "S1", "A", InventoryKind::kReceipt, 10));  // stays resolved
+  auto a = alerts(ctx, "low_stock");
+  ASSERT_EQ(a.size(), 3u);
+  EXPECT_EQ(field(a[0]->json, "status"), "\"firing\"");
+  EXPECT_EQ(field(a[0]->json, "severity"), "\"warning\"");
+  EXPECT_EQ(a[0]->time_ms, at(0, 3));
+  EXPECT_EQ(field(a[0]->json, "on_hand"), "55");
+  EXPECT_EQ(field(a[0]->json, "days_of_cover"), "5.5");
+  EXPECT_EQ(field(a[0]->json, "reorder_point"), "57.716");
+  EXPECT_EQ(field(a[0]->json, "safety_stock"), "17.716");
+  EXPECT_EQ(field(a[0]->json, "lead_time_days"), "4");
+  EXPECT_EQ(field(a[0]->json, "demand_per_day"), "10");
+  EXPECT_EQ(field(a[0]->json, "demand_source"), "\"forecast\"");
+  // Projected stock-out: 5.5 days after 2026-11-02T03:00Z = 2026-11-07T15:00:00Z.
+  EXPECT_EQ(field(a[0]->json, "projected_stockout"), "\"2026-11-07T15:00:00Z\"");
+  // S = 10·11 + z·sqrt(11·4 + 100) = 110 + 1.644854·12 = 129.738244; 129.74 - 55 = 74.74 -> 75
+  EXPECT_EQ(field(a[0]->json, "suggested_order_qty"), "75");
+  EXPECT_EQ(field(a[0]->json, "summary"),
+            "\"A at S1: 55 units left, 5.5 days of cover, lead time 4 d; position 55 below "
+            "reorder point 57.7, suggest ordering 75\"");
+  EXPECT_EQ(field(a[0]->json, "schema_version"), "1");
+  EXPECT_EQ(field(a[1]->json, "status"), "\"firing\"");
+  EXPECT_EQ(field(a[1]->json, "severity"), "\"critical\"");
+  EXPECT_EQ(field(a[1]->json, "on_hand"), "39");
+  EXPECT_EQ(field(a[2]->json, "status"), "\"resolved\"");
+  EXPECT_EQ(field(a[2]->json, "on_hand"), "64");
+  EXPECT_EQ(a[2]->time_ms, at(0, 8));
+  EXPECT_EQ(count_status(a, "resolved"), 1);
+  EXPECT_EQ(a[0]->id, a[1]->id);
+  EXPECT_EQ(a[0]->id, a[2]->id);
+  EXPECT_EQ(field(a[2]->json, "id"), "\"" + a[0]->id + "\"");
+  EXPECT_EQ(a[0]->id, LowStockOperator::alert_id("low_stock", "S1", "A", at(0, 3)));
+  EXPECT_EQ(a[0]->key, "S1|A");
+  EXPECT_EQ(a[0]->stream, OutputStream::kAlerts);
+  // A new episode gets a new id.
+  ctx.send(op, sale(at(0, 10), "S1", "A", 30));  // 74 - 30 = 44 < ROP
+  a = alerts(ctx, "low_stock");
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_NE(a[3]->id, a[0]->id);
+}
+
+TEST(LowStockOperatorTest, OnOrderCountsTowardPosition) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  // 50 on hand + 30 on order = 80 > ROP: no alert although on hand alone is below ROP.
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 50, 30));
+  EXPECT_TRUE(alerts(ctx, "low_stock").empty());
+  ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kSnapshot, 50, 0));
+  EXPECT_EQ(alerts(ctx, "low_stock").size(), 1u);
+}
+
+std::vector<double> hovering_series() {
+  // Around ROP = 57.7: below, above, below... never above the clear level 63.49.
+  return {56, 59, 57, 60, 55, 62, 57.5, 63, 56, 58, 63.4, 57};
+}
+
+int low_stock_outputs(double margin, int* resolved) {
+  LowStockOperator op(
+      test_config({"operators.low_stock.low_stock_clear_margin=" + std::to_string(margin)}));
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  int h = 0;
+  for (double v : hovering_series()) {
+    ctx.send(op, inventory(at(0, h++), "S1", "A", InventoryKind::kSnapshot, v));
+  }
+  auto a = alerts(ctx, "low_stock");
+  *resolved = count_status(a, "resolved");
+  return static_cast<int>(a.size());
+}
+
+TEST(LowStockOperatorTest, HysteresisPreventsFlapping) {
+  int resolved = 0;
+  EXPECT_EQ(low_stock_outputs(0.1, &resolved), 1);  // one firing, held through the hover
+  EXPECT_EQ(resolved, 0);
+  // Control without a margin: every crossing resolves and re-fires (6 episodes: below at
+  // 56, 57, 55, 57.5, 56, 57, each but the last resolved by the next value above ROP).
+  EXPECT_EQ(low_stock_outputs(0.0, &resolved), 11);
+  EXPECT_EQ(resolved, 5);
+}
+
+TEST(LowStockOperatorTest, StockoutFiresAtZeroAndResolvesOnReceipt) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 5));
+  EXPECT_TRUE(alerts(ctx, "stockout").empty());
+  ASSERT_EQ(alerts(ctx, "low_stock").size(), 1u);  // cover 0.5 d < 4 d: critical at once
+  EXPECT_EQ(field(alerts(ctx, "low_stock")[0]->json, "severity"), "\"critical\"");
+  ctx.send(op, sale(at(0, 2), "S1", "A", 5));  // 0 on hand with demand 10/day
+  ctx.send(op, sale(at(0, 3), "S1", "A", 1));  // -1: same episode
+  ctx.send(op, inventory(at(0, 4), "S1", "A", InventoryKind::kReceipt, 101));  // 100
+  auto s = alerts(ctx, "stockout");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(field(s[0]->json, "status"), "\"firing\"");
+  EXPECT_EQ(field(s[0]->json, "severity"), "\"critical\"");
+  EXPECT_EQ(field(s[0]->json, "on_hand"), "0");
+  EXPECT_EQ(field(s[0]->json, "projected_stockout"), "\"2026-11-02T02:00:00Z\"");
+  EXPECT_EQ(field(s[1]->json, "status"), "\"resolved\"");
+  EXPECT_EQ(field(s[1]->json, "on_hand"), "100");
+  EXPECT_EQ(s[0]->id, s[1]->id);
+  // low_stock also resolves: 100 > 63.49.
+  EXPECT_EQ(count_status(alerts(ctx, "low_stock"), "resolved"), 1);
+}
+
+TEST(LowStockOperatorTest, NoAlertsBeforeMinimumHistoryUnlessStockedOut) {
+  LowStockOperator op(test_config({"operators.low_stock.min_history_days=7"}));
+  FakeContext ctx;
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 20));
+  ctx.send(op, sale(at(0), "S1", "A", 8));  // day 0 = 8
+  ctx.send(op, sale(at(1), "S1", "A", 8));  // mean 8; on hand 4 << ROP, but 1 day of history
+  EXPECT_TRUE(ctx.outputs.empty());
+  ctx.send(op, sale(at(1, 14), "S1", "A", 4));  // on hand 0 with known demand: alert anyway
+  EXPECT_EQ(alerts(ctx, "stockout").size(), 1u);
+  ASSERT_EQ(alerts(ctx, "low_stock").size(), 1u);
+  EXPECT_EQ(field(alerts(ctx, "low_stock")[0]->json, "severity"), "\"critical\"");
+  EXPECT_EQ(field(alerts(ctx, "low_stock")[0]->json, "demand_source"), "\"ewma\"");
+}
+
+TEST(LowStockOperatorTest, NoStockoutWithoutDemand) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  ctx.send(op, inventory(at(0), "S1", "A", InventoryKind::kSnapshot, 0));
+  ctx.send(op, inventory(at(5), "S1", "A", InventoryKind::kSnapshot, 0));
+  EXPECT_TRUE(alerts(ctx, "stockout").empty());
+}
+
+TEST(LowStockOperatorTest, OverstockFiresAndResolvesWithHysteresis) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(1, 0.5);  // 1/day: cover = on hand
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 25));  // 25 d: fine
+  EXPECT_TRUE(ctx.outputs.empty());
+  ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kSnapshot, 31));  // > 30 d
+  ctx.send(op, inventory(at(0, 3), "S1", "A", InventoryKind::kSnapshot, 100));
+  ctx.send(op, inventory(at(0, 4), "S1", "A", InventoryKind::kSnapshot, 28));  // >= 27: held
+  ctx.send(op, inventory(at(0, 5), "S1", "A", InventoryKind::kSnapshot, 31));
+  ctx.send(op, inventory(at(0, 6), "S1", "A", InventoryKind::kSnapshot, 26));  // < 27: clear
+  auto o = alerts(ctx, "overstock");
+  ASSERT_EQ(o.size(), 2u);
+  EXPECT_EQ(field(o[0]->json, "status"), "\"firing\"");
+  EXPECT_EQ(field(o[0]->json, "severity"), "\"info\"");
+  EXPECT_EQ(field(o[0]->json, "days_of_cover"), "31");
+  EXPECT_EQ(field(o[0]->json, "excess_units"), "1");  // 31 - 1·30
+  EXPECT_EQ(field(o[1]->json, "status"), "\"resolved\"");
+  EXPECT_EQ(o[0]->id, o[1]->id);
+  EXPECT_TRUE(alerts(ctx, "low_stock").empty());
+}
+
+TEST(LowStockOperatorTest, ItemReferenceDataSkuWideOverridesAndPending) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 0);  // σ_d = 0 so SS = z·d·σ_L
+  ctx.set_demand_view(&view);
+  ItemFields sku_wide;
+  sku_wide.lead_time_days = 2;
+  sku_wide.lead_time_sd_days = 0;
+  sku_wide.pack_size = 12;
+  sku_wide.moq = 24;
+  sku_wide.service_level = 0.99;
+  sku_wide.category = "dairy";
+  // Sku "B" is unknown to the index when its record arrives (kNoKey, pending).
+  ctx.send(op, item(at(0), "B", sku_wide));
+  ItemFields store_specific;
+  store_specific.lead_time_days = 6;
+  ctx.send(op, item(at(0), "B", store_specific, "S2"));  // keyed: (S2, B)
+  ctx.send(op, price(at(0), "B", 3.0, /*cost=*/1.25));
+  ctx.send(op, inventory(at(0, 1), "S1", "B", InventoryKind::kSnapshot, 100));
+  ctx.send(op, inventory(at(0, 1), "S2", "B", InventoryKind::kSnapshot, 100));
+  ctx.send(op, inventory(at(0, 1), "S1", "C", InventoryKind::kSnapshot, 100));
+  LowStockOperator::Plan p1 = op.plan(ctx.key("S1", "B"), at(0, 1), &ctx);
+  EXPECT_DOUBLE_EQ(p1.lead, 2);
+  EXPECT_DOUBLE_EQ(p1.lead_sd, 0);
+  EXPECT_DOUBLE_EQ(p1.pack, 12);
+  EXPECT_DOUBLE_EQ(p1.moq, 24);
+  EXPECT_DOUBLE_EQ(p1.cost, 1.25);
+  EXPECT_NEAR(p1.z, 2.326348, 1e-5);  // Φ⁻¹(0.99), float-stored
+  // ROP = 10·2 + 0 = 20 (σ_d = 0, σ_L = 0).
+  EXPECT_NEAR(p1.reorder_point, 20, 1e-9);
+  LowStockOperator::Plan p2 = op.plan(ctx.key("S2", "B"), at(0, 1), &ctx);
+  EXPECT_DOUBLE_EQ(p2.lead, 6);     // store override
+  EXPECT_DOUBLE_EQ(p2.lead_sd, 0);  // from the sku record
+  EXPECT_DOUBLE_EQ(p2.pack, 12);
+  LowStockOperator::Plan p3 = op.plan(ctx.key("S1", "C"), at(0, 1), &ctx);
+  EXPECT_DOUBLE_EQ(p3.lead, 4);  // config defaults
+  EXPECT_DOUBLE_EQ(p3.lead_sd, 1);
+  EXPECT_DOUBLE_EQ(p3.pack, 1);
+  EXPECT_NEAR(p3.z, kZ95, 1e-12);
+  // Later sku-wide update for a known sku applies to every store without override.
+  ItemFields update;
+  update.lead_time_days = 3;
+  ctx.send(op, item(at(1), "B", update));
+  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S1", "B"), at(1), &ctx).lead, 3);
+  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S2", "B"), at(1), &ctx).lead, 6);
+}
+
+// A scripted run touching every feature; used for id stability and snapshot/restore.
+std::vector<Event> script() {
+  std::vector<Event> ev;
+  ItemFields f;
+  f.lead_time_days = 3;
+  f.pack_size = 6;
+  f.moq = 12;
+  ev.push_back(item(at(0), "A", f));
+  ev.push_back(price(at(0), "A", 2.5, 1.1));
+  ev.push_back(inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 60));
+  ev.push_back(inventory(at(0, 1), "S2", "A", InventoryKind::kSnapshot, 400));
+  for (int d = 0; d < 12; ++d) {
+    ev.push_back(sale(at(d, 10), "S1", "A", 4 + d % 3));
+    ev.push_back(sale(at(d, 11), "S2", "A", 1));
+    if (d == 6) ev.push_back(inventory(at(d, 15), "S1", "A", InventoryKind::kReceipt, 40, 0));
+    if (d == 9) ev.push_back(inventory(at(d, 8), "S1", "A", InventoryKind::kSnapshot, 3));
+  }
+  ev.push_back(inventory(at(12, 9), "S1", "A", InventoryKind::kReceipt, 80));
+  ev.push_back(sale(at(13, 10), "S1", "A", 5));
+  return ev;
+}
+
+std::vector<OutputRecord> run(const std::vector<Event>& ev) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  for (const Event& e : ev) ctx.send(op, e);
+  return ctx.take();
+}
+
+TEST(LowStockOperatorTest, SameInputGivesSameIdsAndBytes) {
+  std::vector<Event> ev = script();
+  std::vector<OutputRecord> a = run(ev), b = run(ev);
+  ASSERT_GE(a.size(), 4u);  // the script drives several episodes
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_EQ(a[i].id, b[i].id);
+    EXPECT_EQ(a[i].json, b[i].json);
+    EXPECT_EQ(a[i].id.size(), 16u);
+    EXPECT_EQ(a[i].id.find_first_not_of("0123456789abcdef"), std::string::npos);
+  }
+  // Every firing episode resolves at most once, with its own id.
+  std::map<std::string, int> resolved;
+  for (const auto& r : a) {
+    if (field(r.json, "status") == "\"resolved\"") ++resolved[r.id];
+  }
+  for (const auto& [id, n] : resolved) EXPECT_EQ(n, 1) << id;
+  EXPECT_FALSE(resolved.empty());
+}
+
+TEST(LowStockOperatorTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
+  std::vector<Event> ev = script();
+  for (size_t cut : {size_t{1}, size_t{2}, size_t{3}, size_t{9}, ev.size() / 2, ev.size() - 3}) {
+    SCOPED_TRACE(cut);
+    // Reference: uninterrupted.
+    LowStockOperator ref(test_config());
+    FakeContext ref_ctx;
+    for (size_t i = 0; i < cut; ++i) ref_ctx.send(ref, ev[i]);
+    ref_ctx.take();
+    for (size_t i = cut; i < ev.size(); ++i) ref_ctx.send(ref, ev[i]);
+    std::vector<OutputRecord> want = ref_ctx.take();
+
+    // Interrupted: run to the cut with two checkpoints, restore into a fresh operator.
+    FakeStateStore store;
+    std::vector<std::pair<std::string, std::string>> key_order;
+    {
+      LowStockOperator op(test_config());
+      FakeContext ctx;
+      for (size_t i = 0; i < cut; ++i) {
+        ctx.send(op, ev[i]);
+        if (i == cut / 2) {
+          StateBatch batch;
+          op.snapshot(batch);
+          ASSERT_TRUE(store.commit(batch).is_ok());
+        }
+      }
+      StateBatch batch;
+      op.snapshot(batch);
+      ASSERT_TRUE(store.commit(batch).is_ok());
+      StateBatch empty;
+      op.snapshot(empty);
+      EXPECT_TRUE(empty.empty());  // nothing dirty after a snapshot
+      for (KeyId k = 0; k < ctx.keys().size(); ++k) {
+        key_order.emplace_back(ctx.keys().store(k), ctx.keys().sku(k));
+      }
+      for (uint32_t s = 0; s < ctx.keys().sku_count(); ++s) {
+        key_order.emplace_back("", ctx.keys().sku_name(s));
+      }
+    }
+    LowStockOperator restored(test_config());
+    FakeContext ctx;
+    for (const auto& [store_name, sku] : key_order) {  // the task restores its key index first
+      if (store_name.empty())
+        ctx.sku(sku);
+      else
+        ctx.key(store_name, sku);
+    }
+    ASSERT_TRUE(restored.restore(store, ctx).is_ok());
+    for (size_t i = cut; i < ev.size(); ++i) ctx.send(restored, ev[i]);
+    std::vector<OutputRecord> got = ctx.take();
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i) {
+      EXPECT_EQ(got[i].id, want[i].id);
+      EXPECT_EQ(got[i].json, want[i].json);
+    }
+  }
+}
+
+TEST(LowStockOperatorTest, RestoreRejectsUnknownLayout) {
+  FakeStateStore store;
+  StateBatch batch;
+  batch.put(LowStockOperator::kStateNs, std::string("\0\0\0\1", 4), "\x09garbage");
+  ASSERT_TRUE(store.commit(batch).is_ok());
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  Status s = op.restore(store, ctx);
+  EXPECT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+}
+
+TEST(LowStockOperatorTest, DescribeShowsStateAndOpenAlerts) {
+  LowStockOperator op(test_config());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 5, 7));
+  const KeyId k = ctx.key("S1", "A");
+  std::string d = op.describe(k);
+  EXPECT_EQ(field(d, "on_hand"), "5");
+  EXPECT_EQ(field(d, "on_order"), "7");
+  EXPECT_EQ(field(d, "inventory_position"), "12");
+  EXPECT_EQ(field(d, "type"), "\"low_stock\"");
+  EXPECT_EQ(field(d, "id"), "\"" + alerts(ctx, "low_stock")[0]->id + "\"");
+  EXPECT_EQ(op.describe(ctx.key("S9", "Z")), "{}");
+}
+
+TEST(LowStockOperatorTest, SteadyStateEventsDoNotAllocate) {
+  // 150 units/day per key against 1e5 on hand: no alert transitions in 20 days.
+  LowStockOperator op(test_config({"operators.low_stock.overstock_days=3650"}));
+  FakeContext ctx;
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 1e5));
+  ctx.send(op, inventory(at(0, 1), "S2", "A", InventoryKind::kSnapshot, 1e5));
+  std::vector<Event> ev;
+  for (int i = 0; i < 2000; ++i) {
+    ev.push_back(sale(at(i / 100, 1 + i % 20), i % 2 ? "S1" : "S2", "A", 3));
+  }
+  const KeyId k1 = ctx.key("S1", "A"), k2 = ctx.key("S2", "A");
+  ctx.outputs.reserve(16);
+  g_allocs = 0;
+  g_count_allocs = true;
+  for (const Event& e : ev) op.on_event(e, e.store == "S1" ? k1 : k2, ctx);
+  g_count_allocs = false;
+  EXPECT_EQ(g_allocs.load(), 0);
+  EXPECT_EQ(op.state(k1)->history_days, 19);  // days 0..19 seen, 19 completed
+}
+
+}  // namespace
+}  // namespace sw
