@@ -1,0 +1,1220 @@
+#include "operators/forecast.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <type_traits>
+
+#include "stream/calendar.h"
+#include "stream/config.h"
+#include "stream/json_writer.h"
+
+namespace sw {
+
+namespace {
+
+using forecast::AccuracySums;
+
+constexpr uint8_t kStateVersion = 1;
+constexpr uint32_t kGlobalsVersion = 1;
+constexpr int64_t kHourMs = 3'600'000;
+constexpr int kAnchors[3] = {1, 7, 28};
+// Regression priors for the category regressors: log-uplift per unit discount fraction (20 %
+// off -> x1.35) and own-price elasticity, each worth kRegressionPrior weighted units.
+constexpr double kPromoPrior = 1.5;
+constexpr double kElasticityPrior = -1.0;
+constexpr double kRegressionPrior = 20;
+constexpr double kPromoGain = 0.25;  // level gain multiplier on promoted buckets
+
+static_assert(std::is_trivially_copyable_v<ForecastOperator::KeyState>);
+static_assert(ForecastOperator::kRing <= 32, "ring_censored is a 32-bit mask");
+
+int32_t floor_div(int32_t a, int32_t b) {
+  int32_t q = a / b;
+  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+  return q;
+}
+int floor_mod(int32_t a, int32_t b) {
+  return static_cast<int>(a - floor_div(a, b) * b);
+}
+
+// Monday = 0 (1970-01-01 was a Thursday).
+int weekday_of(int32_t day) {
+  return floor_mod(day + 3, 7);
+}
+
+// Month 1..12 of a day number (H. Hinnant's civil_from_days).
+int month_of(int32_t day) {
+  const int64_t z = static_cast<int64_t>(day) + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  return static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+}
+
+// absl's heterogeneous lookup takes absl::string_view (a distinct type in Debian's build).
+absl::string_view av(std::string_view s) {
+  return absl::string_view(s.data(), s.size());
+}
+
+int ring_slot(int32_t bucket) {
+  return floor_mod(bucket, ForecastOperator::kRing);
+}
+
+double residual_scale(double mean) {
+  return std::sqrt(std::max(mean, 0.0) + 0.5);
+}
+
+void decay_sums(AccuracySums& s, double d) {
+  s.abs_err = static_cast<float>(s.abs_err * d);
+  s.err = static_cast<float>(s.err * d);
+  s.actual = static_cast<float>(s.actual * d);
+  s.naive_abs = static_cast<float>(s.naive_abs * d);
+  s.n = static_cast<float>(s.n * d);
+  s.n_naive = static_cast<float>(s.n_naive * d);
+}
+
+// Minimal binary writer/reader for the globals blob (host byte order: checkpoints are local).
+class Writer {
+ public:
+  explicit Writer(std::string& out) : out_(out) {}
+  template <typename T>
+  void pod(const T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
+  }
+  void str(std::string_view s) {
+    pod(static_cast<uint32_t>(s.size()));
+    out_.append(s);
+  }
+
+ private:
+  std::string& out_;
+};
+
+class Reader {
+ public:
+  explicit Reader(std::string_view in) : in_(in) {}
+  template <typename T>
+  bool pod(T& v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    if (in_.size() - pos_ < sizeof(T)) return false;
+    std::memcpy(&v, in_.data() + pos_, sizeof(T));
+    pos_ += sizeof(T);
+    return true;
+  }
+  bool str(std::string& s) {
+    uint32_t n = 0;
+    if (!pod(n) || in_.size() - pos_ < n) return false;
+    s.assign(in_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool done() const { return pos_ == in_.size(); }
+
+ private:
+  std::string_view in_;
+  size_t pos_ = 0;
+};
+
+std::string key_bytes(KeyId key) {
+  std::string k = "k";
+  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((key >> (8 * i)) & 0xff));
+  return k;
+}
+
+}  // namespace
+
+std::string_view ForecastOperator::model_name(Model m) {
+  switch (m) {
+    case Model::kSmoothing:
+      return "damped_trend_seasonal";
+    case Model::kCrostonSba:
+      return "croston_sba";
+    case Model::kTsb:
+      return "tsb";
+  }
+  return "unknown";
+}
+
+ForecastOptions ForecastOptions::from_config(const Config& c) {
+  ForecastOptions o;
+  o.hourly = c.get_enum("operators.forecast.bucket", "1d", {"1d", "1h"}) == "1h";
+  o.horizon = static_cast<int>(c.get_int("operators.forecast.horizon", 28, 1, 400));
+  o.interval = c.get_double("operators.forecast.interval", 0.9, 0.5, 0.995);
+  o.emit = c.get_enum("operators.forecast.emit", "every_close", {"every_close", "none"}) ==
+           "every_close";
+  o.censor_fraction = c.get_double("operators.forecast.censor_fraction", 0.25, 0.0, 1.0);
+  o.alpha = c.get_double("operators.forecast.alpha", o.alpha, 0.001, 1.0);
+  o.beta = c.get_double("operators.forecast.beta", o.beta, 0.0, 1.0);
+  o.phi = c.get_double("operators.forecast.phi", o.phi, 0.5, 1.0);
+  o.intermittent_alpha =
+      c.get_double("operators.forecast.intermittent_alpha", o.intermittent_alpha, 0.01, 1.0);
+  o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
+  o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
+  return o;
+}
+
+ForecastOperator::ForecastOperator(ForecastOptions options) : options_(options) {
+  params_.alpha = options_.alpha;
+  params_.beta = options_.beta;
+  params_.phi = options_.phi;
+  z_ = forecast::normal_quantile(0.5 + options_.interval / 2);
+  category_id("");  // category 0: unknown
+}
+
+uint32_t ForecastOperator::subscriptions() const {
+  auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
+  return bit(EventType::kSale) | bit(EventType::kReturn) | bit(EventType::kInventory) |
+         bit(EventType::kPrice) | bit(EventType::kItem) | bit(EventType::kPromotion);
+}
+
+uint16_t ForecastOperator::category_id(std::string_view name) {
+  auto it = category_ids_.find(av(name));
+  if (it != category_ids_.end()) return it->second;
+  SW_CHECK(categories_.size() < 65535, "too many forecast categories");
+  const auto id = static_cast<uint16_t>(categories_.size());
+  category_ids_.emplace(std::string(name), id);
+  category_names_.emplace_back(name);
+  categories_.emplace_back();
+  globals_dirty_ = true;
+  return id;
+}
+
+uint32_t ForecastOperator::group_for(uint16_t category, uint32_t store_id) {
+  const uint64_t gk = (static_cast<uint64_t>(category) << 32) | store_id;
+  auto it = group_ids_.find(gk);
+  if (it != group_ids_.end()) return it->second;
+  const auto id = static_cast<uint32_t>(groups_.size());
+  group_ids_.emplace(gk, id);
+  groups_.emplace_back();
+  group_keys_.push_back(gk);
+  globals_dirty_ = true;
+  return id;
+}
+
+void ForecastOperator::mark_dirty(KeyId key) {
+  if (key >= dirty_flag_.size()) dirty_flag_.resize(states_.size(), 0);
+  if (!dirty_flag_[key]) {
+    dirty_flag_[key] = 1;
+    dirty_.push_back(key);
+  }
+}
+
+void ForecastOperator::init_key(KeyId key, KeyState& s, OperatorContext& ctx) {
+  const KeyIndex& keys = ctx.keys();
+  auto it = sku_category_.find(av(keys.sku(key)));
+  s.category = it == sku_category_.end() ? 0 : it->second;
+  s.group = group_for(s.category, keys.store_id(key));
+  for (int j = 0; j < 3; ++j) {
+    s.q_lo[j] = static_cast<float>(-z_);
+    s.q_hi[j] = static_cast<float>(z_);
+  }
+  s.flags |= kInit;
+}
+
+ForecastOperator::KeyState& ForecastOperator::state_for(KeyId key, OperatorContext& ctx) {
+  if (key >= states_.size()) {
+    states_.resize(static_cast<size_t>(key) + 1);
+    dirty_flag_.resize(states_.size(), 0);
+  }
+  KeyState& s = states_[key];
+  if (!(s.flags & kInit)) init_key(key, s, ctx);
+  mark_dirty(key);
+  return s;
+}
+
+int64_t ForecastOperator::day_start(uint32_t store_id, std::string_view store, int32_t day) const {
+  if (store_id >= day_starts_.size()) day_starts_.resize(static_cast<size_t>(store_id) + 1);
+  DayStarts& c = day_starts_[store_id];
+  const int32_t idx = day - c.first_day;
+  if (c.starts.empty() || idx < 0 || idx >= static_cast<int32_t>(c.starts.size())) {
+    const int span = options_.hourly ? options_.horizon / 24 + 16 : options_.horizon + 16;
+    c.first_day = day - 2;
+    c.starts.resize(static_cast<size_t>(span));
+    for (int i = 0; i < span; ++i) {
+      c.starts[i] = calendar_->day_start_ms(store_id, store, c.first_day + i);
+    }
+    return c.starts[2];
+  }
+  return c.starts[idx];
+}
+
+int32_t ForecastOperator::bucket_of(uint32_t store_id, std::string_view store,
+                                    int64_t ts_ms) const {
+  const LocalDay& d = calendar_->day(store_id, store, ts_ms);
+  if (!options_.hourly) return d.day;
+  const int64_t h = std::min<int64_t>(23, (ts_ms - d.start_ms) / kHourMs);
+  return d.day * 24 + static_cast<int32_t>(h);
+}
+
+int64_t ForecastOperator::bucket_start(uint32_t store_id, std::string_view store,
+                                       int32_t bucket) const {
+  if (!options_.hourly) return day_start(store_id, store, bucket);
+  const int32_t day = floor_div(bucket, 24);
+  return day_start(store_id, store, day) + (bucket - day * 24) * kHourMs;
+}
+
+int64_t ForecastOperator::bucket_end(uint32_t store_id, std::string_view store,
+                                     int32_t bucket) const {
+  if (!options_.hourly) return day_start(store_id, store, bucket + 1);
+  const int32_t day = floor_div(bucket, 24);
+  const int hour = bucket - day * 24;
+  if (hour == 23) return day_start(store_id, store, day + 1);
+  return std::min(day_start(store_id, store, day) + (hour + 1) * kHourMs,
+                  day_start(store_id, store, day + 1));
+}
+
+void ForecastOperator::add_oos(KeyState& s, int64_t from_ms, int64_t to_ms, KeyId key,
+                               const KeyIndex& keys) {
+  if (to_ms <= from_ms) return;
+  const uint32_t sid = keys.store_id(key);
+  const std::string_view store = keys.store(key);
+  for (int i = 0; i < kPending; ++i) {
+    const int64_t bs = bucket_start(sid, store, s.open_bucket + i);
+    const int64_t be = bucket_end(sid, store, s.open_bucket + i);
+    const int64_t overlap = std::min(to_ms, be) - std::max(from_ms, bs);
+    if (overlap > 0) s.pend_oos_s[i] += static_cast<float>(overlap / 1000.0);
+    if (be >= to_ms) break;
+  }
+}
+
+void ForecastOperator::set_stock(KeyState& s, double on_hand, int64_t ts_ms, KeyId key,
+                                 OperatorContext& ctx) {
+  bool was_out = s.oos_since_ms >= 0;
+  if (!(s.flags & kStockKnown)) {
+    s.flags |= kStockKnown;
+    was_out = false;
+    s.oos_since_ms = -1;
+  }
+  s.on_hand = static_cast<float>(on_hand);
+  const bool out = on_hand <= 0;
+  if (out && !was_out) {
+    s.oos_since_ms = ts_ms;
+  } else if (!out && was_out) {
+    add_oos(s, s.oos_since_ms, ts_ms, key, ctx.keys());
+    s.oos_since_ms = -1;
+  }
+}
+
+void ForecastOperator::ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx) {
+  if (s.flags & kTimerSet) return;
+  const KeyIndex& keys = ctx.keys();
+  ctx.set_timer(key, bucket_end(keys.store_id(key), keys.store(key), s.open_bucket), 0);
+  s.flags |= kTimerSet;
+}
+
+void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx) {
+  calendar_ = &ctx.calendar();
+  keys_ = &ctx.keys();
+  if (ev.ts_ms > max_event_ms_) {
+    max_event_ms_ = ev.ts_ms;
+    globals_dirty_ = true;
+  }
+  const KeyIndex& keys = ctx.keys();
+  switch (ev.type) {
+    case EventType::kItem: {
+      if (ev.item.category.empty()) return;
+      const uint16_t cat = category_id(ev.item.category);
+      auto it = sku_category_.find(av(ev.sku));
+      if (it != sku_category_.end() && it->second == cat) return;
+      sku_category_[std::string(ev.sku)] = cat;
+      globals_dirty_ = true;
+      const uint32_t sku_id = keys.find_sku(ev.sku);
+      if (sku_id == UINT32_MAX) return;
+      for (KeyId k : keys.keys_of_sku(sku_id)) {
+        if (k >= states_.size() || !(states_[k].flags & kInit)) continue;
+        KeyState& s = states_[k];
+        s.category = cat;
+        s.group = group_for(cat, keys.store_id(k));
+        mark_dirty(k);
+      }
+      return;
+    }
+    case EventType::kPromotion: {
+      auto& list = promos_[std::string(ev.sku)];
+      const int64_t wm = ctx.watermark();
+      std::erase_if(list, [wm](const Promo& p) { return p.end_ms < wm - 7 * 24 * kHourMs; });
+      list.push_back(Promo{std::string(ev.store), ev.start_ms, ev.end_ms,
+                           std::clamp(ev.discount_pct / 100.0, 0.0, 1.0)});
+      globals_dirty_ = true;
+      return;
+    }
+    case EventType::kPrice: {
+      if (!(ev.price > 0)) return;
+      auto apply = [&](KeyId k) {
+        KeyState& s = state_for(k, ctx);
+        s.price = static_cast<float>(ev.price);
+        if (s.ref_price <= 0) s.ref_price = s.price;
+      };
+      if (key != kNoKey) {
+        apply(key);
+      } else {
+        const uint32_t sku_id = keys.find_sku(ev.sku);
+        if (sku_id == UINT32_MAX) return;
+        for (KeyId k : keys.keys_of_sku(sku_id)) apply(k);
+      }
+      return;
+    }
+    case EventType::kSale:
+    case EventType::kReturn:
+    case EventType::kInventory:
+      break;
+    default:
+      return;
+  }
+  if (key == kNoKey) return;
+  KeyState& s = state_for(key, ctx);
+  const uint32_t sid = keys.store_id(key);
+  const std::string_view store = keys.store(key);
+  const int32_t b = bucket_of(sid, store, ev.ts_ms);
+  if (!(s.flags & kStarted)) {
+    s.open_bucket = b;
+    s.flags |= kStarted;
+  }
+  switch (ev.type) {
+    case EventType::kSale: {
+      const int32_t idx = b - s.open_bucket;
+      if (idx < 0) {
+        ++late_sales_;
+        globals_dirty_ = true;
+      } else {
+        s.pend_qty[std::min(idx, kPending - 1)] += static_cast<float>(ev.qty);
+      }
+      if (s.flags & kStockKnown) set_stock(s, s.on_hand - ev.qty, ev.ts_ms, key, ctx);
+      break;
+    }
+    case EventType::kReturn:
+      if (ev.restock && (s.flags & kStockKnown)) {
+        set_stock(s, s.on_hand + ev.qty, ev.ts_ms, key, ctx);
+      }
+      break;
+    case EventType::kInventory: {
+      double v = s.on_hand;
+      switch (ev.inventory_kind) {
+        case InventoryKind::kSnapshot:
+          v = ev.qty;
+          break;
+        case InventoryKind::kReceipt:
+        case InventoryKind::kTransferIn:
+          v += ev.qty;
+          break;
+        case InventoryKind::kTransferOut:
+          v -= ev.qty;
+          break;
+        case InventoryKind::kAdjustment:
+          v += ev.qty;
+          break;
+      }
+      if (!(s.flags & kStockKnown) && ev.inventory_kind != InventoryKind::kSnapshot) {
+        v = ev.inventory_kind == InventoryKind::kTransferOut ? 0 : std::max(0.0, ev.qty);
+      }
+      set_stock(s, v, ev.ts_ms, key, ctx);
+      break;
+    }
+    default:
+      break;
+  }
+  ensure_timer(key, s, ctx);
+}
+
+void ForecastOperator::on_timer(KeyId key, int64_t /*time_ms*/, uint32_t /*tag*/,
+                                OperatorContext& ctx) {
+  calendar_ = &ctx.calendar();
+  keys_ = &ctx.keys();
+  if (key >= states_.size()) return;
+  KeyState& s = states_[key];
+  if (!(s.flags & kStarted)) return;
+  s.flags &= static_cast<uint8_t>(~kTimerSet);
+  mark_dirty(key);
+  close_bucket(key, s, ctx);
+  // Chain the next bucket's timer while the input has reached it; at end of input the chain
+  // stops after the bucket holding the last event (so the timer queue drains).
+  const KeyIndex& keys = ctx.keys();
+  if (bucket_start(keys.store_id(key), keys.store(key), s.open_bucket) <= max_event_ms_) {
+    ensure_timer(key, s, ctx);
+  }
+}
+
+void ForecastOperator::decay_pools(PoolProfile& p, int32_t day) {
+  if (p.last_day == INT32_MIN) {
+    p.last_day = day;
+    return;
+  }
+  const int32_t gap = day - p.last_day;
+  if (gap <= 0) return;
+  p.dow.decay(std::pow(1 - 1.0 / 364, gap));
+  p.moy.decay(std::pow(1 - 1.0 / 730, gap));
+  p.hod.decay(std::pow(1 - 1.0 / 91, gap));
+  const double lv = std::pow(1 - 1.0 / 28, gap);
+  p.level_sum *= lv;
+  p.level_n *= lv;
+  p.last_day = day;
+}
+
+void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
+  const double k = options_.profile_shrink;
+  const PoolProfile& cat = categories_[s.category].pool;
+  const PoolProfile& grp = groups_[s.group];
+  double c[24];
+  for (int w = 0; w < 7; ++w) c[w] = cat.dow.ratio(w, 1.0, k);
+  forecast::normalise_mean_one(c, 7);
+  for (int w = 0; w < 7; ++w) out.dow[w] = grp.dow.ratio(w, c[w], k);
+  forecast::normalise_mean_one(out.dow, 7);
+  for (int w = 0; w < 7; ++w) {
+    out.dow[w] = (s.dow_num[w] + k * out.dow[w]) / (s.dow_den[w] + k);
+  }
+  forecast::normalise_mean_one(out.dow, 7);
+  for (int m = 0; m < 12; ++m) c[m] = cat.moy.ratio(m, 1.0, k);
+  forecast::normalise_mean_one(c, 12);
+  for (int m = 0; m < 12; ++m) out.moy[m] = grp.moy.ratio(m, c[m], k);
+  forecast::normalise_mean_one(out.moy, 12);
+  if (options_.hourly) {
+    for (int h = 0; h < 24; ++h) c[h] = cat.hod.ratio(h, 1.0, k);
+    forecast::normalise_mean_one(c, 24);
+    for (int h = 0; h < 24; ++h) out.hod[h] = grp.hod.ratio(h, c[h], k);
+    forecast::normalise_mean_one(out.hod, 24);
+  } else {
+    std::fill(std::begin(out.hod), std::end(out.hod), 1.0);
+  }
+}
+
+double ForecastOperator::season_factor(const Seasons& se, int32_t bucket) const {
+  if (!options_.hourly) return se.dow[weekday_of(bucket)] * se.moy[month_of(bucket) - 1];
+  const int32_t day = floor_div(bucket, 24);
+  return se.dow[weekday_of(day)] * se.moy[month_of(day) - 1] * se.hod[bucket - day * 24];
+}
+
+double ForecastOperator::promo_discount(std::string_view store, std::string_view sku,
+                                        int64_t start_ms, int64_t end_ms) const {
+  if (promos_.empty()) return 0;
+  auto it = promos_.find(av(sku));
+  if (it == promos_.end()) return 0;
+  double d = 0;
+  for (const Promo& p : it->second) {
+    if (!p.store.empty() && p.store != store) continue;
+    if (p.start_ms < end_ms && p.end_ms > start_ms) d = std::max(d, p.discount);
+  }
+  return d;
+}
+
+double ForecastOperator::uplift(const KeyState& s, double discount) const {
+  const CategoryState& c = categories_[s.category];
+  if (discount > 0) {
+    const double theta =
+        (c.promo_xr + kRegressionPrior * kPromoPrior) / (c.promo_xx + kRegressionPrior);
+    return std::exp(std::clamp(theta, 0.0, 8.0) * discount);
+  }
+  if (s.price > 0 && s.ref_price > 0) {
+    const double x = std::clamp(std::log(static_cast<double>(s.price) / s.ref_price), -1.0, 1.0);
+    if (std::fabs(x) < 0.005) return 1.0;
+    const double e =
+        (c.price_xr + kRegressionPrior * kElasticityPrior) / (c.price_xx + kRegressionPrior);
+    return std::exp(std::clamp(e, -6.0, 1.0) * x);
+  }
+  return 1.0;
+}
+
+double ForecastOperator::base_forecast(const KeyState& s, int h) const {
+  if (s.learned == 0) {
+    const PoolProfile& g = groups_[s.group];
+    if (g.level_n > 0) return g.level_sum / g.level_n;
+    const PoolProfile& c = categories_[s.category].pool;
+    return c.level_n > 0 ? c.level_sum / c.level_n : 0.0;
+  }
+  switch (static_cast<Model>(s.model)) {
+    case Model::kCrostonSba:
+      return forecast::croston_sba_forecast(s.croston, options_.intermittent_alpha);
+    case Model::kTsb:
+      return forecast::tsb_forecast(s.tsb);
+    case Model::kSmoothing:
+      break;
+  }
+  return std::max(0.0, forecast::damped_trend_forecast(s.lt, h, options_.phi));
+}
+
+void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo,
+                                          double& q_hi) const {
+  if (h <= 1) {
+    q_lo = s.q_lo[0];
+    q_hi = s.q_hi[0];
+    return;
+  }
+  if (h <= 28) {
+    const int j = h <= 7 ? 0 : 1;
+    const double t = j == 0 ? std::log(h) / std::log(7.0) : std::log(h / 7.0) / std::log(4.0);
+    q_lo = s.q_lo[j] + t * (s.q_lo[j + 1] - s.q_lo[j]);
+    q_hi = s.q_hi[j] + t * (s.q_hi[j + 1] - s.q_hi[j]);
+    return;
+  }
+  // Beyond the last anchor: local-level variance growth 1 + (h - 1) * alpha^2.
+  const double a2 = options_.alpha * options_.alpha;
+  const double g = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
+  q_lo = s.q_lo[2] * g;
+  q_hi = s.q_hi[2] * g;
+}
+
+void ForecastOperator::refit(KeyState& s, int32_t closed_bucket) {
+  Seasons se;
+  seasons(s, se);
+  double sum = 0, n = 0, nz = 0, nz_sum = 0;
+  const int depth = static_cast<int>(std::min<uint32_t>(s.closes, 14));
+  for (int i = 0; i < depth; ++i) {
+    const int32_t b = closed_bucket - i;
+    const int slot = ring_slot(b);
+    if (s.ring_censored & (1u << slot)) continue;
+    const double yd = s.ring_y[slot] / std::max(1e-6, season_factor(se, b));
+    sum += yd;
+    n += 1;
+    if (yd > 0) {
+      nz += 1;
+      nz_sum += yd;
+    }
+  }
+  if (n == 0) return;
+  s.lt.level = static_cast<float>(sum / n);
+  s.lt.trend = 0;
+  if (nz > 0) {
+    s.croston.size = static_cast<float>(nz_sum / nz);
+    s.croston.interval = static_cast<float>(n / nz);
+    s.tsb.size = s.croston.size;
+    s.tsb.seen = 1;
+  }
+  s.tsb.prob = static_cast<float>(nz / n);
+  std::fill(std::begin(s.mse), std::end(s.mse), 0.0f);
+}
+
+void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx) {
+  const KeyIndex& keys = ctx.keys();
+  const uint32_t sid = keys.store_id(key);
+  const std::string_view store = keys.store(key);
+  const std::string_view sku = keys.sku(key);
+  const int32_t b = s.open_bucket;
+  const int64_t start = bucket_start(sid, store, b);
+  const int64_t end = bucket_end(sid, store, b);
+
+  // Out-of-stock time up to the bucket end; a spell that continues accrues to later buckets.
+  if ((s.flags & kStockKnown) && s.oos_since_ms >= 0) {
+    const int64_t from = std::max(s.oos_since_ms, start);
+    if (end > from) s.pend_oos_s[0] += static_cast<float>((end - from) / 1000.0);
+    s.oos_since_ms = std::max(s.oos_since_ms, end);
+  }
+  const bool censored =
+      s.pend_oos_s[0] * 1000.0 > options_.censor_fraction * static_cast<double>(end - start);
+  const double y = s.pend_qty[0];
+  for (int i = 0; i + 1 < kPending; ++i) {
+    s.pend_qty[i] = s.pend_qty[i + 1];
+    s.pend_oos_s[i] = s.pend_oos_s[i + 1];
+  }
+  s.pend_qty[kPending - 1] = 0;
+  s.pend_oos_s[kPending - 1] = 0;
+  s.open_bucket = b + 1;
+
+  const int32_t day = options_.hourly ? floor_div(b, 24) : b;
+  const double per_day = options_.hourly ? 24.0 : 1.0;
+  PoolProfile& grp = groups_[s.group];
+  CategoryState& cat = categories_[s.category];
+  decay_pools(grp, day);
+  decay_pools(cat.pool, day);
+  if (overall_day_ != day) {
+    if (overall_day_ != INT32_MIN) decay_sums(overall_, std::pow(1 - 1.0 / 28, day - overall_day_));
+    overall_day_ = day;
+  }
+  globals_dirty_ = true;
+
+  Seasons se;
+  seasons(s, se);
+  const int w = weekday_of(day);
+  const int m = month_of(day) - 1;
+  const int hr = options_.hourly ? b - day * 24 : 0;
+  const double sf = std::max(1e-6, season_factor(se, b));
+  const double discount = promo_discount(store, sku, start, end);
+  const double reg = uplift(s, discount);
+  const double expect_unit = sf * reg;
+
+  // Accuracy of the forecasts made at earlier closes for this bucket.
+  if (!censored && s.closes >= 1 && s.learned >= 1) {
+    const double f1 = s.ring_base[ring_slot(b - 1)] * expect_unit;
+    forecast::accuracy_add(s.acc_long, f1, y, 1 - 1.0 / 56);
+    forecast::accuracy_add(s.acc_short, f1, y, 1 - 1.0 / 14);
+    forecast::accuracy_add(overall_, f1, y, 1.0);
+    const int m_season = options_.hourly ? 24 : 7;
+    if (s.closes >= static_cast<uint32_t>(m_season)) {
+      const int slot = ring_slot(b - m_season);
+      if (!(s.ring_censored & (1u << slot))) {
+        const double naive = std::fabs(y - s.ring_y[slot]);
+        forecast::accuracy_add_naive(s.acc_long, naive, 1 - 1.0 / 56);
+        forecast::accuracy_add_naive(s.acc_short, naive, 1 - 1.0 / 14);
+        forecast::accuracy_add_naive(overall_, naive, 1.0);
+      }
+    }
+    const double tau_lo = 0.5 - options_.interval / 2;
+    const double tau_hi = 0.5 + options_.interval / 2;
+    const double step = std::max(0.03, 4.0 / (s.learned + 10.0));
+    for (int j = 0; j < 3; ++j) {
+      if (s.closes < static_cast<uint32_t>(kAnchors[j])) break;
+      const double f = s.ring_base[ring_slot(b - kAnchors[j])] * expect_unit;
+      const double r = (y - f) / residual_scale(f);
+      forecast::quantile_update(s.q_lo[j], r, tau_lo, step);
+      forecast::quantile_update(s.q_hi[j], r, tau_hi, step);
+      if (s.q_hi[j] < s.q_lo[j]) std::swap(s.q_hi[j], s.q_lo[j]);
+    }
+  }
+
+  if (censored) {
+    ++censored_buckets_;
+  } else {
+    const double yd = y / expect_unit;
+    const double base_prev = s.learned == 0 ? base_forecast(s, 1) : 0;
+    // One-step errors of each candidate model (their states are still pre-update).
+    if (s.learned >= 1) {
+      const double f[3] = {
+          std::max(0.0, forecast::damped_trend_forecast(s.lt, 1, options_.phi)) * expect_unit,
+          forecast::croston_sba_forecast(s.croston, options_.intermittent_alpha) * expect_unit,
+          forecast::tsb_forecast(s.tsb) * expect_unit};
+      const double g = std::max(1.0 / 28, 1.0 / s.learned);
+      for (int i = 0; i < 3; ++i) {
+        const double e2 = (f[i] - y) * (f[i] - y);
+        s.mse[i] = static_cast<float>(s.mse[i] + g * (e2 - s.mse[i]));
+      }
+    }
+    const double level_pre =
+        s.learned == 0 ? (base_prev > 0 ? base_prev : yd)
+                       : std::max(0.0, forecast::damped_trend_forecast(s.lt, 1, options_.phi));
+    const double annual_pre = s.learned == 0 ? level_pre : s.annual;
+
+    // Pooled and own seasonal profiles (need a meaningful level first).
+    if (s.learned >= 7 && level_pre > 0) {
+      const double obs_dow = y / (se.moy[m] * se.hod[hr] * reg);
+      grp.dow.add(w, obs_dow, level_pre);
+      cat.pool.dow.add(w, obs_dow, level_pre);
+      const double kd = 1 - 1.0 / (364 * per_day);
+      for (int i = 0; i < 7; ++i) {
+        s.dow_num[i] = static_cast<float>(s.dow_num[i] * kd);
+        s.dow_den[i] = static_cast<float>(s.dow_den[i] * kd);
+      }
+      s.dow_num[w] += static_cast<float>(obs_dow);
+      s.dow_den[w] += static_cast<float>(level_pre);
+      if (options_.hourly) {
+        const double obs_hod = y / (se.dow[w] * se.moy[m] * reg);
+        grp.hod.add(hr, obs_hod, level_pre);
+        cat.pool.hod.add(hr, obs_hod, level_pre);
+      }
+    }
+    if (s.learned >= 28 && annual_pre > 0) {
+      const double obs_moy = y / (se.dow[w] * se.hod[hr] * reg);
+      grp.moy.add(m, obs_moy, annual_pre);
+      cat.pool.moy.add(m, obs_moy, annual_pre);
+    }
+    // Category regressors: log demand relative to the unpromoted baseline.
+    const double baseline = level_pre * sf;
+    if (s.learned >= 14 && baseline > 0) {
+      const double r = std::log((y + 0.5) / (baseline + 0.5));
+      const double wgt = std::min(baseline, 100.0);
+      if (discount > 0) {
+        cat.promo_xr += wgt * discount * r;
+        cat.promo_xx += wgt * discount * discount;
+      } else if (s.price > 0 && s.ref_price > 0) {
+        const double x =
+            std::clamp(std::log(static_cast<double>(s.price) / s.ref_price), -1.0, 1.0);
+        if (std::fabs(x) >= 0.005) {
+          cat.price_xr += wgt * x * r;
+          cat.price_xx += wgt * x * x;
+        }
+      }
+    }
+
+    // Level / trend: cold start blends the prior as one observation, then a running mean
+    // until the gain reaches alpha; promoted buckets move the level only a little.
+    if (s.learned == 0) {
+      s.lt.level = static_cast<float>(level_pre);
+      s.lt.trend = 0;
+      s.annual = static_cast<float>(level_pre);
+    }
+    const double a = std::max(options_.alpha, 1.0 / (s.learned + 2.0));
+    forecast::DampedTrendParams p = params_;
+    p.alpha = a;
+    p.beta = s.learned >= 28 ? params_.beta * options_.alpha / a : 0.0;
+    forecast::damped_trend_update(s.lt, yd, p, discount > 0 ? kPromoGain : 1.0);
+    if (s.lt.level < 0) s.lt.level = 0;
+    const double aa = std::max(1.0 / (365 * per_day), 1.0 / (s.learned + 2.0));
+    s.annual = static_cast<float>(s.annual + aa * (yd - s.annual));
+    const double ia = std::max(options_.intermittent_alpha, 1.0 / (s.learned + 2.0));
+    forecast::croston_update(s.croston, yd, ia);
+    forecast::tsb_update(s.tsb, yd, ia, ia);
+    forecast::pattern_update(s.pattern, y, 1 - 1.0 / 112);
+    ++s.learned;
+    if (s.learned >= 28) {
+      grp.level_sum += s.lt.level;
+      grp.level_n += 1;
+      cat.pool.level_sum += s.lt.level;
+      cat.pool.level_n += 1;
+    }
+
+    // Model choice from rolling one-step errors, biased toward the pattern's natural family.
+    if (s.learned >= 14) {
+      Model choice;
+      if (!forecast::pattern_intermittent(s.pattern)) {
+        choice = Model::kSmoothing;
+        const double other = std::min(s.mse[1], s.mse[2]);
+        if (other < 0.8 * s.mse[0])
+          choice = s.mse[1] <= s.mse[2] ? Model::kCrostonSba : Model::kTsb;
+      } else {
+        choice = s.mse[1] <= s.mse[2] ? Model::kCrostonSba : Model::kTsb;
+        if (s.mse[0] < 0.8 * std::min(s.mse[1], s.mse[2])) choice = Model::kSmoothing;
+      }
+      s.model = static_cast<uint8_t>(choice);
+    }
+    if (discount == 0 && s.price > 0) {
+      const double ar = 1.0 / (56 * per_day);
+      s.ref_price = static_cast<float>(s.ref_price + ar * (s.price - s.ref_price));
+    }
+  }
+
+  const int slot = ring_slot(b);
+  s.ring_y[slot] = static_cast<float>(y);
+  if (censored) {
+    s.ring_censored |= 1u << slot;
+  } else {
+    s.ring_censored &= ~(1u << slot);
+  }
+  ++s.closes;
+  check_drift(key, s, b, end, ctx);
+  s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
+  if (options_.emit) emit_forecast(key, s, b, end, ctx);
+}
+
+void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms,
+                                   OperatorContext& ctx) {
+  const double mase = forecast::accuracy_mase(s.acc_short);
+  const bool firing = s.flags & kDrift;
+  const double threshold = options_.drift_mase;
+  bool fire = false, resolve = false;
+  if (!firing) {
+    fire = s.learned >= 56 && s.acc_short.n >= 10 && s.acc_short.n_naive >= 10 && mase > threshold;
+  } else {
+    resolve = s.acc_short.n >= 7 && mase <= 0.8 * threshold;
+  }
+  if (!fire && !resolve) return;
+  const KeyIndex& keys = ctx.keys();
+  const std::string_view store = keys.store(key);
+  const std::string_view sku = keys.sku(key);
+  const double mase_long = forecast::accuracy_mase(s.acc_long);
+  const int32_t fired_at = fire ? bucket : s.drift_bucket;
+  double refit_level = -1;
+  if (fire) {
+    refit(s, bucket);
+    refit_level = s.lt.level;
+    s.flags |= kDrift;
+    s.drift_bucket = bucket;
+    s.acc_short.abs_err = s.acc_short.err = s.acc_short.actual = s.acc_short.n = 0;
+  } else {
+    s.flags &= static_cast<uint8_t>(~kDrift);
+    s.drift_bucket = -1;
+  }
+  OutputRecord rec;
+  rec.stream = OutputStream::kAlerts;
+  rec.key = keys.key_string(key);
+  rec.id = "forecast_drift|" + rec.key + "|" + std::to_string(fired_at);
+  rec.type = "forecast_drift";
+  rec.time_ms = time_ms;
+  char summary[256];
+  std::snprintf(summary, sizeof summary,
+                fire ? "%.*s at %.*s: forecast MASE %.2f over the last ~14 buckets exceeds %.2f; "
+                       "model re-fitted from recent history"
+                     : "%.*s at %.*s: forecast MASE back to %.2f (threshold %.2f)",
+                static_cast<int>(sku.size()), sku.data(), static_cast<int>(store.size()),
+                store.data(), mase, threshold);
+  JsonWriter j(rec.json);
+  j.begin_object()
+      .field("id", rec.id)
+      .field("type", "forecast_drift")
+      .field("status", fire ? "firing" : "resolved")
+      .field("severity", "warning")
+      .field("store", store)
+      .field("sku", sku)
+      .key("time")
+      .time_value(time_ms)
+      .field("summary", summary)
+      .key("details")
+      .begin_object()
+      .field("mase_short", round_to(mase, 4))
+      .field("mase_long", round_to(mase_long, 4))
+      .field("threshold", threshold)
+      .field("window_buckets", 14);
+  if (fire) j.field("refit_level", round_to(refit_level, 4));
+  j.end_object().field("schema_version", 1).end_object();
+  ctx.emit(std::move(rec));
+}
+
+void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
+                               std::vector<HorizonPoint>& out) const {
+  out.resize(static_cast<size_t>(std::max(steps, 0)));
+  Seasons se;
+  seasons(s, se);
+  const bool timed = keys != nullptr && calendar_ != nullptr;
+  uint32_t sid = 0;
+  std::string_view store, sku;
+  if (keys != nullptr) {
+    sid = keys->store_id(key);
+    store = keys->store(key);
+    sku = keys->sku(key);
+  }
+  const std::vector<Promo>* promos = nullptr;
+  if (keys != nullptr && !promos_.empty()) {
+    auto it = promos_.find(av(sku));
+    if (it != promos_.end()) promos = &it->second;
+  }
+  const double price_reg = uplift(s, 0);
+  for (int i = 1; i <= steps; ++i) {
+    const int32_t b = s.open_bucket + i - 1;
+    HorizonPoint& p = out[static_cast<size_t>(i - 1)];
+    p.time_ms = timed ? bucket_start(sid, store, b) : 0;
+    double reg = price_reg;
+    if (promos != nullptr && timed) {
+      const int64_t be = bucket_end(sid, store, b);
+      double d = 0;
+      for (const Promo& pr : *promos) {
+        if (!pr.store.empty() && pr.store != store) continue;
+        if (pr.start_ms < be && pr.end_ms > p.time_ms) d = std::max(d, pr.discount);
+      }
+      if (d > 0) reg = uplift(s, d);
+    }
+    const double mean = std::max(0.0, base_forecast(s, i) * season_factor(se, b) * reg);
+    double ql = 0, qh = 0;
+    interval_quantiles(s, i, ql, qh);
+    const double sc = residual_scale(mean);
+    p.mean = mean;
+    p.lo = std::max(0.0, mean + ql * sc);
+    p.hi = std::max(p.lo, mean + qh * sc);
+  }
+}
+
+void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*bucket*/,
+                                     int64_t end_ms, OperatorContext& ctx) {
+  const KeyIndex& keys = ctx.keys();
+  horizon(key, s, options_.horizon, &keys, scratch_);
+  OutputRecord rec;
+  rec.stream = OutputStream::kForecasts;
+  rec.key = keys.key_string(key);
+  rec.type = "forecast";
+  rec.time_ms = end_ms;
+  rec.json.reserve(96 + scratch_.size() * 80);
+  JsonWriter j(rec.json);
+  j.begin_object()
+      .field("store", keys.store(key))
+      .field("sku", keys.sku(key))
+      .key("time")
+      .time_value(end_ms)
+      .field("bucket", options_.hourly ? "1h" : "1d")
+      .key("horizon")
+      .begin_array();
+  for (const HorizonPoint& p : scratch_) {
+    j.begin_object()
+        .key("time")
+        .time_value(p.time_ms)
+        .field("mean", round_to(p.mean, 3))
+        .field("lo", round_to(p.lo, 3))
+        .field("hi", round_to(p.hi, 3))
+        .end_object();
+  }
+  j.end_array()
+      .field("interval", options_.interval)
+      .field("model", model_name(static_cast<Model>(s.model)))
+      .key("accuracy")
+      .begin_object()
+      .field("mase", round_to(forecast::accuracy_mase(s.acc_long), 4))
+      .field("wape", round_to(forecast::accuracy_wape(s.acc_long), 4))
+      .field("bias", round_to(forecast::accuracy_bias(s.acc_long), 4))
+      .field("n", static_cast<int64_t>(std::lround(s.acc_long.n)))
+      .end_object()
+      .field("actual", static_cast<double>(s.ring_y[ring_slot(s.open_bucket - 1)]))
+      .field("censored", (s.ring_censored & (1u << ring_slot(s.open_bucket - 1))) != 0)
+      .field("schema_version", 1)
+      .end_object();
+  ctx.emit(std::move(rec));
+}
+
+bool ForecastOperator::forecast(KeyId key, int steps, std::vector<HorizonPoint>& out) const {
+  if (key >= states_.size() || states_[key].closes == 0) return false;
+  horizon(key, states_[key], steps, keys_, out);
+  return true;
+}
+
+bool ForecastOperator::last_closed_bucket(KeyId key, int32_t& bucket) const {
+  if (key >= states_.size() || states_[key].closes == 0) return false;
+  bucket = states_[key].open_bucket - 1;
+  return true;
+}
+
+std::string_view ForecastOperator::key_model(KeyId key) const {
+  if (key >= states_.size()) return "none";
+  return model_name(static_cast<Model>(states_[key].model));
+}
+
+bool ForecastOperator::key_accuracy(KeyId key, AccuracySums& out) const {
+  if (key >= states_.size()) return false;
+  out = states_[key].acc_long;
+  return true;
+}
+
+bool ForecastOperator::demand(KeyId key, int64_t from_ms, double days, double on_hand,
+                              DemandEstimate& out) const {
+  if (key >= states_.size() || keys_ == nullptr || calendar_ == nullptr || !(days > 0)) {
+    return false;
+  }
+  const KeyState& s = states_[key];
+  if (s.closes == 0) return false;
+  const double per_day = options_.hourly ? 24.0 : 1.0;
+  const int32_t first = bucket_of(keys_->store_id(key), keys_->store(key), from_ms);
+  const int offset = std::max(0, first - s.open_bucket);
+  const double want = days * per_day;
+  const int n = static_cast<int>(std::ceil(want));
+  const int max_steps = static_cast<int>(400 * per_day);
+  const int total = std::min(max_steps, offset + std::max(n, static_cast<int>(366 * per_day)));
+  horizon(key, s, total, keys_, scratch_);
+  double mean = 0, var = 0, cum = 0;
+  double cover = -1;
+  for (int i = offset; i < total; ++i) {
+    const HorizonPoint& p = scratch_[static_cast<size_t>(i)];
+    const int k = i - offset;
+    if (k < n) {
+      const double wgt = std::min(1.0, want - k);
+      const double sd = (p.hi - p.lo) / (2 * z_);
+      mean += wgt * p.mean;
+      var += wgt * sd * sd;
+    }
+    if (cover < 0) {
+      if (on_hand <= 0) {
+        cover = 0;
+      } else if (cum + p.mean >= on_hand) {
+        cover = (k + (p.mean > 0 ? (on_hand - cum) / p.mean : 0)) / per_day;
+      }
+    }
+    cum += p.mean;
+    if (k >= n && cover >= 0) break;
+  }
+  out.total_mean = mean;
+  out.total_sd = std::sqrt(var);
+  out.mean_per_day = mean / days;
+  out.sd_per_day = std::sqrt(var / days);
+  out.cover_days = cover;
+  return true;
+}
+
+void ForecastOperator::snapshot(StateBatch& batch) {
+  std::string value;
+  for (KeyId k : dirty_) {
+    value.clear();
+    value.push_back(static_cast<char>(kStateVersion));
+    value.append(reinterpret_cast<const char*>(&states_[k]), sizeof(KeyState));
+    batch.put(kNamespace, key_bytes(k), value);
+    dirty_flag_[k] = 0;
+  }
+  dirty_.clear();
+  if (globals_dirty_) {
+    batch.put(kNamespace, "g", encode_globals());
+    globals_dirty_ = false;
+  }
+}
+
+std::string ForecastOperator::encode_globals() const {
+  std::string out;
+  Writer w(out);
+  w.pod(kGlobalsVersion);
+  w.pod(max_event_ms_);
+  w.pod(late_sales_);
+  w.pod(censored_buckets_);
+  w.pod(overall_);
+  w.pod(overall_day_);
+  w.pod(static_cast<uint32_t>(categories_.size()));
+  for (size_t i = 0; i < categories_.size(); ++i) {
+    w.str(category_names_[i]);
+    w.pod(categories_[i]);
+  }
+  w.pod(static_cast<uint32_t>(groups_.size()));
+  for (size_t i = 0; i < groups_.size(); ++i) {
+    w.pod(group_keys_[i]);
+    w.pod(groups_[i]);
+  }
+  // Hash-map contents in sorted order so equal states give equal bytes.
+  std::vector<std::pair<std::string_view, uint16_t>> skus(sku_category_.begin(),
+                                                          sku_category_.end());
+  std::sort(skus.begin(), skus.end());
+  w.pod(static_cast<uint32_t>(skus.size()));
+  for (const auto& [sku, cat] : skus) {
+    w.str(sku);
+    w.pod(cat);
+  }
+  std::vector<std::string_view> promo_skus;
+  for (const auto& [sku, list] : promos_) promo_skus.push_back(sku);
+  std::sort(promo_skus.begin(), promo_skus.end());
+  w.pod(static_cast<uint32_t>(promo_skus.size()));
+  for (std::string_view sku : promo_skus) {
+    const auto& list = promos_.find(av(sku))->second;
+    w.str(sku);
+    w.pod(static_cast<uint32_t>(list.size()));
+    for (const Promo& p : list) {
+      w.str(p.store);
+      w.pod(p.start_ms);
+      w.pod(p.end_ms);
+      w.pod(p.discount);
+    }
+  }
+  return out;
+}
+
+Status ForecastOperator::decode_globals(std::string_view bytes) {
+  Reader r(bytes);
+  uint32_t version = 0;
+  if (!r.pod(version)) return Status::corruption("op/forecast globals: truncated");
+  if (version != kGlobalsVersion) {
+    return Status::corruption("op/forecast globals: unsupported version " +
+                              std::to_string(version));
+  }
+  uint32_t n = 0;
+  bool ok = r.pod(max_event_ms_) && r.pod(late_sales_) && r.pod(censored_buckets_) &&
+            r.pod(overall_) && r.pod(overall_day_) && r.pod(n);
+  categories_.clear();
+  category_names_.clear();
+  category_ids_.clear();
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    std::string name;
+    CategoryState c;
+    ok = r.str(name) && r.pod(c);
+    category_ids_.emplace(name, static_cast<uint16_t>(i));
+    category_names_.push_back(std::move(name));
+    categories_.push_back(c);
+  }
+  ok = ok && r.pod(n);
+  groups_.clear();
+  group_keys_.clear();
+  group_ids_.clear();
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    uint64_t gk = 0;
+    PoolProfile p;
+    ok = r.pod(gk) && r.pod(p);
+    group_ids_.emplace(gk, i);
+    group_keys_.push_back(gk);
+    groups_.push_back(p);
+  }
+  ok = ok && r.pod(n);
+  sku_category_.clear();
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    std::string sku;
+    uint16_t cat = 0;
+    ok = r.str(sku) && r.pod(cat);
+    sku_category_.emplace(std::move(sku), cat);
+  }
+  ok = ok && r.pod(n);
+  promos_.clear();
+  for (uint32_t i = 0; ok && i < n; ++i) {
+    std::string sku;
+    uint32_t count = 0;
+    ok = r.str(sku) && r.pod(count);
+    auto& list = promos_[sku];
+    for (uint32_t k = 0; ok && k < count; ++k) {
+      Promo p;
+      ok = r.str(p.store) && r.pod(p.start_ms) && r.pod(p.end_ms) && r.pod(p.discount);
+      list.push_back(std::move(p));
+    }
+  }
+  if (!ok || !r.done()) return Status::corruption("op/forecast globals: malformed");
+  if (categories_.empty()) category_id("");
+  return Status::ok();
+}
+
+Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) {
+  calendar_ = &ctx.calendar();
+  keys_ = &ctx.keys();
+  states_.clear();
+  dirty_.clear();
+  dirty_flag_.clear();
+  auto g = store.get(kNamespace, "g");
+  if (!g.is_ok()) return g.status();
+  if (g.value().has_value()) SW_RETURN_IF_ERROR(decode_globals(*g.value()));
+  Status bad = Status::ok();
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "k", [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5 || value.size() != 1 + sizeof(KeyState) ||
+            static_cast<uint8_t>(value[0]) != kStateVersion) {
+          bad = Status::corruption("op/forecast: malformed key state record");
+          return false;
+        }
+        KeyId id = 0;
+        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+        if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
+        std::memcpy(&states_[id], value.data() + 1, sizeof(KeyState));
+        return true;
+      }));
+  SW_RETURN_IF_ERROR(bad);
+  dirty_flag_.assign(states_.size(), 0);
+  globals_dirty_ = false;
+  const KeyIndex& keys = ctx.keys();
+  for (KeyId k = 0; k < states_.size(); ++k) {
+    KeyState& s = states_[k];
+    if ((s.flags & kStarted) && (s.flags & kTimerSet)) {
+      if (k >= keys.size() || s.group >= groups_.size() || s.category >= categories_.size()) {
+        return Status::corruption("op/forecast: key state refers to unknown key/group");
+      }
+      ctx.set_timer(k, bucket_end(keys.store_id(k), keys.store(k), s.open_bucket), 0);
+    }
+  }
+  return Status::ok();
+}
+
+size_t ForecastOperator::memory_bytes() const {
+  size_t b = states_.capacity() * sizeof(KeyState) + dirty_.capacity() * sizeof(KeyId) +
+             dirty_flag_.capacity() + groups_.capacity() * sizeof(PoolProfile) +
+             categories_.capacity() * sizeof(CategoryState) +
+             group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
+             sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);
+  for (const auto& [sku, list] : promos_) b += sku.size() + list.capacity() * sizeof(Promo);
+  return b;
+}
+
+std::string ForecastOperator::describe(KeyId key) const {
+  if (key >= states_.size() || !(states_[key].flags & kStarted)) return "{}";
+  const KeyState& s = states_[key];
+  std::string out;
+  JsonWriter j(out);
+  j.begin_object()
+      .field("model", model_name(static_cast<Model>(s.model)))
+      .field("level", static_cast<double>(s.lt.level))
+      .field("trend", static_cast<double>(s.lt.trend))
+      .field("intermittent", forecast::pattern_intermittent(s.pattern))
+      .field("adi", round_to(forecast::pattern_adi(s.pattern), 4))
+      .field("cv2", round_to(forecast::pattern_cv2(s.pattern), 4))
+      .field("buckets_closed", static_cast<int64_t>(s.closes))
+      .field("buckets_learned", static_cast<int64_t>(s.learned))
+      .field("on_hand", (s.flags & kStockKnown) ? static_cast<double>(s.on_hand) : kUnset)
+      .field("drift", (s.flags & kDrift) != 0)
+      .key("accuracy")
+      .begin_object()
+      .field("mase", round_to(forecast::accuracy_mase(s.acc_long), 4))
+      .field("wape", round_to(forecast::accuracy_wape(s.acc_long), 4))
+      .field("bias", round_to(forecast::accuracy_bias(s.acc_long), 4))
+      .end_object();
+  if (keys_ != nullptr && calendar_ != nullptr) {
+    horizon(key, s, std::min(options_.horizon, 7), keys_, scratch_);
+    j.key("next").begin_array();
+    for (const HorizonPoint& p : scratch_) {
+      j.begin_object()
+          .key("time")
+          .time_value(p.time_ms)
+          .field("mean", round_to(p.mean, 3))
+          .field("lo", round_to(p.lo, 3))
+          .field("hi", round_to(p.hi, 3))
+          .end_object();
+    }
+    j.end_array();
+  }
+  j.end_object();
+  return out;
+}
+
+}  // namespace sw

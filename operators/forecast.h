@@ -1,0 +1,228 @@
+#pragma once
+// Forecast operator (DESIGN.md §6, issue #4): incremental demand forecasts per (store, sku).
+//
+// Demand is aggregated into event-time buckets of the store's local calendar
+// (`operators.forecast.bucket`: 1d or 1h). Each bucket is closed by an event-time timer at its
+// end; a bucket with no sales while in stock is zero demand. The operator tracks on-hand from
+// inventory/sale/return events (like low_stock) and treats a bucket that was out of stock for
+// more than `censor_fraction` of its length as censored: it is not used to update the models.
+//
+// Model per key: demand = base x season x regressors, where
+//   season     = own day-of-week profile (shrunk toward the category x store pool, itself shrunk
+//                toward the category chain-wide pool) x month-of-year pool x hour-of-day pool
+//                (1h buckets);
+//   regressors = exp(theta_cat * discount) x (price / reference price)^elasticity_cat, both
+//                learned per category from the stream;
+//   base       = damped-trend exponential smoothing of deseasonalised demand, or Croston-SBA /
+//                TSB for intermittent series, chosen per key from rolling one-step errors.
+// Intervals come from per-key online quantiles of standardised residuals at horizon anchors
+// 1, 7 and 28 buckets. Rolling MASE/WAPE/bias per key and overall; a key whose short-window
+// MASE exceeds `drift_mase` raises `forecast_drift` and is re-fitted from its ring of recent
+// buckets. Output per key per closed bucket to OutputStream::kForecasts (DESIGN.md §3).
+//
+// Threading: one task thread. Determinism: outputs depend only on the call sequence.
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
+
+#include "operators/forecast_model.h"
+#include "stream/operator.h"
+
+namespace sw {
+
+class Config;
+
+struct ForecastOptions {
+  bool hourly = false;              // operators.forecast.bucket: 1d (default) | 1h
+  int horizon = 28;                 // operators.forecast.horizon: buckets ahead, 1..400
+  double interval = 0.9;            // operators.forecast.interval: central interval probability
+  bool emit = true;                 // operators.forecast.emit: every_close (default) | none
+  double censor_fraction = 0.25;    // operators.forecast.censor_fraction
+  double alpha = 0.02;              // operators.forecast.alpha: level gain
+  double beta = 0.05;               // operators.forecast.beta: trend gain (relative to alpha)
+  double phi = 0.99;                // operators.forecast.phi: trend damping per bucket
+  double intermittent_alpha = 0.1;  // operators.forecast.intermittent_alpha: Croston/TSB gain
+  double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
+  double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
+
+  //! Reads operators.forecast.*; throws ConfigError on bad values.
+  static ForecastOptions from_config(const Config& config);
+};
+
+//! One step of a forecast horizon.
+struct HorizonPoint {
+  int64_t time_ms = 0;  // start of the bucket
+  double mean = 0;
+  double lo = 0;
+  double hi = 0;
+};
+
+class ForecastOperator final : public Operator, public DemandView {
+ public:
+  static constexpr int kRing = 28;    // recent buckets kept per key (re-fit, residuals)
+  static constexpr int kPending = 4;  // open buckets per key (out-of-order tolerance)
+  static constexpr std::string_view kNamespace = "op/forecast";
+
+  enum class Model : uint8_t { kSmoothing = 0, kCrostonSba = 1, kTsb = 2 };
+  static std::string_view model_name(Model m);
+
+  explicit ForecastOperator(ForecastOptions options = {});
+
+  std::string_view name() const override { return "forecast"; }
+  uint32_t subscriptions() const override;
+  void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
+  void on_timer(KeyId key, int64_t time_ms, uint32_t tag, OperatorContext& ctx) override;
+  void snapshot(StateBatch& batch) override;
+  Status restore(const StateStore& store, OperatorContext& ctx) override;
+  size_t memory_bytes() const override;
+  std::string describe(KeyId key) const override;
+
+  //! The demand view low_stock reads (DESIGN.md §5); valid for the operator's lifetime.
+  const DemandView* demand_view() const { return this; }
+  bool demand(KeyId key, int64_t from_ms, double days, double on_hand,
+              DemandEstimate& out) const override;
+
+  //! Forecast of the `steps` buckets after the key's last closed bucket (time_ms filled when
+  //! a calendar has been seen). False if the key has no closed bucket yet.
+  bool forecast(KeyId key, int steps, std::vector<HorizonPoint>& out) const;
+  //! Index (local day, or local day * 24 + hour) of the key's last closed bucket.
+  bool last_closed_bucket(KeyId key, int32_t& bucket) const;
+  //! Name of the model currently chosen for the key.
+  std::string_view key_model(KeyId key) const;
+  //! Rolling accuracy over all keys (one-step-ahead forecasts, uncensored buckets).
+  const forecast::AccuracySums& overall_accuracy() const { return overall_; }
+  //! Per-key rolling accuracy (long window).
+  bool key_accuracy(KeyId key, forecast::AccuracySums& out) const;
+  const ForecastOptions& options() const { return options_; }
+  size_t keys() const { return states_.size(); }
+  //! Sales that arrived for an already-closed bucket (not counted as demand).
+  uint64_t late_sales() const { return late_sales_; }
+  uint64_t censored_buckets() const { return censored_buckets_; }
+
+  //! Per-key hot state (trivially copyable: snapshots copy it byte for byte).
+  struct KeyState {
+    int32_t open_bucket = 0;  // oldest open bucket index
+    uint32_t group = 0;       // index into groups_ (category x store)
+    uint16_t category = 0;
+    uint8_t flags = 0;  // kStarted, kStockKnown, kTimerSet, kDrift
+    uint8_t model = 0;  // Model
+    float pend_qty[kPending] = {};
+    float pend_oos_s[kPending] = {};
+    int64_t oos_since_ms = -1;  // start of the current out-of-stock spell, -1 in stock
+    float on_hand = 0;
+    float price = 0;      // current own price (0 unknown)
+    float ref_price = 0;  // slow average of the own price (regular price)
+    float annual = 0;     // slow (yearly) level, for learning month-of-year profiles
+    forecast::LevelTrend lt;
+    forecast::CrostonState croston;
+    forecast::TsbState tsb;
+    forecast::DemandPattern pattern;
+    float mse[3] = {};      // rolling squared one-step error per Model
+    float dow_num[7] = {};  // own day-of-week profile (ratio of sums)
+    float dow_den[7] = {};
+    float q_lo[3] = {};  // standardised residual quantiles at horizon anchors 1, 7, 28
+    float q_hi[3] = {};
+    float ring_y[kRing] = {};     // demand of the last kRing closed buckets
+    float ring_base[kRing] = {};  // deseasonalised one-step base forecast made at each close
+    uint32_t ring_censored = 0;   // bit per ring slot
+    uint32_t closes = 0;          // buckets closed
+    uint32_t learned = 0;         // uncensored buckets learned from
+    forecast::AccuracySums acc_long;
+    forecast::AccuracySums acc_short;
+    int32_t drift_bucket = -1;  // bucket at which the open drift alert fired
+  };
+  enum Flag : uint8_t { kStarted = 1, kStockKnown = 2, kTimerSet = 4, kDrift = 8, kInit = 16 };
+
+ private:
+  struct PoolProfile {
+    forecast::Profile<7, double> dow;
+    forecast::Profile<12, double> moy;
+    forecast::Profile<24, double> hod;
+    double level_sum = 0;  // discounted sum of established keys' levels (cold-start prior)
+    double level_n = 0;
+    int32_t last_day = INT32_MIN;
+  };
+  struct CategoryState {
+    PoolProfile pool;
+    double promo_xr = 0, promo_xx = 0;  // weighted regression of log-uplift on discount
+    double price_xr = 0, price_xx = 0;  // weighted regression of log-ratio on log price ratio
+  };
+  struct Promo {
+    std::string store;  // empty = all stores
+    int64_t start_ms = 0, end_ms = 0;
+    double discount = 0;  // fraction 0..1
+  };
+  // Season/regressor context of one bucket for one key.
+  struct Seasons {
+    double dow[7];
+    double moy[12];
+    double hod[24];
+  };
+
+  KeyState& state_for(KeyId key, OperatorContext& ctx);
+  void init_key(KeyId key, KeyState& s, OperatorContext& ctx);
+  uint32_t group_for(uint16_t category, uint32_t store_id);
+  uint16_t category_id(std::string_view name);
+  int32_t bucket_of(uint32_t store_id, std::string_view store, int64_t ts_ms) const;
+  int64_t bucket_start(uint32_t store_id, std::string_view store, int32_t bucket) const;
+  int64_t bucket_end(uint32_t store_id, std::string_view store, int32_t bucket) const;
+  int64_t day_start(uint32_t store_id, std::string_view store, int32_t day) const;
+  void set_stock(KeyState& s, double on_hand, int64_t ts_ms, KeyId key, OperatorContext& ctx);
+  void add_oos(KeyState& s, int64_t from_ms, int64_t to_ms, KeyId key, const KeyIndex& keys);
+  void ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx);
+  void close_bucket(KeyId key, KeyState& s, OperatorContext& ctx);
+  void decay_pools(PoolProfile& p, int32_t day);
+  void seasons(const KeyState& s, Seasons& out) const;
+  double season_factor(const Seasons& se, int32_t bucket) const;
+  double promo_discount(std::string_view store, std::string_view sku, int64_t start_ms,
+                        int64_t end_ms) const;
+  double uplift(const KeyState& s, double discount) const;
+  double base_forecast(const KeyState& s, int h) const;
+  void interval_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
+  void refit(KeyState& s, int32_t closed_bucket);
+  void check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms, OperatorContext& ctx);
+  void emit_forecast(KeyId key, const KeyState& s, int32_t bucket, int64_t end_ms,
+                     OperatorContext& ctx);
+  void horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
+               std::vector<HorizonPoint>& out) const;
+  void mark_dirty(KeyId key);
+  std::string encode_globals() const;
+  Status decode_globals(std::string_view bytes);
+
+  ForecastOptions options_;
+  forecast::DampedTrendParams params_;
+  double z_ = 1.6449;
+  std::vector<KeyState> states_;
+  std::vector<CategoryState> categories_;
+  std::vector<std::string> category_names_;
+  absl::flat_hash_map<std::string, uint16_t> category_ids_;
+  absl::flat_hash_map<std::string, uint16_t> sku_category_;
+  std::vector<PoolProfile> groups_;
+  std::vector<uint64_t> group_keys_;                   // (category << 32 | store_id) per group
+  absl::flat_hash_map<uint64_t, uint32_t> group_ids_;  // (category << 32 | store_id) -> group
+  absl::flat_hash_map<std::string, std::vector<Promo>> promos_;  // by sku
+  forecast::AccuracySums overall_;
+  int32_t overall_day_ = INT32_MIN;
+  int64_t max_event_ms_ = INT64_MIN;
+  uint64_t late_sales_ = 0;
+  uint64_t censored_buckets_ = 0;
+  std::vector<KeyId> dirty_;
+  std::vector<uint8_t> dirty_flag_;
+  bool globals_dirty_ = false;
+  // Derived caches (not persisted).
+  const Calendar* calendar_ = nullptr;
+  const KeyIndex* keys_ = nullptr;
+  struct DayStarts {
+    int32_t first_day = 0;
+    std::vector<int64_t> starts;
+  };
+  mutable std::vector<DayStarts> day_starts_;
+  mutable std::vector<HorizonPoint> scratch_;
+};
+
+}  // namespace sw
