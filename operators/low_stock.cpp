@@ -327,6 +327,7 @@ void LowStockOperator::roll_to(KeyState& s, int32_t day) {
 
 void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
   keys_ = &ctx.keys();
+  if (!(subscriptions() & (1u << static_cast<int>(e.type)))) return;
   if (e.type == EventType::kItem || e.type == EventType::kPrice) {
     handle_item(e, key, ctx);
     return;
@@ -461,6 +462,7 @@ LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms,
   p.on_hand = s.on_hand;
   p.on_order = s.on_order;
   p.position = p.on_hand + p.on_order;
+  p.inventory_known = (s.flags & kInventoryKnown) != 0;
 
   DemandEstimate est;
   const DemandView* view = ctx != nullptr ? ctx->views().demand : nullptr;

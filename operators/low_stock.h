@@ -106,6 +106,7 @@ class LowStockOperator : public Operator {
     double cover_days = std::numeric_limits<double>::infinity();
     bool from_view = false;
     bool enough_history = false;
+    bool inventory_known = false;  // an inventory record has been seen
   };
 
   //! Computes the plan for `key` as of `now_ms` (uses the demand view when present).

@@ -63,8 +63,10 @@ class FakeContext : public OperatorContext {
   //! Interns a sku without creating a key (as a chain-wide record of a known sku would).
   uint32_t sku(std::string_view sku) { return keys_.intern_sku(sku); }
 
-  //! Routes like the task: keyed events get their KeyId, sku-wide ones kNoKey.
+  //! Routes like the task: only subscribed types; keyed events get their KeyId, sku-wide
+  //! ones kNoKey.
   void send(Operator& op, const Event& e) {
+    if (!(op.subscriptions() & (1u << static_cast<int>(e.type)))) return;
     KeyId k = kNoKey;
     bool keyed = e.type == EventType::kSale || e.type == EventType::kReturn ||
                  e.type == EventType::kInventory || !e.store.empty();

@@ -685,3 +685,180 @@ TEST(LowStockOperatorTest, SteadyStateEventsDoNotAllocate) {
 
 }  // namespace
 }  // namespace sw
+
+#if __has_include("stream/generator.h")
+#include "stream/decoder.h"
+#include "stream/generator.h"
+#include "stream/json_writer.h"
+
+namespace sw {
+namespace {
+
+struct TruthStockout {
+  std::string store, sku;
+  int64_t start_ms = 0;
+};
+
+// Value of a string field in a flat JSON truth line (the generator writes no escapes there).
+std::string str_field(std::string_view line, std::string_view name) {
+  std::string k = "\"" + std::string(name) + "\":\"";
+  size_t p = line.find(k);
+  if (p == std::string_view::npos) return {};
+  p += k.size();
+  return std::string(line.substr(p, line.find('"', p) - p));
+}
+
+// On generated data: every injected stock-out whose key had enough history and was below its
+// reorder point one lead time before the stock-out must have an open low_stock alert by then;
+// every stock-out must show as on hand 0 in the operator (accounting agrees with the
+// generator's ground truth) and raise a stockout alert at that instant when the key has demand.
+TEST(LowStockGeneratedTest, StockoutsArePrecededByLowStockAlerts) {
+  GeneratorOptions g;
+  g.stores = 4;
+  g.skus = 60;
+  g.days = 120;
+  g.seed = 20261125;
+  g.bad_rate = 0;
+  g.duplicate_rate = 0;  // this test feeds the operator directly: no task-level dedup
+  g.disorder_rate = 0;
+  g.metric_interval_min = 0;
+  g.truth_demand = false;
+  std::string events, truth;
+  ChunkWriter ev_writer = [&](std::string_view c) {
+    events.append(c);
+    return Status::ok();
+  };
+  ChunkWriter truth_writer = [&](std::string_view c) {
+    truth.append(c);
+    return Status::ok();
+  };
+  GeneratorStats stats;
+  ASSERT_TRUE(generate_stream(g, ev_writer, &truth_writer, stats).is_ok());
+  const size_t n_events = events.size();
+  events.append(simdjson::SIMDJSON_PADDING, ' ');
+
+  LowStockOperator op(Config::from_yaml("{}"));  // production defaults
+  FakeContext ctx;
+  struct Sample {
+    int64_t ts;
+    double on_hand, position, rop, lead, demand;
+    bool enough_history, inventory_known;
+  };
+  std::map<KeyId, std::vector<Sample>> samples;
+  Decoder decoder;
+  size_t pos = 0, decoded = 0;
+  while (pos < n_events) {
+    size_t end = events.find('\n', pos);
+    if (end == std::string::npos || end > n_events) end = n_events;
+    std::string_view line(events.data() + pos, end - pos);
+    Event e;
+    ASSERT_EQ(decoder.decode(line, events.size() - end, e), DecodeError::kNone)
+        << decoder.detail() << " in " << line;
+    ++decoded;
+    ctx.send(op, e);
+    if (e.type == EventType::kSale || e.type == EventType::kReturn ||
+        e.type == EventType::kInventory) {
+      KeyId k = ctx.key(e.store, e.sku);
+      LowStockOperator::Plan p = op.plan(k, e.ts_ms, &ctx);
+      samples[k].push_back({e.ts_ms, p.on_hand, p.position, p.reorder_point, p.lead, p.demand,
+                            p.enough_history && p.inventory_known, p.inventory_known});
+    }
+    pos = end + 1;
+  }
+
+  std::vector<TruthStockout> stockouts;
+  for (size_t p = 0; p < truth.size();) {
+    size_t e = truth.find('\n', p);
+    std::string_view line(truth.data() + p, (e == std::string::npos ? truth.size() : e) - p);
+    p = e == std::string::npos ? truth.size() : e + 1;
+    if (str_field(line, "record") != "stockout") continue;
+    TruthStockout s{str_field(line, "store"), str_field(line, "sku"), 0};
+    ASSERT_TRUE(parse_rfc3339(str_field(line, "start"), s.start_ms)) << line;
+    stockouts.push_back(s);
+  }
+  ASSERT_GT(stockouts.size(), 20u) << "the generated data should contain stock-outs";
+
+  // Open low_stock / stockout episodes from the emitted records only.
+  struct Alert {
+    int64_t ts;
+    std::string id, status;
+  };
+  std::map<std::pair<std::string, std::string>, std::vector<Alert>> by_key_type;
+  for (const OutputRecord& r : ctx.outputs) {
+    by_key_type[{r.key, r.type}].push_back(
+        {r.time_ms, r.id, field(r.json, "status") == "\"firing\"" ? "firing" : "resolved"});
+  }
+  auto open_at = [&](const std::string& key, const std::string& type, int64_t t) {
+    bool open = false;
+    for (const Alert& a : by_key_type[{key, type}]) {
+      if (a.ts > t) break;
+      open = a.status == "firing";
+    }
+    return open;
+  };
+  auto fired_at = [&](const std::string& key, const std::string& type, int64_t t) {
+    for (const Alert& a : by_key_type[{key, type}]) {
+      if (a.ts == t && a.status == "firing") return true;
+    }
+    return false;
+  };
+
+  int alerted_ahead = 0, not_foreseeable = 0, short_history = 0, missed = 0;
+  int zero_checked = 0, stockout_alerted = 0, stockout_expected = 0;
+  for (const TruthStockout& s : stockouts) {
+    KeyId k = ctx.keys().find(s.store, s.sku);
+    ASSERT_NE(k, kNoKey);
+    const std::vector<Sample>& v = samples[k];
+    const std::string key = s.store + "|" + s.sku;
+    // At the stock-out instant the operator's on hand must be 0 as in the truth.
+    auto at_start =
+        std::find_if(v.begin(), v.end(), [&](const Sample& x) { return x.ts == s.start_ms; });
+    if (at_start != v.end()) {
+      // The last sample at that instant is the state after the event that emptied the shelf.
+      auto last = at_start;
+      while (last + 1 != v.end() && (last + 1)->ts == s.start_ms) ++last;
+      EXPECT_EQ(last->on_hand, 0) << key << " at " << format_time(s.start_ms);
+      ++zero_checked;
+      // With known stock and demand, the stock-out alert fires at that instant (or is open).
+      if (last->inventory_known && last->demand >= op.settings().min_demand_per_day) {
+        ++stockout_expected;
+        const bool alerted =
+            fired_at(key, "stockout", s.start_ms) || open_at(key, "stockout", s.start_ms - 1);
+        stockout_alerted += alerted;
+        EXPECT_TRUE(alerted) << key << " at " << format_time(s.start_ms);
+      }
+    }
+    const int64_t check = s.start_ms - static_cast<int64_t>(v.empty() ? 0 : v.back().lead * kDay);
+    auto it = std::upper_bound(v.begin(), v.end(), check,
+                               [](int64_t t, const Sample& x) { return t < x.ts; });
+    if (it == v.begin() || !(it - 1)->enough_history) {
+      ++short_history;
+      continue;
+    }
+    const Sample& c = *(it - 1);
+    if (open_at(key, "low_stock", check)) {
+      ++alerted_ahead;
+    } else if (c.position >= c.rop) {
+      ++not_foreseeable;  // enough stock by the policy: demand over the lead time beat it
+    } else {
+      ++missed;
+      ADD_FAILURE() << key << ": below reorder point at " << format_time(check) << " (position "
+                    << c.position << " < " << c.rop
+                    << ") but no open low_stock alert before the stock-out at "
+                    << format_time(s.start_ms);
+    }
+  }
+  std::printf(
+      "generated: %zu events, %zu stock-outs; alerted >= lead time ahead %d, not foreseeable "
+      "(position >= ROP one lead time ahead) %d, short history %d, missed %d; on hand 0 at "
+      "start checked %d; stockout alert at start %d of %d\n",
+      decoded, stockouts.size(), alerted_ahead, not_foreseeable, short_history, missed,
+      zero_checked, stockout_alerted, stockout_expected);
+  EXPECT_EQ(missed, 0);
+  EXPECT_GT(alerted_ahead, 0);
+  EXPECT_GT(zero_checked, static_cast<int>(stockouts.size()) / 2);
+}
+
+}  // namespace
+}  // namespace sw
+#endif
