@@ -1,0 +1,440 @@
+#include "connectors/kafka_source.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+#include <stdexcept>
+#include <unordered_map>
+
+#include "connectors/kafka_common.h"
+
+namespace sw {
+
+namespace {
+
+constexpr size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
+constexpr int kMetadataTimeoutMs = 10000;
+
+struct PartitionState {
+  bool assigned = false;
+  bool eof = false;           // fetcher reported end of partition since the last record
+  int64_t position = -1;      // next offset to hand out; -1 = not known yet
+  int64_t end_at_start = -1;  // stop_at_end: high watermark found at start; -1 = unknown
+  int64_t last_activity = 0;  // mono ms of the last record (or of the assignment)
+};
+
+}  // namespace
+
+struct KafkaSource::Impl {
+  std::vector<std::string> topics;
+  std::string group_id;
+  bool assign_mode = false;
+  bool stop_at_end = false;
+  int64_t idle_ms = 5000;
+  int64_t start_offset = RD_KAFKA_OFFSET_BEGINNING;
+  std::vector<kafka::Property> properties;
+
+  kafka::HandlePtr rk;
+  kafka::QueuePtr queue;  // destroyed before rk (declared after it)
+  bool started = false;
+  bool assignment_received = false;
+  bool closed = false;
+  bool paused = false;
+  std::vector<PartitionState> parts;  // indexed by global partition id
+  std::vector<int32_t> assigned_ids;  // global ids currently assigned
+  std::unordered_map<int32_t, int64_t> checkpoint_positions;
+  std::vector<rd_kafka_message_t*> msgs;
+  std::unique_ptr<char[]> buf;
+  size_t buf_cap = 0;
+  std::vector<std::pair<const rd_kafka_topic_t*, size_t>> topic_cache;
+  uint64_t duplicates = 0;
+  uint64_t errors_logged = 0;
+
+  int topic_index(const char* name) const {
+    for (size_t i = 0; i < topics.size(); ++i) {
+      if (topics[i] == name) return static_cast<int>(i);
+    }
+    return -1;
+  }
+  int topic_index(const rd_kafka_topic_t* rkt) {
+    for (const auto& [ptr, idx] : topic_cache) {
+      if (ptr == rkt) return static_cast<int>(idx);
+    }
+    int idx = topic_index(rd_kafka_topic_name(rkt));
+    if (idx >= 0) topic_cache.emplace_back(rkt, static_cast<size_t>(idx));
+    return idx;
+  }
+  PartitionState* state(int topic_idx, int32_t partition) {
+    if (topic_idx < 0 || partition < 0 || partition >= kafka::kPartitionsPerTopic) return nullptr;
+    return &parts[kafka::global_partition(static_cast<size_t>(topic_idx), partition)];
+  }
+
+  int64_t resume_offset(int32_t g) const {
+    if (parts[g].position >= 0) return parts[g].position;
+    auto it = checkpoint_positions.find(g);
+    if (it != checkpoint_positions.end()) return it->second;
+    return start_offset;
+  }
+
+  void rebuild_assigned() {
+    assigned_ids.clear();
+    for (size_t g = 0; g < parts.size(); ++g) {
+      if (parts[g].assigned) assigned_ids.push_back(static_cast<int32_t>(g));
+    }
+  }
+
+  // Marks the listed partitions assigned and sets each one's start offset.
+  void on_assign(rd_kafka_topic_partition_list_t* list) {
+    int64_t now = kafka::mono_ms();
+    for (int i = 0; i < list->cnt; ++i) {
+      rd_kafka_topic_partition_t& tp = list->elems[i];
+      int idx = topic_index(tp.topic);
+      PartitionState* ps = state(idx, tp.partition);
+      if (!ps) continue;
+      int32_t g = kafka::global_partition(static_cast<size_t>(idx), tp.partition);
+      tp.offset = resume_offset(g);
+      ps->assigned = true;
+      ps->eof = false;
+      ps->last_activity = now;
+    }
+    rebuild_assigned();
+    assignment_received = true;
+  }
+  void on_revoke(const rd_kafka_topic_partition_list_t* list) {
+    for (int i = 0; i < list->cnt; ++i) {
+      PartitionState* ps = state(topic_index(list->elems[i].topic), list->elems[i].partition);
+      if (ps) ps->assigned = false;
+    }
+    rebuild_assigned();
+  }
+
+  static void rebalance_cb(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                           rd_kafka_topic_partition_list_t* list, void* opaque) {
+    auto* self = static_cast<Impl*>(opaque);
+    bool cooperative = std::strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+      self->on_assign(list);
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_assign(rk, list)) {
+          std::fprintf(stderr, "kafka source: incremental assign failed: %s\n",
+                       rd_kafka_error_string(e));
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk, list);
+      }
+    } else {
+      self->on_revoke(list);
+      if (cooperative) {
+        if (rd_kafka_error_t* e = rd_kafka_incremental_unassign(rk, list)) {
+          rd_kafka_error_destroy(e);
+        }
+      } else {
+        rd_kafka_assign(rk, nullptr);
+      }
+    }
+  }
+
+  void start() {
+    started = true;
+    kafka::ConfPtr conf = kafka::make_conf(properties);
+    char err[512];
+    if (rd_kafka_conf_set(conf.get(), "group.id", group_id.c_str(), err, sizeof(err)) !=
+        RD_KAFKA_CONF_OK) {
+      throw ConfigError("source.kafka.group_id", err, "use a valid consumer group name");
+    }
+    rd_kafka_conf_set_opaque(conf.get(), this);
+    if (!assign_mode) rd_kafka_conf_set_rebalance_cb(conf.get(), &Impl::rebalance_cb);
+    rk = kafka::make_handle(RD_KAFKA_CONSUMER, std::move(conf));
+    rd_kafka_poll_set_consumer(rk.get());
+    queue.reset(rd_kafka_queue_get_consumer(rk.get()));
+    if (!queue) throw std::runtime_error("kafka source: no consumer queue (group.id unset?)");
+
+    // Partition counts are needed for assign mode and for stop_at_end's end offsets.
+    if (assign_mode || stop_at_end) {
+      kafka::PartitionListPtr all(rd_kafka_topic_partition_list_new(64));
+      for (size_t t = 0; t < topics.size(); ++t) {
+        Result<int32_t> count = kafka::partition_count(rk.get(), topics[t], kMetadataTimeoutMs);
+        if (!count.is_ok()) {
+          throw std::runtime_error("kafka source: " + count.status().message());
+        }
+        if (count.value() > kafka::kPartitionsPerTopic) {
+          throw ConfigError("source.kafka.topics",
+                            "topic " + topics[t] + " has more than 1024 partitions",
+                            "shelfwatch supports up to 1024 partitions per input topic");
+        }
+        for (int32_t p = 0; p < count.value(); ++p) {
+          if (stop_at_end) {
+            int64_t lo = 0, hi = 0;
+            rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk.get(), topics[t].c_str(), p,
+                                                                     &lo, &hi, kMetadataTimeoutMs);
+            if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+              throw std::runtime_error("kafka source: end offset of " + topics[t] + "/" +
+                                       std::to_string(p) + ": " + rd_kafka_err2str(e));
+            }
+            parts[kafka::global_partition(t, p)].end_at_start = hi;
+          }
+          rd_kafka_topic_partition_list_add(all.get(), topics[t].c_str(), p);
+        }
+      }
+      if (assign_mode) {
+        on_assign(all.get());
+        rd_kafka_resp_err_t e = rd_kafka_assign(rk.get(), all.get());
+        if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+          throw std::runtime_error(std::string("kafka source: assign: ") + rd_kafka_err2str(e));
+        }
+      }
+    }
+    if (!assign_mode) {
+      kafka::PartitionListPtr subs(
+          rd_kafka_topic_partition_list_new(static_cast<int>(topics.size())));
+      for (const auto& t : topics) {
+        rd_kafka_topic_partition_list_add(subs.get(), t.c_str(), RD_KAFKA_PARTITION_UA);
+      }
+      rd_kafka_resp_err_t e = rd_kafka_subscribe(rk.get(), subs.get());
+      if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        throw std::runtime_error(std::string("kafka source: subscribe: ") + rd_kafka_err2str(e));
+      }
+    }
+  }
+
+  void ensure_buffer(size_t need) {
+    if (need <= buf_cap) return;
+    size_t cap = std::max(need, buf_cap * 2);
+    buf.reset(new char[cap]);
+    buf_cap = cap;
+  }
+
+  // Returns an error only for fatal consumer errors; transient ones are retried by librdkafka.
+  Status handle_error(const rd_kafka_message_t* m) {
+    if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+      PartitionState* ps = m->rkt ? state(topic_index(m->rkt), m->partition) : nullptr;
+      if (ps && ps->assigned) {
+        ps->eof = true;
+        ps->position = std::max(ps->position, m->offset);
+      }
+      return Status::ok();
+    }
+    if (m->err == RD_KAFKA_RESP_ERR__FATAL) {
+      char reason[512];
+      rd_kafka_fatal_error(rk.get(), reason, sizeof(reason));
+      return Status::io(std::string("kafka source: fatal consumer error: ") + reason);
+    }
+    if (errors_logged < 20) {
+      ++errors_logged;
+      std::fprintf(stderr, "kafka source: %s%s%s (retrying)\n", rd_kafka_err2str(m->err),
+                   m->len ? ": " : "",
+                   m->len ? std::string(static_cast<const char*>(m->payload), m->len).c_str() : "");
+    }
+    return Status::ok();
+  }
+};
+
+KafkaSource::KafkaSource(const Config& cfg) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.topics = cfg.get_list("source.kafka.topics");
+  if (s.topics.empty()) {
+    throw ConfigError("source.kafka.topics", "is required for source.kind: kafka",
+                      "list the input topics, e.g. [shelfwatch.events]");
+  }
+  s.group_id = cfg.get_string("source.kafka.group_id", "shelfwatch");
+  s.assign_mode =
+      cfg.get_enum("source.kafka.mode", "subscribe", {"subscribe", "assign"}) == "assign";
+  s.stop_at_end = cfg.get_bool("source.kafka.stop_at_end", false);
+  s.idle_ms = cfg.get_duration_ms("source.kafka.idle_ms", 5000);
+  std::string start =
+      cfg.get_enum("source.kafka.start_from", "earliest", {"earliest", "latest", "committed"});
+  s.start_offset = start == "earliest" ? RD_KAFKA_OFFSET_BEGINNING
+                   : start == "latest" ? RD_KAFKA_OFFSET_END
+                                       : RD_KAFKA_OFFSET_STORED;
+  s.properties = kafka::client_properties(cfg, kafka::ClientRole::kConsumer);
+  kafka::make_conf(s.properties);  // validates every property now, at start-up
+  s.parts.resize(s.topics.size() * kafka::kPartitionsPerTopic);
+}
+
+KafkaSource::~KafkaSource() {
+  close();
+}
+
+void KafkaSource::close() {
+  Impl& s = *impl_;
+  if (!s.rk || s.closed) return;
+  s.closed = true;
+  rd_kafka_consumer_close(s.rk.get());
+}
+
+Status KafkaSource::seek(const std::vector<SourcePosition>& positions) {
+  Impl& s = *impl_;
+  for (const SourcePosition& p : positions) {
+    if (p.partition < 0 || static_cast<size_t>(p.partition) >= s.parts.size()) continue;
+    s.checkpoint_positions[p.partition] = p.next_offset;
+  }
+  return Status::ok();
+}
+
+Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) {
+  Impl& s = *impl_;
+  if (s.closed) return Status::invalid("kafka source: poll after close");
+  if (!s.started) {
+    try {
+      s.start();
+    } catch (const std::exception& e) {
+      return Status::unavailable(e.what());
+    }
+  }
+  if (max == 0) return Status::ok();
+  if (s.msgs.size() < max) s.msgs.resize(max);
+  ssize_t n = rd_kafka_consume_batch_queue(s.queue.get(), 0, s.msgs.data(), max);
+  if (n == 0 && timeout_ms > 0) {
+    // Block for the first message only, then take whatever else is ready: low latency.
+    rd_kafka_message_t* first = rd_kafka_consume_queue(s.queue.get(), timeout_ms);
+    if (first) {
+      s.msgs[0] = first;
+      ssize_t more = rd_kafka_consume_batch_queue(s.queue.get(), 0, s.msgs.data() + 1, max - 1);
+      n = 1 + std::max<ssize_t>(more, 0);
+    }
+  }
+  if (n < 0)
+    return Status::io(std::string("kafka source: consume: ") +
+                      rd_kafka_err2str(rd_kafka_last_error()));
+
+  size_t total = kPadding;
+  for (ssize_t i = 0; i < n; ++i) {
+    if (!s.msgs[i]->err) total += s.msgs[i]->len;
+  }
+  s.ensure_buffer(total);
+  std::memset(s.buf.get() + total - kPadding, 0, kPadding);
+  const int64_t now_wall = kafka::wall_ms();
+  const int64_t now_mono = kafka::mono_ms();
+  size_t used = 0;
+  Status first_error;
+  for (ssize_t i = 0; i < n; ++i) {
+    rd_kafka_message_t* m = s.msgs[i];
+    if (m->err) {
+      Status st = s.handle_error(m);
+      if (!st.is_ok() && first_error.is_ok()) first_error = st;
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    int idx = s.topic_index(m->rkt);
+    PartitionState* ps = s.state(idx, m->partition);
+    if (!ps || !ps->assigned || (ps->position >= 0 && m->offset < ps->position)) {
+      if (ps && ps->assigned) ++s.duplicates;  // already handed out: never twice
+      rd_kafka_message_destroy(m);
+      continue;
+    }
+    char* dst = s.buf.get() + used;
+    if (m->len) std::memcpy(dst, m->payload, m->len);
+    RawRecord r;
+    r.payload = std::string_view(dst, m->len);
+    used += m->len;
+    r.readable_after = total - used;
+    r.partition = kafka::global_partition(static_cast<size_t>(idx), m->partition);
+    r.offset = m->offset;
+    r.next_offset = m->offset + 1;
+    r.line = 0;
+    r.ingest_ms = now_wall;
+    out.push_back(r);
+    ps->position = m->offset + 1;
+    ps->eof = false;
+    ps->last_activity = now_mono;
+    rd_kafka_message_destroy(m);
+  }
+  return first_error;
+}
+
+bool KafkaSource::at_end() const {
+  const Impl& s = *impl_;
+  if (!s.stop_at_end || !s.assignment_received) return false;
+  for (int32_t g : s.assigned_ids) {
+    const PartitionState& ps = s.parts[g];
+    if (ps.end_at_start < 0) return false;
+    if (ps.end_at_start == 0) continue;
+    if (ps.position < ps.end_at_start) return false;
+  }
+  return true;
+}
+
+std::string KafkaSource::name() const {
+  std::string n;
+  for (const auto& t : impl_->topics) n += (n.empty() ? "" : ",") + t;
+  return n;
+}
+
+bool KafkaSource::partition_idle(int32_t partition) const {
+  const Impl& s = *impl_;
+  if (partition < 0 || static_cast<size_t>(partition) >= s.parts.size()) return true;
+  const PartitionState& ps = s.parts[partition];
+  if (!ps.assigned) return true;
+  return ps.eof && kafka::mono_ms() - ps.last_activity >= s.idle_ms;
+}
+
+void KafkaSource::on_checkpoint(const std::vector<SourcePosition>& positions) {
+  Impl& s = *impl_;
+  if (!s.rk || s.closed) return;
+  kafka::PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(positions.size())));
+  for (const SourcePosition& p : positions) {
+    if (p.partition < 0 || static_cast<size_t>(p.partition) >= s.parts.size()) continue;
+    if (!s.parts[p.partition].assigned) continue;
+    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(
+        list.get(), s.topics[p.partition / kafka::kPartitionsPerTopic].c_str(),
+        p.partition % kafka::kPartitionsPerTopic);
+    tp->offset = p.next_offset;
+  }
+  if (list->cnt == 0) return;
+  // Lag tools only: failures are harmless (the checkpoint is the source of truth).
+  rd_kafka_commit(s.rk.get(), list.get(), 1);
+}
+
+std::string KafkaSource::topic_of(int32_t partition) const {
+  size_t t = static_cast<size_t>(partition / kafka::kPartitionsPerTopic);
+  return partition >= 0 && t < impl_->topics.size() ? impl_->topics[t] : std::string();
+}
+
+int32_t KafkaSource::kafka_partition_of(int32_t partition) const {
+  return partition % kafka::kPartitionsPerTopic;
+}
+
+void KafkaSource::pause() {
+  Impl& s = *impl_;
+  if (!s.rk || s.paused) return;
+  kafka::PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(s.assigned_ids.size())));
+  for (int32_t g : s.assigned_ids) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_of(g).c_str(), kafka_partition_of(g));
+  }
+  rd_kafka_pause_partitions(s.rk.get(), list.get());
+  s.paused = true;
+}
+
+void KafkaSource::resume() {
+  Impl& s = *impl_;
+  if (!s.rk || !s.paused) return;
+  kafka::PartitionListPtr list(
+      rd_kafka_topic_partition_list_new(static_cast<int>(s.assigned_ids.size())));
+  for (int32_t g : s.assigned_ids) {
+    rd_kafka_topic_partition_list_add(list.get(), topic_of(g).c_str(), kafka_partition_of(g));
+  }
+  rd_kafka_resume_partitions(s.rk.get(), list.get());
+  // Re-seek to what the task has seen, so a librdkafka-internal resume position can neither
+  // skip nor repeat records (duplicates would also be filtered in poll()).
+  for (int i = 0; i < list->cnt; ++i) {
+    int32_t g = s.assigned_ids[i];
+    list->elems[i].offset = s.resume_offset(g);
+  }
+  if (rd_kafka_error_t* e = rd_kafka_seek_partitions(s.rk.get(), list.get(), 5000)) {
+    rd_kafka_error_destroy(e);
+  }
+  s.paused = false;
+}
+
+uint64_t KafkaSource::duplicates_skipped() const {
+  return impl_->duplicates;
+}
+
+std::unique_ptr<Source> make_kafka_source(const Config& cfg) {
+  return std::make_unique<KafkaSource>(cfg);
+}
+
+}  // namespace sw

@@ -1,0 +1,70 @@
+#pragma once
+// Kafka source (DESIGN.md §4-§5): a librdkafka consumer over one or more input topics.
+//
+// Positions: the task checkpoints "next offset" per task-global partition id
+// (kafka::global_partition: topic index * 1024 + Kafka partition) and hands them back through
+// seek() before the first poll; partitions without a checkpointed position start from
+// `source.kafka.start_from` (earliest by default). Kafka's committed offsets are written in
+// on_checkpoint() for lag tools only; they are never read back as the source of truth.
+//
+// Config keys (defaults): source.kafka.topics (required), source.kafka.group_id ("shelfwatch"),
+// source.kafka.mode (subscribe: consumer group with rebalancing | assign: this process takes
+// every partition, no group join), source.kafka.stop_at_end (false), source.kafka.idle_ms
+// (5000), source.kafka.start_from (earliest | latest | committed), kafka.brokers,
+// kafka.properties.*, source.kafka.properties.*.
+//
+// Threading: all methods are called from the task thread. librdkafka's own threads fetch in
+// the background; rebalance callbacks run inside poll().
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "stream/config.h"
+#include "stream/source.h"
+
+namespace sw {
+
+class KafkaSource final : public Source {
+ public:
+  //! Connects lazily (first poll); throws ConfigError for bad keys or librdkafka properties.
+  explicit KafkaSource(const Config& cfg);
+  ~KafkaSource() override;
+
+  //! Returns as soon as at least one record is available (or after timeout_ms). Payloads are
+  //! copied into one batch buffer with >= 64 readable bytes after each (readable_after).
+  Status poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) override;
+  //! stop_at_end only: true once every assigned partition reached the end offset that was
+  //! current when the source started.
+  bool at_end() const override;
+  Status seek(const std::vector<SourcePosition>& positions) override;
+  //! The configured topics, comma-separated.
+  std::string name() const override;
+  //! True for partitions not assigned to this process, and for assigned partitions that are
+  //! at their end and have had no data for source.kafka.idle_ms.
+  bool partition_idle(int32_t partition) const override;
+  //! Commits the positions of assigned partitions to Kafka asynchronously (for lag tools).
+  void on_checkpoint(const std::vector<SourcePosition>& positions) override;
+
+  //! Topic and Kafka partition of a task-global partition id (for DLQ positions).
+  std::string topic_of(int32_t partition) const;
+  int32_t kafka_partition_of(int32_t partition) const;
+  //! Stops fetching for all assigned partitions (librdkafka drops what it prefetched) /
+  //! resumes from the last position handed to the task. For callers that stop polling for a
+  //! long time (sink outage): the consumer keeps its group membership meanwhile.
+  void pause();
+  void resume();
+  //! Leaves the consumer group. Idempotent; the destructor calls it.
+  void close();
+  //! Records skipped because they were already returned (after pause/resume or rebalances).
+  uint64_t duplicates_skipped() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+//! Factory for the task/CLI wiring (source.kind: kafka).
+std::unique_ptr<Source> make_kafka_source(const Config& cfg);
+
+}  // namespace sw
