@@ -501,8 +501,7 @@ EndpointOptions common_options(const Config& cfg, const std::string& p) {
 std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* ack_store) {
   const std::string root = "sinks.delivery";
   DeliverySinkOptions opt;
-  opt.outbox_max_bytes =
-      cfg.get_int(root + ".outbox_max_bytes", 64ll << 20, 4096, int64_t{1} << 40);
+  opt.outbox_max_bytes = cfg.get_int(root + ".outbox_max_bytes", 64ll << 20, 1, int64_t{1} << 40);
   opt.drain_timeout_ms = cfg.get_duration_ms(root + ".drain_timeout", 10000);
   opt.include_price_triggers = cfg.get_bool(root + ".include_price_triggers", false);
   opt.store_label_limit =

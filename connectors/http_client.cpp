@@ -1,6 +1,7 @@
 #include "connectors/http_client.h"
 
 #include <algorithm>
+#include <cctype>
 #include <charconv>
 #include <chrono>
 #include <cstring>
@@ -92,6 +93,16 @@ HttpClient::~HttpClient() {
 Result<HttpResponse> HttpClient::post(const std::string& url, std::string_view body,
                                       const std::vector<std::string>& headers,
                                       const HttpRequestOptions& opts) {
+  return perform(true, url, body, headers, opts);
+}
+
+Result<HttpResponse> HttpClient::get(const std::string& url, const HttpRequestOptions& opts) {
+  return perform(false, url, {}, {}, opts);
+}
+
+Result<HttpResponse> HttpClient::perform(bool post, const std::string& url, std::string_view body,
+                                         const std::vector<std::string>& headers,
+                                         const HttpRequestOptions& opts) {
   CURL* c = impl_->curl;
   if (c == nullptr) return Status::internal("curl_easy_init failed");
   curl_easy_reset(c);
@@ -102,9 +113,13 @@ Result<HttpResponse> HttpClient::post(const std::string& url, std::string_view b
   // Disable "Expect: 100-continue": receivers answer faster and small bodies need no probe.
   list = curl_slist_append(list, "Expect:");
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_POST, 1L);
-  curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
-  curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  if (post) {
+    curl_easy_setopt(c, CURLOPT_POST, 1L);
+    curl_easy_setopt(c, CURLOPT_POSTFIELDS, body.data());
+    curl_easy_setopt(c, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(body.size()));
+  } else {
+    curl_easy_setopt(c, CURLOPT_HTTPGET, 1L);
+  }
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, list);
   curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, on_body);
   curl_easy_setopt(c, CURLOPT_WRITEDATA, &resp.body);

@@ -37,8 +37,13 @@ class HttpClient {
   Result<HttpResponse> post(const std::string& url, std::string_view body,
                             const std::vector<std::string>& headers,
                             const HttpRequestOptions& opts = {});
+  //! GET, same error contract as post() (used by tests and tools).
+  Result<HttpResponse> get(const std::string& url, const HttpRequestOptions& opts = {});
 
  private:
+  Result<HttpResponse> perform(bool post, const std::string& url, std::string_view body,
+                               const std::vector<std::string>& headers,
+                               const HttpRequestOptions& opts);
   struct Impl;
   std::unique_ptr<Impl> impl_;
 };
