@@ -18,6 +18,15 @@ double clip(double v, double c) {
   return std::clamp(v, -c, c);
 }
 constexpr double kMsPerHour = 3600.0 * 1000.0;
+constexpr double kTailLevel[AnomalySeriesState::kTailLevels] = {2,  3,  4,  5,  6.5, 8, 10,
+                                                                13, 17, 22, 30, 45,  70};
+
+//! -log10 of the two-sided normal tail probability of |z|.
+double gauss_nlp(double z) {
+  double x = std::fabs(z) / std::sqrt(2.0);
+  if (x < 20) return -std::log10(std::max(std::erfc(x), 1e-300));
+  return (x * x + std::log(x * std::sqrt(M_PI))) / std::log(10.0);
+}
 
 }  // namespace
 
@@ -29,20 +38,17 @@ AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
       a_scale_(alpha_of_half_life(config.scale_half_life)),
       a_err_(alpha_of_half_life(config.error_half_life)),
       a_short_(alpha_of_half_life(config.short_half_life)),
-      a_norm_(alpha_of_half_life(config.norm_half_life)) {}
+      a_norm_(alpha_of_half_life(config.norm_half_life)),
+      a_tail_(alpha_of_half_life(config.tail_half_life)),
+      a_window_(alpha_of_half_life(config.window_half_life)) {}
 
 double AnomalyDetector::score_of_z(double z) {
-  z = std::fabs(z);
   if (!(z == z)) return 1.0;
-  // -log10 of the two-sided normal tail probability.
-  double x = z / std::sqrt(2.0);
-  double nlp;
-  if (x < 20) {
-    nlp = -std::log10(std::max(std::erfc(x), 1e-300));
-  } else {
-    nlp = (x * x + std::log(x * std::sqrt(M_PI))) / std::log(10.0);
-  }
-  return 1.0 - std::exp(-nlp / 8.0);
+  return score_of_nlp(gauss_nlp(z));
+}
+
+double AnomalyDetector::score_of_nlp(double nlp) {
+  return 1.0 - std::exp(-std::max(nlp, 0.0) / 8.0);
 }
 
 double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const {
@@ -132,13 +138,38 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double z_var = (l_abs - s.mu_abs) / std::sqrt(std::max(s.norm_abs, 0.01));
   double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::fabs(z_var)});
 
-  double raw = warm ? score_of_z(z_max) : 0.0;
+  // Tail probability: Gaussian, or the series' own rate of surprises this large if higher.
+  double nlp = gauss_nlp(z_max);
+  int level = -1;
+  while (level + 1 < AnomalySeriesState::kTailLevels && z_max >= kTailLevel[level + 1]) ++level;
+  const double prior = config_.tail_prior * a_tail_;
+  if (level >= 0) {
+    double rate = (s.exceed[level] + 1e-12) / (s.tail_norm + prior);
+    nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
+  }
+  // Recent window against the long run: are surprises of some size suddenly frequent?
+  // Chernoff bound of a binomial tail, n_eff * KL(recent rate || long-run rate).
+  const double a_w = a_window_;
+  const double n_eff = (2.0 - a_w) / a_w;
+  float recent[AnomalySeriesState::kTailLevels];
+  for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
+    recent[i] = static_cast<float>(s.recent_exceed[i] +
+                                   a_w * ((z_max >= kTailLevel[i]) - s.recent_exceed[i]));
+    double q0 = std::erfc(kTailLevel[i] / std::sqrt(2.0));
+    double q = (s.exceed[i] + q0 * prior) / (s.tail_norm + prior);
+    double p = std::min(static_cast<double>(recent[i]), 1.0 - 1e-9);
+    if (p <= q || q <= 0) continue;
+    double kl = p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q));
+    nlp = std::max(nlp, n_eff * kl / std::log(10.0));
+  }
+  double raw = warm ? score_of_nlp(nlp) : 0.0;
   out.raw = raw;
   out.scored = warm;
 
-  // Refractory damping: a detection damps later scores, recovering linearly.
+  // Refractory damping: a detection (score >= detect_score) damps the scores that follow,
+  // recovering linearly over the refractory period, so one episode yields one early peak.
   double score = raw;
-  if (s.since_detect < config_.refractory) {
+  if (config_.refractory > 0 && s.since_detect < config_.refractory) {
     double f = config_.refractory_factor +
                (1.0 - config_.refractory_factor) * (s.since_detect / config_.refractory);
     score = raw * f;
@@ -158,6 +189,14 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
 
   s.short_mean = short_mean;
   s.short_abs = short_abs;
+  if (warm) {
+    double at = weighted(a_tail_, w);
+    s.tail_norm += at * (1.0 - s.tail_norm);
+    for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
+      s.exceed[i] = static_cast<float>(s.exceed[i] + at * ((z_max >= kTailLevel[i]) - s.exceed[i]));
+      s.recent_exceed[i] = recent[i];
+    }
+  }
   if (warm) {
     double an = weighted(a_norm_, w);
     s.norm_mean +=

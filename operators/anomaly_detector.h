@@ -16,10 +16,11 @@
 //  - three standardized signals: the point residual z, a short-window residual mean
 //    (change in level) and a short-window residual magnitude (change in variance), each of
 //    the latter two normalized by its own long-run spread;
-//  - the strongest signal becomes a tail probability, mapped to a score in [0, 1]; the score
-//    is then compared with the recent distribution of scores (a likelihood of the recent
-//    window against the long window) and damped for a refractory period after a detection,
-//    so one episode yields one early peak rather than a burst.
+//  - the strongest signal becomes a tail probability: the larger of its Gaussian tail and the
+//    series' own long-run rate of surprises at least that large (so a spike that recurs every
+//    few hours, or a daily step the slots cannot resolve, stops being news while a surprise
+//    never seen before keeps its full weight); -log10 of it maps to a score in [0, 1], damped
+//    for a refractory period after a detection so one episode yields one early peak.
 // Irregular sampling: each observation's weight is its gap over the series' typical gap
 // (clamped), so a series sampled twice as often does not adapt twice as fast in time.
 
@@ -36,6 +37,9 @@ struct AnomalyDetectorConfig {
   double error_half_life = 48;    // running errors that weigh the two baselines
   double short_half_life = 4;     // short window of residual mean / magnitude
   double norm_half_life = 1000;   // long-run spread of the short-window signals
+  double tail_half_life = 2000;   // memory of how often large surprises occur
+  double window_half_life = 8;    // recent window compared with the long run
+  double tail_prior = 50;         // pseudo-observations without exceedances
   double slot_prior = 4;          // slot visits before a slot offset gets half weight
   double clip_z = 3;              // Huber clip of updates, in scale units
   double shift_z = 3;             // |z| that counts toward a level-shift run
@@ -45,7 +49,7 @@ struct AnomalyDetectorConfig {
   double abs_scale_floor = 1e-9;
   bool count_series = false;        // units/events: Poisson floor sqrt(expected)
   double refractory = 150;          // observations a detection damps later scores
-  double detect_score = 0.5;        // score that starts a refractory period
+  double detect_score = 0.6;        // score that starts a refractory period
   double refractory_factor = 0.35;  // damping applied inside the refractory period
 };
 
@@ -64,6 +68,7 @@ struct AnomalySeriesState {
   static constexpr uint32_t kVersion = 1;
   static constexpr int kHours = 24;
   static constexpr int kWeekdays = 7;
+  static constexpr int kTailLevels = 13;
   int64_t last_ts_ms = INT64_MIN;
   uint32_t n = 0;
   int32_t run = 0;  // signed length of the current run of large residuals
@@ -79,9 +84,10 @@ struct AnomalySeriesState {
   double norm_mean = 1;     // long EWMA of short_mean^2
   double norm_abs = 1;      // long EWMA of (log short_abs - mu)^2
   double mu_abs = 0;        // long EWMA of log short_abs
-  double score_mean = 0;    // long-run mean and mean square of raw scores
-  double score_sq = 0;
-  double since_detect = 1e9;  // observations since the last detection
+  double tail_norm = 0;     // EWMA of 1 (normalizes the exceedance rates while young)
+  float exceed[kTailLevels] = {};
+  float recent_exceed[kTailLevels] = {};  // the same rates over the recent window
+  double since_detect = 1e9;              // observations since the last detection
   float hour_offset[kHours] = {};
   float hour_scale[kHours] = {};  // mean absolute residual per hour slot
   float weekday_offset[kWeekdays] = {};
@@ -107,6 +113,8 @@ class AnomalyDetector {
   double sigma(const AnomalySeriesState& s, double expected, int hour) const;
   //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> ~0.27, 5 -> ~0.54, 8 -> ~0.84).
   static double score_of_z(double z);
+  //! Maps -log10(p) to a score: 1 - exp(-nlp / 8).
+  static double score_of_nlp(double nlp);
 
   const AnomalyDetectorConfig& config() const { return config_; }
 
@@ -114,7 +122,7 @@ class AnomalyDetector {
   double seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const;
   double season_weight(const AnomalySeriesState& s) const;
   AnomalyDetectorConfig config_;
-  double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_;
+  double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_;
 };
 
 }  // namespace sw
