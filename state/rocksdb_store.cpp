@@ -1,7 +1,11 @@
 #include "state/rocksdb_store.h"
 
+#include <cstring>
+#include <filesystem>
+
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
@@ -26,6 +30,13 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   rocksdb::Options options;
   options.create_if_missing = true;
   options.max_open_files = 256;
+  // Checkpoints are large sorted-on-flush bulk writes and reads happen only at restore, so
+  // an append-only vector memtable beats the skiplist; values are small binary structs that
+  // compress poorly, so skip snappy on the hot levels.
+  options.memtable_factory.reset(new rocksdb::VectorRepFactory());
+  options.allow_concurrent_memtable_write = false;
+  options.compression = rocksdb::kNoCompression;
+  options.bottommost_compression = rocksdb::kLZ4Compression;
   options.write_buffer_size = std::max<size_t>(o.memory_budget_bytes / 8, 4u << 20);
   options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
       o.memory_budget_bytes / 2, store->cache_);
@@ -33,6 +44,11 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   table.block_cache = store->cache_;
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  if (!o.read_only) {
+    std::error_code ec;
+    std::filesystem::create_directories(o.path, ec);
+    if (ec) return Status::io("cannot create state directory '" + o.path + "': " + ec.message());
+  }
   rocksdb::DB* db = nullptr;
   rocksdb::Status s = o.read_only ? rocksdb::DB::OpenForReadOnly(options, o.path, &db)
                                   : rocksdb::DB::Open(options, o.path, &db);

@@ -10,18 +10,22 @@ uint64_t KeyIndex::hash(std::string_view store, std::string_view sku) {
 }
 
 uint32_t KeyIndex::intern_store(std::string_view store) {
-  auto [it, added] = store_ids_.try_emplace(std::string(store), static_cast<uint32_t>(stores_.size()));
-  if (added) stores_.emplace_back(store);
-  return it->second;
+  auto it = store_ids_.find(absl::string_view(store.data(), store.size()));
+  if (it != store_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(stores_.size());
+  store_ids_.emplace(std::string(store), id);
+  stores_.emplace_back(store);
+  return id;
 }
 
 uint32_t KeyIndex::intern_sku(std::string_view sku) {
-  auto [it, added] = sku_ids_.try_emplace(std::string(sku), static_cast<uint32_t>(skus_.size()));
-  if (added) {
-    skus_.emplace_back(sku);
-    sku_keys_.emplace_back();
-  }
-  return it->second;
+  auto it = sku_ids_.find(absl::string_view(sku.data(), sku.size()));
+  if (it != sku_ids_.end()) return it->second;
+  uint32_t id = static_cast<uint32_t>(skus_.size());
+  sku_ids_.emplace(std::string(sku), id);
+  skus_.emplace_back(sku);
+  sku_keys_.emplace_back();
+  return id;
 }
 
 uint32_t KeyIndex::find_sku(std::string_view sku) const {

@@ -1,0 +1,115 @@
+// Engine benchmark (issue #2): one mode per process so RSS is measured cleanly.
+//   pipeline_bench read_split FILE   read + line split only
+//   pipeline_bench decode FILE       + simdjson decode of every field
+//   pipeline_bench pipeline FILE DIR + routing, low_stock, watermarks, RocksDB checkpoints
+//                                      every 1 s and file sinks (the real `run` path)
+// Prints one JSON object per line. Asserts nothing about time.
+
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "operators/registry.h"
+#include "state/rocksdb_store.h"
+#include "stream/decoder.h"
+#include "stream/task.h"
+
+namespace {
+
+double now_s() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+size_t rss_bytes() {
+  std::ifstream f("/proc/self/statm");
+  size_t pages = 0, resident = 0;
+  f >> pages >> resident;
+  return resident * static_cast<size_t>(sysconf(_SC_PAGESIZE));
+}
+
+sw::FileSource open_source(const std::string& path) {
+  sw::FileSourceOptions o;
+  o.path = path;
+  sw::FileSource src(o);
+  if (!src.open().is_ok()) {
+    std::fprintf(stderr, "cannot open %s\n", path.c_str());
+    std::abort();
+  }
+  return src;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 3) {
+    std::fprintf(stderr, "usage: pipeline_bench read_split|decode|pipeline FILE [STATE_DIR]\n");
+    return 2;
+  }
+  std::string mode = argv[1], path = argv[2];
+  std::vector<sw::RawRecord> batch;
+  batch.reserve(1024);
+  if (mode == "read_split" || mode == "decode") {
+    sw::FileSource src = open_source(path);
+    sw::Decoder decoder;
+    sw::Event e;
+    uint64_t n = 0, bytes = 0, ok = 0;
+    double t0 = now_s();
+    while (!src.at_end()) {
+      batch.clear();
+      if (!src.poll(batch, 1024, 0).is_ok()) return 1;
+      for (const sw::RawRecord& r : batch) {
+        ++n;
+        bytes += r.payload.size();
+        if (mode == "decode") ok += decoder.decode(r.payload, r.readable_after, e) == sw::DecodeError::kNone;
+      }
+    }
+    double secs = now_s() - t0;
+    std::printf("{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,\"mb_per_s\":%.1f%s}\n",
+                mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6,
+                mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
+    return 0;
+  }
+  if (mode != "pipeline" || argc < 4) return 2;
+  std::string dir = argv[3];
+  std::filesystem::remove_all(dir);
+  size_t rss0 = rss_bytes();
+  sw::Config config = sw::Config::from_yaml("operators: {low_stock: {enabled: true}}\n");
+  sw::Calendar calendar;
+  sw::OperatorSet ops = sw::make_operators(config);
+  sw::FileSource src = open_source(path);
+  auto store = sw::RocksDbStateStore::open({dir + "/state", 256u << 20, true, false});
+  if (!store.is_ok()) return 1;
+  sw::FileSink sink(dir + "/out");
+  sw::TaskOptions o;
+  o.checkpoint_interval_ms = 1000;
+  o.dedup_capacity = 1'000'000;
+  sw::Task task(o, src, {&sink}, *store.value(), ops.pointers(), calendar);
+  if (!task.restore().is_ok()) return 1;
+  std::atomic<bool> stop{false};
+  double t0 = now_s();
+  sw::Status s = task.run(stop);
+  double secs = now_s() - t0;
+  if (!s.is_ok()) {
+    std::fprintf(stderr, "%s\n", s.to_string().c_str());
+    return 1;
+  }
+  size_t rss = rss_bytes() - rss0;
+  const sw::TaskCounters& c = task.counters();
+  uint64_t keys = c.state_keys.load();
+  std::printf("{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
+              "\"keys\":%llu,\"checkpoints\":%llu,\"alerts\":%llu}\n",
+              static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
+              static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
+              static_cast<unsigned long long>(c.outputs[0].load()));
+  std::printf("{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
+              "\"hot_state_bytes_per_key\":%.1f}\n",
+              static_cast<unsigned long long>(keys), rss, keys ? double(rss) / keys : 0.0,
+              keys ? double(c.state_bytes.load()) / keys : 0.0);
+  return 0;
+}

@@ -1,0 +1,94 @@
+// One contract suite run against both StateStore implementations (STYLE.md §5).
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "state/memory_store.h"
+#include "state/rocksdb_store.h"
+
+namespace sw {
+namespace {
+
+class StateStoreTest : public ::testing::TestWithParam<bool> {
+ protected:
+  void SetUp() override {
+    if (GetParam()) {
+      dir_ = std::filesystem::temp_directory_path() /
+             ("sw_state_" + std::to_string(::getpid()));
+      std::filesystem::remove_all(dir_);
+      reopen();
+    } else {
+      store_ = std::make_unique<MemoryStateStore>();
+    }
+  }
+  void TearDown() override {
+    store_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+  void reopen() {
+    store_.reset();
+    auto r = RocksDbStateStore::open({dir_.string(), 64u << 20, true, false});
+    ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+    store_ = std::move(r.value());
+  }
+  std::vector<std::pair<std::string, std::string>> scan(const std::string& ns, const std::string& p) {
+    std::vector<std::pair<std::string, std::string>> out;
+    EXPECT_TRUE(store_->scan_prefix(ns, p, [&](std::string_view k, std::string_view v) {
+      out.emplace_back(k, v);
+      return true;
+    }).is_ok());
+    return out;
+  }
+  std::filesystem::path dir_;
+  std::unique_ptr<StateStore> store_;
+};
+
+TEST_P(StateStoreTest, PutGetRemoveAndNamespacesAreIsolated) {
+  StateBatch b;
+  b.put("a", "k1", "v1");
+  b.put("a", "k2", std::string("v\0x", 3));
+  b.put("ab", "k1", "other");
+  b.put("a", "k3", "gone");
+  b.remove("a", "k3");
+  ASSERT_TRUE(store_->commit(b).is_ok());
+  auto g = store_->get("a", "k2");
+  ASSERT_TRUE(g.is_ok());
+  ASSERT_TRUE(g.value().has_value());
+  EXPECT_EQ(*g.value(), std::string("v\0x", 3));
+  EXPECT_FALSE(store_->get("a", "k3").value().has_value());
+  auto rows = scan("a", "");
+  ASSERT_EQ(rows.size(), 2u);
+  EXPECT_EQ(rows[0].first, "k1");
+  EXPECT_EQ(rows[1].first, "k2");
+  EXPECT_EQ(scan("ab", "").size(), 1u);
+  EXPECT_EQ(scan("a", "k2").size(), 1u);
+}
+
+TEST_P(StateStoreTest, RemovePrefixThenPutInOneBatch) {
+  StateBatch b;
+  for (int i = 0; i < 5; ++i) b.put("ns", "k" + std::to_string(i), "x");
+  ASSERT_TRUE(store_->commit(b).is_ok());
+  StateBatch c;
+  c.remove_prefix("ns");
+  c.put("ns", "k9", "y");
+  ASSERT_TRUE(store_->commit(c).is_ok());
+  auto rows = scan("ns", "");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0].first, "k9");
+}
+
+TEST_P(StateStoreTest, CommittedDataSurvivesReopen) {
+  if (!GetParam()) GTEST_SKIP() << "the memory store is not durable by contract";
+  StateBatch b;
+  b.put("x", "k", "durable");
+  ASSERT_TRUE(store_->commit(b).is_ok());
+  reopen();
+  EXPECT_EQ(*store_->get("x", "k").value(), "durable");
+}
+
+INSTANTIATE_TEST_SUITE_P(Stores, StateStoreTest, ::testing::Values(false, true),
+                         [](const auto& info) { return info.param ? "RocksDb" : "Memory"; });
+
+}  // namespace
+}  // namespace sw
