@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <tuple>
 
 namespace sw {
 
@@ -1089,7 +1090,8 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
   }
 
   std::sort(timeline_.begin(), timeline_.end(), [](const TimelineItem& a, const TimelineItem& b) {
-    return a.t != b.t ? a.t < b.t : a.kind < b.kind;
+    // A total order, so the result does not depend on the sort algorithm.
+    return std::tie(a.t, a.kind, a.sub, a.qty) < std::tie(b.t, b.kind, b.sub, b.qty);
   });
   for (size_t i = 1; i < timeline_.size(); ++i) {
     if (timeline_[i].t <= timeline_[i - 1].t) timeline_[i].t = timeline_[i - 1].t + 1;
