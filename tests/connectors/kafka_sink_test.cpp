@@ -23,10 +23,12 @@ class KafkaSinkTest : public ::testing::Test {
         {0, 1, 4, {"shelfwatch.alerts", "shelfwatch.forecasts", "stock.alerts", "shelfwatch.dlq"}});
   }
   Config config(const std::string& delivery = "exactly_once") const {
-    return Config::from_yaml("kafka: {brokers: '" + broker_->bootstrap() +
-                             "'}\ndelivery: " + delivery +
-                             "\nsinks:\n  kafka:\n    routes: {low_stock: stock.alerts}\n"
-                             "    ce_source: /shelfwatch/test\n");
+    // Short reconnect backoff keeps the outage tests fast (librdkafka's default grows to 10 s).
+    return Config::from_yaml(
+        "kafka: {brokers: '" + broker_->bootstrap() +
+        "', properties: {reconnect.backoff.max.ms: 500}}\ndelivery: " + delivery +
+        "\nsinks:\n  kafka:\n    routes: {low_stock: stock.alerts}\n"
+        "    ce_source: /shelfwatch/test\n");
   }
   // Alerts from 3 origins, keys over 12 store|sku pairs; seq per origin starts at first_seq.
   static std::vector<OutputRecord> alerts(int n, uint64_t first_seq = 1) {

@@ -20,10 +20,11 @@ class KafkaSourceTest : public ::testing::Test {
  protected:
   void SetUp() override { broker_ = KafkaMockBroker::start({0, 1, 3, {"in", "in2"}}); }
   Config config(const std::string& extra) const {
-    return Config::from_yaml("kafka: {brokers: '" + broker_->bootstrap() +
-                             "', properties: {fetch.wait.max.ms: 10}}\n"
-                             "source:\n  kafka:\n    topics: [in, in2]\n" +
-                             extra);
+    return Config::from_yaml(
+        "kafka: {brokers: '" + broker_->bootstrap() +
+        "', properties: {fetch.wait.max.ms: 10, reconnect.backoff.max.ms: 500}}\n"
+        "source:\n  kafka:\n    topics: [in, in2]\n" +
+        extra);
   }
   // 100 records per partition of "in": {"p":P,"n":N}.
   void produce_in(int per_partition, int first = 0) {
