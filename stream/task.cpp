@@ -279,7 +279,8 @@ Status Task::run(const std::atomic<bool>& stop) {
       eager.clear();
     }
     if (source_.at_end()) {
-      end_of_input();
+      // A restart after a completed run must not end the operators twice.
+      if (watermark_ != INT64_MAX) end_of_input();
       SW_RETURN_IF_ERROR(checkpoint());
       for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
       return Status::ok();
