@@ -27,6 +27,9 @@ constexpr double kPromoPrior = 1.5;
 constexpr double kElasticityPrior = -1.0;
 constexpr double kRegressionPrior = 20;
 constexpr double kPromoGain = 0.25;  // level gain multiplier on promoted buckets
+// Pseudo-units with which a category's chain-wide profile is shrunk toward flat (1.0).
+constexpr double kTopShrink = 20;
+constexpr double kTopShrinkMonth = 200;
 
 static_assert(std::is_trivially_copyable_v<ForecastOperator::KeyState>);
 static_assert(ForecastOperator::kRing <= 32, "ring_censored is a 32-bit mask");
@@ -296,7 +299,11 @@ void ForecastOperator::set_stock(KeyState& s, double on_hand, int64_t ts_ms, Key
   if (out && !was_out) {
     s.oos_since_ms = ts_ms;
   } else if (!out && was_out) {
-    add_oos(s, s.oos_since_ms, ts_ms, key, ctx.keys());
+    // The previous completed spell goes into the open window; this one is kept whole, so
+    // buckets beyond the window that have not closed yet still see it.
+    add_oos(s, s.oos_last_from, s.oos_last_to, key, ctx.keys());
+    s.oos_last_from = s.oos_since_ms;
+    s.oos_last_to = ts_ms;
     s.oos_since_ms = -1;
   }
 }
@@ -382,8 +389,15 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
       if (idx < 0) {
         ++late_sales_;
         globals_dirty_ = true;
+      } else if (idx < kPending) {
+        s.pend_qty[idx] += static_cast<float>(ev.qty);
       } else {
-        s.pend_qty[std::min(idx, kPending - 1)] += static_cast<float>(ev.qty);
+        if (s.far_bucket != INT32_MIN && s.far_bucket != b) {
+          ++spilled_sales_;
+          globals_dirty_ = true;
+        }
+        s.far_bucket = std::max(s.far_bucket, b);
+        s.far_qty += static_cast<float>(ev.qty);
       }
       if (s.flags & kStockKnown) set_stock(s, s.on_hand - ev.qty, ev.ts_ms, key, ctx);
       break;
@@ -422,7 +436,7 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
   ensure_timer(key, s, ctx);
 }
 
-void ForecastOperator::on_timer(KeyId key, int64_t /*time_ms*/, uint32_t /*tag*/,
+void ForecastOperator::on_timer(KeyId key, int64_t time_ms, uint32_t /*tag*/,
                                 OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
   keys_ = &ctx.keys();
@@ -431,10 +445,14 @@ void ForecastOperator::on_timer(KeyId key, int64_t /*time_ms*/, uint32_t /*tag*/
   if (!(s.flags & kStarted)) return;
   s.flags &= static_cast<uint8_t>(~kTimerSet);
   mark_dirty(key);
+  const KeyIndex& keys = ctx.keys();
+  if (bucket_end(keys.store_id(key), keys.store(key), s.open_bucket) > time_ms) {
+    ensure_timer(key, s, ctx);  // a stale timer (should not happen): wait for the real end
+    return;
+  }
   close_bucket(key, s, ctx);
   // Chain the next bucket's timer while the input has reached it; at end of input the chain
   // stops after the bucket holding the last event (so the timer queue drains).
-  const KeyIndex& keys = ctx.keys();
   if (bucket_start(keys.store_id(key), keys.store(key), s.open_bucket) <= max_event_ms_) {
     ensure_timer(key, s, ctx);
   }
@@ -461,7 +479,7 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
   const PoolProfile& cat = categories_[s.category].pool;
   const PoolProfile& grp = groups_[s.group];
   double c[24];
-  for (int w = 0; w < 7; ++w) c[w] = cat.dow.ratio(w, 1.0, k);
+  for (int w = 0; w < 7; ++w) c[w] = cat.dow.ratio(w, 1.0, kTopShrink);
   forecast::normalise_mean_one(c, 7);
   for (int w = 0; w < 7; ++w) out.dow[w] = grp.dow.ratio(w, c[w], k);
   forecast::normalise_mean_one(out.dow, 7);
@@ -469,12 +487,12 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
     out.dow[w] = (s.dow_num[w] + k * out.dow[w]) / (s.dow_den[w] + k);
   }
   forecast::normalise_mean_one(out.dow, 7);
-  for (int m = 0; m < 12; ++m) c[m] = cat.moy.ratio(m, 1.0, k);
+  for (int m = 0; m < 12; ++m) c[m] = cat.moy.ratio(m, 1.0, kTopShrinkMonth);
   forecast::normalise_mean_one(c, 12);
   for (int m = 0; m < 12; ++m) out.moy[m] = grp.moy.ratio(m, c[m], k);
   forecast::normalise_mean_one(out.moy, 12);
   if (options_.hourly) {
-    for (int h = 0; h < 24; ++h) c[h] = cat.hod.ratio(h, 1.0, k);
+    for (int h = 0; h < 24; ++h) c[h] = cat.hod.ratio(h, 1.0, kTopShrink);
     forecast::normalise_mean_one(c, 24);
     for (int h = 0; h < 24; ++h) out.hod[h] = grp.hod.ratio(h, c[h], k);
     forecast::normalise_mean_one(out.hod, 24);
@@ -598,10 +616,13 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   const int64_t end = bucket_end(sid, store, b);
 
   // Out-of-stock time up to the bucket end; a spell that continues accrues to later buckets.
-  if ((s.flags & kStockKnown) && s.oos_since_ms >= 0) {
-    const int64_t from = std::max(s.oos_since_ms, start);
-    if (end > from) s.pend_oos_s[0] += static_cast<float>((end - from) / 1000.0);
-    s.oos_since_ms = std::max(s.oos_since_ms, end);
+  if (s.flags & kStockKnown) {
+    auto overlap = [&](int64_t from, int64_t to) {
+      const int64_t o = std::min(to, end) - std::max(from, start);
+      if (o > 0) s.pend_oos_s[0] += static_cast<float>(o / 1000.0);
+    };
+    overlap(s.oos_last_from, s.oos_last_to);
+    if (s.oos_since_ms >= 0) overlap(s.oos_since_ms, end);
   }
   const bool censored =
       s.pend_oos_s[0] * 1000.0 > options_.censor_fraction * static_cast<double>(end - start);
@@ -613,6 +634,11 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   s.pend_qty[kPending - 1] = 0;
   s.pend_oos_s[kPending - 1] = 0;
   s.open_bucket = b + 1;
+  if (s.far_bucket != INT32_MIN && s.far_bucket < s.open_bucket + kPending) {
+    s.pend_qty[s.far_bucket - s.open_bucket] += s.far_qty;
+    s.far_bucket = INT32_MIN;
+    s.far_qty = 0;
+  }
 
   const int32_t day = options_.hourly ? floor_div(b, 24) : b;
   const double per_day = options_.hourly ? 24.0 : 1.0;
@@ -734,15 +760,19 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       s.lt.level = static_cast<float>(level_pre);
       s.lt.trend = 0;
       s.annual = static_cast<float>(level_pre);
+      if (base_prev > 0) s.flags |= kPrior;
     }
-    const double a = std::max(options_.alpha, 1.0 / (s.learned + 2.0));
+    const double a = std::max(options_.alpha, 1.0 / (s.learned + ((s.flags & kPrior) ? 2.0 : 1.0)));
     forecast::DampedTrendParams p = params_;
     p.alpha = a;
     p.beta = s.learned >= 28 ? params_.beta * options_.alpha / a : 0.0;
-    forecast::damped_trend_update(s.lt, yd, p, discount > 0 ? kPromoGain : 1.0);
+    // Gain weighted by the bucket's expected share (y/s has variance ~ 1/s for count data,
+    // and a slot with a near-zero seasonal factor carries no information about the level).
+    const double share = std::min(expect_unit, 1.0 / a);
+    forecast::damped_trend_update(s.lt, yd, p, (discount > 0 ? kPromoGain : 1.0) * share);
     if (s.lt.level < 0) s.lt.level = 0;
     const double aa = std::max(1.0 / (365 * per_day), 1.0 / (s.learned + 2.0));
-    s.annual = static_cast<float>(s.annual + aa * (yd - s.annual));
+    s.annual = static_cast<float>(s.annual + std::min(1.0, aa * expect_unit) * (yd - s.annual));
     const double ia = std::max(options_.intermittent_alpha, 1.0 / (s.learned + 2.0));
     forecast::croston_update(s.croston, yd, ia);
     forecast::tsb_update(s.tsb, yd, ia, ia);
@@ -1029,6 +1059,7 @@ std::string ForecastOperator::encode_globals() const {
   w.pod(max_event_ms_);
   w.pod(late_sales_);
   w.pod(censored_buckets_);
+  w.pod(spilled_sales_);
   w.pod(overall_);
   w.pod(overall_day_);
   w.pod(static_cast<uint32_t>(categories_.size()));
@@ -1078,7 +1109,7 @@ Status ForecastOperator::decode_globals(std::string_view bytes) {
   }
   uint32_t n = 0;
   bool ok = r.pod(max_event_ms_) && r.pod(late_sales_) && r.pod(censored_buckets_) &&
-            r.pod(overall_) && r.pod(overall_day_) && r.pod(n);
+            r.pod(spilled_sales_) && r.pod(overall_) && r.pod(overall_day_) && r.pod(n);
   categories_.clear();
   category_names_.clear();
   category_ids_.clear();

@@ -43,9 +43,9 @@ struct ForecastOptions {
   double interval = 0.9;            // operators.forecast.interval: central interval probability
   bool emit = true;                 // operators.forecast.emit: every_close (default) | none
   double censor_fraction = 0.25;    // operators.forecast.censor_fraction
-  double alpha = 0.02;              // operators.forecast.alpha: level gain
-  double beta = 0.05;               // operators.forecast.beta: trend gain (relative to alpha)
-  double phi = 0.99;                // operators.forecast.phi: trend damping per bucket
+  double alpha = 0.01;              // operators.forecast.alpha: level gain per bucket
+  double beta = 0.02;               // operators.forecast.beta: trend gain (relative to alpha)
+  double phi = 0.97;                // operators.forecast.phi: trend damping per bucket
   double intermittent_alpha = 0.1;  // operators.forecast.intermittent_alpha: Croston/TSB gain
   double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
   double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
@@ -103,6 +103,9 @@ class ForecastOperator final : public Operator, public DemandView {
   //! Sales that arrived for an already-closed bucket (not counted as demand).
   uint64_t late_sales() const { return late_sales_; }
   uint64_t censored_buckets() const { return censored_buckets_; }
+  //! Sales attributed to a later bucket than their own because two buckets beyond the open
+  //! window had sales at once (sparse keys whose earlier buckets had not closed yet).
+  uint64_t spilled_sales() const { return spilled_sales_; }
 
   //! Per-key hot state (trivially copyable: snapshots copy it byte for byte).
   struct KeyState {
@@ -114,6 +117,10 @@ class ForecastOperator final : public Operator, public DemandView {
     float pend_qty[kPending] = {};
     float pend_oos_s[kPending] = {};
     int64_t oos_since_ms = -1;  // start of the current out-of-stock spell, -1 in stock
+    int64_t oos_last_from = 0;  // the last completed spell, not yet added to pend_oos_s
+    int64_t oos_last_to = 0;
+    int32_t far_bucket = INT32_MIN;  // one bucket beyond the open window (sparse keys)
+    float far_qty = 0;
     float on_hand = 0;
     float price = 0;      // current own price (0 unknown)
     float ref_price = 0;  // slow average of the own price (regular price)
@@ -136,7 +143,14 @@ class ForecastOperator final : public Operator, public DemandView {
     forecast::AccuracySums acc_short;
     int32_t drift_bucket = -1;  // bucket at which the open drift alert fired
   };
-  enum Flag : uint8_t { kStarted = 1, kStockKnown = 2, kTimerSet = 4, kDrift = 8, kInit = 16 };
+  enum Flag : uint8_t {
+    kStarted = 1,
+    kStockKnown = 2,
+    kTimerSet = 4,
+    kDrift = 8,
+    kInit = 16,
+    kPrior = 32
+  };
 
  private:
   struct PoolProfile {
@@ -211,6 +225,7 @@ class ForecastOperator final : public Operator, public DemandView {
   int64_t max_event_ms_ = INT64_MIN;
   uint64_t late_sales_ = 0;
   uint64_t censored_buckets_ = 0;
+  uint64_t spilled_sales_ = 0;
   std::vector<KeyId> dirty_;
   std::vector<uint8_t> dirty_flag_;
   bool globals_dirty_ = false;

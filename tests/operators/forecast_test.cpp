@@ -1,0 +1,430 @@
+// Forecast operator: bucketing and closing by event-time timers, zero-demand buckets,
+// censoring, promotions, intermittent models, intervals, drift, the demand view, hourly
+// buckets, and checkpoint/restore invariance.
+
+#include "operators/forecast.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "stream/config.h"
+#include "stream/json_writer.h"
+#include "tests/operators/fake_context.h"
+
+namespace sw {
+namespace {
+
+using testing::FakeContext;
+using testing::FakeStateStore;
+
+constexpr int64_t kDay = 86'400'000;
+constexpr int64_t kHour = 3'600'000;
+constexpr int32_t kDay0 = 19'359;  // 2023-01-02, a Monday
+
+int64_t day_ms(int d) {
+  return int64_t{kDay0 + d} * kDay;
+}
+
+ForecastOptions test_options() {
+  ForecastOptions o;
+  o.horizon = 14;
+  return o;
+}
+
+Event promotion(int64_t ts, std::string_view sku, int64_t start, int64_t end, double pct,
+                std::string_view store = {}) {
+  Event e;
+  e.type = EventType::kPromotion;
+  e.ts_ms = ts;
+  e.sku = sku;
+  e.store = store;
+  e.promo_id = "P1";
+  e.start_ms = start;
+  e.end_ms = end;
+  e.discount_pct = pct;
+  return e;
+}
+
+// Parsed view of one forecast record.
+struct Parsed {
+  std::string store, sku, time, model;
+  double actual = 0;
+  bool censored = false;
+  std::vector<double> mean, lo, hi;
+  std::vector<std::string> times;
+};
+
+Parsed parse(const std::string& json) {
+  simdjson::ondemand::parser parser;
+  simdjson::padded_string p(json);
+  auto doc = parser.iterate(p);
+  Parsed out;
+  out.store = std::string(std::string_view(doc["store"]));
+  out.sku = std::string(std::string_view(doc["sku"]));
+  out.time = std::string(std::string_view(doc["time"]));
+  for (auto step : doc["horizon"].get_array()) {
+    out.times.emplace_back(std::string_view(step["time"]));
+    out.mean.push_back(double(step["mean"]));
+    out.lo.push_back(double(step["lo"]));
+    out.hi.push_back(double(step["hi"]));
+  }
+  out.model = std::string(std::string_view(doc["model"]));
+  out.actual = double(doc["actual"]);
+  out.censored = bool(doc["censored"]);
+  return out;
+}
+
+// Sends `qty` at noon of day `d` (if > 0) and closes the day.
+void sell_day(ForecastOperator& op, FakeContext& ctx, int d, double qty,
+              std::string_view store = "S1", std::string_view sku = "A") {
+  if (qty > 0) ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, store, sku, qty));
+  ctx.advance_watermark(op, day_ms(d + 1));
+}
+
+TEST(ForecastOperatorTest, ClosesDailyBucketsIncludingZeroDemandDays) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  ctx.send(op, testing::sale(day_ms(0) + 9 * kHour, "S1", "A", 2));
+  ctx.send(op, testing::sale(day_ms(0) + 15 * kHour, "S1", "A", 3));
+  ctx.send(op, testing::sale(day_ms(1) + 1 * kHour, "S1", "A", 4));  // next day, still open
+  ctx.advance_watermark(op, day_ms(1) - 1);
+  EXPECT_TRUE(ctx.of(OutputStream::kForecasts).empty());  // bucket not closed yet
+  ctx.advance_watermark(op, day_ms(1));
+  auto recs = ctx.of(OutputStream::kForecasts, "forecast");
+  ASSERT_EQ(recs.size(), 1u);
+  Parsed p = parse(recs[0]->json);
+  EXPECT_EQ(p.store, "S1");
+  EXPECT_EQ(p.sku, "A");
+  EXPECT_EQ(recs[0]->key, "S1|A");
+  EXPECT_EQ(p.time, format_time(day_ms(1)));
+  EXPECT_EQ(p.actual, 5);
+  ASSERT_EQ(p.mean.size(), 14u);
+  EXPECT_EQ(p.times[0], format_time(day_ms(1)));
+  EXPECT_EQ(p.times[13], format_time(day_ms(14)));
+  EXPECT_NEAR(p.mean[0], 5.0, 1e-9);  // first observation: the level is the observation
+  // Day 1 (4 units) and day 2 (no sales, in stock: zero demand) close as the watermark moves.
+  ctx.advance_watermark(op, day_ms(3));
+  recs = ctx.of(OutputStream::kForecasts, "forecast");
+  ASSERT_EQ(recs.size(), 2u);  // chain stops after the bucket holding the last event
+  EXPECT_EQ(parse(recs[1]->json).actual, 4);
+  ctx.send(op, testing::sale(day_ms(3) + 12 * kHour, "S1", "A", 1));
+  ctx.advance_watermark(op, day_ms(4));
+  recs = ctx.of(OutputStream::kForecasts, "forecast");
+  ASSERT_EQ(recs.size(), 4u);
+  EXPECT_EQ(parse(recs[2]->json).actual, 0);  // day 2: zero demand
+  EXPECT_EQ(parse(recs[3]->json).actual, 1);
+  // Running mean during cold start: (5 + 4 + 0 + 1) / 4 = 2.5 (flat season profiles).
+  EXPECT_NEAR(parse(recs[3]->json).mean[0], 2.5, 1e-3);
+}
+
+TEST(ForecastOperatorTest, ConstantDemandGivesThatMeanAndCalibratedWidth) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  std::mt19937_64 rng(3);
+  std::poisson_distribution<int> pois(20);
+  int inside = 0, total = 0;
+  std::vector<double> prev_lo, prev_hi;
+  for (int d = 0; d < 400; ++d) {
+    const int q = pois(rng);
+    sell_day(op, ctx, d, q);
+    auto recs = ctx.take();
+    ASSERT_EQ(recs.size(), 1u);
+    Parsed p = parse(recs[0].json);
+    if (d >= 100 && !prev_lo.empty()) {
+      total++;
+      inside += (q >= prev_lo[0] && q <= prev_hi[0]) ? 1 : 0;
+    }
+    prev_lo = p.lo;
+    prev_hi = p.hi;
+    if (d == 399) {
+      EXPECT_NEAR(p.mean[0], 20, 1.5);
+      EXPECT_NEAR(p.mean[13], 20, 1.5);
+      EXPECT_EQ(p.model, "damped_trend_seasonal");
+    }
+  }
+  const double coverage = double(inside) / total;
+  EXPECT_GE(coverage, 0.85);
+  EXPECT_LE(coverage, 0.95);
+}
+
+TEST(ForecastOperatorTest, LearnsDayOfWeekProfile) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  // Saturdays (weekday 5) sell 30, other days 10: weekly mean 90/7.
+  for (int d = 0; d < 180; ++d) sell_day(op, ctx, d, (d % 7) == 5 ? 30 : 10);
+  std::vector<HorizonPoint> pts;
+  const KeyId k = ctx.key("S1", "A");
+  ASSERT_TRUE(op.forecast(k, 7, pts));
+  // Next bucket is day 180 (weekday 5 = Saturday).
+  EXPECT_NEAR(pts[0].mean, 30, 2.5);
+  for (int i = 1; i < 7; ++i) EXPECT_NEAR(pts[i].mean, 10, 1.0) << i;
+}
+
+TEST(ForecastOperatorTest, OutOfStockBucketsAreCensored) {
+  ForecastOptions o = test_options();
+  ForecastOperator op(o), control(o);
+  FakeContext ctx, cctx;
+  ctx.send(op, testing::inventory(day_ms(0), "S1", "A", InventoryKind::kSnapshot, 1000));
+  for (int d = 0; d < 60; ++d) {
+    sell_day(op, ctx, d, 10);
+    sell_day(control, cctx, d, 10);
+  }
+  // Stock-out: the shelf is empty for 15 days (no sales), then restocked.
+  ctx.send(op, testing::inventory(day_ms(60), "S1", "A", InventoryKind::kSnapshot, 0));
+  for (int d = 60; d < 75; ++d) {
+    sell_day(op, ctx, d, 0);
+    sell_day(control, cctx, d, 0);
+  }
+  ctx.send(op, testing::inventory(day_ms(75), "S1", "A", InventoryKind::kReceipt, 500));
+  sell_day(op, ctx, 75, 10);
+  sell_day(control, cctx, 75, 10);
+  EXPECT_EQ(op.censored_buckets(), 15u);
+  EXPECT_EQ(control.censored_buckets(), 0u);
+  std::vector<HorizonPoint> a, b;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, a));
+  ASSERT_TRUE(control.forecast(cctx.key("S1", "A"), 1, b));
+  EXPECT_NEAR(a[0].mean, 10, 0.5);  // the empty shelf did not teach "demand fell"
+  EXPECT_LT(b[0].mean, 9.0);        // without stock information it did
+  auto recs = ctx.of(OutputStream::kForecasts);
+  EXPECT_TRUE(parse(recs[65]->json).censored);
+  EXPECT_FALSE(parse(recs[75]->json).censored);
+}
+
+TEST(ForecastOperatorTest, PartlyOutOfStockDayIsCensoredOnlyAboveThreshold) {
+  ForecastOptions o = test_options();
+  o.censor_fraction = 0.25;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  ctx.send(op, testing::inventory(day_ms(0), "S1", "A", InventoryKind::kSnapshot, 12));
+  // Day 0: sells out at 20:00 (4 h out of stock = 1/6 of the day): not censored.
+  ctx.send(op, testing::sale(day_ms(0) + 20 * kHour, "S1", "A", 12));
+  ctx.send(op, testing::inventory(day_ms(1), "S1", "A", InventoryKind::kReceipt, 12));
+  ctx.advance_watermark(op, day_ms(1));
+  // Day 1: sells out at 06:00 (18 h out): censored.
+  ctx.send(op, testing::sale(day_ms(1) + 6 * kHour, "S1", "A", 12));
+  ctx.send(op, testing::inventory(day_ms(2), "S1", "A", InventoryKind::kReceipt, 12));
+  ctx.advance_watermark(op, day_ms(2));
+  EXPECT_EQ(op.censored_buckets(), 1u);
+  auto recs = ctx.of(OutputStream::kForecasts);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_FALSE(parse(recs[0]->json).censored);
+  EXPECT_TRUE(parse(recs[1]->json).censored);
+}
+
+TEST(ForecastOperatorTest, PromotionIsNotReadAsTrendAndUpliftIsLearned) {
+  ForecastOptions o = test_options();
+  ForecastOperator op(o), control(o);
+  FakeContext ctx, cctx;
+  // Ten skus of one category in one store, 20 units a day; a 50 % promotion doubles sales
+  // for a week (days 60-66) on every sku.
+  std::vector<std::string> skus;
+  for (int i = 0; i < 10; ++i) skus.push_back("SKU" + std::to_string(i));
+  ItemFields f;
+  f.category = "snacks";
+  for (const auto& s : skus) {
+    ctx.send(op, testing::item(day_ms(0), s, f));
+    cctx.send(control, testing::item(day_ms(0), s, f));
+    ctx.send(op, promotion(day_ms(0), s, day_ms(60), day_ms(67), 50));
+  }
+  auto day = [&](ForecastOperator& o2, FakeContext& c, int d) {
+    for (const auto& s : skus) {
+      const double q = (d >= 60 && d < 67) ? 40 : 20;
+      c.send(o2, testing::sale(day_ms(d) + 12 * kHour, "S1", s, q));
+    }
+    c.advance_watermark(o2, day_ms(d + 1));
+  };
+  for (int d = 0; d < 67; ++d) {
+    day(op, ctx, d);
+    day(control, cctx, d);
+  }
+  std::vector<HorizonPoint> a, b;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 1, a));
+  ASSERT_TRUE(control.forecast(cctx.key("S1", "SKU0"), 1, b));
+  EXPECT_NEAR(a[0].mean, 20, 1.0);        // with the promotion known, the level barely moved
+  EXPECT_GT(b[0].mean, a[0].mean + 1.0);  // without it, the promoted week raised the level
+  // A scheduled promotion lifts the forecast on its days by the learned uplift (~2x).
+  ctx.send(op, promotion(day_ms(67), "SKU0", day_ms(70), day_ms(72), 50));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 7, a));
+  EXPECT_NEAR(a[0].mean, 20, 1.0);
+  EXPECT_GT(a[3].mean / a[0].mean, 1.6);  // day 70
+  EXPECT_LT(a[3].mean / a[0].mean, 2.4);
+  EXPECT_NEAR(a[5].mean, a[0].mean, 1.0);  // day 72: promotion over
+}
+
+TEST(ForecastOperatorTest, SlowMoverUsesIntermittentModel) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  for (int d = 0; d < 200; ++d) sell_day(op, ctx, d, d % 5 == 0 ? 2 : 0);
+  const KeyId k = ctx.key("S1", "A");
+  const std::string model(op.key_model(k));
+  EXPECT_TRUE(model == "croston_sba" || model == "tsb") << model;
+  std::vector<HorizonPoint> pts;
+  ASSERT_TRUE(op.forecast(k, 7, pts));
+  double sum = 0;
+  for (const auto& p : pts) sum += p.mean;
+  EXPECT_NEAR(sum / 7, 0.4, 0.12);  // 2 units every 5 days
+}
+
+TEST(ForecastOperatorTest, DriftFiresRefitsAndResolves) {
+  ForecastOptions o = test_options();
+  // Slow intermittent models too, so that no candidate model absorbs the shift by itself
+  // (with the default gain TSB adapts within days and is chosen instead: no drift).
+  o.intermittent_alpha = 0.01;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  std::mt19937_64 rng(5);
+  std::poisson_distribution<int> low(10), high(40);
+  for (int d = 0; d < 120; ++d) sell_day(op, ctx, d, low(rng));
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts).empty());
+  int fired_day = -1;
+  for (int d = 120; d < 200; ++d) {
+    sell_day(op, ctx, d, high(rng));
+    if (fired_day < 0 && !ctx.of(OutputStream::kAlerts).empty()) fired_day = d;
+  }
+  auto alerts = ctx.of(OutputStream::kAlerts, "forecast_drift");
+  ASSERT_GE(alerts.size(), 2u);
+  EXPECT_LE(fired_day, 140);  // detection delay ~ the 14-bucket short window
+  EXPECT_NE(alerts[0]->json.find("\"status\":\"firing\""), std::string::npos);
+  EXPECT_NE(alerts[1]->json.find("\"status\":\"resolved\""), std::string::npos);
+  EXPECT_EQ(alerts[0]->id, alerts[1]->id);
+  std::vector<HorizonPoint> pts;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, pts));
+  EXPECT_NEAR(pts[0].mean, 40, 4);  // re-fitted to the new level
+}
+
+TEST(ForecastOperatorTest, DemandViewSumsTheForecastOverTheLeadTime) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  for (int d = 0; d < 60; ++d) sell_day(op, ctx, d, 10);
+  const DemandView* view = op.demand_view();
+  DemandEstimate est;
+  const KeyId k = ctx.key("S1", "A");
+  ASSERT_TRUE(view->demand(k, day_ms(60), 7, 35, est));
+  EXPECT_NEAR(est.total_mean, 70, 1.0);
+  EXPECT_NEAR(est.mean_per_day, 10, 0.15);
+  EXPECT_NEAR(est.cover_days, 3.5, 0.1);
+  EXPECT_GT(est.total_sd, 0);
+  ASSERT_TRUE(view->demand(k, day_ms(60), 2.5, 0, est));
+  EXPECT_NEAR(est.total_mean, 25, 0.5);
+  EXPECT_EQ(est.cover_days, 0);
+  EXPECT_FALSE(view->demand(ctx.key("S1", "B"), day_ms(60), 7, 1, est));
+}
+
+TEST(ForecastOperatorTest, HourlyBucketsLearnIntraDayProfile) {
+  ForecastOptions o = test_options();
+  o.hourly = true;
+  o.horizon = 24;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  for (int d = 0; d < 40; ++d) {
+    ctx.send(op, testing::sale(day_ms(d) + 10 * kHour + 60'000, "S1", "A", 24));
+    ctx.advance_watermark(op, day_ms(d + 1));
+  }
+  // Buckets close up to the one holding the last event (day 39, 10:00): event time cannot
+  // pass what the input has not reached.
+  auto recs = ctx.of(OutputStream::kForecasts);
+  EXPECT_EQ(recs.size(), 39u * 24 + 1);
+  std::vector<HorizonPoint> pts;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 24, pts));
+  EXPECT_EQ(pts[23].time_ms, day_ms(40) + 10 * kHour);
+  EXPECT_GT(pts[23].mean, 5 * pts[16].mean);
+  EXPECT_GT(pts[23].mean, 8);
+}
+
+// Drives a deterministic multi-key history from day `from` to `to` (exclusive).
+void history(ForecastOperator& op, FakeContext& ctx, int from, int to) {
+  for (int d = from; d < to; ++d) {
+    for (int k = 0; k < 3; ++k) {
+      std::mt19937_64 rng(static_cast<uint64_t>(d * 7 + k));
+      std::poisson_distribution<int> pois(5.0 + 10 * k + (d % 7 == 5 ? 6 : 0));
+      const int q = pois(rng);
+      static const char* kSkus[] = {"A", "B", "C"};
+      if (q > 0) ctx.send(op, testing::sale(day_ms(d) + 11 * kHour, "S1", kSkus[k], q));
+      if (d == 30 && k == 1) {
+        ctx.send(
+            op, testing::inventory(day_ms(d) + 12 * kHour, "S1", "B", InventoryKind::kSnapshot, 0));
+      }
+      if (d == 33 && k == 1) {
+        ctx.send(op, testing::inventory(day_ms(d), "S1", "B", InventoryKind::kReceipt, 100));
+      }
+    }
+    if (d == 10) ctx.send(op, promotion(day_ms(d), "C", day_ms(40), day_ms(45), 30));
+    // The watermark trails the events (as in the task): day d - 1 closes at day d, 11:00.
+    ctx.advance_watermark(op, day_ms(d) + 11 * kHour + 1);
+  }
+}
+
+TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
+  ForecastOptions o = test_options();
+  ForecastOperator straight(o);
+  FakeContext sctx;
+  ItemFields f;
+  f.category = "dairy";
+  sctx.send(straight, testing::item(0, "A", f));
+  history(straight, sctx, 0, 90);
+  const auto expected = sctx.take();
+
+  FakeStateStore store;
+  std::vector<OutputRecord> got;
+  {
+    ForecastOperator first(o);
+    FakeContext c1;
+    c1.send(first, testing::item(0, "A", f));
+    history(first, c1, 0, 20);
+    StateBatch b;
+    first.snapshot(b);  // incremental checkpoints: dirty keys only
+    ASSERT_TRUE(store.commit(b).is_ok());
+    history(first, c1, 20, 47);
+    b.clear();
+    first.snapshot(b);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    got = c1.take();
+  }
+  ForecastOperator second(o);
+  FakeContext c2;
+  for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);  // the task restores its key index
+  c2.set_watermark(day_ms(46) + 11 * kHour + 1);
+  ASSERT_TRUE(second.restore(store, c2).is_ok());
+  EXPECT_EQ(c2.timers.size(), 3u);  // one bucket-close timer per key, re-registered
+  history(second, c2, 47, 90);
+  for (auto& r : c2.take()) got.push_back(std::move(r));
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].key, expected[i].key) << i;
+    EXPECT_EQ(got[i].json, expected[i].json) << i;
+  }
+  EXPECT_GT(second.censored_buckets(), 0u);
+}
+
+TEST(ForecastOperatorTest, RestoreRejectsCorruptState) {
+  FakeStateStore store;
+  StateBatch b;
+  b.put(ForecastOperator::kNamespace, "g", "junk");
+  ASSERT_TRUE(store.commit(b).is_ok());
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  EXPECT_FALSE(op.restore(store, ctx).is_ok());
+}
+
+TEST(ForecastOperatorTest, ConfigKeys) {
+  Config c = Config::from_yaml(
+      "operators:\n  forecast:\n    bucket: 1h\n    horizon: 120\n    interval: 0.8\n"
+      "    emit: none\n");
+  ForecastOptions o = ForecastOptions::from_config(c);
+  EXPECT_TRUE(o.hourly);
+  EXPECT_EQ(o.horizon, 120);
+  EXPECT_DOUBLE_EQ(o.interval, 0.8);
+  EXPECT_FALSE(o.emit);
+  EXPECT_THROW(
+      ForecastOptions::from_config(Config::from_yaml("operators:\n  forecast:\n    bucket: 2d\n")),
+      ConfigError);
+}
+
+}  // namespace
+}  // namespace sw
