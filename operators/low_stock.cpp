@@ -434,7 +434,7 @@ void LowStockOperator::apply_item(ItemParams& p, const Event& e) {
   if (is_set(f.lead_time_sd_days)) p.lead_time_sd_days = to_f(f.lead_time_sd_days);
   if (is_set(f.service_level) && f.service_level > 0 && f.service_level < 1) {
     p.service_level = to_f(f.service_level);
-    p.z = to_f(inventory::inverse_normal_cdf(f.service_level));
+    p.z = to_f(inventory::inverse_normal_cdf(p.service_level));
   }
   if (is_set(f.pack_size)) p.pack_size = to_f(f.pack_size);
   if (is_set(f.moq)) p.moq = to_f(f.moq);

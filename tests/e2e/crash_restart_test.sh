@@ -8,8 +8,8 @@ set -euo pipefail
 sw=${1:?usage: crash_restart_test.sh path/to/shelfwatch [kills]}
 kills=${2:-20}
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-cd "$work"
+trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
+cd "$work"; echo "work dir: $work"
 
 "$sw" gen --stores 20 --skus 150 --days 40 --seed 11 --bad-rate 0.002 --quiet --out events.jsonl
 common=(--set source.file.path=events.jsonl --quiet)
