@@ -1694,14 +1694,17 @@ Status generate_stream(const GeneratorOptions& options, const ChunkWriter& event
   if (options.stores < 1 || options.skus < 1 || options.days < 1) {
     return Status::invalid("stores, skus and days must all be >= 1");
   }
-  if (static_cast<uint64_t>(options.stores) * static_cast<uint64_t>(options.skus) > 100'000'000) {
-    return Status::invalid("stores x skus must be <= 100,000,000");
-  }
+  const double keys = static_cast<double>(options.stores) * static_cast<double>(options.skus);
+  if (keys > 20e6) return Status::invalid("stores x skus must be <= 20,000,000");
   if (!(options.bad_rate >= 0 && options.bad_rate < 0.9)) {
     return Status::invalid("bad rate must be in [0, 0.9)");
   }
   if (!(options.events_per_key_day > 0 && options.events_per_key_day <= 10'000)) {
     return Status::invalid("events per key and day must be in (0, 10000]");
+  }
+  // One day of events is held in memory (32 bytes each) with 32-bit indices.
+  if (keys * options.events_per_key_day > 200e6) {
+    return Status::invalid("stores x skus x events per key and day must be <= 200,000,000");
   }
   if (!(options.duplicate_rate >= 0 && options.duplicate_rate <= 0.5) ||
       !(options.disorder_rate >= 0 && options.disorder_rate <= 1) || options.max_disorder_ms < 1 ||

@@ -113,6 +113,10 @@ TEST(GeneratorTest, RejectsBadOptions) {
   o.start_date = "2026-02-30";
   EXPECT_FALSE(generate_stream(o, sink, nullptr, stats).is_ok());
   o = GeneratorOptions{};
+  o.stores = 10'000;
+  o.skus = 10'000;  // 100 M keys: too much memory
+  EXPECT_FALSE(generate_stream(o, sink, nullptr, stats).is_ok());
+  o = GeneratorOptions{};
   o.bad_rate = 0.95;
   EXPECT_FALSE(generate_stream(o, sink, nullptr, stats).is_ok());
   // A failing writer stops generation with its status.
