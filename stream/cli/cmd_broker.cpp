@@ -1,13 +1,18 @@
 // `shelfwatch broker`: the development/test Kafka broker (librdkafka's mock cluster).
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <atomic>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <memory>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "connectors/kafka_mock_broker.h"
 #include "stream/cli/commands.h"
@@ -25,7 +30,12 @@ const char* const kBrokerHelp =
     "SIGINT/SIGTERM.\n\n"
     "  --port N        bootstrap port on 127.0.0.1 (default 9092; 0 = the mock's own port)\n"
     "  --partitions N  partitions per created topic (default 4)\n"
-    "  --topics LIST   topics to create (default: shelfwatch.events and the output topics)\n\n"
+    "  --topics LIST   topics to create (default: shelfwatch.events and the output topics)\n"
+    "  --control       read fault-injection commands from stdin, one per line (tests):\n"
+    "                    down ID | up ID          broker ID refuses/accepts connections\n"
+    "                    errors produce|fetch N [CODE]\n"
+    "                                             the next N requests fail with Kafka\n"
+    "                                             error CODE (default 6, not leader)\n\n"
     "example:\n"
     "  shelfwatch broker --port 9092 --partitions 8 --topics shelfwatch.events\n";
 
@@ -34,6 +44,32 @@ const char* const kDefaultTopics =
     "shelfwatch.replenishment,shelfwatch.dlq,shelfwatch.late,shelfwatch.scores";
 
 std::atomic<bool> g_broker_stop{false};
+
+// Applies one control line; returns a message for stderr.
+std::string control(KafkaMockBroker& broker, const std::string& line) {
+  std::istringstream in(line);
+  std::string cmd, what;
+  in >> cmd;
+  if (cmd == "down" || cmd == "up") {
+    int id = 1;
+    in >> id;
+    Status s = cmd == "down" ? broker.set_broker_down(id) : broker.set_broker_up(id);
+    return s.is_ok() ? "broker " + std::to_string(id) + " " + cmd : s.message();
+  }
+  if (cmd == "errors") {
+    int count = 0, code = 6;
+    in >> what >> count;
+    if (!(in >> code)) code = 6;
+    if ((what != "produce" && what != "fetch") || count <= 0)
+      return "usage: errors produce|fetch N [CODE]";
+    broker.push_request_errors(
+        what == "produce" ? KafkaMockBroker::kApiProduce : KafkaMockBroker::kApiFetch,
+        std::vector<int>(static_cast<size_t>(count), code));
+    return "next " + std::to_string(count) + " " + what + " requests fail with error " +
+           std::to_string(code);
+  }
+  return "unknown command: " + line;
+}
 void on_broker_signal(int) {
   g_broker_stop = true;
 }
@@ -80,7 +116,32 @@ int broker_command(const Args& args) {
                "shelfwatch broker: development/test Kafka broker (librdkafka mock cluster) on %s, "
                "%zu topics x %d partitions; Ctrl-C to stop\n",
                broker->bootstrap().c_str(), options.topics.size(), options.partitions);
-  while (!g_broker_stop.load()) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  bool control_stdin = false;
+  for (const auto& a : args) control_stdin |= a == "--control";
+  std::string pending;
+  while (!g_broker_stop.load()) {
+    if (!control_stdin) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(100));
+      continue;
+    }
+    pollfd pfd{0, POLLIN, 0};
+    if (::poll(&pfd, 1, 100) <= 0) continue;
+    char buf[512];
+    ssize_t n = ::read(0, buf, sizeof(buf));
+    if (n <= 0) {
+      control_stdin = false;  // stdin closed: keep running until a signal
+      continue;
+    }
+    pending.append(buf, static_cast<size_t>(n));
+    size_t nl;
+    while ((nl = pending.find('\n')) != std::string::npos) {
+      std::string line = pending.substr(0, nl);
+      pending.erase(0, nl + 1);
+      if (!line.empty()) {
+        std::fprintf(stderr, "shelfwatch broker: %s\n", control(*broker, line).c_str());
+      }
+    }
+  }
   std::fprintf(stderr, "shelfwatch broker: stopped\n");
   return 0;
 }
