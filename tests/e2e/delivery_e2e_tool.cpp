@@ -4,7 +4,7 @@
 //       DeliverySink delivering generated alerts to an in-process PagerDuty-like receiver
 //       (every 7th request answers 500, so retries are non-zero) and an Alertmanager-like one.
 //       Stands in for `shelfwatch run` until the run command serves metrics.
-//   deliver --config FILE --alerts FILE [--state-wait-ms N]
+//   deliver --config FILE --alerts FILE [--state DIR]
 //       Feeds alert JSON lines through a DeliverySink built from the config (one checkpoint
 //       per line; a line "#sleep MS" pauses), then waits for the outbox to drain; exit 0 when
 //       it drained.
@@ -18,6 +18,7 @@
 #include "connectors/delivery_sink.h"
 #include "connectors/metrics.h"
 #include "state/memory_store.h"
+#include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
 #include "tests/connectors/http_receiver.h"
 
@@ -149,9 +150,29 @@ int deliver(int argc, char** argv) {
     std::cerr << "cannot read --alerts\n";
     return 2;
   }
-  sw::MemoryStateStore store;
-  auto sink = sw::make_delivery_sink(cfg, nullptr);
+  // --state DIR: a RocksDB store (survives kill -9; workers commit their removals to it
+  // directly). Without it, an in-memory store.
+  std::unique_ptr<sw::StateStore> owned;
+  sw::StateStore* ack_store = nullptr;
+  const std::string state_dir = arg(argc, argv, "--state", "");
+  if (!state_dir.empty()) {
+    sw::RocksDbOptions ro;
+    ro.path = state_dir;
+    auto opened = sw::RocksDbStateStore::open(ro);
+    if (!opened.is_ok()) {
+      std::cerr << opened.status().to_string() << "\n";
+      return 1;
+    }
+    owned = std::move(opened.value());
+    ack_store = owned.get();
+  } else {
+    owned = std::make_unique<sw::MemoryStateStore>();
+  }
+  sw::StateStore& store = *owned;
+  auto sink = sw::make_delivery_sink(cfg, ack_store);
   if (!sink->recover(store).is_ok()) return 1;
+  std::printf("recovered=%zu\n", sink->pending());
+  std::fflush(stdout);
   std::string line;
   while (std::getline(in, line)) {
     if (line.empty()) continue;
