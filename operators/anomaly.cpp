@@ -62,6 +62,8 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.clip_z = c.get_double(prefix + "clip_z", d.clip_z, 1, 20);
   d.warmup = static_cast<int>(c.get_int(prefix + "warmup", d.warmup, 2, 100000));
   d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
+  d.tail_exponent = c.get_double(prefix + "tail_exponent", d.tail_exponent, 0.5, 50);
+  d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
   return d;
 }
 
@@ -137,6 +139,7 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.slow_half_life = 24 * 7;
   counts.scale_half_life = 24 * 7;
   counts.refractory = 0;
+  counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;

@@ -136,15 +136,21 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double z_mean = short_mean / std::sqrt(std::max(s.norm_mean, 0.5 * iid_var));
   double l_abs = std::log(short_abs + 0.1);
   double z_var = (l_abs - s.mu_abs) / std::sqrt(std::max(s.norm_abs, 0.01));
-  double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::fabs(z_var)});
+  // Variance: increases only (a quieter series is caught by its residuals against the
+  // seasonal baseline; a two-sided magnitude test fires on every calm stretch after a burst).
+  double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::max(z_var, 0.0)});
 
   // Tail probability: Gaussian, or the series' own rate of surprises this large if higher.
   double nlp = gauss_nlp(z_max);
   int level = -1;
   while (level + 1 < AnomalySeriesState::kTailLevels && z_max >= kTailLevel[level + 1]) ++level;
   const double prior = config_.tail_prior * a_tail_;
-  if (level >= 0) {
-    double rate = (s.exceed[level] + 1e-12) / (s.tail_norm + prior);
+  // Each level seen before bounds the tail from above, extrapolated to z_max with a
+  // power law (heavy tails: a surprise slightly larger than any seen is not infinitely rarer).
+  for (int l = level; l >= 0; --l) {
+    if (s.exceed[l] <= 0) continue;
+    double rate = s.exceed[l] / (s.tail_norm + prior) *
+                  std::pow(kTailLevel[l] / z_max, config_.tail_exponent);
     nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
   }
   // Recent window against the long run: are surprises of some size suddenly frequent?
@@ -156,7 +162,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
     recent[i] = static_cast<float>(s.recent_exceed[i] +
                                    a_w * ((z_max >= kTailLevel[i]) - s.recent_exceed[i]));
     double q0 = std::erfc(kTailLevel[i] / std::sqrt(2.0));
-    double q = (s.exceed[i] + q0 * prior) / (s.tail_norm + prior);
+    double q =
+        std::max((s.exceed[i] + q0 * prior) / (s.tail_norm + prior), config_.window_min_rate);
     double p = std::min(static_cast<double>(recent[i]), 1.0 - 1e-9);
     if (p <= q || q <= 0) continue;
     double kl = p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q));
@@ -240,6 +247,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double wr = value - s.slow_level - ho - wo;
   wo = static_cast<float>(wo + a_d * clip(wr, cs));
   float& hs = s.hour_scale[hour];
+  if (s.hour_visits[hour] == 0) hs = static_cast<float>(s.scale);  // start from the series scale
   // The slot scale is clipped loosely: a surprise that recurs at this time every day becomes
   // that slot's normal spread.
   hs = static_cast<float>(hs + (warm ? a_h : std::max(a_h, 1.0 / (nd + 1))) *

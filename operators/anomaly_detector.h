@@ -39,7 +39,9 @@ struct AnomalyDetectorConfig {
   double norm_half_life = 1000;   // long-run spread of the short-window signals
   double tail_half_life = 2000;   // memory of how often large surprises occur
   double window_half_life = 8;    // recent window compared with the long run
+  double window_min_rate = 0.01;  // floor of the long-run rate in the window test
   double tail_prior = 50;         // pseudo-observations without exceedances
+  double tail_exponent = 2;       // power-law decay of the tail beyond the levels seen
   double slot_prior = 4;          // slot visits before a slot offset gets half weight
   double clip_z = 3;              // Huber clip of updates, in scale units
   double shift_z = 3;             // |z| that counts toward a level-shift run
