@@ -530,6 +530,10 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
   } else if (s.low_severity == 1 && critical) {
     s.low_severity = 2;  // escalation within the episode: same id, new severity
     emit_alert(key, s, p, "low_stock", "firing", "critical", s.low_since_ms, ts, ctx);
+  } else if (s.low_severity == 2 &&
+             p.cover_days >= p.lead * (1 + settings_.low_stock_clear_margin)) {
+    s.low_severity = 1;  // de-escalation, with the same hysteresis margin as the resolution
+    emit_alert(key, s, p, "low_stock", "firing", "warning", s.low_since_ms, ts, ctx);
   }
 
   if (!(s.flags & kOverstockOpen)) {

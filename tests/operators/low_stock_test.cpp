@@ -322,7 +322,7 @@ TEST(LowStockOperatorTest, ViewPlanUsesForecastTotals) {
   EXPECT_NEAR(p.cover_days, 10, 1e-12);  // 100 / 10
 }
 
-TEST(LowStockOperatorTest, WarningCriticalResolvedLifecycle) {
+TEST(LowStockOperatorTest, WarningCriticalWarningResolvedLifecycle) {
   LowStockOperator op(test_config());
   FakeContext ctx;
   FixedDemandView view(10, 2);
@@ -334,11 +334,13 @@ TEST(LowStockOperatorTest, WarningCriticalResolvedLifecycle) {
   ctx.send(op, sale(at(0, 4), "S1", "A", 5));   // 50: still warning, no output
   ctx.send(op, sale(at(0, 5), "S1", "A", 11));  // 39: cover 3.9 < 4: critical, same id
   ctx.send(op, sale(at(0, 6), "S1", "A", 1));   // 38: nothing new
-  ctx.send(op, inventory(at(0, 7), "S1", "A", InventoryKind::kReceipt, 25));  // 63 <= 63.49
-  ctx.send(op, inventory(at(0, 8), "S1", "A", InventoryKind::kReceipt, 1));   // 64 > 63.49
-  ctx.send(op, inventory(at(0, 9), "S1", "A", InventoryKind::kReceipt, 10));  // stays resolved
+  // De-escalation needs cover >= 4·1.1 = 4.4 days: 42 (4.2 d) stays critical.
+  ctx.send(op, inventory(at(0, 7), "S1", "A", InventoryKind::kReceipt, 4));    // 42
+  ctx.send(op, inventory(at(0, 8), "S1", "A", InventoryKind::kReceipt, 21));   // 63: 6.3 d, warning
+  ctx.send(op, inventory(at(0, 9), "S1", "A", InventoryKind::kReceipt, 1));    // 64 > 63.49
+  ctx.send(op, inventory(at(0, 10), "S1", "A", InventoryKind::kReceipt, 10));  // stays resolved
   auto a = alerts(ctx, "low_stock");
-  ASSERT_EQ(a.size(), 3u);
+  ASSERT_EQ(a.size(), 4u);
   EXPECT_EQ(field(a[0]->json, "status"), "\"firing\"");
   EXPECT_EQ(field(a[0]->json, "severity"), "\"warning\"");
   EXPECT_EQ(a[0]->time_ms, at(0, 3));
@@ -360,21 +362,26 @@ TEST(LowStockOperatorTest, WarningCriticalResolvedLifecycle) {
   EXPECT_EQ(field(a[1]->json, "status"), "\"firing\"");
   EXPECT_EQ(field(a[1]->json, "severity"), "\"critical\"");
   EXPECT_EQ(field(a[1]->json, "on_hand"), "39");
-  EXPECT_EQ(field(a[2]->json, "status"), "\"resolved\"");
-  EXPECT_EQ(field(a[2]->json, "on_hand"), "64");
-  EXPECT_EQ(a[2]->time_ms, at(0, 8));
+  EXPECT_EQ(field(a[2]->json, "status"), "\"firing\"");
+  EXPECT_EQ(field(a[2]->json, "severity"), "\"warning\"");
+  EXPECT_EQ(field(a[2]->json, "on_hand"), "63");
+  EXPECT_EQ(field(a[3]->json, "status"), "\"resolved\"");
+  EXPECT_EQ(field(a[3]->json, "severity"), "\"warning\"");
+  EXPECT_EQ(field(a[3]->json, "on_hand"), "64");
+  EXPECT_EQ(a[3]->time_ms, at(0, 9));
   EXPECT_EQ(count_status(a, "resolved"), 1);
   EXPECT_EQ(a[0]->id, a[1]->id);
   EXPECT_EQ(a[0]->id, a[2]->id);
-  EXPECT_EQ(field(a[2]->json, "id"), "\"" + a[0]->id + "\"");
+  EXPECT_EQ(a[0]->id, a[3]->id);
+  EXPECT_EQ(field(a[3]->json, "id"), "\"" + a[0]->id + "\"");
   EXPECT_EQ(a[0]->id, LowStockOperator::alert_id("low_stock", "S1", "A", at(0, 3)));
   EXPECT_EQ(a[0]->key, "S1|A");
   EXPECT_EQ(a[0]->stream, OutputStream::kAlerts);
   // A new episode gets a new id.
-  ctx.send(op, sale(at(0, 10), "S1", "A", 30));  // 74 - 30 = 44 < ROP
+  ctx.send(op, sale(at(0, 11), "S1", "A", 30));  // 74 - 30 = 44 < ROP
   a = alerts(ctx, "low_stock");
-  ASSERT_EQ(a.size(), 4u);
-  EXPECT_NE(a[3]->id, a[0]->id);
+  ASSERT_EQ(a.size(), 5u);
+  EXPECT_NE(a[4]->id, a[0]->id);
 }
 
 TEST(LowStockOperatorTest, OnOrderCountsTowardPosition) {
