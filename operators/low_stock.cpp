@@ -832,15 +832,18 @@ std::string LowStockOperator::describe(KeyId key) const {
   w.begin_object();
   w.field("store", store).field("sku", sku);
   w.field("inventory_known", (s->flags & kInventoryKnown) != 0);
-  w.field("on_hand", p.on_hand).field("on_order", p.on_order);
-  w.field("inventory_position", p.position);
-  w.field("demand_per_day", static_cast<double>(s->demand_mean));
-  w.field("demand_sd", p.demand_sd);
-  w.field("demand_today", static_cast<double>(s->today_qty));
+  // Float-held fields are rounded so that describe() shows 2.8, not 2.799999952316284.
+  w.field("on_hand", round_to(p.on_hand, 4)).field("on_order", round_to(p.on_order, 4));
+  w.field("inventory_position", round_to(p.position, 4));
+  w.field("demand_per_day", round_to(p.demand, 4));
+  w.field("demand_sd", round_to(p.demand_sd, 4));
+  w.field("demand_today", round_to(s->today_qty, 4));
   w.field("local_day", static_cast<int64_t>(s->day));
   w.field("history_days", static_cast<int64_t>(s->history_days));
-  w.field("lead_time_days", p.lead).field("lead_time_sd_days", p.lead_sd);
-  w.field("service_level", p.service_level);
+  w.field("lead_time_days", round_to(p.lead, 4));
+  w.field("lead_time_sd_days", round_to(p.lead_sd, 4));
+  w.field("service_level", round_to(p.service_level, 4));
+  w.field("pack_size", round_to(p.pack, 4)).field("moq", round_to(p.moq, 4));
   w.field("safety_stock", round_to(p.safety_stock, 4));
   w.field("reorder_point", round_to(p.reorder_point, 4));
   w.field("order_up_to", round_to(up_to, 4));
