@@ -22,6 +22,7 @@ const Command kCommands[] = {
     {"gen", sw::cli::gen_command, "generate a deterministic synthetic retail event stream"},
     {"broker", sw::cli::broker_command, "run a development/test Kafka broker (mock cluster)"},
     {"score-csv", sw::cli::score_csv_command, "score NAB-style CSV series with the anomaly operator"},
+    {"backtest", sw::cli::backtest_command, "replay a history and score the forecasts"},
 };
 
 void usage(FILE* out) {

@@ -1,0 +1,339 @@
+// `shelfwatch backtest`: replays a history through the real task loop and the forecast
+// operator (the same code `run` uses), captures every forecast record the operator emits, and
+// scores each one against the actuals that arrive later: per horizon step and overall sMAPE,
+// WAPE, MASE, bias and interval coverage, for shelfwatch and for weekly seasonal naive
+// (RETAIL.md definitions). Censored (out-of-stock) buckets are not scored.
+//
+// Origins: every bucket close at or after --from (rolling origin), or with --fixed only the
+// first close at or after --from per key (fixed origin). MASE scales and the naive interval
+// width come from each key's history before its first scored origin.
+
+#include <algorithm>
+#include <atomic>
+#include <cmath>
+#include <cstdio>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <simdjson.h>
+
+#include "connectors/file_source.h"
+#include "operators/forecast.h"
+#include "operators/forecast_model.h"
+#include "state/memory_store.h"
+#include "stream/calendar.h"
+#include "stream/cli/commands.h"
+#include "stream/config.h"
+#include "stream/decoder.h"
+#include "stream/json_writer.h"
+#include "stream/sink.h"
+#include "stream/task.h"
+
+namespace sw::cli {
+namespace {
+
+constexpr const char* kUsage =
+    "usage: shelfwatch backtest --config FILE --input FILE [--from DATE] [--horizon H]\n"
+    "                           [--fixed] [--json] [--set key.path=value ...]\n\n"
+    "Replays the input (JSON lines) through the forecast operator and scores its forecasts\n"
+    "against the actuals, per horizon step and overall, next to weekly seasonal naive.\n"
+    "  --from DATE   score forecasts made at bucket closes at or after DATE (RFC 3339 or\n"
+    "                YYYY-MM-DD); default: every close after a key's first 28 buckets\n"
+    "  --horizon H   steps ahead (overrides operators.forecast.horizon)\n"
+    "  --fixed       score only the first close at or after --from per key (fixed origin)\n"
+    "  --json        print one JSON object instead of the table\n";
+
+struct Score {
+  double smape = 0, abs_err = 0, err = 0, actual = 0, scaled = 0, covered = 0, n = 0;
+  void add(double f, double a, double scale, double lo, double hi) {
+    smape += forecast::smape_term(f, a);
+    abs_err += std::fabs(f - a);
+    err += f - a;
+    actual += a;
+    if (scale > 0) scaled += std::fabs(f - a) / scale;
+    covered += (a >= lo && a <= hi) ? 1 : 0;
+    n += 1;
+  }
+  void merge(const Score& o) {
+    smape += o.smape;
+    abs_err += o.abs_err;
+    err += o.err;
+    actual += o.actual;
+    scaled += o.scaled;
+    covered += o.covered;
+    n += o.n;
+  }
+  double v_smape() const { return n > 0 ? smape / n : NAN; }
+  double v_wape() const { return actual > 0 ? abs_err / actual : NAN; }
+  double v_bias() const { return actual > 0 ? err / actual : NAN; }
+  double v_mase() const { return n > 0 ? scaled / n : NAN; }
+  double v_cover() const { return n > 0 ? covered / n : NAN; }
+};
+
+// Scores forecast records as they stream in (one record per key per closed bucket).
+class Scorer {
+ public:
+  Scorer(int horizon, int season, double interval, int64_t from_ms, bool fixed)
+      : horizon_(horizon),
+        season_(season),
+        interval_(interval),
+        from_ms_(from_ms),
+        fixed_(fixed),
+        ours_(horizon),
+        naive_(horizon) {}
+
+  Status add(std::string_view json) {
+    padded_ = simdjson::padded_string(json);
+    simdjson::ondemand::document doc;
+    if (parser_.iterate(padded_).get(doc)) return Status::corruption("unparseable forecast");
+    std::string_view store, sku, time;
+    double actual = 0;
+    bool censored = false;
+    if (doc["store"].get_string().get(store) || doc["sku"].get_string().get(sku) ||
+        doc["time"].get_string().get(time)) {
+      return Status::corruption("forecast record without store/sku/time");
+    }
+    std::string key = std::string(store) + "|" + std::string(sku);
+    int64_t time_ms = 0;
+    if (!parse_rfc3339(time, time_ms)) return Status::corruption("bad forecast time");
+    Origin o;
+    o.time_ms = time_ms;
+    simdjson::ondemand::array steps;
+    if (doc["horizon"].get_array().get(steps)) return Status::corruption("no horizon");
+    for (auto step : steps) {
+      double mean = 0, lo = 0, hi = 0;
+      if (step["mean"].get_double().get(mean) || step["lo"].get_double().get(lo) ||
+          step["hi"].get_double().get(hi)) {
+        return Status::corruption("bad horizon step");
+      }
+      o.mean.push_back(static_cast<float>(mean));
+      o.lo.push_back(static_cast<float>(lo));
+      o.hi.push_back(static_cast<float>(hi));
+    }
+    if (doc["actual"].get_double().get(actual) || doc["censored"].get_bool().get(censored)) {
+      return Status::corruption("forecast record without actual/censored");
+    }
+    KeyHistory& k = keys_[key];
+    const size_t idx = k.actual.size();  // index of the bucket this record closed
+    k.actual.push_back(static_cast<float>(actual));
+    k.censored.push_back(censored ? 1 : 0);
+    // Score the earlier origins' forecasts for this bucket.
+    if (!censored) {
+      for (const Origin& prev : k.origins) {
+        const int h = static_cast<int>(idx - prev.index);
+        if (h < 1 || h > static_cast<int>(prev.mean.size()) || h > horizon_) continue;
+        ours_[h - 1].add(prev.mean[h - 1], actual, k.scale, prev.lo[h - 1], prev.hi[h - 1]);
+        // Seasonal naive from the origin: the last observed value of the same season slot.
+        const int back = season_ * ((h + season_ - 1) / season_);
+        if (static_cast<int64_t>(idx) - back >= 0) {
+          const size_t j = idx - static_cast<size_t>(back);
+          if (!k.censored[j]) {
+            const double f = k.actual[j];
+            naive_[h - 1].add(f, actual, k.scale, std::max(0.0, f - k.naive_q), f + k.naive_q);
+          }
+        }
+      }
+    }
+    while (!k.origins.empty() && idx - k.origins.front().index >= static_cast<size_t>(horizon_)) {
+      k.origins.pop_front();
+    }
+    // Is this close an origin to score?
+    const bool eligible = from_ms_ == INT64_MIN ? idx + 1 >= 28 : time_ms >= from_ms_;
+    if (eligible && !(fixed_ && k.origin_taken)) {
+      if (!k.origin_taken) freeze_scale(k, idx);
+      k.origin_taken = true;
+      o.index = idx;
+      k.origins.push_back(std::move(o));
+    }
+    ++records_;
+    return Status::ok();
+  }
+
+  uint64_t records() const { return records_; }
+  size_t keys() const { return keys_.size(); }
+  const std::vector<Score>& ours() const { return ours_; }
+  const std::vector<Score>& naive() const { return naive_; }
+
+ private:
+  struct Origin {
+    size_t index = 0;
+    int64_t time_ms = 0;
+    std::vector<float> mean, lo, hi;
+  };
+  struct KeyHistory {
+    std::vector<float> actual;
+    std::vector<uint8_t> censored;
+    std::deque<Origin> origins;
+    bool origin_taken = false;
+    double scale = 0;    // in-sample mean |A_t - A_{t-m}| before the first origin
+    double naive_q = 0;  // interval quantile of |A_t - A_{t-m}| (naive interval half-width)
+  };
+
+  void freeze_scale(KeyHistory& k, size_t upto) const {
+    std::vector<double> diffs;
+    const size_t m = static_cast<size_t>(season_);
+    for (size_t t = m; t <= upto; ++t) {
+      if (k.censored[t] || k.censored[t - m]) continue;
+      diffs.push_back(std::fabs(double(k.actual[t]) - k.actual[t - m]));
+    }
+    if (diffs.empty()) return;
+    double sum = 0;
+    for (double d : diffs) sum += d;
+    k.scale = sum / static_cast<double>(diffs.size());
+    k.naive_q = forecast::empirical_quantile(diffs, interval_);
+  }
+
+  int horizon_, season_;
+  double interval_;
+  int64_t from_ms_;
+  bool fixed_;
+  std::map<std::string, KeyHistory> keys_;
+  std::vector<Score> ours_, naive_;
+  simdjson::ondemand::parser parser_;
+  simdjson::padded_string padded_;
+  uint64_t records_ = 0;
+};
+
+// Captures forecast records at each checkpoint and feeds them to the scorer.
+class ScoringSink final : public Sink {
+ public:
+  explicit ScoringSink(Scorer& scorer) : scorer_(scorer) {}
+  std::string name() const override { return "backtest"; }
+  Status prepare(std::span<const OutputRecord> records, StateBatch& /*batch*/) override {
+    for (const OutputRecord& r : records) {
+      if (r.stream != OutputStream::kForecasts) continue;
+      SW_RETURN_IF_ERROR(scorer_.add(r.json));
+    }
+    return Status::ok();
+  }
+  Status committed() override { return Status::ok(); }
+  Status recover(const StateStore& /*store*/) override { return Status::ok(); }
+  Status close() override { return Status::ok(); }
+
+ private:
+  Scorer& scorer_;
+};
+
+void print_score_json(JsonWriter& j, const Score& s, bool with_cover) {
+  j.begin_object()
+      .field("smape", round_to(s.v_smape(), 4))
+      .field("wape", round_to(s.v_wape(), 4))
+      .field("mase", round_to(s.v_mase(), 4))
+      .field("bias", round_to(s.v_bias(), 4));
+  if (with_cover) j.field("coverage", round_to(s.v_cover(), 4));
+  j.field("n", static_cast<int64_t>(s.n)).end_object();
+}
+
+}  // namespace
+
+int backtest_command(const Args& args) {
+  if (wants_help(args)) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  std::string config_path, input, from, horizon_arg;
+  if (!value_of(args, "--config", config_path) || !value_of(args, "--input", input)) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  const bool as_json = std::find(args.begin(), args.end(), "--json") != args.end();
+  const bool fixed = std::find(args.begin(), args.end(), "--fixed") != args.end();
+  std::vector<std::string> overrides = values_of(args, "--set");
+  if (value_of(args, "--horizon", horizon_arg)) {
+    overrides.push_back("operators.forecast.horizon=" + horizon_arg);
+  }
+  overrides.push_back("operators.forecast.emit=every_close");
+  Config config = Config::from_file(config_path, overrides);
+  int64_t from_ms = INT64_MIN;
+  if (value_of(args, "--from", from) && !parse_rfc3339(from, from_ms)) {
+    std::fprintf(stderr,
+                 "shelfwatch backtest: --from '%s' is not a date (YYYY-MM-DD or RFC 3339)\n",
+                 from.c_str());
+    return 2;
+  }
+  ForecastOptions fo = ForecastOptions::from_config(config);
+  TaskOptions to = TaskOptions::from_config(config);
+  Calendar calendar(config);
+  config.mark_read("");  // the rest of the file configures `run`, not the backtest
+
+  ForecastOperator op(fo);
+  Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed);
+  ScoringSink sink(scorer);
+  MemoryStateStore store;
+  FileSourceOptions so;
+  so.path = input;
+  FileSource source(so);
+  Status s = source.open();
+  if (!s.is_ok()) {
+    std::fprintf(stderr, "shelfwatch backtest: %s\n", s.to_string().c_str());
+    return 1;
+  }
+  Task task(to, source, {&sink}, store, {&op}, calendar);
+  task.mutable_views().demand = op.demand_view();
+  s = task.restore();
+  std::atomic<bool> stop{false};
+  if (s.is_ok()) s = task.run(stop);
+  if (!s.is_ok()) {
+    std::fprintf(stderr, "shelfwatch backtest: %s\n", s.to_string().c_str());
+    return 1;
+  }
+
+  Score ours_all, naive_all;
+  for (int h = 0; h < fo.horizon; ++h) {
+    ours_all.merge(scorer.ours()[h]);
+    naive_all.merge(scorer.naive()[h]);
+  }
+  if (as_json) {
+    std::string out;
+    JsonWriter j(out);
+    j.begin_object()
+        .field("horizon", fo.horizon)
+        .field("bucket", fo.hourly ? "1h" : "1d")
+        .field("interval", fo.interval)
+        .field("origins", fixed ? "fixed" : "rolling");
+    if (from_ms != INT64_MIN) j.key("from").time_value(from_ms);
+    j.field("keys", static_cast<int64_t>(scorer.keys()))
+        .field("records", static_cast<int64_t>(scorer.records()))
+        .key("overall")
+        .begin_object()
+        .key("shelfwatch");
+    print_score_json(j, ours_all, true);
+    j.key("seasonal_naive");
+    print_score_json(j, naive_all, true);
+    j.end_object().key("steps").begin_array();
+    for (int h = 0; h < fo.horizon; ++h) {
+      j.begin_object().field("h", h + 1).key("shelfwatch");
+      print_score_json(j, scorer.ours()[h], true);
+      j.key("seasonal_naive");
+      print_score_json(j, scorer.naive()[h], true);
+      j.end_object();
+    }
+    j.end_array().end_object();
+    std::printf("%s\n", out.c_str());
+    return 0;
+  }
+  std::printf("backtest: %zu keys, %llu forecast records, horizon %d (%s), %s origins\n",
+              scorer.keys(), static_cast<unsigned long long>(scorer.records()), fo.horizon,
+              fo.hourly ? "1h" : "1d", fixed ? "fixed" : "rolling");
+  std::printf("%5s %8s | %8s %8s %8s %8s %7s | %8s %8s %8s %8s %7s\n", "h", "n", "sMAPE", "WAPE",
+              "MASE", "bias", "cover", "naive", "WAPE", "MASE", "bias", "cover");
+  auto row = [](const char* label, const Score& a, const Score& b) {
+    std::printf("%5s %8.0f | %8.3f %8.4f %8.4f %8.4f %7.3f | %8.3f %8.4f %8.4f %8.4f %7.3f\n",
+                label, a.n, a.v_smape(), a.v_wape(), a.v_mase(), a.v_bias(), a.v_cover(),
+                b.v_smape(), b.v_wape(), b.v_mase(), b.v_bias(), b.v_cover());
+  };
+  for (int h = 0; h < fo.horizon; ++h) {
+    row(std::to_string(h + 1).c_str(), scorer.ours()[h], scorer.naive()[h]);
+  }
+  row("all", ours_all, naive_all);
+  std::printf(
+      "(left: shelfwatch; right: weekly seasonal naive; cover = share of actuals inside "
+      "the %.0f%% interval)\n",
+      fo.interval * 100);
+  return 0;
+}
+
+}  // namespace sw::cli
