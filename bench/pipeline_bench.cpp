@@ -103,10 +103,10 @@ int main(int argc, char** argv) {
   const sw::TaskCounters& c = task.counters();
   uint64_t keys = c.state_keys.load();
   std::printf("{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
-              "\"keys\":%llu,\"checkpoints\":%llu,\"alerts\":%llu}\n",
+              "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu}\n",
               static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
               static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
-              static_cast<unsigned long long>(c.outputs[0].load()));
+              c.checkpoint_duration_us_total.load() / 1e6, static_cast<unsigned long long>(c.outputs[0].load()));
   std::printf("{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
               "\"hot_state_bytes_per_key\":%.1f}\n",
               static_cast<unsigned long long>(keys), rss, keys ? double(rss) / keys : 0.0,

@@ -282,6 +282,7 @@ Status Task::run(const std::atomic<bool>& stop) {
       // A restart after a completed run must not end the operators twice.
       if (watermark_ != INT64_MAX) end_of_input();
       SW_RETURN_IF_ERROR(checkpoint());
+      SW_RETURN_IF_ERROR(wait_checkpoint());
       for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
       return Status::ok();
     }
@@ -292,6 +293,7 @@ Status Task::run(const std::atomic<bool>& stop) {
     }
   }
   SW_RETURN_IF_ERROR(checkpoint());
+  SW_RETURN_IF_ERROR(wait_checkpoint());
   for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
   return Status::ok();
 }
@@ -376,9 +378,39 @@ Status Task::decode_meta(std::string_view v) {
   return Status::ok();
 }
 
-Status Task::checkpoint() {
+Task::~Task() { wait_checkpoint().permit_unchecked(); }
+
+Status Task::wait_checkpoint() {
+  if (!committer_.joinable()) return Status::ok();
+  committer_.join();
+  if (!committer_status_.is_ok()) {
+    bump(counters_.checkpoint_failures);
+    return committer_status_;
+  }
+  source_.on_checkpoint(committing_positions_);
+  return Status::ok();
+}
+
+Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch) {
   auto start = std::chrono::steady_clock::now();
-  StateBatch batch;
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
+  SW_RETURN_IF_ERROR(store_.commit(batch));
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+                .count();
+  counters_.checkpoint_duration_us_last.store(static_cast<uint64_t>(us));
+  bump(counters_.checkpoint_duration_us_total, static_cast<uint64_t>(us));
+  counters_.checkpoint_bytes_last.store(batch.bytes());
+  records.clear();
+  batch.clear();
+  return Status::ok();
+}
+
+Status Task::checkpoint() {
+  SW_RETURN_IF_ERROR(wait_checkpoint());
+  auto start = std::chrono::steady_clock::now();
+  StateBatch& batch = committing_batch_;
+  batch.clear();
   for (Operator* op : operators_) op->snapshot(batch);
   // New keys, in id order.
   std::string v;
@@ -388,27 +420,20 @@ Status Task::checkpoint() {
     v.append(keys_.sku(static_cast<KeyId>(id)));
     batch.put(kKeysNs, be32_key(static_cast<uint32_t>(id)), v);
   }
+  keys_persisted_ = keys_.size();
   // Dedup ids inserted since the last checkpoint, as one chunk; drop fully evicted chunks.
   if (dedup_total_ > dedup_persisted_ && options_.dedup_capacity > 0) {
+    uint64_t first = dedup_persisted_;
+    if (dedup_total_ - dedup_persisted_ > options_.dedup_capacity) {
+      first = dedup_total_ - options_.dedup_capacity;  // older ids already left the ring
+    }
     v.clear();
-    for (uint64_t i = dedup_persisted_; i < dedup_total_; ++i) {
+    for (uint64_t i = first; i < dedup_total_; ++i) {
       uint64_t h = dedup_ring_[i % options_.dedup_capacity];
       v.append(reinterpret_cast<const char*>(&h), sizeof h);
     }
-    // A chunk larger than the ring only needs its newest ids.
-    if (dedup_total_ - dedup_persisted_ > options_.dedup_capacity) {
-      // Ring already overwritten: persist the ring's current contents in insertion order.
-      v.clear();
-      for (uint64_t i = dedup_total_ - options_.dedup_capacity; i < dedup_total_; ++i) {
-        uint64_t h = dedup_ring_[i % options_.dedup_capacity];
-        v.append(reinterpret_cast<const char*>(&h), sizeof h);
-      }
-      batch.put(kDedupNs, be64_key(dedup_total_ - options_.dedup_capacity), v);
-      dedup_chunks_.emplace_back(dedup_total_ - options_.dedup_capacity, dedup_total_);
-    } else {
-      batch.put(kDedupNs, be64_key(dedup_persisted_), v);
-      dedup_chunks_.emplace_back(dedup_persisted_, dedup_total_);
-    }
+    batch.put(kDedupNs, be64_key(first), v);
+    dedup_chunks_.emplace_back(first, dedup_total_);
     dedup_persisted_ = dedup_total_;
     uint64_t horizon = dedup_total_ > options_.dedup_capacity ? dedup_total_ - options_.dedup_capacity : 0;
     while (!dedup_chunks_.empty() && dedup_chunks_.front().second <= horizon) {
@@ -419,35 +444,31 @@ Status Task::checkpoint() {
   ++checkpoint_no_;
   bump(counters_.checkpoints);
   batch.put(kTaskNs, "meta", encode_meta());
-  for (Sink* s : sinks_) {
-    Status st = s->prepare(options_.exactly_once ? std::span<const OutputRecord>(pending_)
-                                                 : std::span<const OutputRecord>(),
-                           batch);
-    if (!st.is_ok()) {
-      bump(counters_.checkpoint_failures);
-      return st;
-    }
+  committing_positions_.clear();
+  for (const PartitionClock& c : clocks_) {
+    committing_positions_.push_back({c.partition, c.next_offset, c.line});
   }
-  Status st = store_.commit(batch);
-  if (!st.is_ok()) {
-    bump(counters_.checkpoint_failures);
-    return st;
-  }
-  keys_persisted_ = keys_.size();
-  pending_.clear();
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
-  std::vector<SourcePosition> positions;
-  for (const PartitionClock& c : clocks_) positions.push_back({c.partition, c.next_offset, c.line});
-  source_.on_checkpoint(positions);
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
-                .count();
-  counters_.checkpoint_duration_us_last.store(static_cast<uint64_t>(us));
-  bump(counters_.checkpoint_duration_us_total, static_cast<uint64_t>(us));
-  counters_.checkpoint_bytes_last.store(batch.bytes());
   counters_.state_keys.store(keys_.size());
   size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 + dedup_set_.capacity() * 9;
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
+  (void)start;
+  if (options_.exactly_once) {
+    committing_records_.swap(pending_);
+    pending_.clear();
+    committer_status_ = Status::ok();
+    committer_ = std::thread([this] { committer_status_ = commit_job(committing_records_, committing_batch_); });
+    return Status::ok();
+  }
+  // at_least_once: outputs were already released per batch; commit synchronously.
+  committing_records_.clear();
+  committer_status_ = commit_job(committing_records_, committing_batch_);
+  Status st = committer_status_;
+  if (!st.is_ok()) {
+    bump(counters_.checkpoint_failures);
+    return st;
+  }
+  source_.on_checkpoint(committing_positions_);
   return Status::ok();
 }
 

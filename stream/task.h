@@ -12,6 +12,7 @@
 #include <cstdint>
 #include <memory>
 #include <queue>
+#include <thread>
 #include <string>
 #include <vector>
 
@@ -58,7 +59,15 @@ class Task final : public OperatorContext {
   void process(const std::vector<RawRecord>& records);
   //! Moves the watermark to the end of time: fires every timer, ends operators.
   void end_of_input();
+  //! Takes a checkpoint: snapshots state into a batch on this thread, then (exactly_once)
+  //! hands the batch and the interval's outputs to a background committer that lets the
+  //! sinks stage them, commits the batch and releases the outputs — so the RocksDB write
+  //! and the fsyncs overlap with processing. At most one commit is in flight: this call
+  //! first waits for the previous one and returns its error, if any.
   Status checkpoint();
+  //! Waits for the in-flight checkpoint commit; returns its status.
+  Status wait_checkpoint();
+  ~Task() override;
   //! Applies a reference record loaded at start-up (items file) to the operators, outside
   //! the stream's accounting. Call after restore(), before run().
   void apply_reference(const Event& event);
@@ -106,6 +115,7 @@ class Task final : public OperatorContext {
   void advance_watermark();
   void fire_timers(int64_t up_to);
   std::string encode_meta() const;
+  Status commit_job(std::vector<OutputRecord>& records, StateBatch& batch);
   Status decode_meta(std::string_view v);
 
   TaskOptions options_;
@@ -144,6 +154,13 @@ class Task final : public OperatorContext {
   std::string scratch_;
   bool restored_ = false;
   uint64_t checkpoint_no_ = 0;
+
+  // Background commit of the last checkpoint (exactly_once mode).
+  std::thread committer_;
+  Status committer_status_;
+  std::vector<OutputRecord> committing_records_;
+  StateBatch committing_batch_;
+  std::vector<SourcePosition> committing_positions_;
 };
 
 }  // namespace sw

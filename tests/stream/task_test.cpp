@@ -186,6 +186,7 @@ RunResult run(const std::vector<std::string>& lines, size_t batch, std::vector<s
     if (src.at_end()) {
       task.end_of_input();
       EXPECT_TRUE(task.checkpoint().is_ok());
+      EXPECT_TRUE(task.wait_checkpoint().is_ok());
       const TaskCounters& c = task.counters();
       res = {sink.lines_, c.read.load(), TaskCounters::sum(c.applied),
              TaskCounters::sum(c.duplicates), TaskCounters::sum(c.dead_lettered),
