@@ -322,6 +322,11 @@ void DeliverySink::enforce_budget(StateBatch& batch, int64_t incoming) {
 }
 
 Status DeliverySink::prepare(std::span<const OutputRecord> records, StateBatch& batch) {
+  if (!recovered_) {
+    // Sequence numbers continue after the recovered entries; without recover() they would
+    // overwrite pending deliveries of the previous run.
+    return Status::internal("delivery sink: recover() must run before the first prepare()");
+  }
   {
     std::lock_guard lk(ack_mu_);
     for (size_t i = 0; i < pending_acks_.size(); ++i) {

@@ -607,6 +607,8 @@ TEST(DeliverySinkTest, CountsAlertsWithoutEndpoints) {
   auto sink = make_delivery_sink(Config::from_yaml("a: 1"), &store);
   ASSERT_EQ(sink->endpoint_count(), 0u);
   StateBatch b;
+  EXPECT_FALSE(sink->prepare({}, b).is_ok());  // recover() first: it fences sequences
+  ASSERT_TRUE(sink->recover(store).is_ok());
   std::vector<OutputRecord> recs = {
       record(alert_json("x", "firing", "info", "overstock")),
       record("{\"id\":\"p1\",\"type\":\"price\",\"status\":\"firing\","
