@@ -27,7 +27,7 @@ std::string_view delivery_outcome_name(DeliveryOutcome o) {
 }
 
 Result<DeliveryAlert> parse_delivery_alert(std::string_view json) {
-  simdjson::ondemand::parser parser;
+  thread_local simdjson::ondemand::parser parser;  // reused: no allocation per alert
   simdjson::padded_string padded(json);
   DeliveryAlert a;
   simdjson::ondemand::document doc;

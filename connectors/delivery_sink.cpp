@@ -51,7 +51,7 @@ bool decode_entry(std::string_view value, int64_t& enqueued_ms, std::string_view
 
 // Top-level or details-level string field of a price trigger ("reason", "approval").
 std::string trigger_field(std::string_view json, std::string_view name) {
-  simdjson::ondemand::parser parser;
+  thread_local simdjson::ondemand::parser parser;  // reused: no allocation per alert
   simdjson::padded_string padded(json);
   simdjson::ondemand::document doc;
   if (parser.iterate(padded).get(doc) != simdjson::SUCCESS) return "";

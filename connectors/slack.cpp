@@ -10,7 +10,7 @@ namespace sw {
 std::vector<std::pair<std::string, std::string>> key_figures(std::string_view details_json,
                                                              size_t max) {
   std::vector<std::pair<std::string, std::string>> out;
-  simdjson::ondemand::parser parser;
+  thread_local simdjson::ondemand::parser parser;  // reused: no allocation per alert
   simdjson::padded_string padded(details_json);
   simdjson::ondemand::document doc;
   simdjson::ondemand::object obj;
