@@ -1,6 +1,7 @@
 #include "operators/forecast.h"
 
 #include <algorithm>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -62,6 +63,69 @@ int month_of(int32_t day) {
 // absl's heterogeneous lookup takes absl::string_view (a distinct type in Debian's build).
 absl::string_view av(std::string_view s) {
   return absl::string_view(s.data(), s.size());
+}
+
+// Rounds to 3 decimals (readable output; no pow() on the hot path).
+double round3(double v) {
+  return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v;
+}
+
+// Appends a number exactly as JsonWriter::value(double) renders it (shortest round trip).
+void append_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  if (v == 0) v = 0;
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+char* put_2(char* p, int v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+
+// Appends the RFC 3339 UTC form of `ms` exactly like format_time() (years 1000-9999).
+void append_time(std::string& out, int64_t ms) {
+  int64_t days = ms / 86'400'000;
+  int64_t rem = ms % 86'400'000;
+  if (rem < 0) {
+    rem += 86'400'000;
+    --days;
+  }
+  const int64_t z = days + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  const int64_t mp = (5 * doy + 2) / 153;
+  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
+  char buf[40];
+  char* p = std::to_chars(buf, buf + 12, y).ptr;
+  *p++ = '-';
+  p = put_2(p, m);
+  *p++ = '-';
+  p = put_2(p, d);
+  *p++ = 'T';
+  const int secs = static_cast<int>(rem / 1000);
+  p = put_2(p, secs / 3600);
+  *p++ = ':';
+  p = put_2(p, secs / 60 % 60);
+  *p++ = ':';
+  p = put_2(p, secs % 60);
+  const int frac = static_cast<int>(rem % 1000);
+  if (frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    p = put_2(p, frac % 100);
+  }
+  *p++ = 'Z';
+  out.append(buf, p);
 }
 
 int ring_slot(int32_t bucket) {
@@ -900,6 +964,9 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
     if (it != promos_.end()) promos = &it->second;
   }
   const double price_reg = uplift(s, 0);
+  const bool smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
+  const double flat_base = smoothing ? 0.0 : base_forecast(s, 1);
+  double phi_pow = 1, damped = 0;
   for (int i = 1; i <= steps; ++i) {
     const int32_t b = s.open_bucket + i - 1;
     HorizonPoint& p = out[static_cast<size_t>(i - 1)];
@@ -914,7 +981,15 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
       }
       if (d > 0) reg = uplift(s, d);
     }
-    const double mean = std::max(0.0, base_forecast(s, i) * season_factor(se, b) * reg);
+    double base;
+    if (smoothing) {
+      phi_pow *= options_.phi;
+      damped += phi_pow;
+      base = std::max(0.0, s.lt.level + damped * s.lt.trend);
+    } else {
+      base = flat_base;
+    }
+    const double mean = std::max(0.0, base * season_factor(se, b) * reg);
     double ql = 0, qh = 0;
     interval_quantiles(s, i, ql, qh);
     const double sc = residual_scale(mean);
@@ -935,6 +1010,21 @@ void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*buc
   rec.time_ms = end_ms;
   rec.json.reserve(96 + scratch_.size() * 80);
   JsonWriter j(rec.json);
+  horizon_json_.clear();
+  horizon_json_ += '[';
+  for (size_t i = 0; i < scratch_.size(); ++i) {
+    const HorizonPoint& p = scratch_[i];
+    horizon_json_ += i == 0 ? "{\"time\":\"" : ",{\"time\":\"";
+    append_time(horizon_json_, p.time_ms);
+    horizon_json_ += "\",\"mean\":";
+    append_number(horizon_json_, round3(p.mean));
+    horizon_json_ += ",\"lo\":";
+    append_number(horizon_json_, round3(p.lo));
+    horizon_json_ += ",\"hi\":";
+    append_number(horizon_json_, round3(p.hi));
+    horizon_json_ += '}';
+  }
+  horizon_json_ += ']';
   j.begin_object()
       .field("store", keys.store(key))
       .field("sku", keys.sku(key))
@@ -942,18 +1032,8 @@ void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*buc
       .time_value(end_ms)
       .field("bucket", options_.hourly ? "1h" : "1d")
       .key("horizon")
-      .begin_array();
-  for (const HorizonPoint& p : scratch_) {
-    j.begin_object()
-        .key("time")
-        .time_value(p.time_ms)
-        .field("mean", round_to(p.mean, 3))
-        .field("lo", round_to(p.lo, 3))
-        .field("hi", round_to(p.hi, 3))
-        .end_object();
-  }
-  j.end_array()
-      .field("interval", options_.interval)
+      .raw(horizon_json_);
+  j.field("interval", options_.interval)
       .field("model", model_name(static_cast<Model>(s.model)))
       .key("accuracy")
       .begin_object()

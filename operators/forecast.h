@@ -238,6 +238,7 @@ class ForecastOperator final : public Operator, public DemandView {
   };
   mutable std::vector<DayStarts> day_starts_;
   mutable std::vector<HorizonPoint> scratch_;
+  std::string horizon_json_;
 };
 
 }  // namespace sw
