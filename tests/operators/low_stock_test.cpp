@@ -248,6 +248,25 @@ TEST(LowStockOperatorTest, EwmaOfDailyDemandAndVariance) {
   EXPECT_EQ(op.state(k)->history_days, 6);
 }
 
+double mean_after_local_midnight(const std::string& zone) {
+  LowStockOperator op(test_config());
+  FakeContext ctx(Calendar(Config::from_yaml("calendar: {stores: {S1: " + zone + "}}")));
+  const KeyId k = ctx.key("S1", "A");
+  // 2026-11-02 12:00Z = 07:00 in New York (UTC-5): the key's first local day is 11-02 in both.
+  ctx.send(op, inventory(at(0, 12), "S1", "A", InventoryKind::kSnapshot, 1000));
+  ctx.send(op, sale(at(0, 15), "S1", "A", 10));  // 2026-11-02 15:00Z = 10:00 in New York
+  ctx.send(op, sale(at(1, 3), "S1", "A", 4));    // 11-03 03:00Z = 11-02 22:00 in New York
+  ctx.send(op, sale(at(1, 6), "S1", "A", 1));    // 11-03 06:00Z = 11-03 01:00 in New York
+  return op.state(k)->demand_mean;
+}
+
+TEST(LowStockOperatorTest, DaysFollowTheStoreCalendar) {
+  // New York: 10 + 4 fall on local 11-02, so the roll at 01:00 local folds 14.
+  EXPECT_FLOAT_EQ(mean_after_local_midnight("America/New_York"), 14);
+  // UTC: 11-02 holds 10 only; the roll happens at 03:00Z.
+  EXPECT_FLOAT_EQ(mean_after_local_midnight("UTC"), 10);
+}
+
 TEST(LowStockOperatorTest, HalfLifeSetsAlpha) {
   // alpha = 1 - 0.5^(1/h); h = 1 -> 0.5; h = 14 -> 0.048304
   LowStockOperator a(Config::from_yaml("operators: {low_stock: {demand_half_life_days: 1}}"));
