@@ -209,6 +209,7 @@ LowStockOperator::LowStockOperator(const Config& config) {
   s.overstock_clear_margin = config.get_double(p + "overstock_clear_margin", 0.10, 0, 0.99);
   s.min_history_days = config.get_int(p + "min_history_days", 7, 0, 3650);
   s.min_demand_per_day = config.get_double(p + "min_demand_per_day", 0.1, 0, 1e9);
+  s.stockout_clear_units = config.get_double(p + "stockout_clear_units", 1, 0, 1e9);
   default_z_ = inventory::inverse_normal_cdf(s.service_level);
 }
 
@@ -510,7 +511,7 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
       s.stockout_since_ms = ts;
       emit_alert(key, s, p, "stockout", "firing", "critical", ts, ts, ctx);
     }
-  } else if (!out) {
+  } else if (!out && p.on_hand >= settings_.stockout_clear_units) {
     s.flags &= static_cast<uint8_t>(~kStockoutOpen);
     emit_alert(key, s, p, "stockout", "resolved", "critical", s.stockout_since_ms, ts, ctx);
   }

@@ -73,6 +73,7 @@ class LowStockOperator : public Operator {
     double overstock_clear_margin = 0.10;
     int64_t min_history_days = 7;
     double min_demand_per_day = 0.1;
+    double stockout_clear_units = 1;
   };
   const Settings& settings() const { return settings_; }
 

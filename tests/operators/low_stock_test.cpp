@@ -470,6 +470,21 @@ TEST(LowStockOperatorTest, StockoutFiresAtZeroAndResolvesOnReceipt) {
   EXPECT_EQ(count_status(alerts(ctx, "low_stock"), "resolved"), 1);
 }
 
+TEST(LowStockOperatorTest, StockoutClearUnitsHoldsTheEpisode) {
+  LowStockOperator op(test_config({"operators.low_stock.stockout_clear_units=5"}));
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 0));  // fires
+  ctx.send(op, return_event(at(0, 2), "S1", "A", 1));                         // 1 < 5: open
+  ctx.send(op, sale(at(0, 3), "S1", "A", 1));                                 // 0: same episode
+  ctx.send(op, inventory(at(0, 4), "S1", "A", InventoryKind::kReceipt, 5));   // 5: resolves
+  auto s = alerts(ctx, "stockout");
+  ASSERT_EQ(s.size(), 2u);
+  EXPECT_EQ(field(s[1]->json, "status"), "\"resolved\"");
+  EXPECT_EQ(s[1]->time_ms, at(0, 4));
+}
+
 TEST(LowStockOperatorTest, NoAlertsBeforeMinimumHistoryUnlessStockedOut) {
   LowStockOperator op(test_config({"operators.low_stock.min_history_days=7"}));
   FakeContext ctx;
