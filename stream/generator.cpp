@@ -1550,8 +1550,8 @@ Status Generator::emit_day(int64_t day_start) {
 }
 
 Status Generator::run() {
-  if (!parse_civil_date(o_.start_date, start_day_)) {
-    return Status::invalid("start date '" + o_.start_date + "' is not YYYY-MM-DD");
+  if (!parse_civil_date(o_.start_date, start_day_) || start_day_ < 0) {
+    return Status::invalid("start date '" + o_.start_date + "' is not YYYY-MM-DD from 1970 on");
   }
   {
     char pfx[16];

@@ -112,6 +112,8 @@ TEST(GeneratorTest, RejectsBadOptions) {
   o = GeneratorOptions{};
   o.start_date = "2026-02-30";
   EXPECT_FALSE(generate_stream(o, sink, nullptr, stats).is_ok());
+  o.start_date = "1969-12-31";
+  EXPECT_FALSE(generate_stream(o, sink, nullptr, stats).is_ok());
   o = GeneratorOptions{};
   o.stores = 10'000;
   o.skus = 10'000;  // 100 M keys: too much memory
