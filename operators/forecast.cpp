@@ -633,9 +633,16 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
     q_hi = s.q_hi[j] + t * (s.q_hi[j + 1] - s.q_hi[j]);
     return;
   }
-  // Beyond the last anchor: local-level variance growth 1 + (h - 1) * alpha^2.
+  // Beyond the last anchor: the growth of the interval from 7 to 28 buckets, continued in
+  // log h (at least the local-level variance growth 1 + (h - 1) alpha^2, at most 2x).
   const double a2 = options_.alpha * options_.alpha;
-  const double g = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
+  const double level_growth = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
+  const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
+  double g = level_growth;
+  if (w7 > 0 && w28 > w7) {
+    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+  }
+  g = std::min(g, 2.0);
   q_lo = s.q_lo[2] * g;
   q_hi = s.q_hi[2] * g;
 }
