@@ -60,9 +60,12 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.scale_half_life = c.get_double(prefix + "scale_half_life", d.scale_half_life, 1, 1e7);
   d.slot_half_life = c.get_double(prefix + "slot_half_life", d.slot_half_life, 0.5, 1e4);
   d.clip_z = c.get_double(prefix + "clip_z", d.clip_z, 1, 20);
+  d.slot_prior = c.get_double(prefix + "slot_prior", d.slot_prior, 0, 1000);
   d.warmup = static_cast<int>(c.get_int(prefix + "warmup", d.warmup, 2, 100000));
   d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
   d.tail_exponent = c.get_double(prefix + "tail_exponent", d.tail_exponent, 0.5, 50);
+  d.tail_reach = c.get_double(prefix + "tail_reach", d.tail_reach, 1, 1e9);
+  d.min_var_spread = c.get_double(prefix + "min_var_spread", d.min_var_spread, 1e-4, 100);
   d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
   return d;
 }
@@ -136,10 +139,14 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   AnomalyDetectorConfig counts = s.metric_detector;
   counts.count_series = true;
   // Bucketed sales series: hourly or daily observations, so fewer observations per day.
+  counts.local_half_life = 24;
   counts.slow_half_life = 24 * 7;
-  counts.scale_half_life = 24 * 7;
-  counts.refractory = 0;
+  counts.scale_half_life = 48;
+  counts.slot_prior = 1;
+  counts.refractory = 24;    // a day of hourly buckets
   counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
+  counts.tail_reach = 2;
+  counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
@@ -368,6 +375,10 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
 
 void AnomalyOperator::on_dead_letter(int64_t ts_ms, OperatorContext& ctx) {
   if (ts_ms == INT64_MIN) return;  // nothing seen yet: no time to attribute it to
+  if (ts_ms > max_event_ms_) {
+    max_event_ms_ = ts_ms;
+    meta_dirty_ = true;
+  }
   uint32_t idx = series_for(SeriesKind::kDeadLetters, {}, {}, "dlq", UINT32_MAX);
   add_to_bucket(idx, ts_ms, 1.0, ctx);
 }

@@ -18,6 +18,7 @@ double clip(double v, double c) {
   return std::clamp(v, -c, c);
 }
 constexpr double kMsPerHour = 3600.0 * 1000.0;
+constexpr double kNlpHalf = 6.24;  // -log10 p of a 5-sigma two-sided tail: score 0.5
 constexpr double kTailLevel[AnomalySeriesState::kTailLevels] = {2,  3,  4,  5,  6.5, 8, 10,
                                                                 13, 17, 22, 30, 45,  70};
 
@@ -48,7 +49,10 @@ double AnomalyDetector::score_of_z(double z) {
 }
 
 double AnomalyDetector::score_of_nlp(double nlp) {
-  return 1.0 - std::exp(-std::max(nlp, 0.0) / 8.0);
+  // Hyperbolic rather than exponential, so that very different surprises (1e-20 against
+  // 1e-200) keep distinct scores instead of all rounding to 1.
+  nlp = std::max(nlp, 0.0);
+  return nlp / (nlp + kNlpHalf);
 }
 
 double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const {
@@ -123,7 +127,14 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   const double exp_v = expected(s, hour, weekday);
   const double sd = sigma(s, exp_v, hour);
   const double r = value - exp_v;
-  const double z = r / sd;
+  double z = r / sd;
+  if (config_.count_series && 1.2533 * s.scale < std::sqrt(std::max(exp_v, 0.25)) && value >= 0) {
+    // Counts near Poisson noise: signed deviance residual, accurate in the tails (0 observed
+    // against 30 expected is p = e^-30, not a 5.5-sigma event).
+    const double mu = std::max(exp_v, 0.25);
+    const double dev = 2.0 * ((value > 0 ? value * std::log(value / mu) : 0.0) - (value - mu));
+    z = (r >= 0 ? 1.0 : -1.0) * std::sqrt(std::max(dev, 0.0));
+  }
   out.expected = exp_v;
   out.z = z;
 
@@ -135,7 +146,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double short_abs = s.short_abs + a_short_ * (std::fabs(zc) - s.short_abs);
   double z_mean = short_mean / std::sqrt(std::max(s.norm_mean, 0.5 * iid_var));
   double l_abs = std::log(short_abs + 0.1);
-  double z_var = (l_abs - s.mu_abs) / std::sqrt(std::max(s.norm_abs, 0.01));
+  double z_var = (l_abs - s.mu_abs) / std::sqrt(std::max(s.norm_abs, config_.min_var_spread));
   // Variance: increases only (a quieter series is caught by its residuals against the
   // seasonal baseline; a two-sided magnitude test fires on every calm stretch after a burst).
   double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::max(z_var, 0.0)});
@@ -147,7 +158,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   const double prior = config_.tail_prior * a_tail_;
   // Each level seen before bounds the tail from above, extrapolated to z_max with a
   // power law (heavy tails: a surprise slightly larger than any seen is not infinitely rarer).
-  for (int l = level; l >= 0; --l) {
+  for (int l = level; l >= 0 && kTailLevel[l] * config_.tail_reach >= z_max; --l) {
     if (s.exceed[l] <= 0) continue;
     double rate = s.exceed[l] / (s.tail_norm + prior) *
                   std::pow(kTailLevel[l] / z_max, config_.tail_exponent);

@@ -42,6 +42,8 @@ struct AnomalyDetectorConfig {
   double window_min_rate = 0.01;  // floor of the long-run rate in the window test
   double tail_prior = 50;         // pseudo-observations without exceedances
   double tail_exponent = 2;       // power-law decay of the tail beyond the levels seen
+  double min_var_spread = 0.05;   // floor of the variance signal's spread (log units, squared)
+  double tail_reach = 1e9;        // levels within this factor below |z| bound its tail
   double slot_prior = 4;          // slot visits before a slot offset gets half weight
   double clip_z = 3;              // Huber clip of updates, in scale units
   double shift_z = 3;             // |z| that counts toward a level-shift run
@@ -113,9 +115,9 @@ class AnomalyDetector {
   //! Robust standard deviation of residuals in the hour slot (1.2533 * mean absolute
   //! residual, the slot's own blended with the series' while the slot is young, floored).
   double sigma(const AnomalySeriesState& s, double expected, int hour) const;
-  //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> ~0.27, 5 -> ~0.54, 8 -> ~0.84).
+  //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> 0.29, 5 -> 0.50, 8 -> 0.70).
   static double score_of_z(double z);
-  //! Maps -log10(p) to a score: 1 - exp(-nlp / 8).
+  //! Maps -log10(p) to a score: nlp / (nlp + 6.24), 6.24 being a 5-sigma tail.
   static double score_of_nlp(double nlp);
 
   const AnomalyDetectorConfig& config() const { return config_; }

@@ -36,6 +36,7 @@ class Noise {
 AnomalyDetectorConfig light_tails() {
   AnomalyDetectorConfig c;
   c.tail_exponent = 6;
+  c.tail_reach = 2;
   return c;
 }
 
@@ -72,9 +73,11 @@ TEST(AnomalyDetectorTest, ScoreOfZIsMonotoneAndBounded) {
     EXPECT_LE(s, 1.0);
     prev = s;
   }
-  // z = 3: two-sided p = 0.0027, -log10 p = 2.568, score = 1 - exp(-2.568 / 8) = 0.2746.
-  EXPECT_NEAR(AnomalyDetector::score_of_z(3), 0.2746, 1e-3);
-  EXPECT_NEAR(AnomalyDetector::score_of_z(-3), 0.2746, 1e-3);
+  // z = 3: two-sided p = 0.0026998, -log10 p = 2.5687, score = 2.5687 / (2.5687 + 6.24).
+  EXPECT_NEAR(AnomalyDetector::score_of_z(3), 0.29161, 1e-4);
+  EXPECT_NEAR(AnomalyDetector::score_of_z(-3), 0.29161, 1e-4);
+  // z = 5: p = 5.733e-7, -log10 p = 6.2416: score ~0.5.
+  EXPECT_NEAR(AnomalyDetector::score_of_z(5), 0.50006, 1e-4);
 }
 
 TEST(AnomalyDetectorTest, WarmUpScoresZeroThenStaysInRange) {
