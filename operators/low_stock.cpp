@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <numbers>
+#include <type_traits>
 
 #include "stream/calendar.h"
 #include "stream/config.h"
@@ -169,17 +171,38 @@ float to_f(double v) {
   return static_cast<float>(v);
 }
 
-// "3", "2.5", "unlimited": readable numbers for summaries.
-std::string num(double v) {
-  if (std::isinf(v)) return "unlimited";
-  char buf[32];
-  double r = std::round(v * 10) / 10;
-  if (r == std::floor(r)) {
-    std::snprintf(buf, sizeof buf, "%.0f", r == 0 ? 0.0 : r);
-  } else {
-    std::snprintf(buf, sizeof buf, "%.1f", r);
+// Appends "3", "2.5" or "unlimited": readable numbers for summaries (one decimal at most).
+void append_num(std::string& out, double v) {
+  if (std::isinf(v)) {
+    out += "unlimited";
+    return;
   }
-  return buf;
+  double r = std::round(v * 10) / 10;
+  if (r == 0) r = 0;  // no "-0"
+  char buf[32];
+  auto res = std::to_chars(buf, buf + sizeof buf, r, std::chars_format::fixed, 1);
+  char* end = res.ptr;
+  if (end - buf >= 2 && end[-1] == '0' && end[-2] == '.') end -= 2;
+  out.append(buf, end);
+}
+
+// Appends pieces: strings as they are, numbers through append_num().
+void append_all(std::string&) {}
+template <typename T, typename... Rest>
+void append_all(std::string& out, const T& first, const Rest&... rest) {
+  if constexpr (std::is_arithmetic_v<T>) {
+    append_num(out, static_cast<double>(first));
+  } else {
+    out += first;
+  }
+  append_all(out, rest...);
+}
+
+// Like round_to(), without pow(): evidence values are rendered on every alert.
+double rounded(double v, int digits) {
+  static constexpr double kScale[] = {1, 10, 100, 1e3, 1e4, 1e5, 1e6};
+  if (!std::isfinite(v)) return v;
+  return std::round(v * kScale[digits]) / kScale[digits];
 }
 
 uint64_t fnv1a(uint64_t h, std::string_view s) {
@@ -229,17 +252,18 @@ std::string LowStockOperator::alert_id(std::string_view type, std::string_view s
   h = fnv1a(h, sku);
   h = fnv1a(h, std::string_view("\x1f", 1));
   char t[24];
-  int n = std::snprintf(t, sizeof t, "%lld", static_cast<long long>(since_ms));
-  h = fnv1a(h, std::string_view(t, static_cast<size_t>(n)));
+  auto r = std::to_chars(t, t + sizeof t, since_ms);
+  h = fnv1a(h, std::string_view(t, static_cast<size_t>(r.ptr - t)));
   // Final avalanche (splitmix64) so that nearby times give unrelated ids.
   h ^= h >> 30;
   h *= 0xbf58476d1ce4e5b9ull;
   h ^= h >> 27;
   h *= 0x94d049bb133111ebull;
   h ^= h >> 31;
-  char hex[17];
-  std::snprintf(hex, sizeof hex, "%016llx", static_cast<unsigned long long>(h));
-  return std::string(hex, 16);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string id(16, '0');
+  for (int i = 15; i >= 0; --i, h >>= 4) id[static_cast<size_t>(i)] = kHex[h & 0xf];
+  return id;
 }
 
 LowStockOperator::KeyState& LowStockOperator::touch(KeyId key, const OperatorContext& ctx) {
@@ -560,34 +584,32 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   const double order_qty = inventory::order_quantity(up_to, p.position, p.moq, p.pack);
   const bool resolved = status == "resolved";
 
-  std::string summary(sku);
-  summary += " at ";
-  summary += store;
-  summary += ": ";
+  std::string summary;
+  summary.reserve(160);
+  append_all(summary, sku, " at ", store, ": ");
   if (type == "low_stock") {
     if (!resolved) {
-      summary += num(p.on_hand) + " units left, " + num(p.cover_days) +
-                 " days of cover, lead time " + num(p.lead) + " d; position " + num(p.position) +
-                 " below reorder point " + num(p.reorder_point) + ", suggest ordering " +
-                 num(order_qty);
+      append_all(summary, p.on_hand, " units left, ", p.cover_days, " days of cover, lead time ",
+                 p.lead, " d; position ", p.position, " below reorder point ", p.reorder_point,
+                 ", suggest ordering ", order_qty);
     } else {
-      summary += "low stock resolved, position " + num(p.position) + " above " +
-                 num(p.reorder_point * (1 + settings_.low_stock_clear_margin)) +
-                 " (reorder point " + num(p.reorder_point) + " + margin)";
+      append_all(summary, "low stock resolved, position ", p.position, " above ",
+                 p.reorder_point * (1 + settings_.low_stock_clear_margin), " (reorder point ",
+                 p.reorder_point, " + margin)");
     }
   } else if (type == "stockout") {
     if (!resolved) {
-      summary += "out of stock (on hand " + num(p.on_hand) + "), demand " + num(p.demand) +
-                 "/day, suggest ordering " + num(order_qty);
+      append_all(summary, "out of stock (on hand ", p.on_hand, "), demand ", p.demand,
+                 "/day, suggest ordering ", order_qty);
     } else {
-      summary += "back in stock, " + num(p.on_hand) + " units on hand";
+      append_all(summary, "back in stock, ", p.on_hand, " units on hand");
     }
   } else {
     if (!resolved) {
-      summary += num(p.on_hand) + " units, " + num(p.cover_days) + " days of cover (limit " +
-                 num(settings_.overstock_days) + " d)";
+      append_all(summary, p.on_hand, " units, ", p.cover_days, " days of cover (limit ",
+                 settings_.overstock_days, " d)");
     } else {
-      summary += "overstock resolved, " + num(p.cover_days) + " days of cover";
+      append_all(summary, "overstock resolved, ", p.cover_days, " days of cover");
     }
   }
 
@@ -605,25 +627,25 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   w.key("time").time_value(ts_ms);
   w.field("summary", summary);
   w.key("details").begin_object();
-  w.field("on_hand", round_to(p.on_hand, 3));
-  w.field("on_order", round_to(p.on_order, 3));
-  w.field("inventory_position", round_to(p.position, 3));
-  w.field("days_of_cover", round_to(p.cover_days, 2));
-  w.field("reorder_point", round_to(p.reorder_point, 3));
-  w.field("safety_stock", round_to(p.safety_stock, 3));
-  w.field("order_up_to", round_to(up_to, 3));
-  w.field("suggested_order_qty", round_to(order_qty, 3));
-  if (!std::isnan(p.cost)) w.field("suggested_order_cost", round_to(order_qty * p.cost, 2));
-  w.field("demand_per_day", round_to(p.demand, 4));
-  w.field("demand_sd", round_to(p.demand_sd, 4));
+  w.field("on_hand", rounded(p.on_hand, 3));
+  w.field("on_order", rounded(p.on_order, 3));
+  w.field("inventory_position", rounded(p.position, 3));
+  w.field("days_of_cover", rounded(p.cover_days, 2));
+  w.field("reorder_point", rounded(p.reorder_point, 3));
+  w.field("safety_stock", rounded(p.safety_stock, 3));
+  w.field("order_up_to", rounded(up_to, 3));
+  w.field("suggested_order_qty", rounded(order_qty, 3));
+  if (!std::isnan(p.cost)) w.field("suggested_order_cost", rounded(order_qty * p.cost, 2));
+  w.field("demand_per_day", rounded(p.demand, 4));
+  w.field("demand_sd", rounded(p.demand_sd, 4));
   w.field("demand_source", p.from_view ? "forecast" : "ewma");
   w.field("history_days", static_cast<int64_t>(s.history_days));
-  w.field("lead_time_days", round_to(p.lead, 3));
-  w.field("lead_time_sd_days", round_to(p.lead_sd, 3));
-  w.field("review_period_days", round_to(p.review, 3));
-  w.field("service_level", round_to(p.service_level, 4));
-  w.field("pack_size", round_to(p.pack, 3));
-  w.field("moq", round_to(p.moq, 3));
+  w.field("lead_time_days", rounded(p.lead, 3));
+  w.field("lead_time_sd_days", rounded(p.lead_sd, 3));
+  w.field("review_period_days", rounded(p.review, 3));
+  w.field("service_level", rounded(p.service_level, 4));
+  w.field("pack_size", rounded(p.pack, 3));
+  w.field("moq", rounded(p.moq, 3));
   w.key("projected_stockout");
   if (p.on_hand <= 0) {
     w.time_value(ts_ms);
@@ -632,15 +654,15 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   } else {
     w.null();
   }
-  w.field("stockout_probability", round_to(inventory::stockout_probability(
-                                               p.on_hand, p.lead_demand_mean, p.lead_demand_var),
-                                           4));
+  w.field("stockout_probability",
+          rounded(inventory::stockout_probability(p.on_hand, p.lead_demand_mean, p.lead_demand_var),
+                  4));
   if (type == "low_stock") {
-    w.field("clear_above", round_to(p.reorder_point * (1 + settings_.low_stock_clear_margin), 3));
+    w.field("clear_above", rounded(p.reorder_point * (1 + settings_.low_stock_clear_margin), 3));
   } else if (type == "overstock") {
     w.field("overstock_days", settings_.overstock_days);
     w.field("excess_units",
-            round_to(std::max(0.0, p.on_hand - p.demand * settings_.overstock_days), 3));
+            rounded(std::max(0.0, p.on_hand - p.demand * settings_.overstock_days), 3));
   }
   w.key("since").time_value(since_ms);
   w.end_object();
@@ -834,22 +856,22 @@ std::string LowStockOperator::describe(KeyId key) const {
   w.field("store", store).field("sku", sku);
   w.field("inventory_known", (s->flags & kInventoryKnown) != 0);
   // Float-held fields are rounded so that describe() shows 2.8, not 2.799999952316284.
-  w.field("on_hand", round_to(p.on_hand, 4)).field("on_order", round_to(p.on_order, 4));
-  w.field("inventory_position", round_to(p.position, 4));
-  w.field("demand_per_day", round_to(p.demand, 4));
-  w.field("demand_sd", round_to(p.demand_sd, 4));
-  w.field("demand_today", round_to(s->today_qty, 4));
+  w.field("on_hand", rounded(p.on_hand, 4)).field("on_order", rounded(p.on_order, 4));
+  w.field("inventory_position", rounded(p.position, 4));
+  w.field("demand_per_day", rounded(p.demand, 4));
+  w.field("demand_sd", rounded(p.demand_sd, 4));
+  w.field("demand_today", rounded(s->today_qty, 4));
   w.field("local_day", static_cast<int64_t>(s->day));
   w.field("history_days", static_cast<int64_t>(s->history_days));
-  w.field("lead_time_days", round_to(p.lead, 4));
-  w.field("lead_time_sd_days", round_to(p.lead_sd, 4));
-  w.field("service_level", round_to(p.service_level, 4));
-  w.field("pack_size", round_to(p.pack, 4)).field("moq", round_to(p.moq, 4));
-  w.field("safety_stock", round_to(p.safety_stock, 4));
-  w.field("reorder_point", round_to(p.reorder_point, 4));
-  w.field("order_up_to", round_to(up_to, 4));
+  w.field("lead_time_days", rounded(p.lead, 4));
+  w.field("lead_time_sd_days", rounded(p.lead_sd, 4));
+  w.field("service_level", rounded(p.service_level, 4));
+  w.field("pack_size", rounded(p.pack, 4)).field("moq", rounded(p.moq, 4));
+  w.field("safety_stock", rounded(p.safety_stock, 4));
+  w.field("reorder_point", rounded(p.reorder_point, 4));
+  w.field("order_up_to", rounded(up_to, 4));
   w.field("suggested_order_qty", inventory::order_quantity(up_to, p.position, p.moq, p.pack));
-  w.field("days_of_cover", round_to(p.cover_days, 4));
+  w.field("days_of_cover", rounded(p.cover_days, 4));
   w.key("last_event").time_value(s->last_event_ms);
   w.key("open_alerts").begin_array();
   auto open = [&](std::string_view type, std::string_view severity, int64_t since) {
