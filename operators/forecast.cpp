@@ -548,7 +548,8 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
   for (int w = 0; w < 7; ++w) out.dow[w] = grp.dow.ratio(w, c[w], k);
   forecast::normalise_mean_one(out.dow, 7);
   for (int w = 0; w < 7; ++w) {
-    out.dow[w] = (s.dow_num[w] + k * out.dow[w]) / (s.dow_den[w] + k);
+    const double d = s.dow_den[w] + k;
+    if (d > 0) out.dow[w] = (s.dow_num[w] + k * out.dow[w]) / d;
   }
   forecast::normalise_mean_one(out.dow, 7);
   for (int m = 0; m < 12; ++m) c[m] = cat.moy.ratio(m, 1.0, kTopShrinkMonth);

@@ -90,9 +90,11 @@ struct Profile {
       den[i] = static_cast<T>(den[i] * d);
     }
   }
-  //! Raw ratio of a slot shrunk toward `parent` (already a ratio) with `k` pseudo-units.
+  //! Raw ratio of a slot shrunk toward `parent` (already a ratio) with `k` pseudo-units;
+  //! the parent while the slot has no data and no pseudo-units.
   double ratio(int slot, double parent, double k) const {
-    return (num[slot] + k * parent) / (den[slot] + k);
+    const double d = den[slot] + k;
+    return d > 0 ? (num[slot] + k * parent) / d : parent;
   }
 };
 

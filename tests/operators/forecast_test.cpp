@@ -257,6 +257,35 @@ TEST(ForecastOperatorTest, PromotionIsNotReadAsTrendAndUpliftIsLearned) {
   EXPECT_NEAR(a[5].mean, a[0].mean, 1.0);  // day 72: promotion over
 }
 
+TEST(ForecastOperatorTest, NewKeyStartsFromItsCategoryStorePrior) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  ItemFields f;
+  f.category = "bakery";
+  for (const char* sku : {"B1", "B2", "B3", "NEW"}) ctx.send(op, testing::item(0, sku, f));
+  for (int d = 0; d < 60; ++d) {
+    for (const char* sku : {"B1", "B2", "B3"}) {
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", sku, 20));
+    }
+    ctx.advance_watermark(op, day_ms(d + 1));
+  }
+  // The new key's first day sells 10: its first forecast blends the prior (20) with it.
+  ctx.send(op, testing::sale(day_ms(60) + 12 * kHour, "S1", "NEW", 10));
+  for (const char* sku : {"B1", "B2", "B3"}) {
+    ctx.send(op, testing::sale(day_ms(60) + 12 * kHour, "S1", sku, 20));
+  }
+  ctx.take();
+  ctx.advance_watermark(op, day_ms(61));
+  std::vector<HorizonPoint> pts;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "NEW"), 1, pts));
+  EXPECT_NEAR(pts[0].mean, 15, 0.5);
+  // A key of another category in another store has no prior: its first day is its level.
+  ctx.send(op, testing::sale(day_ms(61) + 12 * kHour, "S2", "OTHER", 10));
+  ctx.advance_watermark(op, day_ms(62));
+  ASSERT_TRUE(op.forecast(ctx.key("S2", "OTHER"), 1, pts));
+  EXPECT_NEAR(pts[0].mean, 10, 1e-6);
+}
+
 TEST(ForecastOperatorTest, SlowMoverUsesIntermittentModel) {
   ForecastOperator op(test_options());
   FakeContext ctx;
