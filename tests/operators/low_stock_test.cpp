@@ -905,7 +905,9 @@ TEST(LowStockGeneratedTest, StockoutsArePrecededByLowStockAlerts) {
       decoded, stockouts.size(), alerted_ahead, not_foreseeable, short_history, missed,
       zero_checked, stockout_alerted, stockout_expected);
   EXPECT_EQ(missed, 0);
-  EXPECT_GT(alerted_ahead, 0);
+  // Quality floor (seed 20261125 gives 256 of 432 = 59%): with the EWMA demand and default
+  // settings, most stock-outs with history are flagged at least a lead time ahead.
+  EXPECT_GE(alerted_ahead, 0.45 * (alerted_ahead + not_foreseeable));
   EXPECT_GT(zero_checked, static_cast<int>(stockouts.size()) / 2);
 }
 
