@@ -13,8 +13,10 @@
 
 #include <simdjson.h>
 
+#include "state/memory_store.h"
 #include "stream/config.h"
 #include "stream/json_writer.h"
+#include "stream/task.h"
 #include "tests/operators/fake_context.h"
 
 namespace sw {
@@ -429,6 +431,127 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
     EXPECT_EQ(got[i].json, expected[i].json) << i;
   }
   EXPECT_GT(second.censored_buckets(), 0u);
+}
+
+// --- Through the real task loop: same outputs across batch sizes, checkpoints and crashes.
+
+class LinesSource final : public Source {
+ public:
+  explicit LinesSource(const std::vector<std::string>& lines) : lines_(lines) {}
+  Status poll(std::vector<RawRecord>& out, size_t max, int) override {
+    while (out.size() < max && next_ < lines_.size() && (limit_ == 0 || next_ < limit_)) {
+      RawRecord r;
+      r.payload = lines_[next_];
+      r.offset = static_cast<int64_t>(next_);
+      r.next_offset = static_cast<int64_t>(next_ + 1);
+      r.line = static_cast<int64_t>(next_ + 1);
+      out.push_back(r);
+      ++next_;
+    }
+    return Status::ok();
+  }
+  bool at_end() const override { return next_ == lines_.size(); }
+  Status seek(const std::vector<SourcePosition>& p) override {
+    for (const auto& x : p) next_ = static_cast<size_t>(x.next_offset);
+    return Status::ok();
+  }
+  std::string name() const override { return "mem"; }
+  void stop_after(size_t n) { limit_ = n; }
+
+ private:
+  const std::vector<std::string>& lines_;
+  size_t next_ = 0;
+  size_t limit_ = 0;
+};
+
+class LinesSink final : public Sink {
+ public:
+  std::string name() const override { return "lines"; }
+  Status prepare(std::span<const OutputRecord> records, StateBatch& batch) override {
+    for (const auto& r : records) lines.push_back(r.json);
+    batch.put("sink/lines", "n", std::to_string(lines.size()));
+    return Status::ok();
+  }
+  Status committed() override { return Status::ok(); }
+  Status recover(const StateStore& store) override {
+    auto r = store.get("sink/lines", "n");
+    lines.resize(r.value().has_value() ? std::stoul(*r.value()) : 0);
+    return Status::ok();
+  }
+  Status close() override { return Status::ok(); }
+  std::vector<std::string> lines;
+};
+
+std::vector<std::string> history_lines() {
+  std::vector<std::string> lines;
+  lines.push_back(R"({"type":"item","ts":0,"sku":"A","category":"dairy"})");
+  lines.push_back(R"({"type":"inventory","ts":)" + std::to_string(day_ms(0)) +
+                  R"(,"store":"S1","sku":"B","kind":"snapshot","qty":400})");
+  lines.push_back(R"({"type":"promotion","ts":)" + std::to_string(day_ms(0)) +
+                  R"(,"sku":"C","promo_id":"P","start":)" + std::to_string(day_ms(30)) +
+                  R"(,"end":)" + std::to_string(day_ms(37)) + R"(,"discount_pct":25})");
+  for (int d = 0; d < 70; ++d) {
+    for (int k = 0; k < 3; ++k) {
+      std::mt19937_64 rng(static_cast<uint64_t>(d * 7 + k));
+      std::poisson_distribution<int> pois(4.0 + 6 * k);
+      for (int t = 0; t < 3; ++t) {
+        const int q = pois(rng) / 3;
+        if (q == 0) continue;
+        static const char* kSkus[] = {"A", "B", "C"};
+        lines.push_back(R"({"type":"sale","ts":)" +
+                        std::to_string(day_ms(d) + (8 + 4 * t + k) * kHour) +
+                        R"(,"store":"S1","sku":")" + kSkus[k] + R"(","qty":)" + std::to_string(q) +
+                        R"(,"unit_price":2.5})");
+      }
+    }
+  }
+  return lines;
+}
+
+std::vector<std::string> run_task(const std::vector<std::string>& lines, size_t batch,
+                                  std::vector<size_t> crash_at, int checkpoint_every) {
+  MemoryStateStore store;
+  LinesSink sink;
+  Calendar calendar;
+  TaskOptions o;
+  o.batch_size = batch;
+  o.out_of_orderness_ms = 300000;
+  crash_at.push_back(lines.size());
+  std::vector<std::string> result;
+  for (size_t stop : crash_at) {
+    LinesSource src(lines);
+    ForecastOperator op(test_options());
+    Task task(o, src, {&sink}, store, {&op}, calendar);
+    EXPECT_TRUE(task.restore().is_ok());
+    src.stop_after(stop);
+    std::vector<RawRecord> recs;
+    int n = 0;
+    for (;;) {
+      recs.clear();
+      EXPECT_TRUE(src.poll(recs, batch, 0).is_ok());
+      if (recs.empty()) break;
+      task.process(recs);
+      if (++n % checkpoint_every == 0) {
+        EXPECT_TRUE(task.checkpoint().is_ok());
+      }
+    }
+    if (src.at_end()) {
+      task.end_of_input();
+      EXPECT_TRUE(task.checkpoint().is_ok());
+      EXPECT_TRUE(task.wait_checkpoint().is_ok());
+      result = sink.lines;
+    }
+  }
+  return result;
+}
+
+TEST(ForecastOperatorTest, TaskReplayIsInvariantToBatchesCheckpointsAndCrashes) {
+  const std::vector<std::string> lines = history_lines();
+  const auto reference = run_task(lines, 1, {}, 1000000);
+  ASSERT_GT(reference.size(), 150u);  // ~70 closed days x 3 keys
+  EXPECT_EQ(run_task(lines, 64, {}, 3), reference);
+  EXPECT_EQ(run_task(lines, 7, {200, 555, 1000}, 2), reference);
+  EXPECT_EQ(run_task(lines, 33, {lines.size() / 2}, 1), reference);
 }
 
 TEST(ForecastOperatorTest, RestoreRejectsCorruptState) {
