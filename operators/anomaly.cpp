@@ -1,6 +1,7 @@
 #include "operators/anomaly.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -270,6 +271,7 @@ bool AnomalyOperator::suppressed_at(const Series& s, int64_t ts_ms) const {
 }
 
 bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
+  if (promos_.empty()) return false;
   if (s.sku.empty() && s.store.empty()) return false;
   auto active = [&](const std::string& k) {
     auto it = promos_.find(k);
@@ -303,7 +305,14 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
   }
   switch (e.type) {
     case EventType::kMetric: {
-      uint32_t idx = series_for(SeriesKind::kMetric, {}, {}, e.series, UINT32_MAX);
+      auto it = metric_ids_.find(absl::string_view(e.series.data(), e.series.size()));
+      uint32_t idx;
+      if (it != metric_ids_.end()) {
+        idx = it->second;
+      } else {
+        idx = series_for(SeriesKind::kMetric, {}, {}, e.series, UINT32_MAX);
+        metric_ids_.emplace(std::string(e.series), idx);
+      }
       series_[idx].last_event_ms = e.ts_ms;
       observe(idx, e.ts_ms, e.value, ctx);
       return;
@@ -348,8 +357,17 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
   const KeyIndex& keys = ctx.keys();
   const uint32_t store_id = keys.store_id(key);
   // Event volume per store, every keyed type.
-  uint32_t ev = series_for(SeriesKind::kStoreEvents, e.store, {}, {}, store_id);
-  add_to_bucket(ev, e.ts_ms, 1.0, ctx);
+  if (store_id >= store_series_.size()) {
+    store_series_.resize(store_id + 1, {UINT32_MAX, UINT32_MAX, UINT32_MAX});
+  }
+  std::array<uint32_t, 3>& st = store_series_[store_id];
+  if (st[0] == UINT32_MAX) {
+    st[0] = series_for(SeriesKind::kStoreEvents, e.store, {}, {}, store_id);
+    st[1] = series_for(SeriesKind::kStoreUnits, e.store, {}, {}, store_id);
+    st[2] = series_for(SeriesKind::kStoreRevenue, e.store, {}, {}, store_id);
+  }
+  const std::array<uint32_t, 3> store_ids = st;
+  add_to_bucket(store_ids[0], e.ts_ms, 1.0, ctx);
   if (e.type != EventType::kSale) return;
   const double units = e.qty;
   const double revenue = e.qty * e.price;
@@ -364,13 +382,18 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
     add_to_bucket(key_series_[key], e.ts_ms, units, ctx);
     add_to_bucket(key_series_[key] + 1, e.ts_ms, revenue, ctx);
   }
-  add_to_bucket(series_for(SeriesKind::kStoreUnits, e.store, {}, {}, store_id), e.ts_ms, units,
-                ctx);
-  add_to_bucket(series_for(SeriesKind::kStoreRevenue, e.store, {}, {}, store_id), e.ts_ms, revenue,
-                ctx);
-  add_to_bucket(series_for(SeriesKind::kSkuUnits, {}, e.sku, {}, UINT32_MAX), e.ts_ms, units, ctx);
-  add_to_bucket(series_for(SeriesKind::kSkuRevenue, {}, e.sku, {}, UINT32_MAX), e.ts_ms, revenue,
-                ctx);
+  add_to_bucket(store_ids[1], e.ts_ms, units, ctx);
+  add_to_bucket(store_ids[2], e.ts_ms, revenue, ctx);
+  const uint32_t sku_id = keys.sku_id(key);
+  if (sku_id >= sku_series_.size()) sku_series_.resize(sku_id + 1, {UINT32_MAX, UINT32_MAX});
+  if (sku_series_[sku_id][0] == UINT32_MAX) {
+    uint32_t u = series_for(SeriesKind::kSkuUnits, {}, e.sku, {}, UINT32_MAX);
+    uint32_t r = series_for(SeriesKind::kSkuRevenue, {}, e.sku, {}, UINT32_MAX);
+    sku_series_[sku_id] = {u, r};
+  }
+  const std::array<uint32_t, 2> sku_ids = sku_series_[sku_id];
+  add_to_bucket(sku_ids[0], e.ts_ms, units, ctx);
+  add_to_bucket(sku_ids[1], e.ts_ms, revenue, ctx);
 }
 
 void AnomalyOperator::on_dead_letter(int64_t ts_ms, OperatorContext& ctx) {
@@ -681,6 +704,9 @@ void AnomalyOperator::snapshot(StateBatch& batch) {
 Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
   series_.clear();
   by_name_.clear();
+  metric_ids_.clear();
+  store_series_.clear();
+  sku_series_.clear();
   key_series_.clear();
   alert_ids_.clear();
   promos_.clear();
@@ -743,6 +769,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     s.name = name;
     by_name_.emplace(name, i);
     if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
+    if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.metric, i);
     if (s.kind == SeriesKind::kKeyUnits) {
       KeyId key = keys.find(s.store, s.sku);
       if (key != kNoKey) {

@@ -19,6 +19,7 @@
 // Threading: one task thread. Hot path: on_event() for a sale touches up to 5 series states
 // and allocates nothing once they exist; only alert and score rendering allocate.
 
+#include <array>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -166,7 +167,11 @@ class AnomalyOperator : public Operator {
   std::vector<Series> series_;
   absl::flat_hash_map<std::string, uint32_t> by_name_;
   std::vector<uint32_t> key_series_;  // KeyId -> units series (revenue = +1); UINT32_MAX none
-  absl::flat_hash_map<std::string, uint32_t> alert_ids_;  // last episode id -> series
+  // Lookup caches (no allocation per event); rebuilt lazily after restore.
+  absl::flat_hash_map<std::string, uint32_t> metric_ids_;  // raw series name -> series
+  std::vector<std::array<uint32_t, 3>> store_series_;      // store id -> events, units, revenue
+  std::vector<std::array<uint32_t, 2>> sku_series_;        // sku id -> units, revenue
+  absl::flat_hash_map<std::string, uint32_t> alert_ids_;   // last episode id -> series
   // Promotions: "store|sku" (store empty = chain-wide) -> [start, end) intervals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>> promos_;
   std::vector<uint32_t> dirty_;
