@@ -19,7 +19,7 @@ namespace {
 using forecast::AccuracySums;
 
 constexpr uint8_t kStateVersion = 1;
-constexpr uint32_t kGlobalsVersion = 1;
+constexpr uint32_t kGlobalsVersion = 2;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kAnchors[3] = {1, 7, 28};
 // Regression priors for the category regressors: log-uplift per unit discount fraction (20 %
@@ -260,8 +260,16 @@ uint32_t ForecastOperator::group_for(uint16_t category, uint32_t store_id) {
   group_ids_.emplace(gk, id);
   groups_.emplace_back();
   group_keys_.push_back(gk);
-  globals_dirty_ = true;
+  mark_group_dirty(id);
   return id;
+}
+
+void ForecastOperator::mark_group_dirty(uint32_t group) {
+  if (group >= group_dirty_.size()) group_dirty_.resize(groups_.size(), 0);
+  if (!group_dirty_[group]) {
+    group_dirty_[group] = 1;
+    dirty_groups_.push_back(group);
+  }
 }
 
 void ForecastOperator::mark_dirty(KeyId key) {
@@ -394,7 +402,7 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
       auto it = sku_category_.find(av(ev.sku));
       if (it != sku_category_.end() && it->second == cat) return;
       sku_category_[std::string(ev.sku)] = cat;
-      globals_dirty_ = true;
+      dirty_skus_.emplace_back(ev.sku);
       const uint32_t sku_id = keys.find_sku(ev.sku);
       if (sku_id == UINT32_MAX) return;
       for (KeyId k : keys.keys_of_sku(sku_id)) {
@@ -718,6 +726,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   CategoryState& cat = categories_[s.category];
   decay_pools(grp, day);
   decay_pools(cat.pool, day);
+  mark_group_dirty(s.group);
   if (overall_day_ != day) {
     if (overall_day_ != INT32_MIN) decay_sums(overall_, std::pow(1 - 1.0 / 28, day - overall_day_));
     overall_day_ = day;
@@ -1134,6 +1143,26 @@ void ForecastOperator::snapshot(StateBatch& batch) {
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
+  for (uint32_t g : dirty_groups_) {
+    value.clear();
+    value.push_back(static_cast<char>(kStateVersion));
+    value.append(reinterpret_cast<const char*>(&group_keys_[g]), sizeof(uint64_t));
+    value.append(reinterpret_cast<const char*>(&groups_[g]), sizeof(PoolProfile));
+    std::string k = key_bytes(g);
+    k[0] = 'p';
+    batch.put(kNamespace, k, value);
+    group_dirty_[g] = 0;
+  }
+  dirty_groups_.clear();
+  for (const std::string& sku : dirty_skus_) {
+    auto it = sku_category_.find(av(sku));
+    if (it == sku_category_.end()) continue;
+    value.clear();
+    value.push_back(static_cast<char>(kStateVersion));
+    value.append(reinterpret_cast<const char*>(&it->second), sizeof(uint16_t));
+    batch.put(kNamespace, "s" + sku, value);
+  }
+  dirty_skus_.clear();
   if (globals_dirty_) {
     batch.put(kNamespace, "g", encode_globals());
     globals_dirty_ = false;
@@ -1154,20 +1183,6 @@ std::string ForecastOperator::encode_globals() const {
   for (size_t i = 0; i < categories_.size(); ++i) {
     w.str(category_names_[i]);
     w.pod(categories_[i]);
-  }
-  w.pod(static_cast<uint32_t>(groups_.size()));
-  for (size_t i = 0; i < groups_.size(); ++i) {
-    w.pod(group_keys_[i]);
-    w.pod(groups_[i]);
-  }
-  // Hash-map contents in sorted order so equal states give equal bytes.
-  std::vector<std::pair<std::string_view, uint16_t>> skus(sku_category_.begin(),
-                                                          sku_category_.end());
-  std::sort(skus.begin(), skus.end());
-  w.pod(static_cast<uint32_t>(skus.size()));
-  for (const auto& [sku, cat] : skus) {
-    w.str(sku);
-    w.pod(cat);
   }
   std::vector<std::string_view> promo_skus;
   for (const auto& [sku, list] : promos_) promo_skus.push_back(sku);
@@ -1210,26 +1225,6 @@ Status ForecastOperator::decode_globals(std::string_view bytes) {
     categories_.push_back(c);
   }
   ok = ok && r.pod(n);
-  groups_.clear();
-  group_keys_.clear();
-  group_ids_.clear();
-  for (uint32_t i = 0; ok && i < n; ++i) {
-    uint64_t gk = 0;
-    PoolProfile p;
-    ok = r.pod(gk) && r.pod(p);
-    group_ids_.emplace(gk, i);
-    group_keys_.push_back(gk);
-    groups_.push_back(p);
-  }
-  ok = ok && r.pod(n);
-  sku_category_.clear();
-  for (uint32_t i = 0; ok && i < n; ++i) {
-    std::string sku;
-    uint16_t cat = 0;
-    ok = r.str(sku) && r.pod(cat);
-    sku_category_.emplace(std::move(sku), cat);
-  }
-  ok = ok && r.pod(n);
   promos_.clear();
   for (uint32_t i = 0; ok && i < n; ++i) {
     std::string sku;
@@ -1257,6 +1252,45 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   if (!g.is_ok()) return g.status();
   if (g.value().has_value()) SW_RETURN_IF_ERROR(decode_globals(*g.value()));
   Status bad = Status::ok();
+  groups_.clear();
+  group_keys_.clear();
+  group_ids_.clear();
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "p", [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5 || value.size() != 1 + sizeof(uint64_t) + sizeof(PoolProfile) ||
+            static_cast<uint8_t>(value[0]) != kStateVersion) {
+          bad = Status::corruption("op/forecast: malformed pool record");
+          return false;
+        }
+        uint32_t id = 0;
+        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+        if (id >= groups_.size()) {
+          groups_.resize(static_cast<size_t>(id) + 1);
+          group_keys_.resize(groups_.size(), UINT64_MAX);
+        }
+        std::memcpy(&group_keys_[id], value.data() + 1, sizeof(uint64_t));
+        std::memcpy(&groups_[id], value.data() + 1 + sizeof(uint64_t), sizeof(PoolProfile));
+        return true;
+      }));
+  SW_RETURN_IF_ERROR(bad);
+  for (uint32_t i = 0; i < groups_.size(); ++i) {
+    if (group_keys_[i] == UINT64_MAX) return Status::corruption("op/forecast: pool missing");
+    group_ids_.emplace(group_keys_[i], i);
+  }
+  sku_category_.clear();
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "s", [&](std::string_view key, std::string_view value) {
+        uint16_t cat = 0;
+        if (value.size() != 1 + sizeof(uint16_t) ||
+            static_cast<uint8_t>(value[0]) != kStateVersion) {
+          bad = Status::corruption("op/forecast: malformed sku category record");
+          return false;
+        }
+        std::memcpy(&cat, value.data() + 1, sizeof(uint16_t));
+        sku_category_.emplace(std::string(key.substr(1)), cat);
+        return true;
+      }));
+  SW_RETURN_IF_ERROR(bad);
   SW_RETURN_IF_ERROR(
       store.scan_prefix(kNamespace, "k", [&](std::string_view key, std::string_view value) {
         if (key.size() != 5 || value.size() != 1 + sizeof(KeyState) ||
@@ -1272,6 +1306,9 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
       }));
   SW_RETURN_IF_ERROR(bad);
   dirty_flag_.assign(states_.size(), 0);
+  group_dirty_.assign(groups_.size(), 0);
+  dirty_groups_.clear();
+  dirty_skus_.clear();
   globals_dirty_ = false;
   const KeyIndex& keys = ctx.keys();
   for (KeyId k = 0; k < states_.size(); ++k) {

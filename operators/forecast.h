@@ -205,6 +205,7 @@ class ForecastOperator final : public Operator, public DemandView {
   void horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
                std::vector<HorizonPoint>& out) const;
   void mark_dirty(KeyId key);
+  void mark_group_dirty(uint32_t group);
   std::string encode_globals() const;
   Status decode_globals(std::string_view bytes);
 
@@ -228,6 +229,9 @@ class ForecastOperator final : public Operator, public DemandView {
   uint64_t spilled_sales_ = 0;
   std::vector<KeyId> dirty_;
   std::vector<uint8_t> dirty_flag_;
+  std::vector<uint32_t> dirty_groups_;
+  std::vector<uint8_t> group_dirty_;
+  std::vector<std::string> dirty_skus_;
   bool globals_dirty_ = false;
   // Derived caches (not persisted).
   const Calendar* calendar_ = nullptr;

@@ -421,7 +421,8 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
   FakeContext c2;
   for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);  // the task restores its key index
   c2.set_watermark(day_ms(46) + 11 * kHour + 1);
-  ASSERT_TRUE(second.restore(store, c2).is_ok());
+  const Status rs = second.restore(store, c2);
+  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
   EXPECT_EQ(c2.timers.size(), 3u);  // one bucket-close timer per key, re-registered
   history(second, c2, 47, 90);
   for (auto& r : c2.take()) got.push_back(std::move(r));
