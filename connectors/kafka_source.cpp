@@ -49,6 +49,7 @@ struct KafkaSource::Impl {
   std::vector<std::pair<const rd_kafka_topic_t*, size_t>> topic_cache;
   uint64_t duplicates = 0;
   uint64_t errors_logged = 0;
+  int64_t poll_mono = 0;  // time of the last poll(): idleness needs no finer clock
 
   int topic_index(const char* name) const {
     for (size_t i = 0; i < topics.size(); ++i) {
@@ -306,6 +307,7 @@ Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms
   std::memset(s.buf.get() + total - kPadding, 0, kPadding);
   const int64_t now_wall = kafka::wall_ms();
   const int64_t now_mono = kafka::mono_ms();
+  s.poll_mono = now_mono;
   size_t used = 0;
   Status first_error;
   for (ssize_t i = 0; i < n; ++i) {
@@ -366,7 +368,8 @@ bool KafkaSource::partition_idle(int32_t partition) const {
   if (partition < 0 || static_cast<size_t>(partition) >= s.parts.size()) return true;
   const PartitionState& ps = s.parts[partition];
   if (!ps.assigned) return true;
-  return ps.eof && kafka::mono_ms() - ps.last_activity >= s.idle_ms;
+  // Called per partition whenever the watermark may move: uses the last poll's clock.
+  return ps.eof && s.poll_mono - ps.last_activity >= s.idle_ms;
 }
 
 void KafkaSource::on_checkpoint(const std::vector<SourcePosition>& positions) {

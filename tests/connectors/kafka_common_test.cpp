@@ -33,6 +33,7 @@ TEST(KafkaCommonTest, ProducerIsIdempotentWithGaplessGuarantee) {
   EXPECT_EQ(effective(props, "enable.idempotence"), "true");
   EXPECT_EQ(effective(props, "enable.gapless.guarantee"), "true");
   EXPECT_EQ(effective(props, "linger.ms"), "0");
+  EXPECT_EQ(effective(props, "max.in.flight.requests.per.connection"), "1");
 }
 
 TEST(KafkaCommonTest, EveryPropertyPassesThroughAndUserWinsOverDefaults) {
