@@ -151,7 +151,6 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
-  s.revenue_detector.count_series = false;
   return s;
 }
 
@@ -419,6 +418,9 @@ void AnomalyOperator::add_to_bucket(uint32_t idx, int64_t ts_ms, double amount,
   // An event for an already-closed bucket (late but within lateness) joins the open one.
   Series& t = series_[idx];
   t.bucket_sum += amount;
+  if (amount > 0) {
+    t.mean_amount = t.mean_amount <= 0 ? amount : t.mean_amount + 0.02 * (amount - t.mean_amount);
+  }
   t.last_event_ms = std::max(t.last_event_ms, ts_ms);
   mark_dirty(idx);
   if (timer_driven(t.kind) && !t.timer_armed) arm_timer(idx, ctx);
@@ -473,7 +475,10 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
   Series& s = series_[idx];
   int hour = 0, weekday = 0;
   slot_of(s, ts_ms, ctx, hour, weekday);
-  last_obs_ = detector_for(s.kind).update(s.det, ts_ms, value, hour, weekday);
+  // Quasi-Poisson dispersion of bucketed counts: the mean amount of one event (1 for event
+  // counts, units per sale, revenue per sale).
+  const double dispersion = bucketed(s.kind) && s.mean_amount > 0 ? s.mean_amount : 1.0;
+  last_obs_ = detector_for(s.kind).update(s.det, ts_ms, value, hour, weekday, dispersion);
   mark_dirty(idx);
   if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
   lifecycle(idx, ts_ms, last_obs_, hour, ctx);
@@ -632,6 +637,7 @@ std::string AnomalyOperator::encode(const Series& s) {
   w.put<uint8_t>(s.timer_armed);
   w.put(s.bucket_start);
   w.put(s.bucket_sum);
+  w.put(s.mean_amount);
   w.put(s.last_event_ms);
   w.put(s.episode_start);
   w.put(s.last_episode_start);
@@ -656,11 +662,11 @@ bool AnomalyOperator::decode(std::string_view v, Series& s) {
       det_version != AnomalySeriesState::kVersion || !r.get(kind) ||
       kind > static_cast<uint8_t>(SeriesKind::kDeadLetters) || !r.get_string(s.store) ||
       !r.get_string(s.sku) || !r.get_string(s.metric) || !r.get(s.store_id) || !r.get(armed) ||
-      !r.get(s.bucket_start) || !r.get(s.bucket_sum) || !r.get(s.last_event_ms) ||
-      !r.get(s.episode_start) || !r.get(s.last_episode_start) || !r.get(s.cooldown_until) ||
-      !r.get(s.below) || !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) ||
-      !r.get(s.bump_ms) || !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
-      det_size != sizeof(AnomalySeriesState)) {
+      !r.get(s.bucket_start) || !r.get(s.bucket_sum) || !r.get(s.mean_amount) ||
+      !r.get(s.last_event_ms) || !r.get(s.episode_start) || !r.get(s.last_episode_start) ||
+      !r.get(s.cooldown_until) || !r.get(s.below) || !r.get(s.severity) || !r.get(s.peak_score) ||
+      !r.get(s.bump) || !r.get(s.bump_ms) || !r.get(s.dismissed) || !r.get(s.confirmed) ||
+      !r.get(det_size) || det_size != sizeof(AnomalySeriesState)) {
     return false;
   }
   s.kind = static_cast<SeriesKind>(kind);

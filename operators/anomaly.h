@@ -92,7 +92,7 @@ class AnomalyOperator : public Operator {
   std::string describe(KeyId key) const override;
 
   static constexpr std::string_view kStateNs = "op/anomaly";
-  static constexpr uint32_t kFormatVersion = 1;
+  static constexpr uint32_t kFormatVersion = 2;
   static constexpr uint32_t kTagBucket = 1;
 
   //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
@@ -117,6 +117,7 @@ class AnomalyOperator : public Operator {
     bool dirty = false;
     int64_t bucket_start = INT64_MIN;  // open bucket (bucketed series)
     double bucket_sum = 0;
+    double mean_amount = 0;  // EWMA of one event's amount (units or revenue per sale)
     int64_t last_event_ms = INT64_MIN;
     // Lifecycle.
     int64_t episode_start = INT64_MIN;  // open episode, INT64_MIN = none

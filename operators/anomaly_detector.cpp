@@ -78,19 +78,23 @@ double AnomalyDetector::expected(const AnomalySeriesState& s, int hour, int week
   return s.local_level + season_weight(s) * seasonal_part(s, hour, weekday);
 }
 
-double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour) const {
+double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour,
+                              double dispersion) const {
   double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
   double hv = s.hour_visits[hour] / std::max(1.0, kMsPerHour / gap);
   double k = config_.slot_prior;
   double sd = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
   double floor = std::max(config_.abs_scale_floor,
                           config_.rel_scale_floor * (std::fabs(s.slow_level) + s.mean_abs_x));
-  if (config_.count_series) floor = std::max(floor, std::sqrt(std::max(expected, 0.25)));
+  if (config_.count_series) {
+    const double d = std::max(dispersion, 1e-9);
+    floor = std::max(floor, std::sqrt(std::max(expected, 0.25 * d) * d));
+  }
   return std::max(sd, floor);
 }
 
 AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms, double value,
-                                           int hour, int weekday) const {
+                                           int hour, int weekday, double dispersion) const {
   AnomalyObservation out;
   out.value = value;
   hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
@@ -125,14 +129,17 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   const double e_flat = s.slow_level;
   const double e_season_full = s.slow_level + season_full;
   const double exp_v = expected(s, hour, weekday);
-  const double sd = sigma(s, exp_v, hour);
+  const double sd = sigma(s, exp_v, hour, dispersion);
   const double r = value - exp_v;
   double z = r / sd;
-  if (config_.count_series && 1.2533 * s.scale < std::sqrt(std::max(exp_v, 0.25)) && value >= 0) {
-    // Counts near Poisson noise: signed deviance residual, accurate in the tails (0 observed
-    // against 30 expected is p = e^-30, not a 5.5-sigma event).
-    const double mu = std::max(exp_v, 0.25);
-    const double dev = 2.0 * ((value > 0 ? value * std::log(value / mu) : 0.0) - (value - mu));
+  const double disp = std::max(dispersion, 1e-9);
+  if (config_.count_series && value >= 0 &&
+      1.2533 * s.scale < std::sqrt(std::max(exp_v, 0.25 * disp) * disp)) {
+    // Counts near (quasi-)Poisson noise: signed deviance residual in units of one event,
+    // accurate in the tails (0 observed against 30 expected is p = e^-30, not 5.5 sigma).
+    const double mu = std::max(exp_v, 0.25 * disp) / disp;
+    const double x = value / disp;
+    const double dev = 2.0 * ((x > 0 ? x * std::log(x / mu) : 0.0) - (x - mu));
     z = (r >= 0 ? 1.0 : -1.0) * std::sqrt(std::max(dev, 0.0));
   }
   out.expected = exp_v;

@@ -51,7 +51,7 @@ struct AnomalyDetectorConfig {
   int warmup = 24;                // observations before scores leave 0
   double rel_scale_floor = 1e-3;  // scale >= this * (|level| + mean |x|)
   double abs_scale_floor = 1e-9;
-  bool count_series = false;        // units/events: Poisson floor sqrt(expected)
+  bool count_series = false;        // counts: quasi-Poisson floor sqrt(dispersion * expected)
   double refractory = 150;          // observations a detection damps later scores
   double detect_score = 0.6;        // score that starts a refractory period
   double refractory_factor = 0.35;  // damping applied inside the refractory period
@@ -107,14 +107,17 @@ class AnomalyDetector {
   //! Scores `value` observed at `ts_ms` and updates the state. `hour` 0..23 and `weekday`
   //! 0..6 (Monday = 0) are the observation's seasonal slot in the series' calendar.
   //! Observations older than the last one are scored against the state but do not update it.
+  //! `dispersion` (count series only): the mean size of one counted event (units per sale,
+  //! revenue per sale), so noise is quasi-Poisson: variance = dispersion x expected.
   AnomalyObservation update(AnomalySeriesState& s, int64_t ts_ms, double value, int hour,
-                            int weekday) const;
+                            int weekday, double dispersion = 1.0) const;
 
   //! Expected value for a slot without updating (silence checks, describe()).
   double expected(const AnomalySeriesState& s, int hour, int weekday) const;
   //! Robust standard deviation of residuals in the hour slot (1.2533 * mean absolute
   //! residual, the slot's own blended with the series' while the slot is young, floored).
-  double sigma(const AnomalySeriesState& s, double expected, int hour) const;
+  double sigma(const AnomalySeriesState& s, double expected, int hour,
+               double dispersion = 1.0) const;
   //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> 0.29, 5 -> 0.50, 8 -> 0.70).
   static double score_of_z(double z);
   //! Maps -log10(p) to a score: nlp / (nlp + 6.24), 6.24 being a 5-sigma tail.

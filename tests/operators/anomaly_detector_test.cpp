@@ -190,6 +190,27 @@ TEST(AnomalyDetectorTest, RecurringSpikesStopBeingNews) {
   EXPECT_LT(obs[3999].raw, first - 0.3);
 }
 
+TEST(AnomalyDetectorTest, QuasiPoissonDispersionTamesLumpyCounts) {
+  // A slow mover: one 4-unit purchase every ~8 days. A further 4-unit day is one purchase,
+  // not a 4-unit surprise, once the detector knows purchases come in fours.
+  AnomalyDetectorConfig c = light_tails();
+  c.count_series = true;
+  auto run = [&](double dispersion) {
+    AnomalyDetector det(c);
+    AnomalySeriesState st;
+    int64_t t = kMonday;
+    for (int d = 0; d < 200; ++d, t += 24 * kHour) {
+      det.update(st, t, d % 8 == 3 ? 4.0 : 0.0, 0, d % 7, dispersion);
+    }
+    return det.update(st, t, 4.0, 0, 200 % 7, dispersion);  // a day off the cycle
+  };
+  AnomalyObservation lumpy = run(4.0);
+  AnomalyObservation single = run(1.0);
+  EXPECT_LT(lumpy.score, 0.6);
+  EXPECT_GT(single.z, lumpy.z);
+  EXPECT_GT(single.score, lumpy.score);
+}
+
 TEST(AnomalyDetectorTest, LateObservationIsScoredButNotLearned) {
   Feed f(light_tails());
   Noise n(9);

@@ -223,7 +223,7 @@ TEST(AnomalyOperatorTest, ScoresOutputHasOneRecordPerObservationInRange) {
 }
 
 TEST(AnomalyOperatorTest, PromotionRelaxesThresholdsForThatStoreAndSku) {
-  // Hourly key buckets; 10 units an hour for three weeks, then one hour with 30 more.
+  // Hourly key buckets; 10 one-unit sales an hour for three weeks, then one hour with 40.
   const std::string yaml = R"(
 operators:
   anomaly:
@@ -238,8 +238,10 @@ operators:
     }
     for (int64_t h = kMonday; h < kMonday + 22 * kDay; h += kHour) {
       ctx.advance_watermark(op, h);
-      ctx.send(op, testing::sale(h + 30 * kMinute, "S1", "SKU-A", 10, 1.0));
-      if (h == spike_hour) ctx.send(op, testing::sale(h + 40 * kMinute, "S1", "SKU-A", 30, 1.0));
+      const int sales = h == spike_hour ? 40 : 10;  // one unit each
+      for (int i = 0; i < sales; ++i) {
+        ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 1.0));
+      }
     }
   };
   auto unit_alerts = [](const FakeContext& ctx) {
