@@ -4,6 +4,14 @@
 // series. Prints one JSON line; never asserts time.
 //
 // usage: anomaly_bench [--series N] [--observations-per-series K]
+//        anomaly_bench --replay EVENTS.jsonl --truth TRUTH.jsonl [--set key=value]...
+//
+// The replay mode runs a `shelfwatch gen` stream through the operator (watermark = newest
+// event time - 5 min, timers in order, dead letters counted) and scores its alerts against
+// the generator's injected anomalies: per family (metric, key units, key revenue) and
+// severity, precision = alert episodes matching an injected anomaly of the same series
+// (metric: within [start, end + 30 min]; key: bucket of start .. end + one bucket) / alert
+// episodes, recall = injected anomalies with a matching episode / injected anomalies.
 
 #include <chrono>
 #include <cstdint>
@@ -12,10 +20,18 @@
 #include <string>
 #include <vector>
 
+#include <algorithm>
+#include <fstream>
+#include <map>
+
+#include <simdjson.h>
+
+#include "bench/replay_context.h"
 #include "operators/anomaly.h"
 #include "operators/anomaly_detector.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
+#include "stream/decoder.h"
 #include "stream/key_index.h"
 
 namespace {
@@ -46,9 +62,181 @@ class BenchContext : public sw::OperatorContext {
   sw::OperatorViews views_;
 };
 
+const char* arg_str(int argc, char** argv, const char* name) {
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == name) return argv[i + 1];
+  }
+  return nullptr;
+}
+
+struct Injected {
+  std::string key;  // "store|sku" or the metric series
+  bool metric = false;
+  int64_t start = 0, end = 0;
+};
+
+struct Episode {
+  std::string key, signal;
+  int64_t time = 0;
+  int severity = 0;  // 1 warning, 2 critical, 3 emergency (highest reached)
+};
+
+std::string field(const std::string& json, const std::string& name) {
+  std::string pat = "\"" + name + "\":\"";
+  size_t p = json.find(pat);
+  if (p == std::string::npos) return {};
+  p += pat.size();
+  return json.substr(p, json.find('"', p) - p);
+}
+
+int replay(int argc, char** argv, const char* events_path, const char* truth_path) {
+  std::vector<std::string> sets;
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::string(argv[i]) == "--set") sets.push_back(argv[i + 1]);
+  }
+  sw::Config config = sw::Config::from_yaml("{}", sets);
+  sw::AnomalyOperator op(config);
+  const int64_t key_bucket = op.settings().key_bucket_ms;
+  std::map<std::string, Episode> episodes;  // by alert id
+  sw::bench::ReplayContext ctx([&](sw::OutputRecord&& r) {
+    if (r.stream != sw::OutputStream::kAlerts || field(r.json, "status") != "firing") return;
+    std::string sev = field(r.json, "severity");
+    int rank = sev == "emergency" ? 3 : sev == "critical" ? 2 : 1;
+    Episode& e = episodes[r.id];
+    if (e.severity == 0) {
+      e.key = r.key;
+      e.signal = field(r.json, "signal");
+      e.time = r.time_ms;
+    }
+    e.severity = std::max(e.severity, rank);
+  });
+  sw::Decoder decoder;
+  std::ifstream in(events_path);
+  std::string line;
+  sw::Event e;
+  int64_t newest = INT64_MIN;
+  uint64_t lines = 0, dead = 0;
+  while (std::getline(in, line)) {
+    ++lines;
+    if (decoder.decode(line, 0, e) != sw::DecodeError::kNone) {
+      ++dead;
+      op.on_dead_letter(newest, ctx);
+      continue;
+    }
+    newest = std::max(newest, e.ts_ms);
+    sw::KeyId key = sw::kNoKey;
+    if ((e.type == sw::EventType::kSale || e.type == sw::EventType::kReturn ||
+         e.type == sw::EventType::kInventory) &&
+        !e.store.empty()) {
+      key = ctx.key(e.store, e.sku);
+    }
+    if ((op.subscriptions() >> static_cast<int>(e.type)) & 1u) op.on_event(e, key, ctx);
+    ctx.advance(op, newest - 5 * 60'000);
+  }
+  ctx.advance(op, INT64_MAX);
+  op.on_end_of_input(ctx);
+
+  std::vector<Injected> truth;
+  std::ifstream tin(truth_path);
+  simdjson::ondemand::parser parser;
+  while (std::getline(tin, line)) {
+    if (line.find("\"record\":\"anomaly\"") == std::string::npos) continue;
+    simdjson::padded_string padded(line);
+    auto doc = parser.iterate(padded);
+    Injected a;
+    std::string_view sv;
+    if (!doc["series"].get_string().get(sv)) {
+      a.metric = true;
+      a.key = std::string(sv);
+    } else {
+      doc.rewind();
+      std::string_view store, sku;
+      if (doc["store"].get_string().get(store) || doc["sku"].get_string().get(sku)) continue;
+      a.key = std::string(store) + "|" + std::string(sku);
+    }
+    doc.rewind();
+    std::string_view start, end;
+    if (doc["start"].get_string().get(start) || doc["end"].get_string().get(end)) continue;
+    if (!sw::parse_rfc3339(start, a.start) || !sw::parse_rfc3339(end, a.end)) continue;
+    truth.push_back(std::move(a));
+  }
+
+  auto matches = [&](const Episode& ep, const Injected& a) {
+    if (ep.key != a.key) return false;
+    if (a.metric) return ep.signal == "metric" && ep.time >= a.start && ep.time <= a.end + 1'800'000;
+    if (ep.signal != "units" && ep.signal != "revenue") return false;
+    int64_t from = a.start - ((a.start % key_bucket) + key_bucket) % key_bucket;
+    return ep.time >= from && ep.time <= a.end + key_bucket;
+  };
+  struct Family {
+    const char* name;
+    std::vector<std::string> signals;
+    bool metric;
+  };
+  const Family families[] = {{"metric", {"metric"}, true},
+                             {"key_units", {"units"}, false},
+                             {"key_revenue", {"revenue"}, false}};
+  const char* sev_names[] = {"", ">=warning", ">=critical", "emergency"};
+  for (const Family& f : families) {
+    std::vector<const Injected*> injected;
+    for (const Injected& a : truth) {
+      if (a.metric == f.metric) injected.push_back(&a);
+    }
+    for (int sev = 1; sev <= 3; ++sev) {
+      std::vector<const Episode*> eps;
+      for (const auto& [id, ep] : episodes) {
+        if (ep.severity >= sev &&
+            std::find(f.signals.begin(), f.signals.end(), ep.signal) != f.signals.end()) {
+          eps.push_back(&ep);
+        }
+      }
+      size_t tp = 0, found = 0;
+      for (const Episode* ep : eps) {
+        for (const Injected* a : injected) {
+          if (matches(*ep, *a)) {
+            ++tp;
+            break;
+          }
+        }
+      }
+      for (const Injected* a : injected) {
+        for (const Episode* ep : eps) {
+          if (matches(*ep, *a)) {
+            ++found;
+            break;
+          }
+        }
+      }
+      std::printf(
+          "{\"bench\":\"anomaly_truth\",\"family\":\"%s\",\"severity\":\"%s\","
+          "\"alerts\":%zu,\"matching_alerts\":%zu,\"precision\":%.4f,\"injected\":%zu,"
+          "\"detected\":%zu,\"recall\":%.4f}\n",
+          f.name, sev_names[sev], eps.size(), tp, eps.empty() ? 0.0 : double(tp) / eps.size(),
+          injected.size(), found, injected.empty() ? 0.0 : double(found) / injected.size());
+    }
+  }
+  std::map<std::string, size_t> by_signal;
+  for (const auto& [id, ep] : episodes) ++by_signal[ep.signal];
+  std::printf("{\"bench\":\"anomaly_truth_summary\",\"lines\":%llu,\"dead_letters\":%llu,"
+              "\"series\":%zu,\"episodes\":{",
+              static_cast<unsigned long long>(lines), static_cast<unsigned long long>(dead),
+              op.series_count());
+  bool first = true;
+  for (const auto& [sig, n] : by_signal) {
+    std::printf("%s\"%s\":%zu", first ? "" : ",", sig.c_str(), n);
+    first = false;
+  }
+  std::printf("}}\n");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  const char* events_path = arg_str(argc, argv, "--replay");
+  const char* truth_path = arg_str(argc, argv, "--truth");
+  if (events_path && truth_path) return replay(argc, argv, events_path, truth_path);
+
   const int64_t nseries = arg_int(argc, argv, "--series", 100'000);
   const int64_t per = arg_int(argc, argv, "--observations-per-series", 40);
   constexpr int64_t kStart = 1'795'392'000'000;  // 2026-11-23T00:00:00Z

@@ -67,6 +67,7 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.tail_exponent = c.get_double(prefix + "tail_exponent", d.tail_exponent, 0.5, 50);
   d.tail_reach = c.get_double(prefix + "tail_reach", d.tail_reach, 1, 1e9);
   d.min_var_spread = c.get_double(prefix + "min_var_spread", d.min_var_spread, 1e-4, 100);
+  d.window_all_signals = c.get_bool(prefix + "window_all_signals", d.window_all_signals);
   d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
   return d;
 }
@@ -147,7 +148,8 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.refractory = 24;    // a day of hourly buckets
   counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
   counts.tail_reach = 2;
-  counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
+  counts.window_all_signals = false;  // no echo of one odd bucket in the window test
+  counts.min_var_spread = 0.25;       // steady counts: one odd bucket is not a variance change
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
@@ -497,11 +499,13 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
   auto thr = [&](double t) { return std::clamp(t + adjust, 0.0, 0.999); };
   const double t_warn = thr(settings_.warning), t_crit = thr(settings_.critical),
                t_emer = thr(settings_.emergency);
-  const uint8_t sev = !o.scored           ? 0
-                      : o.score >= t_emer ? 3
-                      : o.score >= t_crit ? 2
-                      : o.score >= t_warn ? 1
-                                          : 0;
+  auto severity_of = [&](double score) -> uint8_t {
+    return !o.scored ? 0 : score >= t_emer ? 3 : score >= t_crit ? 2 : score >= t_warn ? 1 : 0;
+  };
+  // The lifecycle reads the undamped score: the detector's refractory damping shapes the
+  // scores output (one peak per episode), while alerts have their own hysteresis and
+  // cool-down and must see an episode grow from warning to critical and then clear.
+  const uint8_t sev = severity_of(o.raw);
   if (s.episode_start == INT64_MIN) {
     if (sev == 0 || ts_ms < s.cooldown_until) return;
     if (suppressed_at(s, ts_ms)) {
@@ -512,19 +516,20 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
     s.episode_start = ts_ms;
     s.last_episode_start = ts_ms;
     s.severity = sev;
-    s.peak_score = o.score;
+    s.peak_score = o.raw;
     s.below = 0;
     alert_ids_[alert_id(s.name, ts_ms)] = idx;
     emit_alert(s, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
     return;
   }
   // Open episode: escalate upward only, resolve after `resolve_after` calm observations.
-  s.peak_score = std::max(s.peak_score, o.score);
-  if (sev > s.severity && !suppressed_at(s, ts_ms)) {
-    s.severity = sev;
-    emit_alert(s, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
+  s.peak_score = std::max(s.peak_score, o.raw);
+  const uint8_t grown = std::max(sev, severity_of(o.raw));
+  if (grown > s.severity && !suppressed_at(s, ts_ms)) {
+    s.severity = grown;
+    emit_alert(s, "firing", ts_ms, o, grown == 3 ? t_emer : grown == 2 ? t_crit : t_warn, ctx);
   }
-  if (o.score < std::max(0.0, settings_.clear + adjust)) {
+  if (o.raw < std::max(0.0, settings_.clear + adjust)) {
     if (++s.below >= settings_.resolve_after) {
       emit_alert(s, "resolved", ts_ms, o, t_warn, ctx);
       s.episode_start = INT64_MIN;

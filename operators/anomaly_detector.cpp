@@ -171,6 +171,11 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
                   std::pow(kTailLevel[l] / z_max, config_.tail_exponent);
     nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
   }
+  // What the window test counts: every signal (metric family: a run of moderate level or
+  // variance change evidence is the typical regime change), or only point surprises (counts:
+  // the residual mean and magnitude are themselves window statistics, and after one odd
+  // bucket they would echo through the next dozen).
+  const double z_win = config_.window_all_signals ? z_max : std::fabs(z);
   // Recent window against the long run: are surprises of some size suddenly frequent?
   // Chernoff bound of a binomial tail, n_eff * KL(recent rate || long-run rate).
   const double a_w = a_window_;
@@ -178,10 +183,10 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   float recent[AnomalySeriesState::kTailLevels];
   for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
     recent[i] = static_cast<float>(s.recent_exceed[i] +
-                                   a_w * ((z_max >= kTailLevel[i]) - s.recent_exceed[i]));
+                                   a_w * ((z_win >= kTailLevel[i]) - s.recent_exceed[i]));
     double q0 = std::erfc(kTailLevel[i] / std::sqrt(2.0));
-    double q =
-        std::max((s.exceed[i] + q0 * prior) / (s.tail_norm + prior), config_.window_min_rate);
+    double q = std::max((s.window_exceed[i] + q0 * prior) / (s.tail_norm + prior),
+                        config_.window_min_rate);
     double p = std::min(static_cast<double>(recent[i]), 1.0 - 1e-9);
     if (p <= q || q <= 0) continue;
     double kl = p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q));
@@ -219,6 +224,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
     s.tail_norm += at * (1.0 - s.tail_norm);
     for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
       s.exceed[i] = static_cast<float>(s.exceed[i] + at * ((z_max >= kTailLevel[i]) - s.exceed[i]));
+      s.window_exceed[i] = static_cast<float>(s.window_exceed[i] +
+                                              at * ((z_win >= kTailLevel[i]) - s.window_exceed[i]));
       s.recent_exceed[i] = recent[i];
     }
   }

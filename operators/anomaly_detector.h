@@ -30,26 +30,27 @@ namespace sw {
 
 struct AnomalyDetectorConfig {
   // Half-lives in (typical-gap) observations.
-  double local_half_life = 6;     // local robust level
-  double slow_half_life = 288;    // level of the seasonal model
-  double slot_half_life = 6;      // per-slot offsets, in visits of that slot
-  double scale_half_life = 288;   // robust residual scale
-  double error_half_life = 48;    // running errors that weigh the two baselines
-  double short_half_life = 4;     // short window of residual mean / magnitude
-  double norm_half_life = 1000;   // long-run spread of the short-window signals
-  double tail_half_life = 2000;   // memory of how often large surprises occur
-  double window_half_life = 8;    // recent window compared with the long run
-  double window_min_rate = 0.01;  // floor of the long-run rate in the window test
-  double tail_prior = 50;         // pseudo-observations without exceedances
-  double tail_exponent = 2;       // power-law decay of the tail beyond the levels seen
-  double min_var_spread = 0.05;   // floor of the variance signal's spread (log units, squared)
-  double tail_reach = 1e9;        // levels within this factor below |z| bound its tail
-  double slot_prior = 4;          // slot visits before a slot offset gets half weight
-  double clip_z = 3;              // Huber clip of updates, in scale units
-  double shift_z = 3;             // |z| that counts toward a level-shift run
-  int shift_run = 8;              // consecutive same-sign large residuals that re-base
-  int warmup = 24;                // observations before scores leave 0
-  double rel_scale_floor = 1e-3;  // scale >= this * (|level| + mean |x|)
+  double local_half_life = 6;      // local robust level
+  double slow_half_life = 288;     // level of the seasonal model
+  double slot_half_life = 6;       // per-slot offsets, in visits of that slot
+  double scale_half_life = 288;    // robust residual scale
+  double error_half_life = 48;     // running errors that weigh the two baselines
+  double short_half_life = 4;      // short window of residual mean / magnitude
+  double norm_half_life = 1000;    // long-run spread of the short-window signals
+  double tail_half_life = 2000;    // memory of how often large surprises occur
+  double window_half_life = 8;     // recent window compared with the long run
+  double window_min_rate = 0.01;   // floor of the long-run rate in the window test
+  bool window_all_signals = true;  // window test counts all signals, not only the point z
+  double tail_prior = 50;          // pseudo-observations without exceedances
+  double tail_exponent = 2;        // power-law decay of the tail beyond the levels seen
+  double min_var_spread = 0.05;    // floor of the variance signal's spread (log units, squared)
+  double tail_reach = 1e9;         // levels within this factor below |z| bound its tail
+  double slot_prior = 4;           // slot visits before a slot offset gets half weight
+  double clip_z = 3;               // Huber clip of updates, in scale units
+  double shift_z = 3;              // |z| that counts toward a level-shift run
+  int shift_run = 8;               // consecutive same-sign large residuals that re-base
+  int warmup = 24;                 // observations before scores leave 0
+  double rel_scale_floor = 1e-3;   // scale >= this * (|level| + mean |x|)
   double abs_scale_floor = 1e-9;
   bool count_series = false;        // counts: quasi-Poisson floor sqrt(dispersion * expected)
   double refractory = 150;          // observations a detection damps later scores
@@ -90,6 +91,8 @@ struct AnomalySeriesState {
   double mu_abs = 0;        // long EWMA of log short_abs
   double tail_norm = 0;     // EWMA of 1 (normalizes the exceedance rates while young)
   float exceed[kTailLevels] = {};
+  float point_exceed[kTailLevels] = {};   // long-run rates of the window test's signal
+  float window_exceed[kTailLevels] = {};  // long-run rates of the window test's signal
   float recent_exceed[kTailLevels] = {};  // the same rates over the recent window
   double since_detect = 1e9;              // observations since the last detection
   float hour_offset[kHours] = {};

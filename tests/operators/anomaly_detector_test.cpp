@@ -211,6 +211,25 @@ TEST(AnomalyDetectorTest, QuasiPoissonDispersionTamesLumpyCounts) {
   EXPECT_GT(single.score, lumpy.score);
 }
 
+TEST(AnomalyDetectorTest, CountFamilyDoesNotEchoAOneBucketSpike) {
+  // Hourly counts of exactly 10 for three weeks, one bucket of 40, then 10 again: with the
+  // window test on point surprises only, the undamped score falls back at once.
+  AnomalyDetectorConfig c = light_tails();
+  c.count_series = true;
+  c.window_all_signals = false;
+  c.min_var_spread = 0.25;
+  AnomalyDetector det(c);
+  AnomalySeriesState st;
+  std::vector<AnomalyObservation> obs;
+  for (int h = 0; h < 22 * 24; ++h) {
+    double v = h == 21 * 24 + 11 ? 40.0 : 10.0;
+    obs.push_back(det.update(st, kMonday + h * kHour, v, h % 24, (h / 24) % 7));
+  }
+  const int spike = 21 * 24 + 11;
+  EXPECT_GE(obs[spike].raw, 0.6);
+  for (int h = spike + 1; h < spike + 12; ++h) EXPECT_LT(obs[h].raw, 0.4) << h - spike;
+}
+
 TEST(AnomalyDetectorTest, LateObservationIsScoredButNotLearned) {
   Feed f(light_tails());
   Noise n(9);
