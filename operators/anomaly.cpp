@@ -464,12 +464,15 @@ void AnomalyOperator::on_timer(KeyId key, int64_t time_ms, uint32_t tag, Operato
 }
 
 void AnomalyOperator::on_end_of_input(OperatorContext& ctx) {
-  // Close every open bucket that the stream has passed; the last, partial bucket is closed
-  // too for lazy series (no more events will come to close it).
+  // Close every bucket the stream has fully passed (lazy series have no later event to do
+  // it). The bucket holding the newest event stays open: a partial bucket would read as a
+  // drop at the end of every replay, and a later run continuing the input completes it.
+  if (max_event_ms_ == INT64_MIN) return;
   for (uint32_t i = 0; i < series_.size(); ++i) {
     Series& s = series_[i];
     if (!bucketed(s.kind) || s.bucket_start == INT64_MIN) continue;
-    close_buckets_before(i, s.bucket_start + bucket_of(s.kind), ctx);
+    const int64_t b = bucket_of(s.kind);
+    close_buckets_before(i, floor_div(max_event_ms_, b) * b, ctx);
   }
 }
 

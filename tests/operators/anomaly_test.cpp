@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <limits>
 #include <string>
 #include <vector>
 
@@ -174,6 +175,26 @@ TEST(AnomalyOperatorTest, StoreGoingQuietDuringOpeningHoursAlertsThroughTimers) 
   EXPECT_GE(a.time_ms, silence_from);
   EXPECT_LT(a.time_ms, silence_from + 3 * kHour);
   EXPECT_TRUE(s2_any.empty());
+}
+
+TEST(AnomalyOperatorTest, EndOfInputLeavesThePartialBucketOpen) {
+  // The input stops at 10:01 on day 21: the 10:00 bucket holds one event out of the usual
+  // 30. End of input must not read that as a drop.
+  AnomalyOperator op(Config::from_yaml("{}"));
+  FakeContext ctx;
+  const int64_t last = kMonday + 21 * kDay + 10 * kHour + kMinute;
+  for (int d = 0; d < 22; ++d) {
+    for (int64_t t = kMonday + d * kDay + 8 * kHour;
+         t < kMonday + d * kDay + 20 * kHour && t <= last; t += 2 * kMinute) {
+      ctx.advance_watermark(op, t - kMinute);
+      ctx.send(op, testing::sale(t + kMinute, "S1", "SKU-A", 1, 2.0));
+    }
+  }
+  ctx.advance_watermark(op, std::numeric_limits<int64_t>::max());
+  op.on_end_of_input(ctx);
+  for (const OutputRecord* r : alerts_with(ctx, "\"store_events\"")) {
+    EXPECT_LT(r->time_ms, last - kHour) << r->json;
+  }
 }
 
 TEST(AnomalyOperatorTest, SuppressionWindowKeepsScoresButRaisesNoAlert) {
