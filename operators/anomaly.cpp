@@ -50,6 +50,8 @@ std::string_view kind_label(AnomalyOperator::SeriesKind k) {
       return "store_events";
     case K::kDeadLetters:
       return "dead_letters";
+    case K::kTypeEvents:
+      return "type_events";
   }
   return "metric";
 }
@@ -88,7 +90,9 @@ AnomalyOperator::AnomalyOperator(Settings settings)
     : settings_(std::move(settings)),
       metric_det_(settings_.metric_detector),
       count_det_(settings_.count_detector),
-      revenue_det_(settings_.revenue_detector) {}
+      revenue_det_(settings_.revenue_detector) {
+  type_series_.fill(UINT32_MAX);
+}
 
 static AnomalyOperator::Settings read_settings(const Config& c) {
   AnomalyOperator::Settings s;
@@ -160,8 +164,9 @@ AnomalyOperator::AnomalyOperator(const Config& config) : AnomalyOperator(read_se
 
 uint32_t AnomalyOperator::subscriptions() const {
   auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
-  return bit(EventType::kSale) | bit(EventType::kReturn) | bit(EventType::kInventory) |
-         bit(EventType::kPromotion) | bit(EventType::kMetric) | bit(EventType::kFeedback);
+  uint32_t all = 0;
+  for (int t = 0; t < kEventTypeCount; ++t) all |= bit(static_cast<EventType>(t));
+  return all;  // every type: each one's volume is watched
 }
 
 const AnomalyDetector& AnomalyOperator::detector_for(SeriesKind kind) const {
@@ -210,7 +215,7 @@ uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, st
                                      std::string_view metric, uint32_t store_id) {
   std::string name(kind_label(kind));
   name += ':';
-  if (kind == SeriesKind::kMetric || kind == SeriesKind::kDeadLetters) {
+  if (metric_like(kind)) {
     name += metric;
   } else {
     name += store;
@@ -304,6 +309,15 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
       meta_dirty_ = true;
     }
   }
+  // Volume per event type (a feed that goes quiet while the rest of the stream moves on).
+  {
+    uint32_t& ts = type_series_[static_cast<int>(e.type)];
+    if (ts == UINT32_MAX) {
+      ts = series_for(SeriesKind::kTypeEvents, {}, {},
+                      "events." + std::string(event_type_name(e.type)), UINT32_MAX);
+    }
+    add_to_bucket(ts, e.ts_ms, 1.0, ctx);
+  }
   switch (e.type) {
     case EventType::kMetric: {
       auto it = metric_ids_.find(absl::string_view(e.series.data(), e.series.size()));
@@ -353,6 +367,10 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
     }
     default:
       break;
+  }
+  if (e.type != EventType::kSale && e.type != EventType::kReturn &&
+      e.type != EventType::kInventory) {
+    return;  // prices, competitor prices, items: volume only
   }
   if (e.store.empty() || key == kNoKey) return;
   const KeyIndex& keys = ctx.keys();
@@ -553,8 +571,8 @@ void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64
   r.type = "anomaly";
   r.time_ms = ts_ms;
   r.id = alert_id(s.name, s.episode_start);
-  const bool metric_like = s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters;
-  if (metric_like) {
+  const bool series_keyed = metric_like(s.kind);
+  if (series_keyed) {
     r.key = s.metric;
   } else {
     r.key = s.store;
@@ -569,9 +587,9 @@ void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64
     std::snprintf(buf, sizeof buf, ": %s, expected %.4g, score %.3f", drop ? "drop" : "spike",
                   o.expected, o.score);
     summary = std::string(signal) + " " +
-              (metric_like ? s.metric
-                           : (s.store.empty() ? s.sku : s.store) +
-                                 (s.sku.empty() || s.store.empty() ? "" : " " + s.sku)) +
+              (series_keyed ? s.metric
+                            : (s.store.empty() ? s.sku : s.store) +
+                                  (s.sku.empty() || s.store.empty() ? "" : " " + s.sku)) +
               buf;
     if (status == "resolved") summary = "resolved: " + summary;
   }
@@ -581,7 +599,7 @@ void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64
       .field("type", "anomaly")
       .field("status", status)
       .field("severity", kSeverity[std::max<int>(s.severity, 1)]);
-  if (metric_like) {
+  if (series_keyed) {
     w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
@@ -612,11 +630,11 @@ void AnomalyOperator::emit_score(const Series& s, int64_t ts_ms, double value,
   r.stream = OutputStream::kScores;
   r.type = "score";
   r.time_ms = ts_ms;
-  const bool metric_like = s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters;
-  r.key = metric_like ? s.metric : s.store + "|" + s.sku;
+  const bool series_keyed = metric_like(s.kind);
+  r.key = series_keyed ? s.metric : s.store + "|" + s.sku;
   JsonWriter w(r.json);
   w.begin_object();
-  if (metric_like) {
+  if (series_keyed) {
     w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
@@ -668,7 +686,7 @@ bool AnomalyOperator::decode(std::string_view v, Series& s) {
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || fmt != kFormatVersion || !r.get(det_version) ||
       det_version != AnomalySeriesState::kVersion || !r.get(kind) ||
-      kind > static_cast<uint8_t>(SeriesKind::kDeadLetters) || !r.get_string(s.store) ||
+      kind > static_cast<uint8_t>(SeriesKind::kTypeEvents) || !r.get_string(s.store) ||
       !r.get_string(s.sku) || !r.get_string(s.metric) || !r.get(s.store_id) || !r.get(armed) ||
       !r.get(s.bucket_start) || !r.get(s.bucket_sum) || !r.get(s.mean_amount) ||
       !r.get(s.last_event_ms) || !r.get(s.episode_start) || !r.get(s.last_episode_start) ||
@@ -721,6 +739,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
   metric_ids_.clear();
   store_series_.clear();
   sku_series_.clear();
+  type_series_.fill(UINT32_MAX);
   key_series_.clear();
   alert_ids_.clear();
   promos_.clear();
@@ -774,7 +793,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     Series& s = series_[i];
     std::string name(kind_label(s.kind));
     name += ':';
-    if (s.kind == SeriesKind::kMetric || s.kind == SeriesKind::kDeadLetters) {
+    if (metric_like(s.kind)) {
       name += s.metric;
     } else {
       name += s.store;

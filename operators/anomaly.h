@@ -46,6 +46,7 @@ class AnomalyOperator : public Operator {
     kSkuRevenue,
     kStoreEvents,
     kDeadLetters,
+    kTypeEvents,  // events of one input type (a feed going quiet)
   };
 
   struct SuppressWindow {
@@ -150,9 +151,15 @@ class AnomalyOperator : public Operator {
   void slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
                int& weekday) const;
   bool bucketed(SeriesKind k) const { return k != SeriesKind::kMetric; }
+  //! Series rendered with `series` (not store/sku) in alerts and scores.
+  static bool metric_like(SeriesKind k) {
+    return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||
+           k == SeriesKind::kTypeEvents;
+  }
   bool timer_driven(SeriesKind k) const {
     return k == SeriesKind::kStoreUnits || k == SeriesKind::kStoreRevenue ||
-           k == SeriesKind::kStoreEvents || k == SeriesKind::kDeadLetters;
+           k == SeriesKind::kStoreEvents || k == SeriesKind::kDeadLetters ||
+           k == SeriesKind::kTypeEvents;
   }
   int64_t bucket_of(SeriesKind k) const {
     return (k == SeriesKind::kKeyUnits || k == SeriesKind::kKeyRevenue) ? settings_.key_bucket_ms
@@ -172,6 +179,7 @@ class AnomalyOperator : public Operator {
   absl::flat_hash_map<std::string, uint32_t> metric_ids_;  // raw series name -> series
   std::vector<std::array<uint32_t, 3>> store_series_;      // store id -> events, units, revenue
   std::vector<std::array<uint32_t, 2>> sku_series_;        // sku id -> units, revenue
+  std::array<uint32_t, kEventTypeCount> type_series_;      // event type -> volume series
   absl::flat_hash_map<std::string, uint32_t> alert_ids_;   // last episode id -> series
   // Promotions: "store|sku" (store empty = chain-wide) -> [start, end) intervals.
   absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>> promos_;

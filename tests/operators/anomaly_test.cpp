@@ -73,6 +73,15 @@ bool has(const OutputRecord& r, std::string_view fragment) {
   return r.json.find(fragment) != std::string::npos;
 }
 
+//! Scores output records of one metric series.
+std::vector<const OutputRecord*> scores_of(const FakeContext& ctx, std::string_view series) {
+  std::vector<const OutputRecord*> out;
+  for (const OutputRecord* r : ctx.of(OutputStream::kScores)) {
+    if (r->key == series) out.push_back(r);
+  }
+  return out;
+}
+
 std::vector<const OutputRecord*> alerts_with(const FakeContext& ctx, std::string_view fragment) {
   std::vector<const OutputRecord*> out;
   for (const OutputRecord* r : ctx.of(OutputStream::kAlerts, "anomaly")) {
@@ -177,6 +186,28 @@ TEST(AnomalyOperatorTest, StoreGoingQuietDuringOpeningHoursAlertsThroughTimers) 
   EXPECT_TRUE(s2_any.empty());
 }
 
+TEST(AnomalyOperatorTest, EventTypeGoingQuietAlertsOnItsVolumeSeries) {
+  // Sales and inventory movements every 2 minutes around the clock; from day 21 10:00 the
+  // inventory feed stops while sales continue.
+  AnomalyOperator op(Config::from_yaml("{}"));
+  FakeContext ctx;
+  const int64_t quiet_from = kMonday + 21 * kDay + 10 * kHour;
+  for (int64_t t = kMonday; t < kMonday + 22 * kDay; t += 2 * kMinute) {
+    ctx.advance_watermark(op, t - kMinute);
+    ctx.send(op, testing::sale(t, "S1", "SKU-A", 1, 2.0));
+    if (t < quiet_from) {
+      ctx.send(op, testing::inventory(t + kMinute / 2, "S1", "SKU-A", InventoryKind::kReceipt, 1));
+    }
+  }
+  auto inv = alerts_with(ctx, "\"series\":\"events.inventory\"");
+  ASSERT_FALSE(inv.empty());
+  EXPECT_TRUE(has(*inv[0], "\"signal\":\"type_events\""));
+  EXPECT_TRUE(has(*inv[0], "\"direction\":\"drop\""));
+  EXPECT_GE(inv[0]->time_ms, quiet_from);
+  EXPECT_LT(inv[0]->time_ms, quiet_from + 3 * kHour);
+  EXPECT_TRUE(alerts_with(ctx, "\"series\":\"events.sale\"").empty());
+}
+
 TEST(AnomalyOperatorTest, EndOfInputLeavesThePartialBucketOpen) {
   // The input stops at 10:01 on day 21: the 10:00 bucket holds one event out of the usual
   // 30. End of input must not read that as a drop.
@@ -211,7 +242,7 @@ TEST(AnomalyOperatorTest, SuppressionWindowKeepsScoresButRaisesNoAlert) {
   for (const Event& e : run.events) ctx.send(op, e);
   EXPECT_TRUE(ctx.of(OutputStream::kAlerts).empty());
   EXPECT_GE(op.suppressed(), 1u);
-  auto scores = ctx.of(OutputStream::kScores);
+  auto scores = scores_of(ctx, "cpu");
   ASSERT_EQ(scores.size(), run.events.size());
   bool found = false;
   for (const OutputRecord* r : scores) {
@@ -230,7 +261,7 @@ TEST(AnomalyOperatorTest, ScoresOutputHasOneRecordPerObservationInRange) {
   FakeContext ctx;
   MetricRun run(300, 250);
   for (const Event& e : run.events) ctx.send(op, e);
-  auto scores = ctx.of(OutputStream::kScores);
+  auto scores = scores_of(ctx, "cpu");
   ASSERT_EQ(scores.size(), 300u);
   for (const OutputRecord* r : scores) {
     EXPECT_EQ(r->key, "cpu");
