@@ -8,15 +8,16 @@
 //
 // Series watched (one AnomalySeriesState each):
 //   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
-//   buckets; events per store (sale, return, inventory) per bucket; dead letters per bucket;
-//   every raw `metric` series, one observation per event (irregular cadence).
-// Buckets of per-store series and of the dead-letter series are closed by event-time
-// timers, so a store that goes quiet still yields (zero) observations and a volume-drop
-// alert; key and sku buckets close lazily on the key's next event (gaps fill with zeros) and
-// at end of input. A timer whose bucket lies beyond the newest event time seen anywhere is
-// parked until the store sends again: silence is judged only against a stream that moves on.
+//   buckets; events per store (sale, return, inventory) and per input type per bucket; dead
+//   letters per bucket; every raw `metric` series, one observation per event (any cadence).
+// Buckets of per-store, per-type and dead-letter series are closed by event-time timers, so
+// a store or feed that goes quiet still yields (zero) observations and a volume-drop alert;
+// key and sku buckets close lazily on the key's next event (gaps fill with zeros) and at end
+// of input (only buckets the stream has fully passed). A timer whose bucket lies beyond the
+// newest event time seen anywhere is parked until the series sees an event again: silence
+// is judged only against a stream that moves on.
 //
-// Threading: one task thread. Hot path: on_event() for a sale touches up to 5 series states
+// Threading: one task thread. Hot path: on_event() for a sale touches up to 8 series states
 // and allocates nothing once they exist; only alert and score rendering allocate.
 
 #include <array>
