@@ -44,6 +44,9 @@ constexpr const char* kUsage =
     "                YYYY-MM-DD); default: every close after a key's first 28 buckets\n"
     "  --horizon H   steps ahead (overrides operators.forecast.horizon)\n"
     "  --fixed       score only the first close at or after --from per key (fixed origin)\n"
+    "  --min-volume X  score only keys whose mean demand per bucket before their first\n"
+    "                scored origin is at least X (sMAPE is dominated by zero actuals on\n"
+    "                slow movers)\n"
     "  --json        print one JSON object instead of the table\n";
 
 struct Score {
@@ -76,12 +79,13 @@ struct Score {
 // Scores forecast records as they stream in (one record per key per closed bucket).
 class Scorer {
  public:
-  Scorer(int horizon, int season, double interval, int64_t from_ms, bool fixed)
+  Scorer(int horizon, int season, double interval, int64_t from_ms, bool fixed, double min_volume)
       : horizon_(horizon),
         season_(season),
         interval_(interval),
         from_ms_(from_ms),
         fixed_(fixed),
+        min_volume_(min_volume),
         ours_(horizon),
         naive_(horizon) {}
 
@@ -121,7 +125,7 @@ class Scorer {
     k.actual.push_back(static_cast<float>(actual));
     k.censored.push_back(censored ? 1 : 0);
     // Score the earlier origins' forecasts for this bucket.
-    if (!censored) {
+    if (!censored && (!k.origin_taken || k.volume >= min_volume_)) {
       for (const Origin& prev : k.origins) {
         const int h = static_cast<int>(idx - prev.index);
         if (h < 1 || h > static_cast<int>(prev.mean.size()) || h > horizon_) continue;
@@ -170,9 +174,17 @@ class Scorer {
     bool origin_taken = false;
     double scale = 0;    // in-sample mean |A_t - A_{t-m}| before the first origin
     double naive_q = 0;  // interval quantile of |A_t - A_{t-m}| (naive interval half-width)
+    double volume = 0;   // mean uncensored demand per bucket before the first origin
   };
 
   void freeze_scale(KeyHistory& k, size_t upto) const {
+    double sum_y = 0, n_y = 0;
+    for (size_t t = 0; t <= upto; ++t) {
+      if (k.censored[t]) continue;
+      sum_y += k.actual[t];
+      n_y += 1;
+    }
+    k.volume = n_y > 0 ? sum_y / n_y : 0;
     std::vector<double> diffs;
     const size_t m = static_cast<size_t>(season_);
     for (size_t t = m; t <= upto; ++t) {
@@ -190,6 +202,7 @@ class Scorer {
   double interval_;
   int64_t from_ms_;
   bool fixed_;
+  double min_volume_;
   std::map<std::string, KeyHistory> keys_;
   std::vector<Score> ours_, naive_;
   simdjson::ondemand::parser parser_;
@@ -234,7 +247,7 @@ int backtest_command(const Args& args) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::string config_path, input, from, horizon_arg;
+  std::string config_path, input, from, horizon_arg, min_volume_arg;
   if (!value_of(args, "--config", config_path) || !value_of(args, "--input", input)) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -254,13 +267,15 @@ int backtest_command(const Args& args) {
                  from.c_str());
     return 2;
   }
+  double min_volume = 0;
+  if (value_of(args, "--min-volume", min_volume_arg)) min_volume = std::stod(min_volume_arg);
   ForecastOptions fo = ForecastOptions::from_config(config);
   TaskOptions to = TaskOptions::from_config(config);
   Calendar calendar(config);
   config.mark_read("");  // the rest of the file configures `run`, not the backtest
 
   ForecastOperator op(fo);
-  Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed);
+  Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed, min_volume);
   ScoringSink sink(scorer);
   MemoryStateStore store;
   FileSourceOptions so;
@@ -293,7 +308,8 @@ int backtest_command(const Args& args) {
         .field("horizon", fo.horizon)
         .field("bucket", fo.hourly ? "1h" : "1d")
         .field("interval", fo.interval)
-        .field("origins", fixed ? "fixed" : "rolling");
+        .field("origins", fixed ? "fixed" : "rolling")
+        .field("min_volume", min_volume);
     if (from_ms != INT64_MIN) j.key("from").time_value(from_ms);
     j.field("keys", static_cast<int64_t>(scorer.keys()))
         .field("records", static_cast<int64_t>(scorer.records()))
