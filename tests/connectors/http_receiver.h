@@ -176,13 +176,14 @@ class HttpReceiver {
                        "\r\nConnection: close\r\n";
     if (!reply.retry_after.empty()) resp += "Retry-After: " + reply.retry_after + "\r\n";
     resp += "\r\n" + reply.body;
-    ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
+    // Record before answering: once a client has its response, the request is visible.
     r.status = reply.status;
     {
       std::lock_guard lk(mu_);
       requests_.push_back(std::move(r));
     }
     cv_.notify_all();
+    ::send(c, resp.data(), resp.size(), MSG_NOSIGNAL);
   }
 
   int fd_ = -1;

@@ -6,6 +6,8 @@
 #include <cstdio>
 #include <fstream>
 
+#include <unistd.h>
+
 #include "connectors/http_client.h"
 
 namespace sw {
@@ -115,7 +117,7 @@ TEST_F(MetricsServerTest, PromtoolAcceptsTheExposition) {
   bump(counters_.read, 3);
   server_->runtime().event_lag().observe(12);
   server_->runtime().set_consumer_lag("events", 3, 17);
-  std::string path = ::testing::TempDir() + "/sw_metrics.txt";
+  std::string path = ::testing::TempDir() + "/sw_metrics_" + std::to_string(::getpid()) + ".txt";
   std::ofstream(path) << server_->render_metrics();
   std::string cmd = std::string(promtool) + " check metrics < " + path + " 2>&1";
   std::FILE* p = ::popen(cmd.c_str(), "r");
