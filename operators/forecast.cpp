@@ -420,6 +420,11 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
       std::erase_if(list, [wm](const Promo& p) { return p.end_ms < wm - 7 * 24 * kHourMs; });
       list.push_back(Promo{std::string(ev.store), ev.start_ms, ev.end_ms,
                            std::clamp(ev.discount_pct / 100.0, 0.0, 1.0)});
+      auto cit = sku_category_.find(av(ev.sku));
+      CategoryState& c = categories_[cit == sku_category_.end() ? 0 : cit->second];
+      const double lead = std::max(0.0, static_cast<double>(ev.start_ms - ev.ts_ms) / 86'400'000);
+      c.lead_days = c.lead_n == 0 ? lead : c.lead_days + 0.1 * (lead - c.lead_days);
+      c.lead_n += 1;
       globals_dirty_ = true;
       return;
     }
@@ -610,6 +615,14 @@ double ForecastOperator::uplift(const KeyState& s, double discount) const {
   return 1.0;
 }
 
+double ForecastOperator::unannounced_promo_factor(const KeyState& s, double& lead_buckets) const {
+  const CategoryState& c = categories_[s.category];
+  lead_buckets = c.lead_days * (options_.hourly ? 24 : 1);
+  if (c.promoted < 1 || c.observed <= 0) return 1.0;
+  const double share = c.promoted / c.observed;
+  return 1 + share * (uplift(s, c.discount_sum / c.promoted) - 1);
+}
+
 double ForecastOperator::base_forecast(const KeyState& s, int h) const {
   if (s.learned == 0) {
     const PoolProfile& g = groups_[s.group];
@@ -725,6 +738,12 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   PoolProfile& grp = groups_[s.group];
   CategoryState& cat = categories_[s.category];
   decay_pools(grp, day);
+  if (cat.pool.last_day != INT32_MIN && day > cat.pool.last_day) {
+    const double d = std::pow(1 - 1.0 / 365, day - cat.pool.last_day);
+    cat.promoted *= d;
+    cat.observed *= d;
+    cat.discount_sum *= d;
+  }
   decay_pools(cat.pool, day);
   mark_group_dirty(s.group);
   if (overall_day_ != day) {
@@ -819,6 +838,13 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     }
     // Category regressors: log demand relative to the unpromoted baseline.
     const double baseline = level_pre * sf;
+    if (s.learned >= 14) {
+      cat.observed += 1;
+      if (discount > 0) {
+        cat.promoted += 1;
+        cat.discount_sum += discount;
+      }
+    }
     if (s.learned >= 14 && baseline > 0) {
       const double r = std::log((y + 0.5) / (baseline + 0.5));
       const double wgt = std::min(baseline, 100.0);
@@ -981,6 +1007,8 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
     if (it != promos_.end()) promos = &it->second;
   }
   const double price_reg = uplift(s, 0);
+  double lead_buckets = 0;
+  const double surprise = unannounced_promo_factor(s, lead_buckets);
   const bool smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
   const double flat_base = smoothing ? 0.0 : base_forecast(s, 1);
   double phi_pow = 1, damped = 0;
@@ -998,6 +1026,9 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
       }
       if (d > 0) reg = uplift(s, d);
     }
+    // Beyond the usual announcement lead, promotions not announced yet are expected at the
+    // category's rate (a promoted bucket already announced carries its own uplift).
+    if (reg == price_reg && i - 1 >= lead_buckets) reg = price_reg * surprise;
     double base;
     if (smoothing) {
       phi_pow *= options_.phi;

@@ -165,6 +165,10 @@ class ForecastOperator final : public Operator, public DemandView {
     PoolProfile pool;
     double promo_xr = 0, promo_xx = 0;  // weighted regression of log-uplift on discount
     double price_xr = 0, price_xx = 0;  // weighted regression of log-ratio on log price ratio
+    // Promotion frequency (discounted key-bucket counts) and announcement lead, for the
+    // expected effect of promotions not announced yet at far horizons.
+    double promoted = 0, observed = 0, discount_sum = 0;
+    double lead_days = 0, lead_n = 0;
   };
   struct Promo {
     std::string store;  // empty = all stores
@@ -196,6 +200,9 @@ class ForecastOperator final : public Operator, public DemandView {
   double promo_discount(std::string_view store, std::string_view sku, int64_t start_ms,
                         int64_t end_ms) const;
   double uplift(const KeyState& s, double discount) const;
+  //! Expected multiplier of promotions not yet announced (1 + share x (mean uplift - 1)) and
+  //! the typical announcement lead in buckets.
+  double unannounced_promo_factor(const KeyState& s, double& lead_buckets) const;
   double base_forecast(const KeyState& s, int h) const;
   void interval_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
   void refit(KeyState& s, int32_t closed_bucket);

@@ -288,6 +288,36 @@ TEST(ForecastOperatorTest, NewKeyStartsFromItsCategoryStorePrior) {
   EXPECT_NEAR(pts[0].mean, 10, 1e-6);
 }
 
+TEST(ForecastOperatorTest, FarHorizonExpectsPromotionsNotYetAnnounced) {
+  ForecastOperator op(test_options());
+  FakeContext ctx;
+  ItemFields f;
+  f.category = "snacks";
+  std::vector<std::string> skus;
+  for (int i = 0; i < 5; ++i) skus.push_back("P" + std::to_string(i));
+  for (const auto& s : skus) ctx.send(op, testing::item(0, s, f));
+  // Every 10 days a 3-day 50 % promotion, announced 2 days ahead, doubles sales (20 -> 40).
+  for (int d = 0; d < 124; ++d) {
+    if (d % 10 == 8) {
+      for (const auto& s : skus) {
+        ctx.send(op, promotion(day_ms(d), s, day_ms(d + 2), day_ms(d + 5), 50));
+      }
+    }
+    const bool promo = d % 10 <= 2 && d >= 10;
+    for (const auto& s : skus) {
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", s, promo ? 40 : 20));
+    }
+    ctx.advance_watermark(op, day_ms(d + 1));
+  }
+  std::vector<HorizonPoint> pts;
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "P0"), 10, pts));
+  // Day 124: inside the announcement lead, nothing announced: the unpromoted baseline.
+  EXPECT_NEAR(pts[0].mean, 20, 1.5);
+  // Day 129: beyond the lead, 30 % of buckets are promoted with ~2x uplift: ~1.3x expected.
+  EXPECT_GT(pts[5].mean / pts[0].mean, 1.15);
+  EXPECT_LT(pts[5].mean / pts[0].mean, 1.45);
+}
+
 TEST(ForecastOperatorTest, SlowMoverUsesIntermittentModel) {
   ForecastOperator op(test_options());
   FakeContext ctx;
