@@ -196,6 +196,11 @@ Status KafkaMockBroker::set_broker_up(int32_t broker_id) {
   return e == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::ok() : Status::invalid(rd_kafka_err2str(e));
 }
 
+Status KafkaMockBroker::set_broker_rtt(int32_t broker_id, int rtt_ms) {
+  rd_kafka_resp_err_t e = rd_kafka_mock_broker_set_rtt(impl_->cluster, broker_id, rtt_ms);
+  return e == RD_KAFKA_RESP_ERR_NO_ERROR ? Status::ok() : Status::invalid(rd_kafka_err2str(e));
+}
+
 void KafkaMockBroker::push_request_errors(int16_t api_key, const std::vector<int>& errors) {
   std::vector<rd_kafka_resp_err_t> errs;
   for (int e : errors) errs.push_back(static_cast<rd_kafka_resp_err_t>(e));

@@ -42,6 +42,8 @@ class KafkaMockBroker {
   //! Disconnects the broker and refuses connections until set_broker_up().
   [[nodiscard]] Status set_broker_down(int32_t broker_id);
   [[nodiscard]] Status set_broker_up(int32_t broker_id);
+  //! Delays every response of the broker by `rtt_ms` (0 = none): a slow network or broker.
+  [[nodiscard]] Status set_broker_rtt(int32_t broker_id, int rtt_ms);
   //! The next `errors.size()` requests of `api_key` fail with these Kafka error codes.
   void push_request_errors(int16_t api_key, const std::vector<int>& errors);
 

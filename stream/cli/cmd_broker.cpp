@@ -33,6 +33,7 @@ const char* const kBrokerHelp =
     "  --topics LIST   topics to create (default: shelfwatch.events and the output topics)\n"
     "  --control       read fault-injection commands from stdin, one per line (tests):\n"
     "                    down ID | up ID          broker ID refuses/accepts connections\n"
+    "                    rtt ID MS                broker ID answers MS ms later (0: off)\n"
     "                    errors produce|fetch N [CODE]\n"
     "                                             the next N requests fail with Kafka\n"
     "                                             error CODE (default 6, not leader)\n\n"
@@ -55,6 +56,13 @@ std::string control(KafkaMockBroker& broker, const std::string& line) {
     in >> id;
     Status s = cmd == "down" ? broker.set_broker_down(id) : broker.set_broker_up(id);
     return s.is_ok() ? "broker " + std::to_string(id) + " " + cmd : s.message();
+  }
+  if (cmd == "rtt") {
+    int id = 1, ms = 0;
+    in >> id >> ms;
+    Status s = broker.set_broker_rtt(id, ms);
+    return s.is_ok() ? "broker " + std::to_string(id) + " rtt " + std::to_string(ms) + " ms"
+                     : s.message();
   }
   if (cmd == "errors") {
     int count = 0, code = 6;

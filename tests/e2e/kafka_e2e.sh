@@ -42,7 +42,9 @@ echo "broker: $bs"
 "$sw" gen --stores 8 --skus 40 --days 25 --seed 5 --bad-rate 0.002 --quiet --out events.jsonl
 # Everything into partition 0 in file order (partitions 1-3 stay empty), so the Kafka run sees
 # exactly the file's order.
-kcat -P -b "$bs" -t in -p 0 -X enable.idempotence=true -l events.jsonl
+# Batches of 20 messages let the kill test fetch the input in small steps (see below).
+kcat -P -b "$bs" -t in -p 0 -X enable.idempotence=true -X batch.num.messages=20 -X linger.ms=5 \
+  -l events.jsonl
 kcat -C -b "$bs" -t in -e -q -f '%p\t%o\t%s\n' > input.tsv
 echo "input: $(wc -l < events.jsonl) lines, $(wc -l < input.tsv) messages"
 
@@ -207,42 +209,47 @@ PY
   ;;
 kill)
   run_ref
-  # Small batches and a checkpoint after nearly every batch (synced RocksDB commit, outbox,
-  # produce) make a run long enough to be killed anywhere, including inside checkpoints and
-  # deliveries; they must not change any output (checked first, uninterrupted).
-  slow=(--quiet --set state.checkpoint_interval_ms=1 --set pipeline.batch_size=32)
+  # From here on the broker answers every request 3 ms late and each fetch returns one
+  # 20-message input batch, so a run spends seconds fetching, processing, checkpointing
+  # (every ~1 ms: synced RocksDB commit, outbox) and producing, and random kills land in all
+  # of it. None of this may change any output (checked first, uninterrupted).
+  echo "rtt 1 3" >&7
+  slow=(--quiet --set state.checkpoint_interval_ms=1 --set pipeline.batch_size=${KILL_BATCH:-32}
+        --set source.kafka.properties.max.partition.fetch.bytes=1)
   config kafka slow/state > slow.yaml
   start=$(date +%s%N)
   "$sw" run --config slow.yaml "${slow[@]}" > slow.log 2>&1 || { cat slow.log; echo "FAIL: slow run"; exit 1; }
   slow_ms=$(( ($(date +%s%N) - start) / 1000000 ))
   dump kafka slow/out
-  same_topics ref/out slow/out "32-record batches, 1 ms checkpoints (${slow_ms} ms)"
-  # Kill instants: after start-up (process, RocksDB, sink recovery, consumer) plus a random
-  # share of the processing time, so the kills land in start-up, processing, checkpoints and
-  # deliveries, and ten of them fit in one pass over the input.
-  proc_ms=$(sed -nE 's/^processing time ([0-9]+)\.([0-9]+) s.*/\1\2/p' slow.log | head -1)
-  proc_ms=$(( 10#${proc_ms:-0} * 10 ))  # "0.69" -> 690
-  startup_ms=$(( slow_ms > proc_ms ? slow_ms - proc_ms : 100 ))
-  echo "start-up ${startup_ms} ms, processing ${proc_ms} ms"
+  same_topics ref/out slow/out "3 ms broker RTT, 1 input batch per fetch, 1 ms checkpoints (${slow_ms} ms)"
+  # Ten kill -9 at random instants, restarting after each: each run is killed after a random
+  # share of (a tenth of) the uninterrupted run's duration, so the ten kills spread over the
+  # whole input, landing in start-up, recovery (outbox read-back), processing, checkpoints
+  # and deliveries. A run that finishes before its kill is simply restarted (restarting a
+  # finished pipeline emits nothing).
   RANDOM=${SEED:-3131}
-  kills=10 crashed=0 rc=1
+  kills=10 crashed=0 attempts=0 mid=0 progress=""
+  final=$(wc -l < ref/out/alerts.tsv)
   config crash crash/state > crash.yaml
-  for ((i = 1; i <= kills; i++)); do
-    delay_ms=$(( startup_ms * 3 / 4 + RANDOM % (proc_ms / kills + startup_ms / 2 + 1) ))
+  while [[ $crashed -lt $kills && $attempts -lt 30 ]]; do
+    attempts=$((attempts + 1))
+    delay_ms=$(( 100 + RANDOM % (slow_ms / 5 + 1) ))
     set +e
     ( exec 2> /dev/null; timeout -s KILL "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))" \
       "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 ) 2> /dev/null
     rc=$?
     set -e
-    if [[ $rc -eq 137 ]]; then crashed=$((crashed + 1)); fi
     if [[ $rc -ne 0 && $rc -ne 137 ]]; then cat crash.log; echo "FAIL: run exited $rc"; exit 1; fi
-    [[ $rc -eq 0 ]] && break  # finished before the kill: nothing left to interrupt
+    [[ $rc -eq 137 ]] || continue
+    crashed=$((crashed + 1))
+    delivered=$(kcat -C -b "$bs" -t crash.alerts -e -q -f '%o\n' 2> /dev/null | wc -l)
+    [[ $delivered -lt $final ]] && mid=$((mid + 1))
+    progress+=" $delivered"
   done
-  if [[ $rc -ne 0 ]]; then
-    "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 || { cat crash.log; echo "FAIL: final run"; exit 1; }
-  fi
-  echo "killed ${crashed} runs with kill -9 mid-flight"
-  [[ $crashed -ge 8 ]] || { echo "FAIL: too few runs were actually killed"; exit 1; }
+  "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 || { cat crash.log; echo "FAIL: final run"; exit 1; }
+  echo "killed ${crashed} runs with kill -9 (${mid} before all output was out); alerts delivered after each kill:${progress}"
+  [[ $crashed -eq $kills ]] || { echo "FAIL: only ${crashed} kills in ${attempts} runs"; exit 1; }
+  [[ $mid -ge 5 ]] || { echo "FAIL: too few kills landed before the output was complete"; exit 1; }
   dump crash crash/out
   same_topics ref/out crash/out "kill -9 x${crashed}"
   echo "PASS: no output lost or duplicated across ${crashed} kills"
