@@ -143,14 +143,18 @@ Status FileSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms)
   return Status::ok();
 }
 
-std::unique_ptr<Source> make_file_source(const Config& config) {
+FileSourceOptions file_source_options(const Config& config) {
   FileSourceOptions o;
   o.path = config.require_string("source.file.path",
                                  "set source.file.path to a JSON-lines file, or - for stdin");
   o.follow = config.get_bool("source.file.follow", false);
   o.chunk_bytes = static_cast<size_t>(
       config.get_int("source.file.chunk_bytes", 4 << 20, 64 << 10, 256 << 20));
-  auto src = std::make_unique<FileSource>(o);
+  return o;
+}
+
+std::unique_ptr<Source> make_file_source(const Config& config) {
+  auto src = std::make_unique<FileSource>(file_source_options(config));
   Status s = src->open();
   if (!s.is_ok()) throw ConfigError("source.file.path", s.message(), "check the path exists");
   return src;

@@ -44,6 +44,8 @@ class FileSource final : public Source {
   bool eof_ = false;
 };
 
+//! Reads and checks source.file.* without opening anything (validate).
+FileSourceOptions file_source_options(const Config& config);
 std::unique_ptr<Source> make_file_source(const Config& config);
 
 }  // namespace sw

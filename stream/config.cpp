@@ -94,11 +94,17 @@ void Config::flatten(const YAML::Node& n, const std::string& prefix) {
 }
 
 void Config::set(const std::string& key, const std::string& yaml_value) {
-  YAML::Node v;
-  try {
-    v = YAML::Load(yaml_value);
-  } catch (const YAML::Exception&) {
-    v = YAML::Node(yaml_value);
+  // Flow collections and quoted strings are parsed as YAML; anything else is a plain scalar,
+  // so values such as "-" (stdin) or "a: b" are taken literally.
+  YAML::Node v(yaml_value);
+  char first = yaml_value.empty() ? '\0' : yaml_value[0];
+  if (first == '[' || first == '{' || first == '"' || first == '\'') {
+    try {
+      v = YAML::Load(yaml_value);
+    } catch (const YAML::Exception& e) {
+      throw ConfigError(key, "--set value is not valid YAML: " + std::string(e.what()),
+                        "write lists as [a, b] and maps as {k: v}");
+    }
   }
   // A whole-map override replaces the subtree.
   auto it = values_.lower_bound(key + ".");
@@ -108,7 +114,7 @@ void Config::set(const std::string& key, const std::string& yaml_value) {
   if (v.IsMap()) {
     flatten(v, key);
   } else {
-    values_[key] = v.IsNull() && !yaml_value.empty() ? YAML::Node(yaml_value) : v;
+    values_[key] = v;
   }
 }
 

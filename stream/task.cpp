@@ -270,14 +270,24 @@ Status Task::run(const std::atomic<bool>& stop) {
   while (!stop.load(std::memory_order_relaxed)) {
     batch.clear();
     SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
+    auto batch_start = std::chrono::steady_clock::now();
     process(batch);
     if (!options_.exactly_once && !pending_.empty()) {
-      // at_least_once: hand outputs to sinks right away; the checkpoint only records them.
+      // at_least_once: hand outputs to sinks right away. Sinks that stage durable entries
+      // (outboxes) get them committed before release; the state itself is checkpointed
+      // on the interval as usual.
       for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(pending_, eager));
+      if (!eager.empty()) SW_RETURN_IF_ERROR(store_.commit(eager));
       for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
       pending_.clear();
       eager.clear();
     }
+    if (batch_hook_ && !batch.empty()) {
+      batch_hook_(BatchStats{batch.size(),
+                             std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count(),
+                             stream_time_, watermark_});
+    }
+    if (loop_hook_) loop_hook_();
     if (source_.at_end()) {
       // A restart after a completed run must not end the operators twice.
       if (watermark_ != INT64_MAX) end_of_input();

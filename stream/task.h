@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <memory>
 #include <queue>
@@ -65,6 +66,17 @@ class Task final : public OperatorContext {
   //! and the fsyncs overlap with processing. At most one commit is in flight: this call
   //! first waits for the previous one and returns its error, if any.
   Status checkpoint();
+  //! Called on the task thread after every polled batch (metrics: batch size, processing
+  //! seconds, largest event time so far) and once per loop iteration even when idle
+  //! (serves queryable-state requests against live operator state).
+  struct BatchStats {
+    size_t records;
+    double seconds;
+    int64_t max_event_ms;
+    int64_t watermark_ms;
+  };
+  void set_batch_hook(std::function<void(const BatchStats&)> hook) { batch_hook_ = std::move(hook); }
+  void set_loop_hook(std::function<void()> hook) { loop_hook_ = std::move(hook); }
   //! Waits for the in-flight checkpoint commit; returns its status.
   Status wait_checkpoint();
   ~Task() override;
@@ -155,6 +167,8 @@ class Task final : public OperatorContext {
   bool restored_ = false;
   uint64_t checkpoint_no_ = 0;
 
+  std::function<void(const BatchStats&)> batch_hook_;
+  std::function<void()> loop_hook_;
   // Background commit of the last checkpoint (exactly_once mode).
   std::thread committer_;
   Status committer_status_;

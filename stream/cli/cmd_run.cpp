@@ -60,6 +60,7 @@ int run_command(const Args& args) {
     return 1;
   }
   if (!p.task->restored_from_checkpoint()) load_reference_items(config, p);
+  start_metrics(config, p);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto start = std::chrono::steady_clock::now();

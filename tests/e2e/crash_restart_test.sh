@@ -12,7 +12,7 @@ trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 cd "$work"; echo "work dir: $work"
 
 "$sw" gen --stores 20 --skus 150 --days 40 --seed 11 --bad-rate 0.002 --quiet --out events.jsonl
-common=(--set source.file.path=events.jsonl --quiet)
+common=(--set source.file.path=events.jsonl --set metrics.listen=off --quiet)
 
 normalize() {  # strips the wall-clock field of dead letters
   local dir=$1
