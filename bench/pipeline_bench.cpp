@@ -79,7 +79,8 @@ int main(int argc, char** argv) {
   std::string dir = argv[3];
   std::filesystem::remove_all(dir);
   size_t rss0 = rss_bytes();
-  sw::Config config = sw::Config::from_yaml("operators: {low_stock: {enabled: true}}\n");
+  sw::Config config = sw::Config::from_yaml(
+      "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: {enabled: false}}\n");
   sw::Calendar calendar;
   sw::OperatorSet ops = sw::make_operators(config);
   sw::FileSource src = open_source(path);

@@ -50,6 +50,14 @@ const LocalDay& Calendar::day(uint32_t store_id, std::string_view store_name,
   LocalDay& c = cache_[store_id];
   if (ts_ms >= c.start_ms && ts_ms < c.end_ms) return c;
   const absl::TimeZone& tz = zone(store_id, store_name);
+  if (tz == absl::UTCTimeZone()) {  // plain arithmetic, no zone lookups
+    int64_t d = ts_ms >= 0 ? ts_ms / 86400000 : -((-ts_ms + 86399999) / 86400000);
+    c.day = static_cast<int32_t>(d);
+    c.start_ms = d * 86400000;
+    c.end_ms = c.start_ms + 86400000;
+    c.weekday = static_cast<int8_t>(((d + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+    return c;
+  }
   absl::Time t = absl::FromUnixMillis(ts_ms);
   absl::CivilDay cd = absl::ToCivilDay(t, tz);
   c.day = civil_to_days(cd);
@@ -60,15 +68,45 @@ const LocalDay& Calendar::day(uint32_t store_id, std::string_view store_name,
 }
 
 int Calendar::hour(uint32_t store_id, std::string_view store_name, int64_t ts_ms) const {
+  const LocalDay& d = day(store_id, store_name, ts_ms);
+  if (d.end_ms - d.start_ms == 86400000) return static_cast<int>((ts_ms - d.start_ms) / 3600000);
+  // DST transition day: let the zone rules decide.
   return absl::ToCivilHour(absl::FromUnixMillis(ts_ms), zone(store_id, store_name)).hour();
 }
 
-int Calendar::month_of_day(int32_t day) { return days_to_civil(day).month(); }
-int Calendar::day_of_year(int32_t day) { return absl::GetYearDay(days_to_civil(day)); }
+namespace {
+// Proleptic Gregorian (year, month, day) of a day number, by era arithmetic (no lookups).
+void civil_from_days(int32_t days, int& year, int& month, int& mday, int& yday) {
+  const int64_t z = static_cast<int64_t>(days) + 719468;
+  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+  const int64_t doe = z - era * 146097;
+  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // from March 1st
+  const int64_t mp = (5 * doy + 2) / 153;
+  mday = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
+  month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
+  year = static_cast<int>(yoe + era * 400 + (month <= 2 ? 1 : 0));
+  static constexpr int kBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
+  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+  yday = kBefore[month - 1] + mday + (leap && month > 2 ? 1 : 0);
+}
+}  // namespace
+
+int Calendar::month_of_day(int32_t day) {
+  int y, m, d, yd;
+  civil_from_days(day, y, m, d, yd);
+  return m;
+}
+int Calendar::day_of_year(int32_t day) {
+  int y, m, d, yd;
+  civil_from_days(day, y, m, d, yd);
+  return yd;
+}
 
 int64_t Calendar::day_start_ms(uint32_t store_id, std::string_view store_name,
                                int32_t day) const {
   const absl::TimeZone& tz = zone(store_id, store_name);
+  if (tz == absl::UTCTimeZone()) return static_cast<int64_t>(day) * 86400000;
   return absl::ToUnixMillis(tz.At(absl::CivilSecond(days_to_civil(day))).pre);
 }
 

@@ -28,6 +28,23 @@ TEST(CalendarTest, StoreLocalDays) {
   EXPECT_EQ(d.end_ms - d.start_ms, 25 * 3600000);
 }
 
+TEST(CalendarTest, CivilArithmeticMatchesZoneRules) {
+  Config c = Config::from_yaml("calendar:\n  stores:\n    B: Europe/Berlin\n");
+  Calendar cal(c);
+  for (int32_t day = -800; day < 40000; day += 37) {
+    absl::CivilDay cd = absl::CivilDay(1970, 1, 1) + day;
+    EXPECT_EQ(Calendar::month_of_day(day), cd.month()) << day;
+    EXPECT_EQ(Calendar::day_of_year(day), absl::GetYearDay(cd)) << day;
+    EXPECT_EQ(cal.day_start_ms(0, "U", day), int64_t{day} * 86400000);
+  }
+  // Hours in Berlin across the spring-forward day (2026-03-29: 02:00 -> 03:00).
+  int64_t t = 1774746000000;  // 2026-03-29T01:00:00Z = 03:00 CEST
+  EXPECT_EQ(cal.hour(1, "B", t), 3);
+  EXPECT_EQ(cal.hour(1, "B", t - 3600000), 1);  // 00:00Z = 01:00 CET
+  EXPECT_EQ(cal.day(2, "U", -1).day, -1);
+  EXPECT_EQ(cal.day(2, "U", -1).weekday, 2);  // 1969-12-31 was a Wednesday
+}
+
 TEST(CalendarTest, UnknownZoneIsConfigError) {
   Config c = Config::from_yaml("calendar:\n  default_time_zone: Mars/Olympus\n");
   EXPECT_THROW(Calendar cal(c), ConfigError);
