@@ -70,6 +70,8 @@ YAML
   cat << YAML
 state:
   dir: $2
+metrics:
+  listen: "off"
 operators:
   low_stock: {enabled: true}
 YAML
@@ -154,7 +156,8 @@ case $part in
 equivalence)
   run_ref
   "$sw" run --quiet --set source.file.path=events.jsonl --set state.dir=file/state \
-    --set sinks.file.dir=file/out --set operators.low_stock.enabled=true > file.log 2>&1 \
+    --set sinks.file.dir=file/out --set operators.low_stock.enabled=true --set metrics.listen=off \
+    > file.log 2>&1 \
     || { cat file.log; echo "FAIL: file run"; exit 1; }
   python3 - ref/out file/out input.tsv << 'PY'
 import json, sys, collections
