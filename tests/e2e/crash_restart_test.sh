@@ -55,11 +55,11 @@ for ((i = 1; i <= kills; i++)); do
   set +e
   ( timeout -s KILL "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))" \
     "$sw" run "${common[@]}" --set state.dir=crash/state --set sinks.file.dir=crash/out \
-    --set state.checkpoint_interval_ms=30 >/dev/null 2>&1 ) 2>/dev/null
+    --set state.checkpoint_interval_ms=30 >/dev/null 2>kill.log ) 2>/dev/null
   rc=$?
   set -e
   if [[ $rc -eq 137 ]]; then crashed=$((crashed + 1)); fi
-  if [[ $rc -ne 0 && $rc -ne 137 ]]; then echo "FAIL: run exited $rc"; exit 1; fi
+  if [[ $rc -ne 0 && $rc -ne 137 ]]; then exec 2>&3; echo "FAIL: run exited $rc"; cat kill.log; exit 1; fi
 done
 exec 2>&3 3>&-
 "$sw" run "${common[@]}" --set state.dir=crash/state --set sinks.file.dir=crash/out \
