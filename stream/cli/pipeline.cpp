@@ -1,6 +1,7 @@
 #include "stream/cli/pipeline.h"
 
 #include <chrono>
+#include <cmath>
 #include <fstream>
 
 #include "connectors/delivery_sink.h"
@@ -9,6 +10,7 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "connectors/metrics.h"
+#include "operators/forecast.h"
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 
@@ -109,7 +111,16 @@ void start_metrics(const Config& config, Pipeline& p) {
   if (p.delivery) p.metrics->add_collectable(p.delivery->collectable());
   RuntimeMetrics* rt = &p.metrics->runtime();
   std::string source = p.source->name();
-  p.task->set_batch_hook([rt, source](const Task::BatchStats& b) {
+  const ForecastOperator* forecast = nullptr;
+  for (const auto& op : p.operators.owned) {
+    if (auto* f = dynamic_cast<const ForecastOperator*>(op.get())) forecast = f;
+  }
+  p.task->set_batch_hook([rt, source, forecast](const Task::BatchStats& b) {
+    if (forecast != nullptr) {
+      const forecast::AccuracySums& acc = forecast->overall_accuracy();
+      double mase = forecast::accuracy_mase(acc), wape = forecast::accuracy_wape(acc);
+      if (std::isfinite(mase) && std::isfinite(wape)) rt->set_forecast_accuracy(mase, wape);
+    }
     rt->processing_latency().observe(b.seconds / static_cast<double>(b.records));
     if (b.max_event_ms != INT64_MIN) {
       int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
