@@ -60,7 +60,7 @@ head -n 200 events.jsonl > live.jsonl
 "$sw" run --set metrics.listen=off --set source.file.path=live.jsonl --set source.file.follow=true --set state.dir=s3 \
   --set sinks.file.dir=o3 --set state.checkpoint_interval_ms=100 --quiet 2>/dev/null &
 pid=$!
-trap 'kill -9 $pid 2>/dev/null; rm -rf "$work"' EXIT
+trap 'kill -9 $pid 2>/dev/null || true; rm -rf "$work"' EXIT
 sleep 1
 kill -0 "$pid" || fail "follow mode exited at end of file"
 sed -n '201,500p' events.jsonl >> live.jsonl
@@ -70,3 +70,4 @@ wait "$pid" || fail "SIGTERM exit status $?"
 "$sw" inspect --state s3 | python3 -c "import json,sys; d=json.load(sys.stdin); assert d['accounting']['read']==500, d['accounting']" \
   || fail "follow mode did not read the appended lines"
 echo "PASS: cli"
+exit 0
