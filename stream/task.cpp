@@ -49,7 +49,10 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
       store_(store),
       operators_(std::move(operators)),
       calendar_(calendar),
-      decoder_(options.max_record_bytes) {
+      decoders_() {
+  for (int i = 0; i <= kPipelineDepth; ++i) {
+    decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
+  }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     uint32_t mask = operators_[i]->subscriptions();
     for (int t = 0; t < kEventTypeCount; ++t) {
@@ -91,23 +94,42 @@ bool Task::seen_before(uint64_t h) {
 }
 
 void Task::process(const std::vector<RawRecord>& records) {
-  for (const RawRecord& r : records) process_record(r);
+  constexpr size_t kSlots = kPipelineDepth + 1;
+  const size_t n = records.size();
+  for (size_t i = 0; i < n + kPipelineDepth; ++i) {
+    if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
+    if (i >= static_cast<size_t>(kPipelineDepth)) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
+  }
 }
 
-void Task::process_record(const RawRecord& r) {
+void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
+  d.record = &r;
+  d.decoder = decoder;
+  d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event);
+  if (d.error != DecodeError::kNone) return;
+  const Event& e = d.event;
+  if (e.event_id_hash != 0 && options_.dedup_capacity > 0) dedup_set_.prefetch(e.event_id_hash);
+  d.key_hash = 0;
+  if (keyed(e)) {
+    d.key_hash = KeyIndex::hash(e.store, e.sku);
+    keys_.prefetch(d.key_hash);
+  }
+}
+
+void Task::apply(const Decoded& d) {
+  const RawRecord& r = *d.record;
   bump(counters_.read);
   current_record_ = &r;
   current_origin_ = static_cast<uint32_t>(r.partition);
+  current_decoder_ = d.decoder;
   PartitionClock& pc = clock(r.partition);
   pc.next_offset = r.next_offset;
   pc.line = r.line;
-
-  Event e;
-  DecodeError err = decoder_.decode(r.payload, r.readable_after, e);
-  if (err != DecodeError::kNone) {
-    dead_letter(r, err);
+  if (d.error != DecodeError::kNone) {
+    dead_letter(r, d.error);
     return;
   }
+  const Event& e = d.event;
   const int type = static_cast<int>(e.type);
   if (e.event_id_hash != 0 && seen_before(e.event_id_hash)) {
     bump(counters_.duplicates[type]);
@@ -119,9 +141,9 @@ void Task::process_record(const RawRecord& r) {
     return;
   }
   KeyId key = kNoKey;
-  if (keyed(e)) {
+  if (d.key_hash != 0) {
     bool added;
-    key = keys_.find_or_add(KeyIndex::hash(e.store, e.sku), e.store, e.sku, added);
+    key = keys_.find_or_add(d.key_hash, e.store, e.sku, added);
   }
   for (uint32_t op : subscribers_[type]) {
     current_op_ = op;
@@ -195,7 +217,7 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
   JsonWriter w(o.json);
   w.begin_object()
       .field("error", decode_error_code(err))
-      .field("detail", decoder_.detail())
+      .field("detail", decoders_[current_decoder_]->detail())
       .field("source", source_.name())
       .field("partition", static_cast<int64_t>(r.partition))
       .field("offset", r.offset)

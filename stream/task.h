@@ -119,7 +119,19 @@ class Task final : public OperatorContext {
     int64_t line;
   };
 
-  void process_record(const RawRecord& r);
+  // Records are decoded kPipelineDepth ahead of being applied, and their key-index and
+  // dedup slots prefetched meanwhile, so the cache misses of million-key tables overlap
+  // with decoding. Each in-flight record has its own decoder (string views stay valid).
+  static constexpr int kPipelineDepth = 3;
+  struct Decoded {
+    const RawRecord* record = nullptr;
+    Event event;
+    DecodeError error = DecodeError::kNone;
+    uint64_t key_hash = 0;
+    int decoder = 0;
+  };
+  void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
+  void apply(const Decoded& d);
   void dead_letter(const RawRecord& r, DecodeError e);
   void late(const RawRecord& r, const Event& e);
   bool seen_before(uint64_t event_id_hash);
@@ -138,7 +150,9 @@ class Task final : public OperatorContext {
   std::array<std::vector<uint32_t>, kEventTypeCount> subscribers_;
   const Calendar& calendar_;
   OperatorViews views_;
-  Decoder decoder_;
+  std::vector<std::unique_ptr<Decoder>> decoders_;
+  std::array<Decoded, kPipelineDepth + 1> in_flight_;
+  int current_decoder_ = 0;
   KeyIndex keys_;
   size_t keys_persisted_ = 0;
   TaskCounters counters_;
