@@ -62,7 +62,12 @@ Config Config::from_yaml(std::string_view yaml, const std::vector<std::string>& 
   if (c.root_.IsDefined() && !c.root_.IsNull() && !c.root_.IsMap()) {
     throw ConfigError("(root)", "the config must be a YAML mapping", "write `key: value` lines");
   }
-  if (c.root_.IsMap()) c.flatten(c.root_, "");
+  try {
+    if (c.root_.IsMap()) c.flatten(c.root_, "");
+  } catch (const YAML::Exception& e) {
+    throw ConfigError("(file)", std::string("unsupported YAML structure: ") + e.what(),
+                      "keys must be plain names (no complex or anchored keys)");
+  }
   for (const std::string& o : overrides) {
     size_t eq = o.find('=');
     if (eq == std::string::npos || eq == 0) {

@@ -265,7 +265,12 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
         break;
       case json_type::null:
         s.kind = Kind::kNull;
-        if (!v.is_null()) return fail(DecodeError::kNotJson, "malformed null");
+        {
+          bool is_null = false;
+          if (v.is_null().get(is_null) || !is_null) {
+            return fail(DecodeError::kNotJson, "malformed null");
+          }
+        }
         break;
       default:
         s.kind = Kind::kOther;  // object or array where a scalar belongs

@@ -34,6 +34,12 @@ TEST(ConfigTest, ErrorsNameKeyAndFix) {
   EXPECT_THROW(Config::from_yaml("a: 1\n", {"novalue"}), ConfigError);
 }
 
+TEST(ConfigTest, ComplexYamlKeysAreConfigErrors) {
+  // Found by fuzz_config: a mapping used as a key made yaml-cpp throw past ConfigError.
+  EXPECT_THROW(Config::from_yaml("? {file: 1}\n: fish\n"), ConfigError);
+  EXPECT_THROW(Config::from_yaml("? [a, b]\n: 1\n"), ConfigError);
+}
+
 TEST(ConfigTest, UnknownKeySuggestsClosest) {
   Config c = Config::from_yaml("state:\n  checkpoint_intervl_ms: 5\n");
   (void)c.get_int("state.checkpoint_interval_ms", 1, 1, 10);

@@ -104,6 +104,9 @@ TEST_F(DecoderTest, ErrorCodes) {
       {R"({"type":"promotion","ts":0,"sku":"K","promo_id":"P","start":"2026-11-08","end":"2026-11-01","discount_pct":20})", DecodeError::kOutOfRange},
       {R"({"type":"feedback","ts":0,"alert_id":"a","action":"snooze"})", DecodeError::kBadEnum},
       {R"({"type":"sale","ts":0,"store":"","sku":"K","qty":1,"unit_price":1})", DecodeError::kMissingField},
+      // Found by fuzz_decoder: a malformed literal where a scalar belongs used to throw.
+      {R"({"price":nnnnnnnn2>9})", DecodeError::kNotJson},
+      {R"({"type":nul,"ts":0})", DecodeError::kNotJson},
   };
   for (const Case& c : cases) {
     EXPECT_EQ(decode(c.input), c.want) << c.input << " -> " << decoder_.detail();
