@@ -399,6 +399,24 @@ int32_t KafkaSource::kafka_partition_of(int32_t partition) const {
   return partition % kafka::kPartitionsPerTopic;
 }
 
+std::vector<KafkaSource::PartitionLag> KafkaSource::consumer_lag() const {
+  const Impl& s = *impl_;
+  std::vector<PartitionLag> out;
+  if (!s.rk) return out;
+  for (int32_t id : s.assigned_ids) {
+    const PartitionState& p = s.parts[static_cast<size_t>(id)];
+    int64_t low = -1, high = -1;
+    const std::string topic = topic_of(id);
+    if (rd_kafka_get_watermark_offsets(s.rk.get(), topic.c_str(), kafka_partition_of(id), &low,
+                                       &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+        high < 0 || p.position < 0) {
+      continue;
+    }
+    out.push_back({topic, kafka_partition_of(id), std::max<int64_t>(0, high - p.position)});
+  }
+  return out;
+}
+
 void KafkaSource::pause() {
   Impl& s = *impl_;
   if (!s.rk || s.paused) return;

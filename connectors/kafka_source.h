@@ -56,6 +56,15 @@ class KafkaSource final : public Source {
   void resume();
   //! Leaves the consumer group. Idempotent; the destructor calls it.
   void close();
+  //! Consumer lag per assigned partition: the high watermark librdkafka last saw in a fetch
+  //! response (cached, no broker round trip) minus the next offset to hand out. Call from
+  //! the polling thread.
+  struct PartitionLag {
+    std::string topic;
+    int32_t partition;
+    int64_t lag;
+  };
+  std::vector<PartitionLag> consumer_lag() const;
   //! Records skipped because they were already returned (after pause/resume or rebalances).
   uint64_t duplicates_skipped() const;
 

@@ -115,7 +115,11 @@ void start_metrics(const Config& config, Pipeline& p) {
   for (const auto& op : p.operators.owned) {
     if (auto* f = dynamic_cast<const ForecastOperator*>(op.get())) forecast = f;
   }
-  p.task->set_batch_hook([rt, source, forecast](const Task::BatchStats& b) {
+  KafkaSource* kafka = dynamic_cast<KafkaSource*>(p.source.get());
+  p.task->set_batch_hook([rt, source, forecast, kafka](const Task::BatchStats& b) {
+    if (kafka != nullptr) {
+      for (const auto& l : kafka->consumer_lag()) rt->set_consumer_lag(l.topic, l.partition, l.lag);
+    }
     if (forecast != nullptr) {
       const forecast::AccuracySums& acc = forecast->overall_accuracy();
       double mase = forecast::accuracy_mase(acc), wape = forecast::accuracy_wape(acc);
