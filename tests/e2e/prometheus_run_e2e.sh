@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # End-to-end with the real binary: `shelfwatch run` (file source in follow mode, fed while
 # it runs) serves /metrics, /healthz, /readyz, /state and /alerts; a real Prometheus scrapes
-# it; every query of the overview and retail dashboards returns data, except the panels
-# listed in NEEDS_OTHER (series only a Kafka source or the price operator produces).
+# it; every query of the three dashboards returns data, except the panels listed in
+# NEEDS_OTHER (series only a Kafka source or the price operator produces). Alerts are
+# delivered to a local webhook receiver through PagerDuty and Alertmanager endpoints.
 # Usage: prometheus_run_e2e.sh <shelfwatch> <source dir>
 set -euo pipefail
 sw=$1
@@ -22,13 +23,55 @@ cd "$work"
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 mport=$(free_port)
 pport=$(free_port)
+rport=$(free_port)
+
+# A webhook receiver for the delivery endpoints: answers 400 to every 7th request, 500 to
+# every 3rd, and accepts the rest, so every delivery outcome happens.
+cat > receiver.py <<'PY'
+import http.server, sys
+n = 0
+class H(http.server.BaseHTTPRequestHandler):
+    def do_POST(self):
+        global n
+        n += 1
+        self.rfile.read(int(self.headers.get("Content-Length", 0)))
+        code = 400 if n % 7 == 0 else 500 if n % 3 == 0 else 202
+        self.send_response(code)
+        self.send_header("Content-Length", "2")
+        self.end_headers()
+        self.wfile.write(b"{}")
+    def log_message(self, *a):
+        pass
+http.server.ThreadingHTTPServer(("127.0.0.1", int(sys.argv[1])), H).serve_forever()
+PY
+python3 receiver.py "$rport" &
+pids+=($!)
+cat > delivery.yaml <<YAML
+sinks:
+  delivery:
+    endpoints:
+      pd:
+        kind: pagerduty
+        routing_key_env: SW_TEST_PD_KEY
+        url: http://127.0.0.1:$rport/v2/enqueue
+        backoff_initial: 100ms
+        backoff_max: 1s
+        rate_per_min: 6000
+      am:
+        kind: alertmanager
+        urls: [http://127.0.0.1:$rport]
+        resend_interval: 2s
+        backoff_initial: 100ms
+        backoff_max: 1s
+YAML
+export SW_TEST_PD_KEY=test-routing-key
 
 "$sw" gen --stores 5 --skus 40 --days 30 --seed 3 --bad-rate 0.01 --quiet --out all.jsonl
 total=$(wc -l < all.jsonl)
 head -n $((total / 3)) all.jsonl > live.jsonl
 "$sw" run --set source.file.path=live.jsonl --set source.file.follow=true --set state.dir=state \
   --set sinks.file.dir=out --set metrics.listen="127.0.0.1:$mport" --set state.checkpoint_interval_ms=200 \
-  --quiet > run.log 2>&1 &
+  --config delivery.yaml --quiet > run.log 2>&1 &
 pids+=($!)
 # Keep feeding the rest while Prometheus scrapes, so rates are non-zero.
 ( tail -n +$((total / 3 + 1)) all.jsonl | split -l 2000 - chunk.
@@ -78,7 +121,7 @@ subst = {"$__rate_interval": "15s", "$__interval": "1s", "$__range": "5m", "$job
 # Series a file-source pipeline without the price operator cannot produce.
 NEEDS_OTHER = ("consumer_lag", "price_trigger")
 checked, skipped, failures = 0, 0, []
-for name in ("overview", "retail"):
+for name in ("overview", "retail", "delivery"):
     d = json.load(open("%s/dashboards/shelfwatch-%s.json" % (src, name)))
     for p in d["panels"]:
         for t in p.get("targets", []):
