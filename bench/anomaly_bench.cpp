@@ -163,7 +163,8 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
 
   auto matches = [&](const Episode& ep, const Injected& a) {
     if (ep.key != a.key) return false;
-    if (a.metric) return ep.signal == "metric" && ep.time >= a.start && ep.time <= a.end + 1'800'000;
+    if (a.metric)
+      return ep.signal == "metric" && ep.time >= a.start && ep.time <= a.end + 1'800'000;
     if (ep.signal != "units" && ep.signal != "revenue") return false;
     int64_t from = a.start - ((a.start % key_bucket) + key_bucket) % key_bucket;
     return ep.time >= from && ep.time <= a.end + key_bucket;
@@ -217,10 +218,11 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
   }
   std::map<std::string, size_t> by_signal;
   for (const auto& [id, ep] : episodes) ++by_signal[ep.signal];
-  std::printf("{\"bench\":\"anomaly_truth_summary\",\"lines\":%llu,\"dead_letters\":%llu,"
-              "\"series\":%zu,\"episodes\":{",
-              static_cast<unsigned long long>(lines), static_cast<unsigned long long>(dead),
-              op.series_count());
+  std::printf(
+      "{\"bench\":\"anomaly_truth_summary\",\"lines\":%llu,\"dead_letters\":%llu,"
+      "\"series\":%zu,\"episodes\":{",
+      static_cast<unsigned long long>(lines), static_cast<unsigned long long>(dead),
+      op.series_count());
   bool first = true;
   for (const auto& [sig, n] : by_signal) {
     std::printf("%s\"%s\":%zu", first ? "" : ",", sig.c_str(), n);

@@ -66,13 +66,16 @@ int main(int argc, char** argv) {
       for (const sw::RawRecord& r : batch) {
         ++n;
         bytes += r.payload.size();
-        if (mode == "decode") ok += decoder.decode(r.payload, r.readable_after, e) == sw::DecodeError::kNone;
+        if (mode == "decode")
+          ok += decoder.decode(r.payload, r.readable_after, e) == sw::DecodeError::kNone;
       }
     }
     double secs = now_s() - t0;
-    std::printf("{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,\"mb_per_s\":%.1f%s}\n",
-                mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6,
-                mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
+    std::printf(
+        "{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,\"mb_per_s\":%."
+        "1f%s}\n",
+        mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6,
+        mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
     return 0;
   }
   if (mode != "pipeline" || argc < 4) return 2;
@@ -80,7 +83,8 @@ int main(int argc, char** argv) {
   std::filesystem::remove_all(dir);
   size_t rss0 = rss_bytes();
   sw::Config config = sw::Config::from_yaml(
-      "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: {enabled: false}}\n");
+      "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: {enabled: "
+      "false}}\n");
   sw::Calendar calendar;
   sw::OperatorSet ops = sw::make_operators(config);
   sw::FileSource src = open_source(path);
@@ -103,14 +107,17 @@ int main(int argc, char** argv) {
   size_t rss = rss_bytes() - rss0;
   const sw::TaskCounters& c = task.counters();
   uint64_t keys = c.state_keys.load();
-  std::printf("{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
-              "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu}\n",
-              static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
-              static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
-              c.checkpoint_duration_us_total.load() / 1e6, static_cast<unsigned long long>(c.outputs[0].load()));
-  std::printf("{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
-              "\"hot_state_bytes_per_key\":%.1f}\n",
-              static_cast<unsigned long long>(keys), rss, keys ? double(rss) / keys : 0.0,
-              keys ? double(c.state_bytes.load()) / keys : 0.0);
+  std::printf(
+      "{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
+      "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu}\n",
+      static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
+      static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
+      c.checkpoint_duration_us_total.load() / 1e6,
+      static_cast<unsigned long long>(c.outputs[0].load()));
+  std::printf(
+      "{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
+      "\"hot_state_bytes_per_key\":%.1f}\n",
+      static_cast<unsigned long long>(keys), rss, keys ? double(rss) / keys : 0.0,
+      keys ? double(c.state_bytes.load()) / keys : 0.0);
   return 0;
 }

@@ -29,7 +29,9 @@ Status write_all(int fd, const std::string& data, const std::string& path) {
 }
 }  // namespace
 
-FileSink::FileSink(std::string dir) : dir_(std::move(dir)) { fds_.fill(-1); }
+FileSink::FileSink(std::string dir) : dir_(std::move(dir)) {
+  fds_.fill(-1);
+}
 
 FileSink::~FileSink() {
   for (int fd : fds_) {
@@ -43,7 +45,8 @@ Status FileSink::open_all() {
   std::filesystem::create_directories(dir_, ec);
   if (ec) return Status::io("cannot create sinks.file.dir '" + dir_ + "': " + ec.message());
   for (int i = 0; i < kOutputStreamCount; ++i) {
-    std::string path = dir_ + "/" + std::string(output_stream_name(static_cast<OutputStream>(i))) + ".jsonl";
+    std::string path =
+        dir_ + "/" + std::string(output_stream_name(static_cast<OutputStream>(i))) + ".jsonl";
     fds_[i] = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
     if (fds_[i] < 0) return Status::io("cannot open '" + path + "': " + std::strerror(errno));
   }
@@ -63,7 +66,7 @@ Status FileSink::recover(const StateStore& store) {
       if (v.size() != sizeof(int64_t)) return Status::corruption("bad file sink checkpoint entry");
       std::memcpy(&committed, v.data(), sizeof committed);
     }
-    struct stat st{};
+    struct stat st {};
     if (::fstat(fds_[i], &st) != 0) return Status::io(std::strerror(errno));
     std::string path = dir_ + "/" + std::string(stream) + ".jsonl";
     if (st.st_size < committed) {
@@ -90,14 +93,17 @@ Status FileSink::prepare(std::span<const OutputRecord> records, StateBatch& batc
   for (int i = 0; i < kOutputStreamCount; ++i) {
     std::string& b = buffers_[i];
     if (b.empty()) continue;
-    std::string path = dir_ + "/" + std::string(output_stream_name(static_cast<OutputStream>(i))) + ".jsonl";
+    std::string path =
+        dir_ + "/" + std::string(output_stream_name(static_cast<OutputStream>(i))) + ".jsonl";
     SW_RETURN_IF_ERROR(write_all(fds_[i], b, path));
-    if (::fdatasync(fds_[i]) != 0) return Status::io("fsync '" + path + "': " + std::strerror(errno));
+    if (::fdatasync(fds_[i]) != 0)
+      return Status::io("fsync '" + path + "': " + std::strerror(errno));
     sizes_[i] += static_cast<int64_t>(b.size());
     b.clear();
     char v[sizeof(int64_t)];
     std::memcpy(v, &sizes_[i], sizeof v);
-    batch.put(kNamespace, output_stream_name(static_cast<OutputStream>(i)), std::string_view(v, sizeof v));
+    batch.put(kNamespace, output_stream_name(static_cast<OutputStream>(i)),
+              std::string_view(v, sizeof v));
   }
   return Status::ok();
 }

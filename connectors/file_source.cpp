@@ -148,8 +148,8 @@ FileSourceOptions file_source_options(const Config& config) {
   o.path = config.require_string("source.file.path",
                                  "set source.file.path to a JSON-lines file, or - for stdin");
   o.follow = config.get_bool("source.file.follow", false);
-  o.chunk_bytes = static_cast<size_t>(
-      config.get_int("source.file.chunk_bytes", 4 << 20, 64 << 10, 256 << 20));
+  o.chunk_bytes =
+      static_cast<size_t>(config.get_int("source.file.chunk_bytes", 4 << 20, 64 << 10, 256 << 20));
   return o;
 }
 

@@ -29,7 +29,9 @@ class FileSource final : public Source {
   Status open();
 
   Status poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) override;
-  bool at_end() const override { return eof_ && !options_.follow && pending_begin_ == pending_end_; }
+  bool at_end() const override {
+    return eof_ && !options_.follow && pending_begin_ == pending_end_;
+  }
   Status seek(const std::vector<SourcePosition>& positions) override;
   std::string name() const override { return options_.path == "-" ? "stdin" : options_.path; }
 
@@ -37,10 +39,10 @@ class FileSource final : public Source {
   Status fill();
   FileSourceOptions options_;
   int fd_ = -1;
-  std::vector<char> buf_;   // chunk + padding
+  std::vector<char> buf_;                       // chunk + padding
   size_t pending_begin_ = 0, pending_end_ = 0;  // unconsumed bytes in buf_
-  int64_t file_offset_ = 0;  // byte offset of buf_[pending_begin_]
-  int64_t line_ = 0;         // lines consumed
+  int64_t file_offset_ = 0;                     // byte offset of buf_[pending_begin_]
+  int64_t line_ = 0;                            // lines consumed
   bool eof_ = false;
 };
 

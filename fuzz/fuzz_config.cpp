@@ -17,22 +17,50 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   }
   try {
     sw::Config c = sw::Config::from_yaml(text, sets);
-    const char* keys[] = {"source.kind", "source.file.path", "state.checkpoint_interval_ms",
-                          "delivery", "pipeline.out_of_orderness", "source.kafka.topics",
+    const char* keys[] = {"source.kind",
+                          "source.file.path",
+                          "state.checkpoint_interval_ms",
+                          "delivery",
+                          "pipeline.out_of_orderness",
+                          "source.kafka.topics",
                           "operators.low_stock.enabled"};
     for (const char* k : keys) {
-      try { (void)c.get_string(k, "x"); } catch (const sw::ConfigError&) {}
-      try { (void)c.get_int(k, 1, 0, 100); } catch (const sw::ConfigError&) {}
-      try { (void)c.get_double(k, 1, 0, 100); } catch (const sw::ConfigError&) {}
-      try { (void)c.get_bool(k, true); } catch (const sw::ConfigError&) {}
-      try { (void)c.get_list(k); } catch (const sw::ConfigError&) {}
-      try { (void)c.get_duration_ms(k, 5); } catch (const sw::ConfigError&) {}
+      try {
+        (void)c.get_string(k, "x");
+      } catch (const sw::ConfigError&) {
+      }
+      try {
+        (void)c.get_int(k, 1, 0, 100);
+      } catch (const sw::ConfigError&) {
+      }
+      try {
+        (void)c.get_double(k, 1, 0, 100);
+      } catch (const sw::ConfigError&) {
+      }
+      try {
+        (void)c.get_bool(k, true);
+      } catch (const sw::ConfigError&) {
+      }
+      try {
+        (void)c.get_list(k);
+      } catch (const sw::ConfigError&) {
+      }
+      try {
+        (void)c.get_duration_ms(k, 5);
+      } catch (const sw::ConfigError&) {
+      }
     }
     (void)c.children("operators");
     (void)c.node("sinks");
     (void)c.dump();
-    try { sw::Calendar cal(c); } catch (const sw::ConfigError&) {}
-    try { c.check_unknown(); } catch (const sw::ConfigError&) {}
+    try {
+      sw::Calendar cal(c);
+    } catch (const sw::ConfigError&) {
+    }
+    try {
+      c.check_unknown();
+    } catch (const sw::ConfigError&) {
+    }
   } catch (const sw::ConfigError&) {
   }
   return 0;

@@ -34,8 +34,12 @@ Status MemoryStateStore::commit(const StateBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i) {
     StateBatch::OpView op = batch.op(i);
     switch (op.kind) {
-      case StateBatch::OpKind::kPut: data_[physical_key(op.ns, op.key)] = std::string(op.value); break;
-      case StateBatch::OpKind::kRemove: data_.erase(physical_key(op.ns, op.key)); break;
+      case StateBatch::OpKind::kPut:
+        data_[physical_key(op.ns, op.key)] = std::string(op.value);
+        break;
+      case StateBatch::OpKind::kRemove:
+        data_.erase(physical_key(op.ns, op.key));
+        break;
       case StateBatch::OpKind::kRemovePrefix: {
         std::string start = physical_key(op.ns, "");
         auto it = data_.lower_bound(start);

@@ -12,8 +12,9 @@ namespace sw {
 class MemoryStateStore final : public StateStore {
  public:
   Result<std::optional<std::string>> get(std::string_view ns, std::string_view key) const override;
-  Status scan_prefix(std::string_view ns, std::string_view prefix,
-                     const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  Status scan_prefix(
+      std::string_view ns, std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status commit(const StateBatch& batch) override;
   size_t size() const { return data_.size(); }
 

@@ -38,8 +38,8 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   options.compression = rocksdb::kNoCompression;
   options.bottommost_compression = rocksdb::kLZ4Compression;
   options.write_buffer_size = std::max<size_t>(o.memory_budget_bytes / 8, 4u << 20);
-  options.write_buffer_manager = std::make_shared<rocksdb::WriteBufferManager>(
-      o.memory_budget_bytes / 2, store->cache_);
+  options.write_buffer_manager =
+      std::make_shared<rocksdb::WriteBufferManager>(o.memory_budget_bytes / 2, store->cache_);
   rocksdb::BlockBasedTableOptions table;
   table.block_cache = store->cache_;
   table.cache_index_and_filter_blocks = true;

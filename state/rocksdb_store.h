@@ -30,8 +30,9 @@ class RocksDbStateStore final : public StateStore {
   ~RocksDbStateStore() override;
 
   Result<std::optional<std::string>> get(std::string_view ns, std::string_view key) const override;
-  Status scan_prefix(std::string_view ns, std::string_view prefix,
-                     const std::function<bool(std::string_view, std::string_view)>& fn) const override;
+  Status scan_prefix(
+      std::string_view ns, std::string_view prefix,
+      const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status commit(const StateBatch& batch) override;
   //! Approximate bytes on disk (SST + WAL estimates).
   uint64_t disk_bytes() const;

@@ -8,7 +8,9 @@ namespace {
 int32_t civil_to_days(const absl::CivilDay& d) {
   return static_cast<int32_t>(d - absl::CivilDay(1970, 1, 1));
 }
-absl::CivilDay days_to_civil(int32_t day) { return absl::CivilDay(1970, 1, 1) + day; }
+absl::CivilDay days_to_civil(int32_t day) {
+  return absl::CivilDay(1970, 1, 1) + day;
+}
 }  // namespace
 
 Calendar::Calendar() : default_zone_(absl::UTCTimeZone()) {}
@@ -44,8 +46,7 @@ const absl::TimeZone& Calendar::zone(uint32_t store_id, std::string_view store_n
   return zone_by_id_[store_id];
 }
 
-const LocalDay& Calendar::day(uint32_t store_id, std::string_view store_name,
-                              int64_t ts_ms) const {
+const LocalDay& Calendar::day(uint32_t store_id, std::string_view store_name, int64_t ts_ms) const {
   if (store_id >= cache_.size()) cache_.resize(store_id + 1, LocalDay{0, 0, 0, 0});
   LocalDay& c = cache_[store_id];
   if (ts_ms >= c.start_ms && ts_ms < c.end_ms) return c;
@@ -103,8 +104,7 @@ int Calendar::day_of_year(int32_t day) {
   return yd;
 }
 
-int64_t Calendar::day_start_ms(uint32_t store_id, std::string_view store_name,
-                               int32_t day) const {
+int64_t Calendar::day_start_ms(uint32_t store_id, std::string_view store_name, int32_t day) const {
   const absl::TimeZone& tz = zone(store_id, store_name);
   if (tz == absl::UTCTimeZone()) return static_cast<int64_t>(day) * 86400000;
   return absl::ToUnixMillis(tz.At(absl::CivilSecond(days_to_civil(day))).pre);

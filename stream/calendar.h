@@ -17,10 +17,10 @@ namespace sw {
 class Config;
 
 struct LocalDay {
-  int32_t day = 0;         // days since 1970-01-01 in local civil time
-  int64_t start_ms = 0;    // UTC span of that local day
+  int32_t day = 0;       // days since 1970-01-01 in local civil time
+  int64_t start_ms = 0;  // UTC span of that local day
   int64_t end_ms = 0;
-  int8_t weekday = 0;      // 0 = Monday ... 6 = Sunday
+  int8_t weekday = 0;  // 0 = Monday ... 6 = Sunday
 };
 
 class Calendar {

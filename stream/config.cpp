@@ -35,13 +35,12 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 
 }  // namespace
 
-ConfigError::ConfigError(const std::string& key, const std::string& problem,
-                         const std::string& fix)
+ConfigError::ConfigError(const std::string& key, const std::string& problem, const std::string& fix)
     : std::runtime_error("config key '" + key + "': " + problem + (fix.empty() ? "" : "; " + fix)),
       key_(key) {}
 
 bool is_secret_key(std::string_view key) {
-  static const char* const kWords[] = {"password", "secret",  "token",       "routing_key",
+  static const char* const kWords[] = {"password", "secret",  "token",         "routing_key",
                                        "webhook",  "api_key", "sasl.username", "private"};
   std::string lower(key);
   std::transform(lower.begin(), lower.end(), lower.begin(), ::tolower);
@@ -88,8 +87,8 @@ Config Config::from_file(const std::string& path, const std::vector<std::string>
 
 void Config::flatten(const YAML::Node& n, const std::string& prefix) {
   for (const auto& kv : n) {
-    std::string key = prefix.empty() ? kv.first.as<std::string>()
-                                     : prefix + "." + kv.first.as<std::string>();
+    std::string key =
+        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
     if (kv.second.IsMap()) {
       flatten(kv.second, key);
     } else {
@@ -171,9 +170,9 @@ int64_t Config::get_int(std::string_view key, int64_t def, int64_t min, int64_t 
   int64_t v = 0;
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
-    throw ConfigError(std::string(key), "'" + s + "' is not an integer",
-                      "write a whole number between " + std::to_string(min) + " and " +
-                          std::to_string(max));
+    throw ConfigError(
+        std::string(key), "'" + s + "' is not an integer",
+        "write a whole number between " + std::to_string(min) + " and " + std::to_string(max));
   }
   if (v < min || v > max) {
     throw ConfigError(std::string(key), std::to_string(v) + " is out of range",
@@ -214,8 +213,7 @@ std::vector<std::string> Config::get_list(std::string_view key) const {
   if (n->IsSequence()) {
     for (const auto& e : *n) {
       if (!e.IsScalar()) {
-        throw ConfigError(std::string(key), "list entries must be plain values",
-                          "write [a, b, c]");
+        throw ConfigError(std::string(key), "list entries must be plain values", "write [a, b, c]");
       }
       out.push_back(e.Scalar());
     }
@@ -245,11 +243,16 @@ int64_t Config::get_duration_ms(std::string_view key, int64_t def) const {
   auto r = std::from_chars(s.data(), s.data() + s.size(), v);
   std::string_view unit(r.ptr, s.data() + s.size() - r.ptr);
   int64_t mult = 0;
-  if (unit.empty() || unit == "ms") mult = 1;
-  else if (unit == "s") mult = 1000;
-  else if (unit == "m") mult = 60'000;
-  else if (unit == "h") mult = 3'600'000;
-  else if (unit == "d") mult = 86'400'000;
+  if (unit.empty() || unit == "ms")
+    mult = 1;
+  else if (unit == "s")
+    mult = 1000;
+  else if (unit == "m")
+    mult = 60'000;
+  else if (unit == "h")
+    mult = 3'600'000;
+  else if (unit == "d")
+    mult = 86'400'000;
   if (r.ec != std::errc() || mult == 0 || v < 0) {
     throw ConfigError(std::string(key), "'" + s + "' is not a duration",
                       "write e.g. 500ms, 30s, 5m, 1h or 2d");
@@ -265,8 +268,8 @@ YAML::Node Config::node(std::string_view key) const {
   std::string p(key);
   p += '.';
   YAML::Node out;
-  for (auto it = values_.lower_bound(p); it != values_.end() && it->first.compare(0, p.size(), p) == 0;
-       ++it) {
+  for (auto it = values_.lower_bound(p);
+       it != values_.end() && it->first.compare(0, p.size(), p) == 0; ++it) {
     std::string rest = it->first.substr(p.size());
     YAML::Node cur = out;
     size_t pos = 0;
@@ -289,8 +292,8 @@ std::vector<std::string> Config::children(std::string_view prefix) const {
   std::string p(prefix);
   p += '.';
   std::vector<std::string> out;
-  for (auto it = values_.lower_bound(p); it != values_.end() && it->first.compare(0, p.size(), p) == 0;
-       ++it) {
+  for (auto it = values_.lower_bound(p);
+       it != values_.end() && it->first.compare(0, p.size(), p) == 0; ++it) {
     std::string rest = it->first.substr(p.size());
     std::string child = rest.substr(0, rest.find('.'));
     if (out.empty() || out.back() != child) out.push_back(child);
@@ -298,15 +301,17 @@ std::vector<std::string> Config::children(std::string_view prefix) const {
   return out;
 }
 
-void Config::mark_read(std::string_view prefix) const { read_prefixes_.emplace(prefix); }
+void Config::mark_read(std::string_view prefix) const {
+  read_prefixes_.emplace(prefix);
+}
 
 void Config::check_unknown() const {
   for (const auto& [key, value] : values_) {
     if (read_.count(key)) continue;
     bool covered = false;
     for (const auto& p : read_prefixes_) {
-      if (key == p || (key.size() > p.size() && key.compare(0, p.size(), p) == 0 &&
-                       key[p.size()] == '.')) {
+      if (key == p ||
+          (key.size() > p.size() && key.compare(0, p.size(), p) == 0 && key[p.size()] == '.')) {
         covered = true;
         break;
       }

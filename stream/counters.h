@@ -14,11 +14,11 @@ namespace sw {
 struct TaskCounters {
   using Counter = std::atomic<uint64_t>;
   Counter read{0};
-  std::array<Counter, kEventTypeCount> applied{};      // by event type
-  std::array<Counter, kEventTypeCount> duplicates{};   // by event type
-  std::array<Counter, kEventTypeCount> late{};         // by event type
+  std::array<Counter, kEventTypeCount> applied{};          // by event type
+  std::array<Counter, kEventTypeCount> duplicates{};       // by event type
+  std::array<Counter, kEventTypeCount> late{};             // by event type
   std::array<Counter, kDecodeErrorCount> dead_lettered{};  // by DecodeError
-  std::array<Counter, 8> outputs{};                     // by OutputStream
+  std::array<Counter, 8> outputs{};                        // by OutputStream
   Counter checkpoints{0};
   Counter checkpoint_failures{0};
   Counter checkpoint_bytes_last{0};

@@ -13,53 +13,145 @@ using simdjson::ondemand::json_type;
 
 // Every field name of the input contract; unknown names are ignored.
 enum Field : uint8_t {
-  kType, kTs, kEventId, kStore, kSku, kQty, kUnitPrice, kChannel, kCurrency, kTxnId, kPromoId,
-  kRestock, kKind, kOnOrder, kExpires, kPrice, kCost, kCompetitor, kCategory, kLeadTime,
-  kLeadTimeSd, kServiceLevel, kMinPrice, kMaxPrice, kMapPrice, kPackSize, kMoq, kPerishable,
-  kShelfLife, kStart, kEnd, kDiscountPct, kSeries, kValue, kAlertId, kAction, kBy, kFieldCount,
+  kType,
+  kTs,
+  kEventId,
+  kStore,
+  kSku,
+  kQty,
+  kUnitPrice,
+  kChannel,
+  kCurrency,
+  kTxnId,
+  kPromoId,
+  kRestock,
+  kKind,
+  kOnOrder,
+  kExpires,
+  kPrice,
+  kCost,
+  kCompetitor,
+  kCategory,
+  kLeadTime,
+  kLeadTimeSd,
+  kServiceLevel,
+  kMinPrice,
+  kMaxPrice,
+  kMapPrice,
+  kPackSize,
+  kMoq,
+  kPerishable,
+  kShelfLife,
+  kStart,
+  kEnd,
+  kDiscountPct,
+  kSeries,
+  kValue,
+  kAlertId,
+  kAction,
+  kBy,
+  kFieldCount,
   kUnknownField
 };
 
-constexpr const char* kFieldNames[kFieldCount] = {
-    "type", "ts", "event_id", "store", "sku", "qty", "unit_price", "channel", "currency",
-    "txn_id", "promo_id", "restock", "kind", "on_order", "expires", "price", "cost",
-    "competitor", "category", "lead_time_days", "lead_time_sd_days", "service_level",
-    "min_price", "max_price", "map_price", "pack_size", "moq", "perishable", "shelf_life_days",
-    "start", "end", "discount_pct", "series", "value", "alert_id", "action", "by"};
+constexpr const char* kFieldNames[kFieldCount] = {"type",
+                                                  "ts",
+                                                  "event_id",
+                                                  "store",
+                                                  "sku",
+                                                  "qty",
+                                                  "unit_price",
+                                                  "channel",
+                                                  "currency",
+                                                  "txn_id",
+                                                  "promo_id",
+                                                  "restock",
+                                                  "kind",
+                                                  "on_order",
+                                                  "expires",
+                                                  "price",
+                                                  "cost",
+                                                  "competitor",
+                                                  "category",
+                                                  "lead_time_days",
+                                                  "lead_time_sd_days",
+                                                  "service_level",
+                                                  "min_price",
+                                                  "max_price",
+                                                  "map_price",
+                                                  "pack_size",
+                                                  "moq",
+                                                  "perishable",
+                                                  "shelf_life_days",
+                                                  "start",
+                                                  "end",
+                                                  "discount_pct",
+                                                  "series",
+                                                  "value",
+                                                  "alert_id",
+                                                  "action",
+                                                  "by"};
 
 Field field_of(std::string_view k) {
   // Dispatch on length then compare: cheaper than hashing for ~37 short names.
   switch (k.size()) {
-    case 2: return k == "ts" ? kTs : k == "by" ? kBy : kUnknownField;
+    case 2:
+      return k == "ts" ? kTs : k == "by" ? kBy : kUnknownField;
     case 3:
-      return k == "sku" ? kSku : k == "qty" ? kQty : k == "moq" ? kMoq : k == "end" ? kEnd
-                                                                           : kUnknownField;
+      return k == "sku"   ? kSku
+             : k == "qty" ? kQty
+             : k == "moq" ? kMoq
+             : k == "end" ? kEnd
+                          : kUnknownField;
     case 4:
       return k == "type" ? kType : k == "kind" ? kKind : k == "cost" ? kCost : kUnknownField;
     case 5:
-      return k == "store" ? kStore : k == "price" ? kPrice : k == "start" ? kStart
-             : k == "value" ? kValue : kUnknownField;
-    case 6: return k == "txn_id" ? kTxnId : k == "series" ? kSeries : k == "action" ? kAction
-                                                                                  : kUnknownField;
+      return k == "store"   ? kStore
+             : k == "price" ? kPrice
+             : k == "start" ? kStart
+             : k == "value" ? kValue
+                            : kUnknownField;
+    case 6:
+      return k == "txn_id"   ? kTxnId
+             : k == "series" ? kSeries
+             : k == "action" ? kAction
+                             : kUnknownField;
     case 7:
-      return k == "channel" ? kChannel : k == "restock" ? kRestock : k == "expires" ? kExpires
-                                                                                   : kUnknownField;
+      return k == "channel"   ? kChannel
+             : k == "restock" ? kRestock
+             : k == "expires" ? kExpires
+                              : kUnknownField;
     case 8:
-      return k == "event_id" ? kEventId : k == "currency" ? kCurrency : k == "promo_id" ? kPromoId
-             : k == "on_order" ? kOnOrder : k == "category" ? kCategory : k == "alert_id" ? kAlertId
-                                                                                       : kUnknownField;
+      return k == "event_id"   ? kEventId
+             : k == "currency" ? kCurrency
+             : k == "promo_id" ? kPromoId
+             : k == "on_order" ? kOnOrder
+             : k == "category" ? kCategory
+             : k == "alert_id" ? kAlertId
+                               : kUnknownField;
     case 9:
-      return k == "min_price" ? kMinPrice : k == "max_price" ? kMaxPrice
-             : k == "map_price" ? kMapPrice : k == "pack_size" ? kPackSize : kUnknownField;
+      return k == "min_price"   ? kMinPrice
+             : k == "max_price" ? kMaxPrice
+             : k == "map_price" ? kMapPrice
+             : k == "pack_size" ? kPackSize
+                                : kUnknownField;
     case 10:
-      return k == "unit_price" ? kUnitPrice : k == "competitor" ? kCompetitor
-             : k == "perishable" ? kPerishable : kUnknownField;
-    case 12: return k == "discount_pct" ? kDiscountPct : kUnknownField;
-    case 13: return k == "service_level" ? kServiceLevel : kUnknownField;
-    case 14: return k == "lead_time_days" ? kLeadTime : kUnknownField;
-    case 15: return k == "shelf_life_days" ? kShelfLife : kUnknownField;
-    case 17: return k == "lead_time_sd_days" ? kLeadTimeSd : kUnknownField;
-    default: return kUnknownField;
+      return k == "unit_price"   ? kUnitPrice
+             : k == "competitor" ? kCompetitor
+             : k == "perishable" ? kPerishable
+                                 : kUnknownField;
+    case 12:
+      return k == "discount_pct" ? kDiscountPct : kUnknownField;
+    case 13:
+      return k == "service_level" ? kServiceLevel : kUnknownField;
+    case 14:
+      return k == "lead_time_days" ? kLeadTime : kUnknownField;
+    case 15:
+      return k == "shelf_life_days" ? kShelfLife : kUnknownField;
+    case 17:
+      return k == "lead_time_sd_days" ? kLeadTimeSd : kUnknownField;
+    default:
+      return kUnknownField;
   }
 }
 
@@ -76,11 +168,16 @@ struct Slot {
 
 const char* kind_name(Kind k) {
   switch (k) {
-    case Kind::kNumber: return "a number";
-    case Kind::kString: return "a string";
-    case Kind::kBool: return "a boolean";
-    case Kind::kNull: return "null";
-    default: return "an object or array";
+    case Kind::kNumber:
+      return "a number";
+    case Kind::kString:
+      return "a string";
+    case Kind::kBool:
+      return "a boolean";
+    case Kind::kNull:
+      return "null";
+    default:
+      return "an object or array";
   }
 }
 
@@ -105,14 +202,17 @@ int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
   return era * 146097 + static_cast<int64_t>(doe) - 719468;
 }
 
-bool leap(int y) { return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0; }
+bool leap(int y) {
+  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
+}
 
 }  // namespace
 
 std::string_view decode_error_code(DecodeError e) {
-  static constexpr std::string_view kCodes[] = {
-      "none",       "not_json",    "not_object",   "missing_type",  "unknown_type", "missing_field",
-      "wrong_type", "out_of_range", "bad_timestamp", "bad_enum",    "too_large"};
+  static constexpr std::string_view kCodes[] = {"none",         "not_json",     "not_object",
+                                                "missing_type", "unknown_type", "missing_field",
+                                                "wrong_type",   "out_of_range", "bad_timestamp",
+                                                "bad_enum",     "too_large"};
   return kCodes[static_cast<int>(e)];
 }
 
@@ -121,8 +221,7 @@ bool parse_rfc3339(std::string_view s, int64_t& epoch_ms) {
   const char* end = p + s.size();
   int year, month, day, hour = 0, minute = 0, second = 0;
   if (!parse_digits(p, end, 4, year) || p == end || *p++ != '-' ||
-      !parse_digits(p, end, 2, month) || p == end || *p++ != '-' ||
-      !parse_digits(p, end, 2, day)) {
+      !parse_digits(p, end, 2, month) || p == end || *p++ != '-' || !parse_digits(p, end, 2, day)) {
     return false;
   }
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
@@ -227,7 +326,8 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
   uint64_t present = 0;
   for (auto field_result : obj) {
     simdjson::ondemand::field field;
-    if (std::move(field_result).get(field)) return fail(DecodeError::kNotJson, "malformed object member");
+    if (std::move(field_result).get(field))
+      return fail(DecodeError::kNotJson, "malformed object member");
     std::string_view key;
     if (field.unescaped_key().get(key)) return fail(DecodeError::kNotJson, "malformed key");
     Field f = field_of(key);
@@ -346,10 +446,10 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
     }
     return DecodeError::kNone;
   };
-#define SW_TRY(expr)                                \
-  do {                                              \
-    DecodeError e_ = (expr);                        \
-    if (e_ != DecodeError::kNone) return e_;        \
+#define SW_TRY(expr)                         \
+  do {                                       \
+    DecodeError e_ = (expr);                 \
+    if (e_ != DecodeError::kNone) return e_; \
   } while (0)
 
   if (!has(kType) || slots[kType].kind == Kind::kNull) {
@@ -357,17 +457,27 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
   }
   if (slots[kType].kind != Kind::kString) return wrong(kType, "a string");
   std::string_view type = slots[kType].text;
-  if (type == "sale") out.type = EventType::kSale;
-  else if (type == "return") out.type = EventType::kReturn;
-  else if (type == "inventory") out.type = EventType::kInventory;
-  else if (type == "price") out.type = EventType::kPrice;
-  else if (type == "competitor_price") out.type = EventType::kCompetitorPrice;
-  else if (type == "item") out.type = EventType::kItem;
-  else if (type == "promotion") out.type = EventType::kPromotion;
-  else if (type == "metric") out.type = EventType::kMetric;
-  else if (type == "feedback") out.type = EventType::kFeedback;
+  if (type == "sale")
+    out.type = EventType::kSale;
+  else if (type == "return")
+    out.type = EventType::kReturn;
+  else if (type == "inventory")
+    out.type = EventType::kInventory;
+  else if (type == "price")
+    out.type = EventType::kPrice;
+  else if (type == "competitor_price")
+    out.type = EventType::kCompetitorPrice;
+  else if (type == "item")
+    out.type = EventType::kItem;
+  else if (type == "promotion")
+    out.type = EventType::kPromotion;
+  else if (type == "metric")
+    out.type = EventType::kMetric;
+  else if (type == "feedback")
+    out.type = EventType::kFeedback;
   else {
-    return fail(DecodeError::kUnknownType, "unknown type '" + std::string(type.substr(0, 40)) + "'");
+    return fail(DecodeError::kUnknownType,
+                "unknown type '" + std::string(type.substr(0, 40)) + "'");
   }
   if (!has(kTs) || slots[kTs].kind == Kind::kNull) {
     return fail(DecodeError::kMissingField, "required field 'ts' is missing");
@@ -427,11 +537,16 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       SW_TRY(req_str(kSku, out.sku));
       std::string_view kind;
       SW_TRY(req_str(kKind, kind));
-      if (kind == "snapshot") out.inventory_kind = InventoryKind::kSnapshot;
-      else if (kind == "receipt") out.inventory_kind = InventoryKind::kReceipt;
-      else if (kind == "transfer_in") out.inventory_kind = InventoryKind::kTransferIn;
-      else if (kind == "transfer_out") out.inventory_kind = InventoryKind::kTransferOut;
-      else if (kind == "adjustment") out.inventory_kind = InventoryKind::kAdjustment;
+      if (kind == "snapshot")
+        out.inventory_kind = InventoryKind::kSnapshot;
+      else if (kind == "receipt")
+        out.inventory_kind = InventoryKind::kReceipt;
+      else if (kind == "transfer_in")
+        out.inventory_kind = InventoryKind::kTransferIn;
+      else if (kind == "transfer_out")
+        out.inventory_kind = InventoryKind::kTransferOut;
+      else if (kind == "adjustment")
+        out.inventory_kind = InventoryKind::kAdjustment;
       else {
         return fail(DecodeError::kBadEnum,
                     "kind must be snapshot, receipt, transfer_in, transfer_out or adjustment");
@@ -507,10 +622,14 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       SW_TRY(req_str(kAlertId, out.alert_id));
       std::string_view action;
       SW_TRY(req_str(kAction, action));
-      if (action == "ack") out.action = FeedbackAction::kAck;
-      else if (action == "dismiss") out.action = FeedbackAction::kDismiss;
-      else if (action == "confirm") out.action = FeedbackAction::kConfirm;
-      else return fail(DecodeError::kBadEnum, "action must be ack, dismiss or confirm");
+      if (action == "ack")
+        out.action = FeedbackAction::kAck;
+      else if (action == "dismiss")
+        out.action = FeedbackAction::kDismiss;
+      else if (action == "confirm")
+        out.action = FeedbackAction::kConfirm;
+      else
+        return fail(DecodeError::kBadEnum, "action must be ack, dismiss or confirm");
       SW_TRY(opt_str(kBy, out.by));
       break;
     }

@@ -16,16 +16,16 @@ namespace sw {
 //! filter on them.
 enum class DecodeError : uint8_t {
   kNone,
-  kNotJson,         // not_json: the record is not valid JSON (or is empty / truncated)
-  kNotObject,       // not_object: valid JSON but not an object
-  kMissingType,     // missing_type: no "type" field
-  kUnknownType,     // unknown_type: "type" is not one of the contract's event types
-  kMissingField,    // missing_field: a required field for the type is absent
-  kWrongType,       // wrong_type: a field has the wrong JSON type (e.g. "qty": "3")
-  kOutOfRange,      // out_of_range: non-finite, negative where not allowed, zero qty, ...
-  kBadTimestamp,    // bad_timestamp: "ts" (or a date field) is not RFC 3339 / epoch ms
-  kBadEnum,         // bad_enum: kind/action/channel value not in the contract's list
-  kTooLarge,        // too_large: record longer than the configured maximum
+  kNotJson,       // not_json: the record is not valid JSON (or is empty / truncated)
+  kNotObject,     // not_object: valid JSON but not an object
+  kMissingType,   // missing_type: no "type" field
+  kUnknownType,   // unknown_type: "type" is not one of the contract's event types
+  kMissingField,  // missing_field: a required field for the type is absent
+  kWrongType,     // wrong_type: a field has the wrong JSON type (e.g. "qty": "3")
+  kOutOfRange,    // out_of_range: non-finite, negative where not allowed, zero qty, ...
+  kBadTimestamp,  // bad_timestamp: "ts" (or a date field) is not RFC 3339 / epoch ms
+  kBadEnum,       // bad_enum: kind/action/channel value not in the contract's list
+  kTooLarge,      // too_large: record longer than the configured maximum
 };
 inline constexpr int kDecodeErrorCount = 11;
 std::string_view decode_error_code(DecodeError e);

@@ -29,7 +29,9 @@ std::string_view inventory_kind_name(InventoryKind k);
 enum class FeedbackAction : uint8_t { kAck, kDismiss, kConfirm };
 
 inline constexpr double kUnset = std::numeric_limits<double>::quiet_NaN();
-inline bool is_set(double v) { return v == v; }
+inline bool is_set(double v) {
+  return v == v;
+}
 
 //! Optional reference-data fields of an `item` record; NaN = not given.
 struct ItemFields {
@@ -49,16 +51,16 @@ struct ItemFields {
 
 struct Event {
   EventType type = EventType::kSale;
-  int64_t ts_ms = 0;          // event time, epoch milliseconds UTC
-  uint64_t event_id_hash = 0; // 0 = no event_id
+  int64_t ts_ms = 0;           // event time, epoch milliseconds UTC
+  uint64_t event_id_hash = 0;  // 0 = no event_id
   std::string_view event_id;
-  std::string_view store;     // empty = absent (chain-wide where allowed)
+  std::string_view store;  // empty = absent (chain-wide where allowed)
   std::string_view sku;
-  double qty = 0;             // sale/return/inventory quantity (signed for adjustments)
-  double price = 0;           // sale unit_price, price.price, competitor_price.price
-  double cost = kUnset;       // price.cost
-  double on_order = kUnset;   // inventory.on_order
-  int64_t expires_ms = -1;    // inventory.expires (lot expiry), -1 = absent
+  double qty = 0;            // sale/return/inventory quantity (signed for adjustments)
+  double price = 0;          // sale unit_price, price.price, competitor_price.price
+  double cost = kUnset;      // price.cost
+  double on_order = kUnset;  // inventory.on_order
+  int64_t expires_ms = -1;   // inventory.expires (lot expiry), -1 = absent
   InventoryKind inventory_kind = InventoryKind::kSnapshot;
   bool restock = true;        // return.restock
   std::string_view channel;   // sale
@@ -72,8 +74,8 @@ struct Event {
   double value = 0;           // metric
   std::string_view alert_id;  // feedback
   FeedbackAction action = FeedbackAction::kAck;
-  std::string_view by;        // feedback
-  ItemFields item;            // item
+  std::string_view by;  // feedback
+  ItemFields item;      // item
 };
 
 }  // namespace sw

@@ -16,11 +16,21 @@ void json_escape(std::string& out, std::string_view s) {
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\r': out += "\\r"; break;
-      case '\t': out += "\\t"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
       default:
         out += "\\u00";
         out += kHex[(c >> 4) & 0xf];
@@ -113,7 +123,9 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   out_ += json;
   return *this;
 }
-JsonWriter& JsonWriter::time_value(int64_t epoch_ms) { return value(format_time(epoch_ms)); }
+JsonWriter& JsonWriter::time_value(int64_t epoch_ms) {
+  return value(format_time(epoch_ms));
+}
 
 std::string format_time(int64_t epoch_ms) {
   int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : -((-epoch_ms + 999) / 1000);

@@ -33,8 +33,7 @@ uint32_t KeyIndex::find_sku(std::string_view sku) const {
   return it == sku_ids_.end() ? UINT32_MAX : it->second;
 }
 
-KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku,
-                            bool& added) {
+KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added) {
   added = false;
   auto it = map_.find(h);
   if (it != map_.end()) {
@@ -77,7 +76,8 @@ std::string KeyIndex::key_string(KeyId id) const {
 }
 
 size_t KeyIndex::memory_bytes() const {
-  size_t b = map_.capacity() * (sizeof(uint64_t) + sizeof(KeyId) + 1) + entries_.capacity() * sizeof(Entry);
+  size_t b = map_.capacity() * (sizeof(uint64_t) + sizeof(KeyId) + 1) +
+             entries_.capacity() * sizeof(Entry);
   for (const auto& s : stores_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
   for (const auto& s : skus_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
   b += (store_ids_.capacity() + sku_ids_.capacity()) * (sizeof(std::string) + 5);

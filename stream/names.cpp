@@ -4,9 +4,9 @@
 namespace sw {
 
 std::string_view event_type_name(EventType t) {
-  static constexpr std::string_view kNames[] = {
-      "sale", "return", "inventory", "price", "competitor_price",
-      "item", "promotion", "metric", "feedback"};
+  static constexpr std::string_view kNames[] = {"sale",      "return",           "inventory",
+                                                "price",     "competitor_price", "item",
+                                                "promotion", "metric",           "feedback"};
   return kNames[static_cast<int>(t)];
 }
 
@@ -17,8 +17,8 @@ std::string_view inventory_kind_name(InventoryKind k) {
 }
 
 std::string_view output_stream_name(OutputStream s) {
-  static constexpr std::string_view kNames[] = {"alerts", "forecasts", "price-triggers",
-                                                "replenishment", "dlq", "late", "scores"};
+  static constexpr std::string_view kNames[] = {
+      "alerts", "forecasts", "price-triggers", "replenishment", "dlq", "late", "scores"};
   return kNames[static_cast<int>(s)];
 }
 

@@ -23,11 +23,11 @@ class Calendar;
 
 //! Demand estimate published by the forecast operator (or low_stock's own EWMA fallback).
 struct DemandEstimate {
-  double mean_per_day = 0;   // mean demand per day over the next `days`
-  double sd_per_day = 0;     // standard deviation of daily demand
-  double total_mean = 0;     // expected demand over `days`
-  double total_sd = 0;       // standard deviation of the total over `days`
-  double cover_days = -1;    // days until cumulative expected demand reaches `on_hand` (-1: n/a)
+  double mean_per_day = 0;  // mean demand per day over the next `days`
+  double sd_per_day = 0;    // standard deviation of daily demand
+  double total_mean = 0;    // expected demand over `days`
+  double total_sd = 0;      // standard deviation of the total over `days`
+  double cover_days = -1;   // days until cumulative expected demand reaches `on_hand` (-1: n/a)
 };
 
 //! Views operators publish for others (DESIGN.md §5). A view is read-only and may be absent.

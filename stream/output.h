@@ -27,7 +27,7 @@ struct OutputRecord {
   std::string id;    // stable id (alerts, triggers, recommendations); may be empty
   std::string type;  // alert type, "forecast", "dlq", ...
   int64_t time_ms = 0;
-  std::string json;  // one JSON object, no trailing newline
+  std::string json;     // one JSON object, no trailing newline
   uint32_t origin = 0;  // input partition whose record produced it (timers: the owning task)
   uint64_t seq = 0;     // per-origin sequence number, assigned by the task
 };

@@ -38,7 +38,9 @@ class StateBatch {
   OpView op(size_t i) const {
     const Op& o = ops_[i];
     const char* base = arena_.data();
-    return {o.kind, {base + o.ns_off, o.ns_len}, {base + o.key_off, o.key_len},
+    return {o.kind,
+            {base + o.ns_off, o.ns_len},
+            {base + o.key_off, o.key_len},
             {base + o.value_off, o.value_len}};
   }
   void clear() {
@@ -53,8 +55,13 @@ class StateBatch {
     size_t ns_off, key_off, value_off;
   };
   void add(OpKind kind, std::string_view ns, std::string_view key, std::string_view value) {
-    Op o{kind, static_cast<uint32_t>(ns.size()), static_cast<uint32_t>(key.size()),
-         static_cast<uint32_t>(value.size()), arena_.size(), 0, 0};
+    Op o{kind,
+         static_cast<uint32_t>(ns.size()),
+         static_cast<uint32_t>(key.size()),
+         static_cast<uint32_t>(value.size()),
+         arena_.size(),
+         0,
+         0};
     arena_.append(ns);
     o.key_off = arena_.size();
     arena_.append(key);
@@ -69,7 +76,8 @@ class StateBatch {
 class StateStore {
  public:
   virtual ~StateStore() = default;
-  virtual Result<std::optional<std::string>> get(std::string_view ns, std::string_view key) const = 0;
+  virtual Result<std::optional<std::string>> get(std::string_view ns,
+                                                 std::string_view key) const = 0;
   //! Visits keys of `ns` starting with `prefix` in byte order; stop by returning false.
   virtual Status scan_prefix(
       std::string_view ns, std::string_view prefix,

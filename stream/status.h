@@ -55,13 +55,13 @@ class [[nodiscard]] Result {
 }  // namespace sw
 
 //! Always-on invariant check (also in release builds): logs and aborts.
-#define SW_CHECK(cond, msg)                                           \
-  do {                                                                \
+#define SW_CHECK(cond, msg)                                          \
+  do {                                                               \
     if (!(cond)) ::sw::check_failed(#cond, __FILE__, __LINE__, msg); \
   } while (0)
 
-#define SW_RETURN_IF_ERROR(expr)         \
-  do {                                   \
-    ::sw::Status sw_s_ = (expr);         \
-    if (!sw_s_.is_ok()) return sw_s_;    \
+#define SW_RETURN_IF_ERROR(expr)      \
+  do {                                \
+    ::sw::Status sw_s_ = (expr);      \
+    if (!sw_s_.is_ok()) return sw_s_; \
   } while (0)

@@ -18,12 +18,15 @@ bool keyed(const Event& e) {
   switch (e.type) {
     case EventType::kSale:
     case EventType::kReturn:
-    case EventType::kInventory: return true;
+    case EventType::kInventory:
+      return true;
     case EventType::kPrice:
     case EventType::kCompetitorPrice:
     case EventType::kItem:
-    case EventType::kPromotion: return !e.store.empty();
-    default: return false;
+    case EventType::kPromotion:
+      return !e.store.empty();
+    default:
+      return false;
   }
 }
 }  // namespace
@@ -34,10 +37,12 @@ TaskOptions TaskOptions::from_config(const Config& c) {
   o.batch_size = static_cast<size_t>(c.get_int("pipeline.batch_size", 1024, 1, 1 << 20));
   o.out_of_orderness_ms = c.get_duration_ms("pipeline.out_of_orderness", 5 * 60 * 1000);
   o.allowed_lateness_ms = c.get_duration_ms("pipeline.allowed_lateness", 0);
-  o.dedup_capacity = static_cast<size_t>(c.get_int("pipeline.dedup_capacity", 1'000'000, 0, 100'000'000));
-  o.max_record_bytes = static_cast<size_t>(c.get_int("pipeline.max_record_bytes", 1 << 20, 256, 64 << 20));
-  o.exactly_once = c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) ==
-                   "exactly_once";
+  o.dedup_capacity =
+      static_cast<size_t>(c.get_int("pipeline.dedup_capacity", 1'000'000, 0, 100'000'000));
+  o.max_record_bytes =
+      static_cast<size_t>(c.get_int("pipeline.max_record_bytes", 1 << 20, 256, 64 << 20));
+  o.exactly_once =
+      c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
   return o;
 }
 
@@ -77,8 +82,9 @@ Task::PartitionClock& Task::clock(int32_t partition) {
     }
   }
   clocks_.push_back({partition, INT64_MIN, 0, 0});
-  std::sort(clocks_.begin(), clocks_.end(),
-            [](const PartitionClock& a, const PartitionClock& b) { return a.partition < b.partition; });
+  std::sort(clocks_.begin(), clocks_.end(), [](const PartitionClock& a, const PartitionClock& b) {
+    return a.partition < b.partition;
+  });
   return clock(partition);
 }
 
@@ -305,9 +311,10 @@ Status Task::run(const std::atomic<bool>& stop) {
       eager.clear();
     }
     if (batch_hook_ && !batch.empty()) {
-      batch_hook_(BatchStats{batch.size(),
-                             std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count(),
-                             stream_time_, watermark_});
+      batch_hook_(BatchStats{
+          batch.size(),
+          std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count(),
+          stream_time_, watermark_});
     }
     if (loop_hook_) loop_hook_();
     if (source_.at_end()) {
@@ -366,7 +373,8 @@ Status Task::decode_meta(std::string_view v) {
   uint8_t version;
   uint32_t n;
   auto bad = [] { return Status::corruption("task checkpoint metadata is truncated"); };
-  if (!r.get(version) || version != kMetaVersion) return Status::corruption("unknown task metadata version");
+  if (!r.get(version) || version != kMetaVersion)
+    return Status::corruption("unknown task metadata version");
   if (!r.get(watermark_) || !r.get(stream_time_) || !r.get(n)) return bad();
   clocks_.clear();
   for (uint32_t i = 0; i < n; ++i) {
@@ -410,7 +418,9 @@ Status Task::decode_meta(std::string_view v) {
   return Status::ok();
 }
 
-Task::~Task() { wait_checkpoint().permit_unchecked(); }
+Task::~Task() {
+  wait_checkpoint().permit_unchecked();
+}
 
 Status Task::wait_checkpoint() {
   if (!committer_.joinable()) return Status::ok();
@@ -428,7 +438,8 @@ Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch) {
   for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
   SW_RETURN_IF_ERROR(store_.commit(batch));
   for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - start)
+  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
+                                                                  start)
                 .count();
   counters_.checkpoint_duration_us_last.store(static_cast<uint64_t>(us));
   bump(counters_.checkpoint_duration_us_total, static_cast<uint64_t>(us));
@@ -467,7 +478,8 @@ Status Task::checkpoint() {
     batch.put(kDedupNs, be64_key(first), v);
     dedup_chunks_.emplace_back(first, dedup_total_);
     dedup_persisted_ = dedup_total_;
-    uint64_t horizon = dedup_total_ > options_.dedup_capacity ? dedup_total_ - options_.dedup_capacity : 0;
+    uint64_t horizon =
+        dedup_total_ > options_.dedup_capacity ? dedup_total_ - options_.dedup_capacity : 0;
     while (!dedup_chunks_.empty() && dedup_chunks_.front().second <= horizon) {
       batch.remove(kDedupNs, be64_key(dedup_chunks_.front().first));
       dedup_chunks_.erase(dedup_chunks_.begin());
@@ -489,7 +501,8 @@ Status Task::checkpoint() {
     committing_records_.swap(pending_);
     pending_.clear();
     committer_status_ = Status::ok();
-    committer_ = std::thread([this] { committer_status_ = commit_job(committing_records_, committing_batch_); });
+    committer_ = std::thread(
+        [this] { committer_status_ = commit_job(committing_records_, committing_batch_); });
     return Status::ok();
   }
   // at_least_once: outputs were already released per batch; commit synchronously.

@@ -9,12 +9,12 @@
 
 #include <atomic>
 #include <chrono>
-#include <functional>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <queue>
-#include <thread>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <absl/container/flat_hash_set.h>
@@ -75,7 +75,9 @@ class Task final : public OperatorContext {
     int64_t max_event_ms;
     int64_t watermark_ms;
   };
-  void set_batch_hook(std::function<void(const BatchStats&)> hook) { batch_hook_ = std::move(hook); }
+  void set_batch_hook(std::function<void(const BatchStats&)> hook) {
+    batch_hook_ = std::move(hook);
+  }
   void set_loop_hook(std::function<void()> hook) { loop_hook_ = std::move(hook); }
   //! Waits for the in-flight checkpoint commit; returns its status.
   Status wait_checkpoint();
@@ -168,8 +170,8 @@ class Task final : public OperatorContext {
   // Dedup horizon: ring of the most recent event_id hashes + set.
   std::vector<uint64_t> dedup_ring_;
   absl::flat_hash_set<uint64_t> dedup_set_;
-  uint64_t dedup_total_ = 0;       // ids ever inserted
-  uint64_t dedup_persisted_ = 0;   // ids written to checkpoints
+  uint64_t dedup_total_ = 0;                                 // ids ever inserted
+  uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
   std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.

@@ -68,14 +68,19 @@ int inspect_command(const Args& args) {
   const TaskCounters& c = task.counters();
   std::string out;
   JsonWriter w(out);
-  w.begin_object().field("state_dir", dir).field("checkpoint_found", task.restored_from_checkpoint());
+  w.begin_object()
+      .field("state_dir", dir)
+      .field("checkpoint_found", task.restored_from_checkpoint());
   w.field("keys", static_cast<uint64_t>(task.keys().size()))
       .field("stores", static_cast<uint64_t>(task.keys().store_count()))
       .field("skus", static_cast<uint64_t>(task.keys().sku_count()));
   w.key("watermark");
-  if (c.watermark_ms.load() == INT64_MIN) w.null();
-  else if (c.watermark_ms.load() == INT64_MAX) w.value("end-of-input");
-  else w.time_value(c.watermark_ms.load());
+  if (c.watermark_ms.load() == INT64_MIN)
+    w.null();
+  else if (c.watermark_ms.load() == INT64_MAX)
+    w.value("end-of-input");
+  else
+    w.time_value(c.watermark_ms.load());
   w.key("positions").begin_array();
   for (const SourcePosition& pos : source.positions_) {
     w.begin_object()
@@ -85,7 +90,8 @@ int inspect_command(const Args& args) {
         .end_object();
   }
   w.end_array();
-  w.key("accounting").begin_object()
+  w.key("accounting")
+      .begin_object()
       .field("read", c.read.load())
       .field("applied", TaskCounters::sum(c.applied))
       .field("duplicates", TaskCounters::sum(c.duplicates))

@@ -12,7 +12,9 @@ namespace sw::cli {
 namespace {
 
 std::atomic<bool> g_stop{false};
-void on_signal(int) { g_stop.store(true); }
+void on_signal(int) {
+  g_stop.store(true);
+}
 
 Config load_config(const Args& args) {
   std::string path;
@@ -29,7 +31,8 @@ const char* const kRunHelp =
     "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n\n"
     "examples:\n"
     "  shelfwatch run --config examples/demo.yaml\n"
-    "  shelfwatch run --set source.file.path=x.jsonl --set state.dir=state --set sinks.file.dir=out\n"
+    "  shelfwatch run --set source.file.path=x.jsonl --set state.dir=state --set "
+    "sinks.file.dir=out\n"
     "  cat x.jsonl | shelfwatch run --set source.file.path=-\n"
     "  shelfwatch run --set source.file.path=live.jsonl --set source.file.follow=true\n";
 

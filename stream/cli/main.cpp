@@ -21,7 +21,8 @@ const Command kCommands[] = {
     {"inspect", sw::cli::inspect_command, "print checkpointed state as JSON (offline)"},
     {"gen", sw::cli::gen_command, "generate a deterministic synthetic retail event stream"},
     {"broker", sw::cli::broker_command, "run a development/test Kafka broker (mock cluster)"},
-    {"score-csv", sw::cli::score_csv_command, "score NAB-style CSV series with the anomaly operator"},
+    {"score-csv", sw::cli::score_csv_command,
+     "score NAB-style CSV series with the anomaly operator"},
     {"backtest", sw::cli::backtest_command, "replay a history and score the forecasts"},
 };
 

@@ -43,7 +43,8 @@ Pipeline build_pipeline(const Config& config, bool open_io) {
   TaskOptions options = TaskOptions::from_config(config);
   std::string kind = config.get_enum("source.kind", "file", {"file", "kafka"});
   p.state_dir = config.get_string("state.dir", "state");
-  size_t budget = static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20)) << 20;
+  size_t budget = static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20))
+                  << 20;
   p.output_dir = config.get_string("sinks.file.dir", "out");
   bool kafka_sink = config.get_bool("sinks.kafka.enabled", false);
   p.operators = make_operators(config);
@@ -51,8 +52,10 @@ Pipeline build_pipeline(const Config& config, bool open_io) {
   config.get_string("reference.items_file", "");
   if (!open_io) {
     // Parse every connector's keys without opening anything.
-    if (kind == "file") (void)file_source_options(config);
-    else config.mark_read("source.kafka"), config.mark_read("kafka");
+    if (kind == "file")
+      (void)file_source_options(config);
+    else
+      config.mark_read("source.kafka"), config.mark_read("kafka");
     if (kafka_sink) config.mark_read("sinks.kafka"), config.mark_read("kafka");
     config.mark_read("sinks.delivery");
     return p;
@@ -143,7 +146,8 @@ void load_reference_items(const Config& config, Pipeline& p) {
   std::string path = config.get_string("reference.items_file", "");
   if (path.empty()) return;
   std::ifstream in(path);
-  if (!in) throw ConfigError("reference.items_file", "cannot open '" + path + "'", "check the path");
+  if (!in)
+    throw ConfigError("reference.items_file", "cannot open '" + path + "'", "check the path");
   Decoder decoder;
   std::string line;
   int64_t n = 0;

@@ -30,10 +30,10 @@ struct Pipeline {
   OperatorSet operators;
   std::unique_ptr<Task> task;
   std::unique_ptr<StateQueries> queries;
-  OpenAlertsSink* open_alerts = nullptr;  // owned by `sinks`
-  DeliverySink* delivery = nullptr;       // owned by `sinks`
+  OpenAlertsSink* open_alerts = nullptr;   // owned by `sinks`
+  DeliverySink* delivery = nullptr;        // owned by `sinks`
   std::unique_ptr<MetricsServer> metrics;  // declared last: stops serving first
-  std::string output_dir;  // file sink directory, empty if none
+  std::string output_dir;                  // file sink directory, empty if none
   std::string state_dir;
   ~Pipeline();
   Pipeline();

@@ -32,26 +32,31 @@ void print_summary(FILE* out, const TaskCounters& c, const std::string& output_d
   uint64_t dlq = TaskCounters::sum(c.dead_lettered), late = TaskCounters::sum(c.late);
   uint64_t read = c.read.load();
   std::fprintf(out, "\n== shelfwatch summary ==\n");
-  std::fprintf(out, "events read %llu = applied %llu + duplicates %llu + dead-lettered %llu + late %llu  [%s]\n",
-               static_cast<unsigned long long>(read), static_cast<unsigned long long>(applied),
-               static_cast<unsigned long long>(dup), static_cast<unsigned long long>(dlq),
-               static_cast<unsigned long long>(late),
-               read == applied + dup + dlq + late ? "balanced" : "NOT BALANCED");
+  std::fprintf(
+      out,
+      "events read %llu = applied %llu + duplicates %llu + dead-lettered %llu + late %llu  [%s]\n",
+      static_cast<unsigned long long>(read), static_cast<unsigned long long>(applied),
+      static_cast<unsigned long long>(dup), static_cast<unsigned long long>(dlq),
+      static_cast<unsigned long long>(late),
+      read == applied + dup + dlq + late ? "balanced" : "NOT BALANCED");
   if (seconds > 0) {
     std::fprintf(out, "processing time %.2f s (%.0f events/s)\n", seconds, read / seconds);
   }
   std::fprintf(out, "applied by type:");
   for (int t = 0; t < kEventTypeCount; ++t) {
     uint64_t n = c.applied[t].load();
-    if (n) std::fprintf(out, " %s=%llu", std::string(event_type_name(static_cast<EventType>(t))).c_str(),
-                        static_cast<unsigned long long>(n));
+    if (n)
+      std::fprintf(out, " %s=%llu", std::string(event_type_name(static_cast<EventType>(t))).c_str(),
+                   static_cast<unsigned long long>(n));
   }
   std::fprintf(out, "\ndead-lettered by reason:");
   if (dlq == 0) std::fprintf(out, " none");
   for (int e = 1; e < kDecodeErrorCount; ++e) {
     uint64_t n = c.dead_lettered[e].load();
-    if (n) std::fprintf(out, " %s=%llu", std::string(decode_error_code(static_cast<DecodeError>(e))).c_str(),
-                        static_cast<unsigned long long>(n));
+    if (n)
+      std::fprintf(out, " %s=%llu",
+                   std::string(decode_error_code(static_cast<DecodeError>(e))).c_str(),
+                   static_cast<unsigned long long>(n));
   }
   std::fprintf(out, "\n");
 
@@ -88,8 +93,8 @@ void print_summary(FILE* out, const TaskCounters& c, const std::string& output_d
     std::fprintf(out, "\n  %-16s %-10s %llu", k.first.c_str(), k.second.c_str(),
                  static_cast<unsigned long long>(n));
   }
-  std::fprintf(out, "\nresolved: %llu, still open: %zu\n", static_cast<unsigned long long>(resolved),
-               open.size());
+  std::fprintf(out, "\nresolved: %llu, still open: %zu\n",
+               static_cast<unsigned long long>(resolved), open.size());
   std::vector<OpenAlert> urgent;
   for (auto& [id, a] : open) urgent.push_back(a);
   std::sort(urgent.begin(), urgent.end(), [](const OpenAlert& a, const OpenAlert& b) {
@@ -105,7 +110,8 @@ void print_summary(FILE* out, const TaskCounters& c, const std::string& output_d
   }
   std::fprintf(out, "outputs: %s/{", output_dir.c_str());
   for (int s = 0; s < kOutputStreamCount; ++s) {
-    std::fprintf(out, "%s%s.jsonl", s ? "," : "", std::string(output_stream_name(static_cast<OutputStream>(s))).c_str());
+    std::fprintf(out, "%s%s.jsonl", s ? "," : "",
+                 std::string(output_stream_name(static_cast<OutputStream>(s))).c_str());
   }
   std::fprintf(out, "}\nstate: %s\n", state_dir.empty() ? "(in memory)" : state_dir.c_str());
 }

@@ -14,8 +14,7 @@ class StateStoreTest : public ::testing::TestWithParam<bool> {
  protected:
   void SetUp() override {
     if (GetParam()) {
-      dir_ = std::filesystem::temp_directory_path() /
-             ("sw_state_" + std::to_string(::getpid()));
+      dir_ = std::filesystem::temp_directory_path() / ("sw_state_" + std::to_string(::getpid()));
       std::filesystem::remove_all(dir_);
       reopen();
     } else {
@@ -32,12 +31,16 @@ class StateStoreTest : public ::testing::TestWithParam<bool> {
     ASSERT_TRUE(r.is_ok()) << r.status().to_string();
     store_ = std::move(r.value());
   }
-  std::vector<std::pair<std::string, std::string>> scan(const std::string& ns, const std::string& p) {
+  std::vector<std::pair<std::string, std::string>> scan(const std::string& ns,
+                                                        const std::string& p) {
     std::vector<std::pair<std::string, std::string>> out;
-    EXPECT_TRUE(store_->scan_prefix(ns, p, [&](std::string_view k, std::string_view v) {
-      out.emplace_back(k, v);
-      return true;
-    }).is_ok());
+    EXPECT_TRUE(store_
+                    ->scan_prefix(ns, p,
+                                  [&](std::string_view k, std::string_view v) {
+                                    out.emplace_back(k, v);
+                                    return true;
+                                  })
+                    .is_ok());
     return out;
   }
   std::filesystem::path dir_;

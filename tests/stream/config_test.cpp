@@ -6,8 +6,9 @@ namespace sw {
 namespace {
 
 TEST(ConfigTest, FlattensAndOverrides) {
-  Config c = Config::from_yaml("source:\n  kind: file\n  file: {path: a.jsonl}\nstate:\n  checkpoint_interval_ms: 500\n",
-                               {"source.file.path=b.jsonl", "source.kafka.topics=[x, y]"});
+  Config c = Config::from_yaml(
+      "source:\n  kind: file\n  file: {path: a.jsonl}\nstate:\n  checkpoint_interval_ms: 500\n",
+      {"source.file.path=b.jsonl", "source.kafka.topics=[x, y]"});
   EXPECT_EQ(c.get_string("source.kind", ""), "file");
   EXPECT_EQ(c.get_string("source.file.path", ""), "b.jsonl");
   EXPECT_EQ(c.get_int("state.checkpoint_interval_ms", 0, 1, 10000), 500);

@@ -66,7 +66,8 @@ TEST_F(DecoderTest, EveryTypeDecodes) {
       R"({"type":"promotion","ts":0,"sku":"K","promo_id":"P","start":"2026-11-01","end":"2026-11-08","discount_pct":20})",
       R"({"type":"feedback","ts":0,"alert_id":"a1","action":"dismiss","by":"ops"})",
   };
-  for (const char* g : good) EXPECT_EQ(decode(g), DecodeError::kNone) << g << ": " << decoder_.detail();
+  for (const char* g : good)
+    EXPECT_EQ(decode(g), DecodeError::kNone) << g << ": " << decoder_.detail();
   decode(good[0]);
   EXPECT_FALSE(event_.restock);
   decode(good[2]);
@@ -91,19 +92,31 @@ TEST_F(DecoderTest, ErrorCodes) {
       {R"({"ts":0})", DecodeError::kMissingType},
       {R"({"type":"refund","ts":0})", DecodeError::kUnknownType},
       {R"({"type":"sale","ts":0,"store":"S","qty":1,"unit_price":1})", DecodeError::kMissingField},
-      {R"({"type":"sale","store":"S","sku":"K","qty":1,"unit_price":1})", DecodeError::kMissingField},
-      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":"1","unit_price":1})", DecodeError::kWrongType},
-      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":0,"unit_price":1})", DecodeError::kOutOfRange},
-      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1,"unit_price":-1})", DecodeError::kOutOfRange},
-      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1e999,"unit_price":1})", DecodeError::kOutOfRange},
-      {R"({"type":"sale","ts":"2026-02-30T00:00:00Z","store":"S","sku":"K","qty":1,"unit_price":1})", DecodeError::kBadTimestamp},
-      {R"({"type":"sale","ts":-5,"store":"S","sku":"K","qty":1,"unit_price":1})", DecodeError::kBadTimestamp},
-      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1,"unit_price":1,"channel":"fax"})", DecodeError::kBadEnum},
-      {R"({"type":"inventory","ts":0,"store":"S","sku":"K","kind":"lost","qty":1})", DecodeError::kBadEnum},
-      {R"({"type":"inventory","ts":0,"store":"S","sku":"K","kind":"snapshot","qty":-1})", DecodeError::kOutOfRange},
-      {R"({"type":"promotion","ts":0,"sku":"K","promo_id":"P","start":"2026-11-08","end":"2026-11-01","discount_pct":20})", DecodeError::kOutOfRange},
+      {R"({"type":"sale","store":"S","sku":"K","qty":1,"unit_price":1})",
+       DecodeError::kMissingField},
+      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":"1","unit_price":1})",
+       DecodeError::kWrongType},
+      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":0,"unit_price":1})",
+       DecodeError::kOutOfRange},
+      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1,"unit_price":-1})",
+       DecodeError::kOutOfRange},
+      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1e999,"unit_price":1})",
+       DecodeError::kOutOfRange},
+      {R"({"type":"sale","ts":"2026-02-30T00:00:00Z","store":"S","sku":"K","qty":1,"unit_price":1})",
+       DecodeError::kBadTimestamp},
+      {R"({"type":"sale","ts":-5,"store":"S","sku":"K","qty":1,"unit_price":1})",
+       DecodeError::kBadTimestamp},
+      {R"({"type":"sale","ts":0,"store":"S","sku":"K","qty":1,"unit_price":1,"channel":"fax"})",
+       DecodeError::kBadEnum},
+      {R"({"type":"inventory","ts":0,"store":"S","sku":"K","kind":"lost","qty":1})",
+       DecodeError::kBadEnum},
+      {R"({"type":"inventory","ts":0,"store":"S","sku":"K","kind":"snapshot","qty":-1})",
+       DecodeError::kOutOfRange},
+      {R"({"type":"promotion","ts":0,"sku":"K","promo_id":"P","start":"2026-11-08","end":"2026-11-01","discount_pct":20})",
+       DecodeError::kOutOfRange},
       {R"({"type":"feedback","ts":0,"alert_id":"a","action":"snooze"})", DecodeError::kBadEnum},
-      {R"({"type":"sale","ts":0,"store":"","sku":"K","qty":1,"unit_price":1})", DecodeError::kMissingField},
+      {R"({"type":"sale","ts":0,"store":"","sku":"K","qty":1,"unit_price":1})",
+       DecodeError::kMissingField},
       // Found by fuzz_decoder: a malformed literal where a scalar belongs used to throw.
       {R"({"price":nnnnnnnn2>9})", DecodeError::kNotJson},
       {R"({"type":nul,"ts":0})", DecodeError::kNotJson},

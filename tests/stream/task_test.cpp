@@ -73,7 +73,8 @@ class DailyTotals final : public Operator {
   uint32_t subscriptions() const override { return 1u << static_cast<int>(EventType::kSale); }
   void on_event(const Event& e, KeyId key, OperatorContext& ctx) override {
     if (key >= days_.size()) days_.resize(key + 1);
-    const LocalDay& d = ctx.calendar().day(ctx.keys().store_id(key), ctx.keys().store(key), e.ts_ms);
+    const LocalDay& d =
+        ctx.calendar().day(ctx.keys().store_id(key), ctx.keys().store(key), e.ts_ms);
     days_[key][d.end_ms] += e.qty;
     dirty_.push_back(key);
     ctx.set_timer(key, d.end_ms, 0);
@@ -84,8 +85,13 @@ class DailyTotals final : public Operator {
     OutputRecord o;
     o.stream = OutputStream::kForecasts;
     JsonWriter w(o.json);
-    w.begin_object().field("key", ctx.keys().key_string(key)).key("day_end").time_value(t)
-        .field("qty", it->second).field("wm_ok", ctx.watermark() >= t).end_object();
+    w.begin_object()
+        .field("key", ctx.keys().key_string(key))
+        .key("day_end")
+        .time_value(t)
+        .field("qty", it->second)
+        .field("wm_ok", ctx.watermark() >= t)
+        .end_object();
     ctx.emit(std::move(o));
     days_[key].erase(it);
     dirty_.push_back(key);
@@ -188,8 +194,11 @@ RunResult run(const std::vector<std::string>& lines, size_t batch, std::vector<s
       EXPECT_TRUE(task.checkpoint().is_ok());
       EXPECT_TRUE(task.wait_checkpoint().is_ok());
       const TaskCounters& c = task.counters();
-      res = {sink.lines_, c.read.load(), TaskCounters::sum(c.applied),
-             TaskCounters::sum(c.duplicates), TaskCounters::sum(c.dead_lettered),
+      res = {sink.lines_,
+             c.read.load(),
+             TaskCounters::sum(c.applied),
+             TaskCounters::sum(c.duplicates),
+             TaskCounters::sum(c.dead_lettered),
              TaskCounters::sum(c.late)};
       EXPECT_TRUE(c.balanced());
     }
@@ -247,8 +256,11 @@ TEST(TaskTest, TimersFireOnlyAfterWatermarkAndDuplicatesAreIgnored) {
   RunResult r = run(lines, 1, {}, 1);
   ASSERT_EQ(r.outputs.size(), 3u);
   EXPECT_EQ(r.outputs[0], R"({"key":"S|K","day_end":"2026-11-26T00:00:00Z","qty":5,"wm_ok":true})");
-  EXPECT_NE(r.outputs[1].find(R"("reason":"late","type":"sale","time":"2026-11-25T23:00:00Z","watermark":"2026-11-26T00:01:00Z")"),
-            std::string::npos) << r.outputs[1];
+  EXPECT_NE(
+      r.outputs[1].find(
+          R"("reason":"late","type":"sale","time":"2026-11-25T23:00:00Z","watermark":"2026-11-26T00:01:00Z")"),
+      std::string::npos)
+      << r.outputs[1];
   EXPECT_EQ(r.outputs[2], R"({"key":"S|K","day_end":"2026-11-27T00:00:00Z","qty":1,"wm_ok":true})");
   EXPECT_EQ(r.dup, 1u);
   EXPECT_EQ(r.late, 1u);
