@@ -266,6 +266,43 @@ TEST(TaskTest, TimersFireOnlyAfterWatermarkAndDuplicatesAreIgnored) {
   EXPECT_EQ(r.late, 1u);
 }
 
+TEST(TaskTest, DedupHorizonIsTheSameAfterRestore) {
+  // Capacity 4 = generations of 2 ids: after e1..e6, e5 and e6 are remembered, e1 is not.
+  auto sale = [](const std::string& id) {
+    return R"({"type":"sale","event_id":")" + id +
+           R"(","ts":1795600000000,"store":"S","sku":"K","qty":1,"unit_price":1})";
+  };
+  std::vector<std::string> lines;
+  for (int i = 1; i <= 6; ++i) lines.push_back(sale("e" + std::to_string(i)));
+  lines.push_back(sale("e1"));
+  lines.push_back(sale("e5"));
+  for (size_t crash_at : {size_t{0}, size_t{3}, size_t{6}}) {
+    MemoryStateStore store;
+    CollectSink sink;
+    Calendar cal;
+    TaskOptions o;
+    o.dedup_capacity = 4;
+    uint64_t dups = 0, applied = 0;
+    for (int attempt = 0; attempt < 2; ++attempt) {
+      VectorSource src(lines);
+      DailyTotals op;
+      Task task(o, src, {&sink}, store, {&op}, cal);
+      ASSERT_TRUE(task.restore().is_ok());
+      if (attempt == 0 && crash_at > 0) src.stop_after(crash_at);
+      std::vector<RawRecord> recs;
+      ASSERT_TRUE(src.poll(recs, 100, 0).is_ok());
+      task.process(recs);
+      ASSERT_TRUE(task.checkpoint().is_ok());
+      ASSERT_TRUE(task.wait_checkpoint().is_ok());
+      dups = TaskCounters::sum(task.counters().duplicates);
+      applied = TaskCounters::sum(task.counters().applied);
+      if (crash_at == 0) break;
+    }
+    EXPECT_EQ(applied, 7u) << "crash at " << crash_at;  // e1..e6 and the late re-send of e1
+    EXPECT_EQ(dups, 1u) << "crash at " << crash_at;     // e5
+  }
+}
+
 TEST(TaskTest, DeadLetterRecordCarriesPositionAndCode) {
   MemoryStateStore store;
   CollectSink sink;
