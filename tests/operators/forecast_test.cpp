@@ -3,6 +3,7 @@
 // buckets, and checkpoint/restore invariance.
 
 #include "operators/forecast.h"
+#include "tests/stream/line_pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -466,52 +467,8 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
 
 // --- Through the real task loop: same outputs across batch sizes, checkpoints and crashes.
 
-class LinesSource final : public Source {
- public:
-  explicit LinesSource(const std::vector<std::string>& lines) : lines_(lines) {}
-  Status poll(std::vector<RawRecord>& out, size_t max, int) override {
-    while (out.size() < max && next_ < lines_.size() && (limit_ == 0 || next_ < limit_)) {
-      RawRecord r;
-      r.payload = lines_[next_];
-      r.offset = static_cast<int64_t>(next_);
-      r.next_offset = static_cast<int64_t>(next_ + 1);
-      r.line = static_cast<int64_t>(next_ + 1);
-      out.push_back(r);
-      ++next_;
-    }
-    return Status::ok();
-  }
-  bool at_end() const override { return next_ == lines_.size(); }
-  Status seek(const std::vector<SourcePosition>& p) override {
-    for (const auto& x : p) next_ = static_cast<size_t>(x.next_offset);
-    return Status::ok();
-  }
-  std::string name() const override { return "mem"; }
-  void stop_after(size_t n) { limit_ = n; }
-
- private:
-  const std::vector<std::string>& lines_;
-  size_t next_ = 0;
-  size_t limit_ = 0;
-};
-
-class LinesSink final : public Sink {
- public:
-  std::string name() const override { return "lines"; }
-  Status prepare(std::span<const OutputRecord> records, StateBatch& batch) override {
-    for (const auto& r : records) lines.push_back(r.json);
-    batch.put("sink/lines", "n", std::to_string(lines.size()));
-    return Status::ok();
-  }
-  Status committed() override { return Status::ok(); }
-  Status recover(const StateStore& store) override {
-    auto r = store.get("sink/lines", "n");
-    lines.resize(r.value().has_value() ? std::stoul(*r.value()) : 0);
-    return Status::ok();
-  }
-  Status close() override { return Status::ok(); }
-  std::vector<std::string> lines;
-};
+using LinesSource = testing::LineSource;
+using LinesSink = testing::CollectSink;
 
 std::vector<std::string> history_lines() {
   std::vector<std::string> lines;

@@ -11,60 +11,13 @@
 #include "state/memory_store.h"
 #include "stream/bytes.h"
 #include "stream/json_writer.h"
+#include "tests/stream/line_pipeline.h"
 
 namespace sw {
 namespace {
 
-// Lines of an in-memory "file"; positions are line indexes.
-class VectorSource final : public Source {
- public:
-  explicit VectorSource(std::vector<std::string> lines) : lines_(std::move(lines)) {}
-  Status poll(std::vector<RawRecord>& out, size_t max, int) override {
-    while (out.size() < max && next_ < lines_.size() && (limit_ == 0 || next_ < limit_)) {
-      RawRecord r;
-      r.payload = lines_[next_];
-      r.offset = static_cast<int64_t>(next_);
-      r.next_offset = static_cast<int64_t>(next_ + 1);
-      r.line = static_cast<int64_t>(next_ + 1);
-      r.ingest_ms = 42;
-      out.push_back(r);
-      ++next_;
-    }
-    return Status::ok();
-  }
-  bool at_end() const override { return next_ == lines_.size(); }
-  Status seek(const std::vector<SourcePosition>& p) override {
-    for (const auto& x : p) next_ = static_cast<size_t>(x.next_offset);
-    return Status::ok();
-  }
-  std::string name() const override { return "mem"; }
-  void stop_after(size_t n) { limit_ = n; }
-
- private:
-  std::vector<std::string> lines_;
-  size_t next_ = 0;
-  size_t limit_ = 0;
-};
-
-// Keeps committed outputs; like the file sink, recover() drops what the checkpoint lacks.
-class CollectSink final : public Sink {
- public:
-  std::string name() const override { return "collect"; }
-  Status prepare(std::span<const OutputRecord> records, StateBatch& batch) override {
-    for (const auto& r : records) lines_.push_back(r.json);
-    batch.put("sink/collect", "n", std::to_string(lines_.size()));
-    return Status::ok();
-  }
-  Status committed() override { return Status::ok(); }
-  Status recover(const StateStore& store) override {
-    auto r = store.get("sink/collect", "n");
-    size_t n = r.value().has_value() ? std::stoul(*r.value()) : 0;
-    lines_.resize(n);
-    return Status::ok();
-  }
-  Status close() override { return Status::ok(); }
-  std::vector<std::string> lines_;
-};
+using testing::CollectSink;
+using VectorSource = testing::LineSource;
 
 // Sums sale qty per key and local day; emits the total when the day's timer fires.
 class DailyTotals final : public Operator {
@@ -194,7 +147,7 @@ RunResult run(const std::vector<std::string>& lines, size_t batch, std::vector<s
       EXPECT_TRUE(task.checkpoint().is_ok());
       EXPECT_TRUE(task.wait_checkpoint().is_ok());
       const TaskCounters& c = task.counters();
-      res = {sink.lines_,
+      res = {sink.lines,
              c.read.load(),
              TaskCounters::sum(c.applied),
              TaskCounters::sum(c.duplicates),
@@ -313,8 +266,8 @@ TEST(TaskTest, DeadLetterRecordCarriesPositionAndCode) {
   ASSERT_TRUE(task.restore().is_ok());
   std::atomic<bool> stop{false};
   ASSERT_TRUE(task.run(stop).is_ok());
-  ASSERT_EQ(sink.lines_.size(), 1u);
-  const std::string& d = sink.lines_[0];
+  ASSERT_EQ(sink.lines.size(), 1u);
+  const std::string& d = sink.lines[0];
   EXPECT_NE(d.find(R"("error":"out_of_range")"), std::string::npos) << d;
   EXPECT_NE(d.find(R"("source":"mem","partition":0,"offset":0,"line":1)"), std::string::npos) << d;
   EXPECT_NE(d.find(R"("payload":"{\"type\":\"sale\")"), std::string::npos) << d;
