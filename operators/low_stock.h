@@ -51,6 +51,9 @@ class LowStockOperator : public Operator {
   std::string_view name() const override { return "low_stock"; }
   uint32_t subscriptions() const override;
   void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
+  void prefetch(KeyId key) const override {
+    if (key < states_.size()) __builtin_prefetch(&states_[key]);
+  }
   void snapshot(StateBatch& batch) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;

@@ -20,6 +20,14 @@ class KeyIndex {
   //! 64-bit hash of (store, sku); also the prefetch handle for find_or_add.
   static uint64_t hash(std::string_view store, std::string_view sku);
   void prefetch(uint64_t h) const { map_.prefetch(h); }
+  //! Second stage: looks up an existing key by hash (no string check; a hint only) and
+  //! prefetches its entry. Returns kNoKey when absent.
+  KeyId prefetch_entry(uint64_t h) const {
+    auto it = map_.find(h);
+    if (it == map_.end()) return kNoKey;
+    __builtin_prefetch(&entries_[it->second]);
+    return it->second;
+  }
 
   //! Returns the key's id, adding it if new. `added` tells whether it was new.
   KeyId find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added);

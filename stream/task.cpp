@@ -104,6 +104,19 @@ void Task::process(const std::vector<RawRecord>& records) {
   const size_t n = records.size();
   for (size_t i = 0; i < n + kPipelineDepth; ++i) {
     if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
+    // One record later its map slot is in cache: find its id and prefetch the key's entry
+    // and every subscribed operator's state for it.
+    if (i >= 1 && i - 1 < n) {
+      const Decoded& d = in_flight_[(i - 1) % kSlots];
+      if (d.error == DecodeError::kNone && d.key_hash != 0) {
+        KeyId id = keys_.prefetch_entry(d.key_hash);
+        if (id != kNoKey) {
+          for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) {
+            operators_[op]->prefetch(id);
+          }
+        }
+      }
+    }
     if (i >= static_cast<size_t>(kPipelineDepth)) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
   }
 }
