@@ -62,6 +62,11 @@ inline uint32_t from_be32(std::string_view k) {
   auto u = [&](int i) { return static_cast<uint32_t>(static_cast<unsigned char>(k[i])); };
   return u(0) << 24 | u(1) << 16 | u(2) << 8 | u(3);
 }
+inline uint64_t from_be64(std::string_view k) {
+  uint64_t v = 0;
+  for (size_t i = 0; i < k.size() && i < 8; ++i) v = v << 8 | static_cast<unsigned char>(k[i]);
+  return v;
+}
 inline std::string be64_key(uint64_t v) {
   std::string s(8, '\0');
   for (int i = 7; i >= 0; --i, v >>= 8) s[i] = static_cast<char>(v & 0xff);

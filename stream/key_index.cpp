@@ -33,27 +33,30 @@ uint32_t KeyIndex::find_sku(std::string_view sku) const {
   return it == sku_ids_.end() ? UINT32_MAX : it->second;
 }
 
-KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added) {
-  added = false;
-  auto it = map_.find(h);
-  if (it != map_.end()) {
-    const Entry& e = entries_[it->second];
-    if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
-    // Hash collision with a different key: resolve exactly through the string map.
-    std::string full = std::string(store) + '\x1f' + std::string(sku);
-    auto c = collided_.find(full);
-    if (c != collided_.end()) return c->second;
-    KeyId id = static_cast<KeyId>(entries_.size());
-    entries_.push_back({intern_store(store), intern_sku(sku)});
-    sku_keys_[entries_.back().sku].push_back(id);
-    collided_.emplace(std::move(full), id);
-    added = true;
-    return id;
-  }
+KeyId KeyIndex::add_entry(std::string_view store, std::string_view sku) {
   KeyId id = static_cast<KeyId>(entries_.size());
   entries_.push_back({intern_store(store), intern_sku(sku)});
   sku_keys_[entries_.back().sku].push_back(id);
-  map_.emplace(h, id);
+  return id;
+}
+
+KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added) {
+  added = false;
+  auto it = map_.find(h);
+  if (it == map_.end()) {
+    KeyId id = add_entry(store, sku);
+    map_.emplace(h, id);
+    added = true;
+    return id;
+  }
+  const Entry& e = entries_[it->second];
+  if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
+  // Hash collision with a different key: resolve exactly through the string map.
+  std::string full = std::string(store) + '\x1f' + std::string(sku);
+  auto c = collided_.find(full);
+  if (c != collided_.end()) return c->second;
+  KeyId id = add_entry(store, sku);
+  collided_.emplace(std::move(full), id);
   added = true;
   return id;
 }

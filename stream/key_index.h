@@ -63,6 +63,7 @@ class KeyIndex {
   struct IdentityHash {
     size_t operator()(uint64_t h) const { return static_cast<size_t>(h); }
   };
+  KeyId add_entry(std::string_view store, std::string_view sku);
   absl::flat_hash_map<uint64_t, KeyId, IdentityHash> map_;
   // Keys whose hash collides with an earlier, different key (practically never used).
   absl::flat_hash_map<std::string, KeyId> collided_;

@@ -29,7 +29,8 @@ class StateBatch {
     add(OpKind::kPut, ns, key, value);
   }
   void remove(std::string_view ns, std::string_view key) { add(OpKind::kRemove, ns, key, {}); }
-  //! Removes every key of the namespace that exists before this batch (applied first).
+  //! Removes every key of the namespace; operations apply in batch order, so puts after
+  //! it in the same batch survive.
   void remove_prefix(std::string_view ns) { add(OpKind::kRemovePrefix, ns, {}, {}); }
 
   size_t size() const { return ops_.size(); }

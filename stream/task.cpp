@@ -12,7 +12,7 @@ namespace {
 constexpr std::string_view kTaskNs = "task";
 constexpr std::string_view kKeysNs = "keys";
 constexpr std::string_view kDedupNs = "dedup";
-constexpr uint8_t kMetaVersion = 1;
+constexpr uint8_t kMetaVersion = 2;
 
 bool keyed(const Event& e) {
   switch (e.type) {
@@ -91,12 +91,16 @@ Task::PartitionClock& Task::clock(int32_t partition) {
 bool Task::seen_before(uint64_t h) {
   if (options_.dedup_capacity == 0) return false;
   if (dedup_set_.contains(h)) return true;
+  remember(h);
+  return false;
+}
+
+void Task::remember(uint64_t h) {
   size_t slot = dedup_total_ % options_.dedup_capacity;
   if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
   dedup_ring_[slot] = h;
   dedup_set_.insert(h);
   ++dedup_total_;
-  return false;
 }
 
 void Task::process(const std::vector<RawRecord>& records) {
@@ -138,7 +142,6 @@ void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
 void Task::apply(const Decoded& d) {
   const RawRecord& r = *d.record;
   bump(counters_.read);
-  current_record_ = &r;
   current_origin_ = static_cast<uint32_t>(r.partition);
   current_decoder_ = d.decoder;
   PartitionClock& pc = clock(r.partition);
@@ -159,15 +162,7 @@ void Task::apply(const Decoded& d) {
     late(r, e);
     return;
   }
-  KeyId key = kNoKey;
-  if (d.key_hash != 0) {
-    bool added;
-    key = keys_.find_or_add(d.key_hash, e.store, e.sku, added);
-  }
-  for (uint32_t op : subscribers_[type]) {
-    current_op_ = op;
-    operators_[op]->on_event(e, key, *this);
-  }
+  dispatch(e, d.key_hash);
   bump(counters_.applied[type]);
 
   if (e.ts_ms > pc.max_event_ms) {
@@ -178,7 +173,6 @@ void Task::apply(const Decoded& d) {
     }
     advance_watermark();
   }
-  current_record_ = nullptr;
 }
 
 void Task::advance_watermark() {
@@ -278,16 +272,20 @@ void Task::late(const RawRecord& r, const Event& e) {
   emit(std::move(o));
 }
 
-void Task::apply_reference(const Event& e) {
+void Task::dispatch(const Event& e, uint64_t key_hash) {
   KeyId key = kNoKey;
-  if (keyed(e)) {
+  if (key_hash != 0) {
     bool added;
-    key = keys_.find_or_add(KeyIndex::hash(e.store, e.sku), e.store, e.sku, added);
+    key = keys_.find_or_add(key_hash, e.store, e.sku, added);
   }
   for (uint32_t op : subscribers_[static_cast<int>(e.type)]) {
     current_op_ = op;
     operators_[op]->on_event(e, key, *this);
   }
+}
+
+void Task::apply_reference(const Event& e) {
+  dispatch(e, keyed(e) ? KeyIndex::hash(e.store, e.sku) : 0);
 }
 
 void Task::end_of_input() {
@@ -368,8 +366,6 @@ std::string Task::encode_meta() const {
     w.put(origin);
     w.put(seq);
   }
-  w.put<uint64_t>(dedup_total_);
-  w.put<uint64_t>(checkpoint_no_);
   // Counters, so accounting covers the whole run across restarts.
   w.put<uint64_t>(counters_.read.load());
   for (const auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
@@ -405,9 +401,7 @@ Status Task::decode_meta(std::string_view v) {
     if (!r.get(origin) || !r.get(seq)) return bad();
     seqs_.emplace_back(origin, seq);
   }
-  uint64_t dedup_total, v64;
-  if (!r.get(dedup_total) || !r.get(checkpoint_no_)) return bad();
-  (void)dedup_total;  // rebuilt from the dedup chunks
+  uint64_t v64;
   if (!r.get(v64)) return bad();
   counters_.read.store(v64);
   for (auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
@@ -464,7 +458,6 @@ Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch) {
 
 Status Task::checkpoint() {
   SW_RETURN_IF_ERROR(wait_checkpoint());
-  auto start = std::chrono::steady_clock::now();
   StateBatch& batch = committing_batch_;
   batch.clear();
   for (Operator* op : operators_) op->snapshot(batch);
@@ -498,7 +491,6 @@ Status Task::checkpoint() {
       dedup_chunks_.erase(dedup_chunks_.begin());
     }
   }
-  ++checkpoint_no_;
   bump(counters_.checkpoints);
   batch.put(kTaskNs, "meta", encode_meta());
   committing_positions_.clear();
@@ -509,7 +501,6 @@ Status Task::checkpoint() {
   size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 + dedup_set_.capacity() * 9;
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
-  (void)start;
   if (options_.exactly_once) {
     committing_records_.swap(pending_);
     pending_.clear();
@@ -557,19 +548,13 @@ Status Task::restore() {
   dedup_total_ = 0;
   dedup_set_.clear();
   SW_RETURN_IF_ERROR(store_.scan_prefix(kDedupNs, "", [&](std::string_view k, std::string_view v) {
-    uint64_t first = 0;
-    for (unsigned char c : k) first = first << 8 | c;
+    uint64_t first = from_be64(k);
     uint64_t n = v.size() / sizeof(uint64_t);
     if (dedup_total_ < first) dedup_total_ = first;  // ids before `first` were evicted
-    for (uint64_t i = 0; i < n; ++i) {
+    for (uint64_t i = 0; i < n && options_.dedup_capacity > 0; ++i) {
       uint64_t h;
       std::memcpy(&h, v.data() + i * sizeof h, sizeof h);
-      if (options_.dedup_capacity == 0) break;
-      size_t slot = dedup_total_ % options_.dedup_capacity;
-      if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
-      dedup_ring_[slot] = h;
-      dedup_set_.insert(h);
-      ++dedup_total_;
+      remember(h);
     }
     dedup_chunks_.emplace_back(first, first + n);
     return true;

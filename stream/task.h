@@ -137,6 +137,10 @@ class Task final : public OperatorContext {
   void dead_letter(const RawRecord& r, DecodeError e);
   void late(const RawRecord& r, const Event& e);
   bool seen_before(uint64_t event_id_hash);
+  //! Adds an id to the dedup horizon (live processing and checkpoint restore alike).
+  void remember(uint64_t event_id_hash);
+  //! Routes an event to its key (0 = not keyed) and the operators subscribed to its type.
+  void dispatch(const Event& event, uint64_t key_hash);
   PartitionClock& clock(int32_t partition);
   void advance_watermark();
   void fire_timers(int64_t up_to);
@@ -178,10 +182,7 @@ class Task final : public OperatorContext {
   std::vector<OutputRecord> pending_;
   std::vector<std::pair<uint32_t, uint64_t>> seqs_;
   uint32_t current_origin_ = 0;
-  const RawRecord* current_record_ = nullptr;
-  std::string scratch_;
   bool restored_ = false;
-  uint64_t checkpoint_no_ = 0;
 
   std::function<void(const BatchStats&)> batch_hook_;
   std::function<void()> loop_hook_;

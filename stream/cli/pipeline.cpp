@@ -33,6 +33,10 @@ operators:
     enabled: true
 )";
 
+namespace {
+constexpr const char* kDefaultMetricsListen = "127.0.0.1:9464";
+}  // namespace
+
 Pipeline::Pipeline() = default;
 Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
@@ -48,7 +52,8 @@ Pipeline build_pipeline(const Config& config, bool open_io) {
   p.output_dir = config.get_string("sinks.file.dir", "out");
   bool kafka_sink = config.get_bool("sinks.kafka.enabled", false);
   p.operators = make_operators(config);
-  config.get_string("metrics.listen", "");
+  // Read here so validate and check_unknown() see them; used after restore.
+  config.get_string("metrics.listen", kDefaultMetricsListen);
   config.get_string("reference.items_file", "");
   if (!open_io) {
     // Parse every connector's keys without opening anything.
@@ -94,7 +99,7 @@ Pipeline build_pipeline(const Config& config, bool open_io) {
 }
 
 void start_metrics(const Config& config, Pipeline& p) {
-  std::string listen = config.get_string("metrics.listen", "127.0.0.1:9464");
+  std::string listen = config.get_string("metrics.listen", kDefaultMetricsListen);
   if (listen.empty() || listen == "off") return;
   MetricsServerOptions o;
   o.listen = listen;
