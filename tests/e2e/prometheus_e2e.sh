@@ -11,16 +11,9 @@ for b in prometheus promtool curl python3; do
   command -v "$b" >/dev/null || { echo "SKIP: $b not installed"; exit 77; }
 done
 
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_workdir
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 mport=$(free_port)
 pport=$(free_port)
 
@@ -43,13 +36,6 @@ prometheus --config.file="$work/prometheus.yml" --storage.tsdb.path="$work/tsdb"
   --web.listen-address="127.0.0.1:$pport" >"$work/prometheus.log" 2>&1 &
 pids+=($!)
 
-wait_for() {  # wait_for <seconds> <command...>
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do
-    if ((SECONDS > deadline)); then return 1; fi
-    sleep 0.5
-  done
-}
 wait_for 30 curl -fs "http://127.0.0.1:$mport/healthz" || { cat "$work/tool.log"; echo "FAIL: metrics endpoint never came up"; exit 1; }
 wait_for 30 curl -fs "http://127.0.0.1:$pport/-/ready" || { tail -20 "$work/prometheus.log"; echo "FAIL: prometheus not ready"; exit 1; }
 

@@ -11,16 +11,9 @@ src=$2
 for b in prometheus curl python3; do
   command -v "$b" >/dev/null || { echo "SKIP: $b not installed"; exit 77; }
 done
-work=$(mktemp -d)
-pids=()
-cleanup() {
-  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-  for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-  rm -rf "$work"
-}
-trap cleanup EXIT
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_workdir
 cd "$work"
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 mport=$(free_port)
 pport=$(free_port)
 rport=$(free_port)
@@ -89,10 +82,6 @@ prometheus --config.file=prometheus.yml --storage.tsdb.path=tsdb --web.listen-ad
   > prometheus.log 2>&1 &
 pids+=($!)
 
-wait_for() {
-  local deadline=$((SECONDS + $1)); shift
-  until "$@" >/dev/null 2>&1; do ((SECONDS > deadline)) && return 1; sleep 0.5; done
-}
 wait_for 30 curl -fs "http://127.0.0.1:$mport/readyz" || { cat run.log; echo "FAIL: shelfwatch not ready"; exit 1; }
 wait_for 30 curl -fs "http://127.0.0.1:$pport/-/ready" || { echo "FAIL: prometheus not ready"; exit 1; }
 
