@@ -17,6 +17,7 @@
 #include <utility>
 #include <vector>
 
+#include "state/memory_store.h"
 #include "stream/calendar.h"
 #include "stream/event.h"
 #include "stream/key_index.h"
@@ -112,55 +113,8 @@ class FakeContext : public OperatorContext {
   int64_t watermark_ = std::numeric_limits<int64_t>::min();
 };
 
-//! An in-memory StateStore good enough for operator snapshot/restore tests: applies batches
-//! in order (remove_prefix first within a batch, as documented by StateBatch).
-class FakeStateStore : public StateStore {
- public:
-  Result<std::optional<std::string>> get(std::string_view ns, std::string_view key) const override {
-    auto it = data_.find(full(ns, key));
-    if (it == data_.end()) return std::optional<std::string>();
-    return std::optional<std::string>(it->second);
-  }
-  Status scan_prefix(
-      std::string_view ns, std::string_view prefix,
-      const std::function<bool(std::string_view, std::string_view)>& fn) const override {
-    std::string start = full(ns, prefix);
-    for (auto it = data_.lower_bound(start); it != data_.end(); ++it) {
-      if (it->first.compare(0, start.size(), start) != 0) break;
-      std::string_view k(it->first);
-      k.remove_prefix(ns.size() + 1);
-      if (!fn(k, it->second)) break;
-    }
-    return Status::ok();
-  }
-  Status commit(const StateBatch& batch) override {
-    for (size_t i = 0; i < batch.size(); ++i) {
-      auto op = batch.op(i);
-      if (op.kind != StateBatch::OpKind::kRemovePrefix) continue;
-      std::string start = full(op.ns, {});
-      auto it = data_.lower_bound(start);
-      while (it != data_.end() && it->first.compare(0, start.size(), start) == 0) {
-        it = data_.erase(it);
-      }
-    }
-    for (size_t i = 0; i < batch.size(); ++i) {
-      auto op = batch.op(i);
-      if (op.kind == StateBatch::OpKind::kPut) data_[full(op.ns, op.key)] = std::string(op.value);
-      if (op.kind == StateBatch::OpKind::kRemove) data_.erase(full(op.ns, op.key));
-    }
-    return Status::ok();
-  }
-  size_t size() const { return data_.size(); }
-
- private:
-  static std::string full(std::string_view ns, std::string_view key) {
-    std::string s(ns);
-    s += '\0';
-    s += key;
-    return s;
-  }
-  std::map<std::string, std::string> data_;
-};
+//! Operator tests use the project's in-memory store (state/memory_store.h).
+using FakeStateStore = MemoryStateStore;
 
 //! Event builders (times in epoch ms).
 inline Event sale(int64_t ts, std::string_view store, std::string_view sku, double qty,
