@@ -7,6 +7,7 @@
 set -euo pipefail
 sw=${1:?usage: crash_restart_test.sh path/to/shelfwatch [kills]}
 kills=${2:-20}
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=$(mktemp -d)
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 cd "$work"; echo "work dir: $work"
@@ -53,7 +54,7 @@ for ((i = 1; i <= kills; i++)); do
   # Spread the kills over the run: each restart only processes what is left.
   delay_ms=$(( 30 + RANDOM % (2 * ref_ms / kills + 1) ))
   set +e
-  ( timeout -s KILL "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))" \
+  ( kill_after "$delay_ms" \
     "$sw" run "${common[@]}" --set state.dir=crash/state --set sinks.file.dir=crash/out \
     --set state.checkpoint_interval_ms=30 >/dev/null 2>kill.log ) 2>/dev/null
   rc=$?

@@ -13,6 +13,7 @@ set -euo pipefail
 sw=${1:?usage: kafka_e2e.sh path/to/shelfwatch equivalence|kill|faults}
 part=${2:?usage: kafka_e2e.sh path/to/shelfwatch equivalence|kill|faults}
 command -v kcat > /dev/null || { echo "SKIP: kcat not installed"; exit 77; }
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=$(mktemp -d)
 broker_pid=
 cleanup() {
@@ -238,7 +239,7 @@ kill)
     attempts=$((attempts + 1))
     delay_ms=$(( 100 + RANDOM % (slow_ms / 5 + 1) ))
     set +e
-    ( exec 2> /dev/null; timeout -s KILL "$(printf '%d.%03d' $((delay_ms / 1000)) $((delay_ms % 1000)))" \
+    ( exec 2> /dev/null; kill_after "$delay_ms" \
       "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 ) 2> /dev/null
     rc=$?
     set -e

@@ -2,6 +2,11 @@
 #   e2e_workdir         creates $work and a trap that stops every pid in $pids, then removes it
 #   free_port           prints a free loopback TCP port
 #   wait_for S CMD...   retries CMD every 0.5 s for up to S seconds; fails if it never succeeds
+#   kill_after MS CMD...  runs CMD, sends it SIGKILL after MS milliseconds unless it ended
+#                       first, and returns only once it is reaped (its exit status: 137 if
+#                       killed). Unlike `timeout -s KILL`, which kills its own process group
+#                       and itself without waiting, the next command never races a dying
+#                       process for its files or the RocksDB LOCK.
 
 e2e_workdir() {
   work=$(mktemp -d)
@@ -26,4 +31,16 @@ wait_for() {
     if ((SECONDS > deadline)); then return 1; fi
     sleep 0.5
   done
+}
+
+kill_after() {
+  local ms=$1
+  shift
+  "$@" &
+  local pid=$! deadline=$(($(date +%s%N) + ms * 1000000))
+  while kill -0 "$pid" 2>/dev/null && (($(date +%s%N) < deadline)); do sleep 0.005; done
+  kill -KILL "$pid" 2>/dev/null || true
+  local rc=0
+  wait "$pid" || rc=$?
+  return "$rc"
 }
