@@ -81,7 +81,9 @@ for i in range(0, 30, 3):
                       "summary": "resolved %d" % i, "details": {}}))
 PY
 
-# Run 1: the receiver is down (connection refused); it comes up 1.5 s later; kill -9 at 5.5 s.
+# Run 1: the receiver is down (connection refused); it comes up 1.5 s later and goes through
+# its faults; kill -9 once it has accepted 5 posts (of 40), so the kill lands mid-delivery
+# however slow this machine is (a fixed delay was flaky under ASan on a loaded machine).
 "$tool" deliver --config "$work/sink.yaml" --alerts "$work/alerts.jsonl" --state "$work/state" \
   >"$work/run1.log" 2>&1 &
 run1=$!
@@ -89,7 +91,13 @@ pids+=($run1)
 sleep 1.5
 python3 "$work/pd.py" "$port" "$work/requests.jsonl" &
 pids+=($!)
-sleep 4
+accepted() { grep -c '"code": 202' "$work/requests.jsonl" 2>/dev/null || true; }
+deadline=$((SECONDS + 120))
+until (( $(accepted) >= 5 )); do
+  ((SECONDS < deadline)) || { echo "FAIL: the receiver accepted fewer than 5 posts in 120 s"; exit 1; }
+  kill -0 "$run1" 2>/dev/null || { echo "FAIL: run 1 ended before the kill"; cat "$work/run1.log"; exit 1; }
+  sleep 0.02
+done
 kill -9 "$run1"
 wait "$run1" 2>/dev/null || true
 accepted_before=$(grep -c '"code": 202' "$work/requests.jsonl" || true)
