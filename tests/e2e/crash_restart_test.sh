@@ -5,14 +5,15 @@
 #     byte-identical output files (dlq.jsonl compared without its wall-clock ingest_time);
 #  3. runs with other batch sizes and checkpoint intervals must give identical outputs too.
 set -euo pipefail
-sw=${1:?usage: crash_restart_test.sh path/to/shelfwatch [kills]}
+sw=${1:?usage: crash_restart_test.sh path/to/shelfwatch [kills] [days]}
 kills=${2:-20}
+days=${3:-40}
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 work=$(mktemp -d)
 trap '[[ -n ${KEEP:-} ]] || rm -rf "$work"' EXIT
 cd "$work"; echo "work dir: $work"
 
-"$sw" gen --stores 20 --skus 150 --days 40 --seed 11 --bad-rate 0.002 --quiet --out events.jsonl
+"$sw" gen --stores 20 --skus 150 --days "$days" --seed 11 --bad-rate 0.002 --quiet --out events.jsonl
 common=(--set source.file.path=events.jsonl --set metrics.listen=off --quiet)
 
 normalize() {  # strips the wall-clock field of dead letters
