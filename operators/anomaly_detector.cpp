@@ -64,7 +64,22 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   double hv = s.hour_visits[hour] / per_hour;
   double wv = s.weekday_visits[weekday] / per_day;
   double k = config_.slot_prior;
-  return s.hour_offset[hour] * (hv / (hv + k)) + s.weekday_offset[weekday] * (wv / (wv + k));
+  // Hour offsets: empirical-Bayes shrinkage, an offset is trusted as far as it stands out of
+  // its own estimation noise: the spread of the slot's residuals or of the seasonal model's
+  // errors (whichever is larger: a level that drifts from day to day makes every offset
+  // uncertain), over the slot's recurrences, times slot_prior. A strong daily profile is used
+  // in full after a few days instead of being held at hv / (hv + k) for weeks while the fast
+  // level chases the remainder (and absorbs anomalies with it). Weekday offsets keep the
+  // count-based shrinkage: a week or two cannot tell a weekday effect from a drifting level.
+  double ho = s.hour_offset[hour];
+  double gh = 0;
+  if (hv > 0) {
+    double sdh = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
+    sdh = std::max(sdh, 1.2533 * s.err_seasonal);
+    double var = sdh * sdh * k / hv;
+    gh = ho * ho / (ho * ho + var + 1e-300);
+  }
+  return ho * gh + s.weekday_offset[weekday] * (wv / (wv + k));
 }
 
 double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
@@ -263,8 +278,12 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
   double per_hour = std::max(1.0, kMsPerHour / gap);
   double per_day = std::max(1.0, 24 * kMsPerHour / gap);
-  double a_h = weighted(a_slot_, w / per_hour);
-  double a_d = weighted(a_slot_, w / per_day);
+  // A young slot is a running mean over its recurrences (rate 1 / (recurrences + 1)), not an
+  // EWMA started at 0: that start would bias every offset toward 0 for weeks.
+  double a_h =
+      weighted(std::max(a_slot_, 1.0 / (s.hour_visits[hour] / per_hour + 1.0)), w / per_hour);
+  double a_d =
+      weighted(std::max(a_slot_, 1.0 / (s.weekday_visits[weekday] / per_day + 1.0)), w / per_day);
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
   double hr = value - s.slow_level - wo - ho;
