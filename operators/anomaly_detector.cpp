@@ -213,6 +213,9 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
 
   // Refractory damping: a detection (score >= detect_score) damps the scores that follow,
   // recovering linearly over the refractory period, so one episode yields one early peak.
+  // The refractory clock runs only while the undamped score is below detect_score: an
+  // episode that goes on (a new regime the baseline is still adapting to) stays one episode
+  // instead of firing again each time the damping wears off.
   double score = raw;
   if (config_.refractory > 0 && s.since_detect < config_.refractory) {
     double f = config_.refractory_factor +
@@ -223,7 +226,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   if (!in_order) return out;  // late observations are scored, never learned from
 
   if (out.score >= config_.detect_score) s.since_detect = 0;
-  s.since_detect = std::min(s.since_detect + w, 1e9);
+  if (raw < config_.detect_score) s.since_detect = std::min(s.since_detect + w, 1e9);
 
   // Updates. During warm-up, plain (unclipped) running means with 1/n rates.
   const double nd = static_cast<double>(s.n);

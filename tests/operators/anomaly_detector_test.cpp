@@ -197,6 +197,23 @@ TEST(AnomalyDetectorTest, NoiseIsNotTakenForADailyProfile) {
   }
 }
 
+TEST(AnomalyDetectorTest, SustainedRegimeChangeIsOneEpisodeInTheScores) {
+  // Noise grows eightfold at observation 1000 and stays: the undamped score stays high while
+  // the scale adapts (hundreds of observations), the damped score peaks once; the refractory
+  // clock does not run out in the middle of the episode.
+  Feed f;
+  Noise n(13);
+  int detections = 0, raw_high = 0;
+  for (int i = 0; i < 2000; ++i) {
+    AnomalyObservation o = f.push(100 + (i < 1000 ? 1.0 : 8.0) * n.next());
+    if (i < 1000) continue;
+    if (o.score >= f.det.config().detect_score) ++detections;
+    if (o.raw >= f.det.config().detect_score) ++raw_high;
+  }
+  EXPECT_GT(raw_high, f.det.config().refractory);
+  EXPECT_EQ(detections, 1);
+}
+
 TEST(AnomalyDetectorTest, IrregularSamplingStillDetectsSpike) {
   Feed f(light_tails());
   Noise n(6);
