@@ -79,7 +79,7 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
     double var = sdh * sdh * k / hv;
     gh = ho * ho / (ho * ho + var + 1e-300);
   }
-  return ho * gh + s.weekday_offset[weekday] * (wv / (wv + k));
+  return ho * gh + (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) : 0.0);
 }
 
 double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
