@@ -148,7 +148,6 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.local_half_life = 24;
   counts.slow_half_life = 24 * 7;
   counts.scale_half_life = 48;
-  counts.slot_prior = 1;
   counts.refractory = 24;    // a day of hourly buckets
   counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
   counts.tail_reach = 2;

@@ -64,7 +64,22 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   double hv = s.hour_visits[hour] / per_hour;
   double wv = s.weekday_visits[weekday] / per_day;
   double k = config_.slot_prior;
-  return s.hour_offset[hour] * (hv / (hv + k)) + s.weekday_offset[weekday] * (wv / (wv + k));
+  // Hour offsets: empirical-Bayes shrinkage, an offset is trusted as far as it stands out of
+  // its own estimation noise: the spread of the slot's residuals or of the seasonal model's
+  // errors (whichever is larger: a level that drifts from day to day makes every offset
+  // uncertain), over the slot's recurrences, times slot_prior. A strong daily profile is used
+  // in full after a few days instead of being held at hv / (hv + k) for weeks while the fast
+  // level chases the remainder (and absorbs anomalies with it). Weekday offsets keep the
+  // count-based shrinkage: a week or two cannot tell a weekday effect from a drifting level.
+  double ho = s.hour_offset[hour];
+  double gh = 0;
+  if (hv > 0) {
+    double sdh = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
+    sdh = std::max(sdh, 1.2533 * s.err_seasonal);
+    double var = sdh * sdh * k / hv;
+    gh = ho * ho / (ho * ho + var + 1e-300);
+  }
+  return ho * gh + (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) : 0.0);
 }
 
 double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
@@ -198,6 +213,9 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
 
   // Refractory damping: a detection (score >= detect_score) damps the scores that follow,
   // recovering linearly over the refractory period, so one episode yields one early peak.
+  // The refractory clock runs only while the undamped score is below detect_score: an
+  // episode that goes on (a new regime the baseline is still adapting to) stays one episode
+  // instead of firing again each time the damping wears off.
   double score = raw;
   if (config_.refractory > 0 && s.since_detect < config_.refractory) {
     double f = config_.refractory_factor +
@@ -208,7 +226,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   if (!in_order) return out;  // late observations are scored, never learned from
 
   if (out.score >= config_.detect_score) s.since_detect = 0;
-  s.since_detect = std::min(s.since_detect + w, 1e9);
+  if (raw < config_.detect_score) s.since_detect = std::min(s.since_detect + w, 1e9);
 
   // Updates. During warm-up, plain (unclipped) running means with 1/n rates.
   const double nd = static_cast<double>(s.n);
@@ -263,8 +281,12 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
   double per_hour = std::max(1.0, kMsPerHour / gap);
   double per_day = std::max(1.0, 24 * kMsPerHour / gap);
-  double a_h = weighted(a_slot_, w / per_hour);
-  double a_d = weighted(a_slot_, w / per_day);
+  // A young slot is a running mean over its recurrences (rate 1 / (recurrences + 1)), not an
+  // EWMA started at 0: that start would bias every offset toward 0 for weeks.
+  double a_h =
+      weighted(std::max(a_slot_, 1.0 / (s.hour_visits[hour] / per_hour + 1.0)), w / per_hour);
+  double a_d =
+      weighted(std::max(a_slot_, 1.0 / (s.weekday_visits[weekday] / per_day + 1.0)), w / per_day);
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
   double hr = value - s.slow_level - wo - ho;

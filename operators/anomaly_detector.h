@@ -8,8 +8,10 @@
 //  - two baselines, combined by their running absolute errors (forecast combination):
 //    a local robust level (Huber-clipped EWMA, fast) and a seasonal model: a slow robust
 //    level plus additive hour-of-day and day-of-week slot offsets (in the caller's calendar),
-//    each slot shrunk toward 0 while it has little history, and used only as far as it beats
-//    the non-seasonal fit. A sustained one-sided run of large residuals re-bases the levels
+//    each slot a running mean over its first recurrences, then an EWMA; an hour offset is
+//    used as far as it stands out of its estimation noise (empirical Bayes), a weekday
+//    offset as far as it has recurrences, and the slots only as far as they beat the
+//    non-seasonal fit. A sustained one-sided run of large residuals re-bases the fast level
 //    (level shift) without touching the slot offsets, so seasonality is not forgotten;
 //  - a robust scale: clipped EWMA of absolute residuals (Huber/MAD-like; outliers cannot
 //    inflate it by more than the clip per step), floored for flat and count series;
@@ -45,7 +47,7 @@ struct AnomalyDetectorConfig {
   double tail_exponent = 2;        // power-law decay of the tail beyond the levels seen
   double min_var_spread = 0.05;    // floor of the variance signal's spread (log units, squared)
   double tail_reach = 1e9;         // levels within this factor below |z| bound its tail
-  double slot_prior = 4;           // slot visits before a slot offset gets half weight
+  double slot_prior = 4;           // weekday: weeks to half weight; hour: EB noise factor
   double clip_z = 3;               // Huber clip of updates, in scale units
   double shift_z = 3;              // |z| that counts toward a level-shift run
   int shift_run = 8;               // consecutive same-sign large residuals that re-base
@@ -53,7 +55,7 @@ struct AnomalyDetectorConfig {
   double rel_scale_floor = 1e-3;   // scale >= this * (|level| + mean |x|)
   double abs_scale_floor = 1e-9;
   bool count_series = false;        // counts: quasi-Poisson floor sqrt(dispersion * expected)
-  double refractory = 150;          // observations a detection damps later scores
+  double refractory = 150;          // calm observations (raw < detect_score) a detection damps
   double detect_score = 0.6;        // score that starts a refractory period
   double refractory_factor = 0.35;  // damping applied inside the refractory period
 };

@@ -162,6 +162,58 @@ TEST(AnomalyDetectorTest, SeasonalPatternIsLearnedAndOffSeasonValueFlagged) {
   EXPECT_LT(day.score, 0.3);
 }
 
+TEST(AnomalyDetectorTest, StrongDailyProfileIsTrustedWithinDaysAndADimmedDayIsFlagged) {
+  // 5-minute series: 20 at night, 80 from 9:00 to 18:00, noise +-2. The hour profile stands far
+  // out of its estimation noise, so after ten days it is used in full (not shrunk by visit
+  // count, which would still hold it at 10 / 14 and leave the fast level to chase the rest)
+  // and a day whose daytime level is 50 instead of 80 is flagged within its first hour.
+  Feed f;
+  Noise n(11);
+  auto pattern = [](int64_t t) {
+    int hour = static_cast<int>((t % (24 * kHour)) / kHour);
+    return hour >= 9 && hour < 18 ? 80.0 : 20.0;
+  };
+  for (int i = 0; i < 10 * 288 + 9 * 12; ++i) f.push(pattern(f.t) + 2 * n.next());
+  // Thursday 09:00 of the second week.
+  AnomalySeriesState before = f.st;
+  int64_t t9 = f.t;
+  AnomalyObservation normal = f.push(80 + 2 * n.next());
+  EXPECT_NEAR(normal.expected, 80, 6);
+  EXPECT_LT(normal.score, 0.3);
+  f.st = before;
+  f.t = t9;
+  std::vector<AnomalyObservation> dim;
+  for (int i = 0; i < 12; ++i) dim.push_back(f.push(50 + 2 * n.next()));
+  EXPECT_GE(max_score(dim, 0, dim.size()), 0.6);
+}
+
+TEST(AnomalyDetectorTest, NoiseIsNotTakenForADailyProfile) {
+  // White noise for four weeks: hour offsets are estimation noise and get almost no weight.
+  Feed f;
+  Noise n(12);
+  for (int i = 0; i < 28 * 288; ++i) f.push(100 + 5 * n.next());
+  for (int h = 0; h < 24; ++h) {
+    EXPECT_NEAR(f.det.expected(f.st, h, 0), f.st.local_level, 0.5) << h;
+  }
+}
+
+TEST(AnomalyDetectorTest, SustainedRegimeChangeIsOneEpisodeInTheScores) {
+  // Noise grows eightfold at observation 1000 and stays: the undamped score stays high while
+  // the scale adapts (hundreds of observations), the damped score peaks once; the refractory
+  // clock does not run out in the middle of the episode.
+  Feed f;
+  Noise n(13);
+  int detections = 0, raw_high = 0;
+  for (int i = 0; i < 2000; ++i) {
+    AnomalyObservation o = f.push(100 + (i < 1000 ? 1.0 : 8.0) * n.next());
+    if (i < 1000) continue;
+    if (o.score >= f.det.config().detect_score) ++detections;
+    if (o.raw >= f.det.config().detect_score) ++raw_high;
+  }
+  EXPECT_GT(raw_high, f.det.config().refractory);
+  EXPECT_EQ(detections, 1);
+}
+
 TEST(AnomalyDetectorTest, IrregularSamplingStillDetectsSpike) {
   Feed f(light_tails());
   Noise n(6);
