@@ -18,7 +18,7 @@ namespace {
 
 using forecast::AccuracySums;
 
-constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kStateVersion = 2;
 constexpr uint32_t kGlobalsVersion = 2;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kAnchors[3] = {1, 7, 28};
@@ -285,10 +285,11 @@ void ForecastOperator::init_key(KeyId key, KeyState& s, OperatorContext& ctx) {
   auto it = sku_category_.find(av(keys.sku(key)));
   s.category = it == sku_category_.end() ? 0 : it->second;
   s.group = group_for(s.category, keys.store_id(key));
-  for (int j = 0; j < 3; ++j) {
+  for (int j = 0; j < 4; ++j) {
     s.q_lo[j] = static_cast<float>(-z_);
     s.q_hi[j] = static_cast<float>(z_);
   }
+  std::fill(std::begin(s.long_f), std::end(s.long_f), -1.0f);
   s.flags |= kInit;
 }
 
@@ -308,7 +309,8 @@ int64_t ForecastOperator::day_start(uint32_t store_id, std::string_view store, i
   DayStarts& c = day_starts_[store_id];
   const int32_t idx = day - c.first_day;
   if (c.starts.empty() || idx < 0 || idx >= static_cast<int32_t>(c.starts.size())) {
-    const int span = options_.hourly ? options_.horizon / 24 + 16 : options_.horizon + 16;
+    const int span = options_.hourly ? options_.horizon / 24 + 16
+                                     : std::max(options_.horizon, int{kLongAnchor}) + 16;
     c.first_day = day - 2;
     c.starts.resize(static_cast<size_t>(span));
     for (int i = 0; i < span; ++i) {
@@ -641,6 +643,22 @@ double ForecastOperator::base_forecast(const KeyState& s, int h) const {
   return std::max(0.0, forecast::damped_trend_forecast(s.lt, h, options_.phi));
 }
 
+void ForecastOperator::extrapolated_quantiles(const KeyState& s, int h, double& q_lo,
+                                              double& q_hi) const {
+  // The growth of the interval from 7 to 28 buckets, continued in log h (at least the
+  // local-level variance growth 1 + (h - 1) alpha^2, at most 2x).
+  const double a2 = options_.alpha * options_.alpha;
+  const double level_growth = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
+  const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
+  double g = level_growth;
+  if (w7 > 0 && w28 > w7) {
+    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+  }
+  g = std::min(g, 2.0);
+  q_lo = s.q_lo[2] * g;
+  q_hi = s.q_hi[2] * g;
+}
+
 void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo,
                                           double& q_hi) const {
   if (h <= 1) {
@@ -655,18 +673,28 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
     q_hi = s.q_hi[j] + t * (s.q_hi[j + 1] - s.q_hi[j]);
     return;
   }
-  // Beyond the last anchor: the growth of the interval from 7 to 28 buckets, continued in
-  // log h (at least the local-level variance growth 1 + (h - 1) alpha^2, at most 2x).
-  const double a2 = options_.alpha * options_.alpha;
-  const double level_growth = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
-  const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
-  double g = level_growth;
-  if (w7 > 0 && w28 > w7) {
-    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+  if (s.long_n == 0) {
+    extrapolated_quantiles(s, h, q_lo, q_hi);
+    return;
   }
+  // Between 28 and the long anchor: interpolated in log h between the two anchors' quantiles
+  // (never narrower than at 28); beyond it, the 28 -> long anchor widening continued in log h
+  // (at most 2x the anchor's width).
+  const double lo28 = s.q_lo[2], hi28 = s.q_hi[2];
+  const double lo_l = std::min<double>(s.q_lo[3], lo28), hi_l = std::max<double>(s.q_hi[3], hi28);
+  const double span = std::log(kLongAnchor / 28.0);
+  if (h <= kLongAnchor) {
+    const double t = std::log(h / 28.0) / span;
+    q_lo = lo28 + t * (lo_l - lo28);
+    q_hi = hi28 + t * (hi_l - hi28);
+    return;
+  }
+  const double w28 = hi28 - lo28, wl = hi_l - lo_l;
+  double g = 1;
+  if (w28 > 0 && wl > w28) g = std::pow(wl / w28, std::log(h / double(kLongAnchor)) / span);
   g = std::min(g, 2.0);
-  q_lo = s.q_lo[2] * g;
-  q_hi = s.q_hi[2] * g;
+  q_lo = lo_l * g;
+  q_hi = hi_l * g;
 }
 
 void ForecastOperator::refit(KeyState& s, int32_t closed_bucket) {
@@ -788,6 +816,31 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       forecast::quantile_update(s.q_lo[j], r, tau_lo, step);
       forecast::quantile_update(s.q_hi[j], r, tau_hi, step);
       if (s.q_hi[j] < s.q_lo[j]) std::swap(s.q_hi[j], s.q_lo[j]);
+    }
+  }
+  // Long anchor: the forecast this bucket got kLongAnchor buckets ago (a weekly origin), with
+  // the profiles, level, trend and regressors of that time, against what happened. Its
+  // residuals carry what the short anchors cannot see: seasonal-profile error of months not
+  // yet learned, level and trend drift over a season, promotions announced after the origin.
+  const int32_t origin = b - kLongAnchor;
+  if (floor_mod(origin, kLongEvery) == 0) {
+    const int slot = floor_mod(floor_div(origin, kLongEvery), kLongSlots);
+    const double f = s.long_f[slot];
+    s.long_f[slot] = -1.0f;
+    if (f >= 0 && !censored) {
+      if (s.long_n == 0) {
+        double lo = 0, hi = 0;
+        extrapolated_quantiles(s, kLongAnchor, lo, hi);
+        s.q_lo[3] = static_cast<float>(lo);
+        s.q_hi[3] = static_cast<float>(hi);
+      }
+      const double r = (y - f) / residual_scale(f);
+      const double width = std::max(0.5, (s.q_hi[3] - s.q_lo[3]) / (2 * z_));
+      const double step = width * std::max(0.05, 4.0 / (s.long_n + 10.0));
+      forecast::quantile_update(s.q_lo[3], r, 0.5 - options_.interval / 2, step);
+      forecast::quantile_update(s.q_hi[3], r, 0.5 + options_.interval / 2, step);
+      if (s.q_hi[3] < s.q_lo[3]) std::swap(s.q_hi[3], s.q_lo[3]);
+      if (s.long_n < UINT16_MAX) ++s.long_n;
     }
   }
 
@@ -922,6 +975,12 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   ++s.closes;
   check_drift(key, s, b, end, ctx);
   s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
+  if (floor_mod(b, kLongEvery) == 0 && s.learned > 0) {
+    Seasons now;
+    seasons(s, now);
+    s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
+        static_cast<float>(step_mean(key, s, now, kLongAnchor));
+  }
   if (options_.emit) emit_forecast(key, s, b, end, ctx);
 }
 
@@ -986,6 +1045,35 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   if (fire) j.field("refit_level", round_to(refit_level, 4));
   j.end_object().field("schema_version", 1).end_object();
   ctx.emit(std::move(rec));
+}
+
+double ForecastOperator::step_mean(KeyId key, const KeyState& s, const Seasons& se, int i) const {
+  const int32_t b = s.open_bucket + i - 1;
+  const double price_reg = uplift(s, 0);
+  double reg = price_reg;
+  const bool timed = keys_ != nullptr && calendar_ != nullptr;
+  if (timed && !promos_.empty()) {
+    auto it = promos_.find(av(keys_->sku(key)));
+    if (it != promos_.end()) {
+      const uint32_t sid = keys_->store_id(key);
+      const std::string_view store = keys_->store(key);
+      const int64_t bs = bucket_start(sid, store, b), be = bucket_end(sid, store, b);
+      double d = 0;
+      for (const Promo& pr : it->second) {
+        if (!pr.store.empty() && pr.store != store) continue;
+        if (pr.start_ms < be && pr.end_ms > bs) d = std::max(d, pr.discount);
+      }
+      if (d > 0) reg = uplift(s, d);
+    }
+  }
+  double lead_buckets = 0;
+  const double surprise = unannounced_promo_factor(s, lead_buckets);
+  if (reg == price_reg && i - 1 >= lead_buckets) reg = price_reg * surprise;
+  const bool smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
+  const double base =
+      smoothing ? std::max(0.0, s.lt.level + forecast::damped_sum(options_.phi, i) * s.lt.trend)
+                : base_forecast(s, 1);
+  return std::max(0.0, base * season_factor(se, b) * reg);
 }
 
 void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
@@ -1112,6 +1200,16 @@ bool ForecastOperator::last_closed_bucket(KeyId key, int32_t& bucket) const {
 std::string_view ForecastOperator::key_model(KeyId key) const {
   if (key >= states_.size()) return "none";
   return model_name(static_cast<Model>(states_[key].model));
+}
+
+bool ForecastOperator::anchor_quantiles(KeyId key, int j, double& q_lo, double& q_hi,
+                                        uint32_t& samples) const {
+  if (key >= states_.size() || j < 0 || j > 3) return false;
+  const KeyState& s = states_[key];
+  q_lo = s.q_lo[j];
+  q_hi = s.q_hi[j];
+  samples = j == 3 ? s.long_n : s.learned;
+  return true;
 }
 
 bool ForecastOperator::key_accuracy(KeyId key, AccuracySums& out) const {
