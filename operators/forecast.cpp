@@ -223,6 +223,7 @@ ForecastOptions ForecastOptions::from_config(const Config& c) {
       c.get_double("operators.forecast.intermittent_alpha", o.intermittent_alpha, 0.01, 1.0);
   o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
   o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
+  o.own_months = c.get_bool("operators.forecast.own_months", o.own_months);
   return o;
 }
 
@@ -571,6 +572,13 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
   forecast::normalise_mean_one(c, 12);
   for (int m = 0; m < 12; ++m) out.moy[m] = grp.moy.ratio(m, c[m], k);
   forecast::normalise_mean_one(out.moy, 12);
+  if (options_.own_months) {
+    for (int m = 0; m < 12; ++m) {
+      const double d = s.moy_den[m] + k;
+      if (d > 0) out.moy[m] = (s.moy_num[m] + k * out.moy[m]) / d;
+    }
+    forecast::normalise_mean_one(out.moy, 12);
+  }
   if (options_.hourly) {
     for (int h = 0; h < 24; ++h) c[h] = cat.hod.ratio(h, 1.0, kTopShrink);
     forecast::normalise_mean_one(c, 24);
@@ -888,6 +896,13 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       const double obs_moy = y / (se.dow[w] * se.hod[hr] * reg);
       grp.moy.add(m, obs_moy, annual_pre);
       cat.pool.moy.add(m, obs_moy, annual_pre);
+      const double km = std::pow(1 - 1.0 / 730, 1.0 / per_day);  // ~2 years, like the pools
+      for (int i = 0; i < 12; ++i) {
+        s.moy_num[i] = static_cast<float>(s.moy_num[i] * km);
+        s.moy_den[i] = static_cast<float>(s.moy_den[i] * km);
+      }
+      s.moy_num[m] += static_cast<float>(obs_moy);
+      s.moy_den[m] += static_cast<float>(annual_pre);
     }
     // Category regressors: log demand relative to the unpromoted baseline.
     const double baseline = level_pre * sf;

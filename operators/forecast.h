@@ -49,6 +49,7 @@ struct ForecastOptions {
   double intermittent_alpha = 0.1;  // operators.forecast.intermittent_alpha: Croston/TSB gain
   double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
   double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
+  bool own_months = true;           // operators.forecast.own_months: per-key month refinement
 
   //! Reads operators.forecast.*; throws ConfigError on bad values.
   static ForecastOptions from_config(const Config& config);
@@ -141,6 +142,8 @@ class ForecastOperator final : public Operator, public DemandView {
     float mse[3] = {};      // rolling squared one-step error per Model
     float dow_num[7] = {};  // own day-of-week profile (ratio of sums)
     float dow_den[7] = {};
+    float moy_num[12] = {};  // own month-of-year profile (ratio of sums, against `annual`)
+    float moy_den[12] = {};
     float q_lo[4] = {};  // standardised residual quantiles at horizon anchors 1, 7, 28, 91
     float q_hi[4] = {};
     float long_f[kLongSlots] = {};  // forecast for origin + kLongAnchor per weekly origin (<0 none)

@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -221,6 +222,38 @@ TEST(ForecastOperatorTest, LearnsDayOfWeekProfile) {
   // Next bucket is day 180 (weekday 5 = Saturday).
   EXPECT_NEAR(pts[0].mean, 30, 2.5);
   for (int i = 1; i < 7; ++i) EXPECT_NEAR(pts[i].mean, 10, 1.0) << i;
+}
+
+// Month-of-year profiles are pooled per category x store and refined by the key's own history:
+// B sells 3x in June while A (10x B's volume, same category and store) is flat; B's June
+// forecast then rises well above what the pool alone gives it.
+TEST(ForecastOperatorTest, KeyRefinesPooledMonthProfile) {
+  auto june_over_may = [](bool own) {
+    ForecastOptions o = test_options();
+    o.own_months = own;
+    ForecastOperator op(o);
+    FakeContext ctx;
+    const int until = 20'209 - kDay0;  // through 2025-04-30
+    for (int d = 0; d < until; ++d) {
+      const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{kDay0 + d}}};
+      const bool june = static_cast<unsigned>(ymd.month()) == 6;
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", "A", 100));
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", "B", june ? 30 : 10));
+      ctx.advance_watermark(op, day_ms(d + 1));
+    }
+    std::vector<HorizonPoint> pts;
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 61, pts));  // May (31 days), then June
+    double may = 0, june = 0;
+    for (int i = 0; i < 31; ++i) may += pts[i].mean / 31;
+    for (int i = 31; i < 61; ++i) june += pts[i].mean / 30;
+    return june / may;
+  };
+  const double pooled = june_over_may(false);
+  const double own = june_over_may(true);
+  EXPECT_GT(pooled, 1.05);  // the pool sees B's Junes too, diluted by A
+  EXPECT_LT(pooled, 1.4);
+  EXPECT_GT(own, pooled + 0.2);
+  EXPECT_LT(own, 3.0);
 }
 
 TEST(ForecastOperatorTest, OutOfStockBucketsAreCensored) {
@@ -616,8 +649,10 @@ TEST(ForecastOperatorTest, RestoreRejectsCorruptState) {
 TEST(ForecastOperatorTest, ConfigKeys) {
   Config c = Config::from_yaml(
       "operators:\n  forecast:\n    bucket: 1h\n    horizon: 120\n    interval: 0.8\n"
-      "    emit: none\n");
+      "    emit: none\n    own_months: false\n");
   ForecastOptions o = ForecastOptions::from_config(c);
+  EXPECT_FALSE(o.own_months);
+  EXPECT_TRUE(ForecastOptions{}.own_months);
   EXPECT_TRUE(o.hourly);
   EXPECT_EQ(o.horizon, 120);
   EXPECT_DOUBLE_EQ(o.interval, 0.8);
