@@ -224,6 +224,7 @@ ForecastOptions ForecastOptions::from_config(const Config& c) {
   o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
   o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
   o.own_months = c.get_bool("operators.forecast.own_months", o.own_months);
+  o.own_hours = c.get_bool("operators.forecast.own_hours", o.own_hours);
   return o;
 }
 
@@ -554,7 +555,7 @@ void ForecastOperator::decay_pools(PoolProfile& p, int32_t day) {
   p.last_day = day;
 }
 
-void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
+void ForecastOperator::seasons(KeyId key, const KeyState& s, Seasons& out) const {
   const double k = options_.profile_shrink;
   const PoolProfile& cat = categories_[s.category].pool;
   const PoolProfile& grp = groups_[s.group];
@@ -584,6 +585,14 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
     forecast::normalise_mean_one(c, 24);
     for (int h = 0; h < 24; ++h) out.hod[h] = grp.hod.ratio(h, c[h], k);
     forecast::normalise_mean_one(out.hod, 24);
+    if (options_.own_hours && key < own_hours_.size()) {
+      const OwnHours& own = own_hours_[key];
+      for (int h = 0; h < 24; ++h) {
+        const double d = own.den[h] + k;
+        if (d > 0) out.hod[h] = (own.num[h] + k * out.hod[h]) / d;
+      }
+      forecast::normalise_mean_one(out.hod, 24);
+    }
   } else {
     std::fill(std::begin(out.hod), std::end(out.hod), 1.0);
   }
@@ -705,9 +714,9 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
   q_hi = hi_l * g;
 }
 
-void ForecastOperator::refit(KeyState& s, int32_t closed_bucket) {
+void ForecastOperator::refit(KeyId key, KeyState& s, int32_t closed_bucket) {
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   double sum = 0, n = 0, nz = 0, nz_sum = 0;
   const int depth = static_cast<int>(std::min<uint32_t>(s.closes, 14));
   for (int i = 0; i < depth; ++i) {
@@ -789,7 +798,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   globals_dirty_ = true;
 
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   const int w = weekday_of(day);
   const int m = month_of(day) - 1;
   const int hr = options_.hourly ? b - day * 24 : 0;
@@ -890,6 +899,17 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
         const double obs_hod = y / (se.dow[w] * se.moy[m] * reg);
         grp.hod.add(hr, obs_hod, level_pre);
         cat.pool.hod.add(hr, obs_hod, level_pre);
+        if (options_.own_hours) {
+          if (key >= own_hours_.size()) own_hours_.resize(states_.size());
+          OwnHours& own = own_hours_[key];
+          const double kh = 1 - 1.0 / (91 * 24);  // ~3 months, like the pools
+          for (int i = 0; i < 24; ++i) {
+            own.num[i] = static_cast<float>(own.num[i] * kh);
+            own.den[i] = static_cast<float>(own.den[i] * kh);
+          }
+          own.num[hr] += static_cast<float>(obs_hod);
+          own.den[hr] += static_cast<float>(level_pre);
+        }
       }
     }
     if (s.learned >= 28 && annual_pre > 0) {
@@ -992,7 +1012,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
   if (floor_mod(b, kLongEvery) == 0 && s.learned > 0) {
     Seasons now;
-    seasons(s, now);
+    seasons(key, s, now);
     s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
         static_cast<float>(step_mean(key, s, now, kLongAnchor));
   }
@@ -1018,7 +1038,7 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   const int32_t fired_at = fire ? bucket : s.drift_bucket;
   double refit_level = -1;
   if (fire) {
-    refit(s, bucket);
+    refit(key, s, bucket);
     refit_level = s.lt.level;
     s.flags |= kDrift;
     s.drift_bucket = bucket;
@@ -1095,7 +1115,7 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
                                std::vector<HorizonPoint>& out) const {
   out.resize(static_cast<size_t>(std::max(steps, 0)));
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   const bool timed = keys != nullptr && calendar_ != nullptr;
   uint32_t sid = 0;
   std::string_view store, sku;
@@ -1284,6 +1304,14 @@ void ForecastOperator::snapshot(StateBatch& batch) {
     value.push_back(static_cast<char>(kStateVersion));
     value.append(reinterpret_cast<const char*>(&states_[k]), sizeof(KeyState));
     batch.put(kNamespace, key_bytes(k), value);
+    if (k < own_hours_.size()) {
+      value.clear();
+      value.push_back(static_cast<char>(kStateVersion));
+      value.append(reinterpret_cast<const char*>(&own_hours_[k]), sizeof(OwnHours));
+      std::string hk = key_bytes(k);
+      hk[0] = 'h';
+      batch.put(kNamespace, hk, value);
+    }
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
@@ -1421,6 +1449,21 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
     if (group_keys_[i] == UINT64_MAX) return Status::corruption("op/forecast: pool missing");
     group_ids_.emplace(group_keys_[i], i);
   }
+  own_hours_.clear();
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "h", [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5 || value.size() != 1 + sizeof(OwnHours) ||
+            static_cast<uint8_t>(value[0]) != kStateVersion) {
+          bad = Status::corruption("op/forecast: malformed hour profile record");
+          return false;
+        }
+        KeyId id = 0;
+        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+        if (id >= own_hours_.size()) own_hours_.resize(static_cast<size_t>(id) + 1);
+        std::memcpy(&own_hours_[id], value.data() + 1, sizeof(OwnHours));
+        return true;
+      }));
+  SW_RETURN_IF_ERROR(bad);
   sku_category_.clear();
   SW_RETURN_IF_ERROR(
       store.scan_prefix(kNamespace, "s", [&](std::string_view key, std::string_view value) {
@@ -1468,8 +1511,9 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
 }
 
 size_t ForecastOperator::memory_bytes() const {
-  size_t b = states_.capacity() * sizeof(KeyState) + dirty_.capacity() * sizeof(KeyId) +
-             dirty_flag_.capacity() + groups_.capacity() * sizeof(PoolProfile) +
+  size_t b = states_.capacity() * sizeof(KeyState) + own_hours_.capacity() * sizeof(OwnHours) +
+             dirty_.capacity() * sizeof(KeyId) + dirty_flag_.capacity() +
+             groups_.capacity() * sizeof(PoolProfile) +
              categories_.capacity() * sizeof(CategoryState) +
              group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
              sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);

@@ -50,6 +50,7 @@ struct ForecastOptions {
   double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
   double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
   bool own_months = true;           // operators.forecast.own_months: per-key month refinement
+  bool own_hours = true;            // operators.forecast.own_hours: per-key hour refinement (1h)
 
   //! Reads operators.forecast.*; throws ConfigError on bad values.
   static ForecastOptions from_config(const Config& config);
@@ -209,7 +210,7 @@ class ForecastOperator final : public Operator, public DemandView {
   void ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx);
   void close_bucket(KeyId key, KeyState& s, OperatorContext& ctx);
   void decay_pools(PoolProfile& p, int32_t day);
-  void seasons(const KeyState& s, Seasons& out) const;
+  void seasons(KeyId key, const KeyState& s, Seasons& out) const;
   double season_factor(const Seasons& se, int32_t bucket) const;
   double promo_discount(std::string_view store, std::string_view sku, int64_t start_ms,
                         int64_t end_ms) const;
@@ -224,7 +225,7 @@ class ForecastOperator final : public Operator, public DemandView {
   //! 7 -> 28 widening continued in log h.
   void extrapolated_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
   void interval_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
-  void refit(KeyState& s, int32_t closed_bucket);
+  void refit(KeyId key, KeyState& s, int32_t closed_bucket);
   void check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms, OperatorContext& ctx);
   void emit_forecast(KeyId key, const KeyState& s, int32_t bucket, int64_t end_ms,
                      OperatorContext& ctx);
@@ -239,6 +240,12 @@ class ForecastOperator final : public Operator, public DemandView {
   forecast::DampedTrendParams params_;
   double z_ = 1.6449;
   std::vector<KeyState> states_;
+  // Own hour-of-day profile per key (ratio of sums), kept only with hourly buckets.
+  struct OwnHours {
+    float num[24] = {};
+    float den[24] = {};
+  };
+  std::vector<OwnHours> own_hours_;
   std::vector<CategoryState> categories_;
   std::vector<std::string> category_names_;
   absl::flat_hash_map<std::string, uint16_t> category_ids_;

@@ -256,6 +256,37 @@ TEST(ForecastOperatorTest, KeyRefinesPooledMonthProfile) {
   EXPECT_LT(own, 3.0);
 }
 
+// Hour-of-day profiles likewise: B sells 3x at 18:00 while A (10x B's volume) is flat over
+// its opening hours; B's own history lifts its 18:00 forecast above what the pool gives it.
+TEST(ForecastOperatorTest, KeyRefinesPooledHourProfile) {
+  auto evening_peak = [](bool own) {
+    ForecastOptions o = test_options();
+    o.hourly = true;
+    o.alpha = 0.002;
+    o.own_hours = own;
+    ForecastOperator op(o);
+    FakeContext ctx;
+    for (int d = 0; d < 60; ++d) {
+      for (int h = 8; h < 20; ++h) {
+        ctx.send(op, testing::sale(day_ms(d) + h * kHour + 60'000, "S1", "A", 50));
+        ctx.send(op, testing::sale(day_ms(d) + h * kHour + 60'000, "S1", "B", h == 18 ? 15 : 5));
+        ctx.advance_watermark(op, day_ms(d) + (h + 1) * kHour);
+      }
+    }
+    std::vector<HorizonPoint> pts;
+    // The last event was day 59, 19:00: the open bucket is day 59, 20:00.
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 24, pts));
+    EXPECT_EQ(pts[0].time_ms, day_ms(59) + 20 * kHour);
+    // Day 60, 18:00 over the mean of 17:00 and 19:00 (the neighbours cancel the trend).
+    return pts[22].mean / ((pts[21].mean + pts[23].mean) / 2);
+  };
+  const double pooled = evening_peak(false);
+  const double own = evening_peak(true);
+  EXPECT_GT(pooled, 1.05);  // the pool sees B's evenings too, diluted by A
+  EXPECT_GT(own, pooled + 0.08);
+  EXPECT_LT(own, 3.0);
+}
+
 TEST(ForecastOperatorTest, OutOfStockBucketsAreCensored) {
   ForecastOptions o = test_options();
   ForecastOperator op(o), control(o);
@@ -557,6 +588,45 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
   EXPECT_GT(second.censored_buckets(), 0u);
 }
 
+// Hourly buckets keep the per-key hour-of-day profile in its own records: restored too.
+TEST(ForecastOperatorTest, HourlyRestoreGivesByteIdenticalOutputs) {
+  ForecastOptions o = test_options();
+  o.hourly = true;
+  o.alpha = 0.002;
+  ForecastOperator straight(o);
+  FakeContext sctx;
+  history(straight, sctx, 0, 30);
+  const auto expected = sctx.take();
+
+  FakeStateStore store;
+  std::vector<OutputRecord> got;
+  {
+    ForecastOperator first(o);
+    FakeContext c1;
+    history(first, c1, 0, 9);
+    StateBatch b;
+    first.snapshot(b);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    history(first, c1, 9, 17);
+    b.clear();
+    first.snapshot(b);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    got = c1.take();
+  }
+  ForecastOperator second(o);
+  FakeContext c2;
+  for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);
+  c2.set_watermark(day_ms(16) + 11 * kHour + 1);
+  const Status rs = second.restore(store, c2);
+  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+  history(second, c2, 17, 30);
+  for (auto& r : c2.take()) got.push_back(std::move(r));
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].json, expected[i].json) << i;
+  }
+}
+
 // --- Through the real task loop: same outputs across batch sizes, checkpoints and crashes.
 
 using LinesSource = testing::LineSource;
@@ -649,9 +719,10 @@ TEST(ForecastOperatorTest, RestoreRejectsCorruptState) {
 TEST(ForecastOperatorTest, ConfigKeys) {
   Config c = Config::from_yaml(
       "operators:\n  forecast:\n    bucket: 1h\n    horizon: 120\n    interval: 0.8\n"
-      "    emit: none\n    own_months: false\n");
+      "    emit: none\n    own_months: false\n    own_hours: false\n");
   ForecastOptions o = ForecastOptions::from_config(c);
   EXPECT_FALSE(o.own_months);
+  EXPECT_FALSE(o.own_hours);
   EXPECT_TRUE(ForecastOptions{}.own_months);
   EXPECT_TRUE(o.hourly);
   EXPECT_EQ(o.horizon, 120);
