@@ -22,6 +22,8 @@ constexpr uint8_t kStateVersion = 2;
 constexpr uint32_t kGlobalsVersion = 2;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kAnchors[3] = {1, 7, 28};
+// Smallest quantile step at the long anchor, in units of its interval half-width over z.
+constexpr double kLongStepFloor = 0.15;
 // Regression priors for the category regressors: log-uplift per unit discount fraction (20 %
 // off -> x1.35) and own-price elasticity, each worth kRegressionPrior weighted units.
 constexpr double kPromoPrior = 1.5;
@@ -853,7 +855,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       }
       const double r = (y - f) / residual_scale(f);
       const double width = std::max(0.5, (s.q_hi[3] - s.q_lo[3]) / (2 * z_));
-      const double step = width * std::max(0.05, 4.0 / (s.long_n + 10.0));
+      const double step = width * std::max(kLongStepFloor, 4.0 / (s.long_n + 10.0));
       forecast::quantile_update(s.q_lo[3], r, 0.5 - options_.interval / 2, step);
       forecast::quantile_update(s.q_hi[3], r, 0.5 + options_.interval / 2, step);
       if (s.q_hi[3] < s.q_lo[3]) std::swap(s.q_hi[3], s.q_lo[3]);

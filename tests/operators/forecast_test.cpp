@@ -202,7 +202,7 @@ TEST(ForecastOperatorTest, LongHorizonAnchorLearnsOutOfSampleResiduals) {
   sell_day(op, ctx, 241, y);
   const double r = (y - f) / std::sqrt(f + 0.5);
   ASSERT_GT(r, q_hi);
-  const double step = std::max(0.5, (q_hi - q_lo) / (2 * z)) * std::max(0.05, 4.0 / (n + 10.0));
+  const double step = std::max(0.5, (q_hi - q_lo) / (2 * z)) * std::max(0.15, 4.0 / (n + 10.0));
   double lo1 = 0, hi1 = 0;
   uint32_t n1 = 0;
   ASSERT_TRUE(op.anchor_quantiles(key, 3, lo1, hi1, n1));
