@@ -32,13 +32,18 @@ using sw::forecast::smape_term;
 
 struct Metric {
   double smape = 0, abs_err = 0, err = 0, actual = 0, scaled = 0, covered = 0, n = 0;
+  double width = 0, fsum = 0;  // sum(hi - lo), sum(forecast) where an interval is given
   void add(double f, double a, double scale, double lo = NAN, double hi = NAN) {
     smape += smape_term(f, a);
     abs_err += std::fabs(f - a);
     err += f - a;
     actual += a;
     scaled += scale > 0 ? std::fabs(f - a) / scale : 0;
-    if (lo == lo) covered += (a >= lo && a <= hi) ? 1 : 0;
+    if (lo == lo) {
+      covered += (a >= lo && a <= hi) ? 1 : 0;
+      width += hi - lo;
+      fsum += f;
+    }
     n += 1;
   }
   double s() const { return smape / n; }
@@ -46,6 +51,8 @@ struct Metric {
   double bias() const { return err / actual; }
   double mase() const { return scaled / n; }
   double cov() const { return covered / n; }
+  //! Mean interval width relative to the mean forecast.
+  double wid() const { return width / fsum; }
 };
 
 int64_t arg_int(int argc, char** argv, const char* name, int64_t def) {
@@ -203,11 +210,12 @@ int main(int argc, char** argv) {
                stores, items, train_days, cats, static_cast<unsigned long long>(seed), secs,
                double(nkeys) * train_days / secs);
   std::fprintf(stderr, "fixed origin, horizon %d days:\n", horizon);
-  std::fprintf(stderr, "  %-22s %8s %8s %8s %8s %8s\n", "model", "sMAPE", "WAPE", "MASE", "bias",
-               "cover");
+  std::fprintf(stderr, "  %-22s %8s %8s %8s %8s %8s %8s\n", "model", "sMAPE", "WAPE", "MASE",
+               "bias", "cover", "width");
   auto row = [](const char* name, const Metric& m, bool cov) {
-    std::fprintf(stderr, "  %-22s %8.3f %8.4f %8.4f %8.4f %8s\n", name, m.s(), m.wape(), m.mase(),
-                 m.bias(), cov ? std::to_string(m.cov()).substr(0, 6).c_str() : "-");
+    std::fprintf(stderr, "  %-22s %8.3f %8.4f %8.4f %8.4f %8s %8s\n", name, m.s(), m.wape(),
+                 m.mase(), m.bias(), cov ? std::to_string(m.cov()).substr(0, 6).c_str() : "-",
+                 cov ? std::to_string(m.wid()).substr(0, 6).c_str() : "-");
   };
   row("shelfwatch", ours, true);
   row("seasonal naive (7)", naive7, false);
@@ -228,10 +236,10 @@ int main(int argc, char** argv) {
       "\"smape\":{\"shelfwatch\":%.4f,\"seasonal_naive\":%.4f,\"yearly_naive\":%.4f,"
       "\"true_mean\":%.4f},\"mase\":{\"shelfwatch\":%.4f,\"seasonal_naive\":%.4f,"
       "\"true_mean\":%.4f},\"wape\":{\"shelfwatch\":%.4f,\"true_mean\":%.4f},"
-      "\"coverage\":%.4f,\"rolling7\":{\"smape\":%.4f,\"seasonal_naive\":%.4f,"
-      "\"true_mean\":%.4f,\"coverage\":%.4f}}\n",
+      "\"coverage\":%.4f,\"width\":%.4f,\"rolling7\":{\"smape\":%.4f,\"seasonal_naive\":%.4f,"
+      "\"true_mean\":%.4f,\"coverage\":%.4f,\"width\":%.4f}}\n",
       stores, items, train_days, horizon, ours.s(), naive7.s(), naive364.s(), truem.s(),
-      ours.mase(), naive7.mase(), truem.mase(), ours.wape(), truem.wape(), ours.cov(),
-      roll_ours.s(), roll_naive.s(), roll_true.s(), roll_ours.cov());
+      ours.mase(), naive7.mase(), truem.mase(), ours.wape(), truem.wape(), ours.cov(), ours.wid(),
+      roll_ours.s(), roll_naive.s(), roll_true.s(), roll_ours.cov(), roll_ours.wid());
   return 0;
 }

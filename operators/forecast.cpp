@@ -18,10 +18,12 @@ namespace {
 
 using forecast::AccuracySums;
 
-constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kStateVersion = 2;
 constexpr uint32_t kGlobalsVersion = 2;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kAnchors[3] = {1, 7, 28};
+// Smallest quantile step at the long anchor, in units of its interval half-width over z.
+constexpr double kLongStepFloor = 0.15;
 // Regression priors for the category regressors: log-uplift per unit discount fraction (20 %
 // off -> x1.35) and own-price elasticity, each worth kRegressionPrior weighted units.
 constexpr double kPromoPrior = 1.5;
@@ -223,6 +225,8 @@ ForecastOptions ForecastOptions::from_config(const Config& c) {
       c.get_double("operators.forecast.intermittent_alpha", o.intermittent_alpha, 0.01, 1.0);
   o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
   o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
+  o.own_months = c.get_bool("operators.forecast.own_months", o.own_months);
+  o.own_hours = c.get_bool("operators.forecast.own_hours", o.own_hours);
   return o;
 }
 
@@ -285,10 +289,11 @@ void ForecastOperator::init_key(KeyId key, KeyState& s, OperatorContext& ctx) {
   auto it = sku_category_.find(av(keys.sku(key)));
   s.category = it == sku_category_.end() ? 0 : it->second;
   s.group = group_for(s.category, keys.store_id(key));
-  for (int j = 0; j < 3; ++j) {
+  for (int j = 0; j < 4; ++j) {
     s.q_lo[j] = static_cast<float>(-z_);
     s.q_hi[j] = static_cast<float>(z_);
   }
+  std::fill(std::begin(s.long_f), std::end(s.long_f), -1.0f);
   s.flags |= kInit;
 }
 
@@ -308,7 +313,8 @@ int64_t ForecastOperator::day_start(uint32_t store_id, std::string_view store, i
   DayStarts& c = day_starts_[store_id];
   const int32_t idx = day - c.first_day;
   if (c.starts.empty() || idx < 0 || idx >= static_cast<int32_t>(c.starts.size())) {
-    const int span = options_.hourly ? options_.horizon / 24 + 16 : options_.horizon + 16;
+    const int span = options_.hourly ? options_.horizon / 24 + 16
+                                     : std::max(options_.horizon, int{kLongAnchor}) + 16;
     c.first_day = day - 2;
     c.starts.resize(static_cast<size_t>(span));
     for (int i = 0; i < span; ++i) {
@@ -551,7 +557,7 @@ void ForecastOperator::decay_pools(PoolProfile& p, int32_t day) {
   p.last_day = day;
 }
 
-void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
+void ForecastOperator::seasons(KeyId key, const KeyState& s, Seasons& out) const {
   const double k = options_.profile_shrink;
   const PoolProfile& cat = categories_[s.category].pool;
   const PoolProfile& grp = groups_[s.group];
@@ -569,11 +575,26 @@ void ForecastOperator::seasons(const KeyState& s, Seasons& out) const {
   forecast::normalise_mean_one(c, 12);
   for (int m = 0; m < 12; ++m) out.moy[m] = grp.moy.ratio(m, c[m], k);
   forecast::normalise_mean_one(out.moy, 12);
+  if (options_.own_months) {
+    for (int m = 0; m < 12; ++m) {
+      const double d = s.moy_den[m] + k;
+      if (d > 0) out.moy[m] = (s.moy_num[m] + k * out.moy[m]) / d;
+    }
+    forecast::normalise_mean_one(out.moy, 12);
+  }
   if (options_.hourly) {
     for (int h = 0; h < 24; ++h) c[h] = cat.hod.ratio(h, 1.0, kTopShrink);
     forecast::normalise_mean_one(c, 24);
     for (int h = 0; h < 24; ++h) out.hod[h] = grp.hod.ratio(h, c[h], k);
     forecast::normalise_mean_one(out.hod, 24);
+    if (options_.own_hours && key < own_hours_.size()) {
+      const OwnHours& own = own_hours_[key];
+      for (int h = 0; h < 24; ++h) {
+        const double d = own.den[h] + k;
+        if (d > 0) out.hod[h] = (own.num[h] + k * out.hod[h]) / d;
+      }
+      forecast::normalise_mean_one(out.hod, 24);
+    }
   } else {
     std::fill(std::begin(out.hod), std::end(out.hod), 1.0);
   }
@@ -641,6 +662,22 @@ double ForecastOperator::base_forecast(const KeyState& s, int h) const {
   return std::max(0.0, forecast::damped_trend_forecast(s.lt, h, options_.phi));
 }
 
+void ForecastOperator::extrapolated_quantiles(const KeyState& s, int h, double& q_lo,
+                                              double& q_hi) const {
+  // The growth of the interval from 7 to 28 buckets, continued in log h (at least the
+  // local-level variance growth 1 + (h - 1) alpha^2, at most 2x).
+  const double a2 = options_.alpha * options_.alpha;
+  const double level_growth = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
+  const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
+  double g = level_growth;
+  if (w7 > 0 && w28 > w7) {
+    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+  }
+  g = std::min(g, 2.0);
+  q_lo = s.q_lo[2] * g;
+  q_hi = s.q_hi[2] * g;
+}
+
 void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo,
                                           double& q_hi) const {
   if (h <= 1) {
@@ -655,23 +692,33 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
     q_hi = s.q_hi[j] + t * (s.q_hi[j + 1] - s.q_hi[j]);
     return;
   }
-  // Beyond the last anchor: the growth of the interval from 7 to 28 buckets, continued in
-  // log h (at least the local-level variance growth 1 + (h - 1) alpha^2, at most 2x).
-  const double a2 = options_.alpha * options_.alpha;
-  const double level_growth = std::sqrt((1 + (h - 1) * a2) / (1 + 27 * a2));
-  const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
-  double g = level_growth;
-  if (w7 > 0 && w28 > w7) {
-    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+  if (s.long_n == 0) {
+    extrapolated_quantiles(s, h, q_lo, q_hi);
+    return;
   }
+  // Between 28 and the long anchor: interpolated in log h between the two anchors' quantiles
+  // (never narrower than at 28); beyond it, the 28 -> long anchor widening continued in log h
+  // (at most 2x the anchor's width).
+  const double lo28 = s.q_lo[2], hi28 = s.q_hi[2];
+  const double lo_l = std::min<double>(s.q_lo[3], lo28), hi_l = std::max<double>(s.q_hi[3], hi28);
+  const double span = std::log(kLongAnchor / 28.0);
+  if (h <= kLongAnchor) {
+    const double t = std::log(h / 28.0) / span;
+    q_lo = lo28 + t * (lo_l - lo28);
+    q_hi = hi28 + t * (hi_l - hi28);
+    return;
+  }
+  const double w28 = hi28 - lo28, wl = hi_l - lo_l;
+  double g = 1;
+  if (w28 > 0 && wl > w28) g = std::pow(wl / w28, std::log(h / double(kLongAnchor)) / span);
   g = std::min(g, 2.0);
-  q_lo = s.q_lo[2] * g;
-  q_hi = s.q_hi[2] * g;
+  q_lo = lo_l * g;
+  q_hi = hi_l * g;
 }
 
-void ForecastOperator::refit(KeyState& s, int32_t closed_bucket) {
+void ForecastOperator::refit(KeyId key, KeyState& s, int32_t closed_bucket) {
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   double sum = 0, n = 0, nz = 0, nz_sum = 0;
   const int depth = static_cast<int>(std::min<uint32_t>(s.closes, 14));
   for (int i = 0; i < depth; ++i) {
@@ -753,7 +800,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   globals_dirty_ = true;
 
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   const int w = weekday_of(day);
   const int m = month_of(day) - 1;
   const int hr = options_.hourly ? b - day * 24 : 0;
@@ -788,6 +835,31 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       forecast::quantile_update(s.q_lo[j], r, tau_lo, step);
       forecast::quantile_update(s.q_hi[j], r, tau_hi, step);
       if (s.q_hi[j] < s.q_lo[j]) std::swap(s.q_hi[j], s.q_lo[j]);
+    }
+  }
+  // Long anchor: the forecast this bucket got kLongAnchor buckets ago (a weekly origin), with
+  // the profiles, level, trend and regressors of that time, against what happened. Its
+  // residuals carry what the short anchors cannot see: seasonal-profile error of months not
+  // yet learned, level and trend drift over a season, promotions announced after the origin.
+  const int32_t origin = b - kLongAnchor;
+  if (floor_mod(origin, kLongEvery) == 0) {
+    const int slot = floor_mod(floor_div(origin, kLongEvery), kLongSlots);
+    const double f = s.long_f[slot];
+    s.long_f[slot] = -1.0f;
+    if (f >= 0 && !censored) {
+      if (s.long_n == 0) {
+        double lo = 0, hi = 0;
+        extrapolated_quantiles(s, kLongAnchor, lo, hi);
+        s.q_lo[3] = static_cast<float>(lo);
+        s.q_hi[3] = static_cast<float>(hi);
+      }
+      const double r = (y - f) / residual_scale(f);
+      const double width = std::max(0.5, (s.q_hi[3] - s.q_lo[3]) / (2 * z_));
+      const double step = width * std::max(kLongStepFloor, 4.0 / (s.long_n + 10.0));
+      forecast::quantile_update(s.q_lo[3], r, 0.5 - options_.interval / 2, step);
+      forecast::quantile_update(s.q_hi[3], r, 0.5 + options_.interval / 2, step);
+      if (s.q_hi[3] < s.q_lo[3]) std::swap(s.q_hi[3], s.q_lo[3]);
+      if (s.long_n < UINT16_MAX) ++s.long_n;
     }
   }
 
@@ -829,12 +901,30 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
         const double obs_hod = y / (se.dow[w] * se.moy[m] * reg);
         grp.hod.add(hr, obs_hod, level_pre);
         cat.pool.hod.add(hr, obs_hod, level_pre);
+        if (options_.own_hours) {
+          if (key >= own_hours_.size()) own_hours_.resize(states_.size());
+          OwnHours& own = own_hours_[key];
+          const double kh = 1 - 1.0 / (91 * 24);  // ~3 months, like the pools
+          for (int i = 0; i < 24; ++i) {
+            own.num[i] = static_cast<float>(own.num[i] * kh);
+            own.den[i] = static_cast<float>(own.den[i] * kh);
+          }
+          own.num[hr] += static_cast<float>(obs_hod);
+          own.den[hr] += static_cast<float>(level_pre);
+        }
       }
     }
     if (s.learned >= 28 && annual_pre > 0) {
       const double obs_moy = y / (se.dow[w] * se.hod[hr] * reg);
       grp.moy.add(m, obs_moy, annual_pre);
       cat.pool.moy.add(m, obs_moy, annual_pre);
+      const double km = std::pow(1 - 1.0 / 730, 1.0 / per_day);  // ~2 years, like the pools
+      for (int i = 0; i < 12; ++i) {
+        s.moy_num[i] = static_cast<float>(s.moy_num[i] * km);
+        s.moy_den[i] = static_cast<float>(s.moy_den[i] * km);
+      }
+      s.moy_num[m] += static_cast<float>(obs_moy);
+      s.moy_den[m] += static_cast<float>(annual_pre);
     }
     // Category regressors: log demand relative to the unpromoted baseline.
     const double baseline = level_pre * sf;
@@ -922,6 +1012,12 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   ++s.closes;
   check_drift(key, s, b, end, ctx);
   s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
+  if (floor_mod(b, kLongEvery) == 0 && s.learned > 0) {
+    Seasons now;
+    seasons(key, s, now);
+    s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
+        static_cast<float>(step_mean(key, s, now, kLongAnchor));
+  }
   if (options_.emit) emit_forecast(key, s, b, end, ctx);
 }
 
@@ -944,7 +1040,7 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   const int32_t fired_at = fire ? bucket : s.drift_bucket;
   double refit_level = -1;
   if (fire) {
-    refit(s, bucket);
+    refit(key, s, bucket);
     refit_level = s.lt.level;
     s.flags |= kDrift;
     s.drift_bucket = bucket;
@@ -988,11 +1084,40 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   ctx.emit(std::move(rec));
 }
 
+double ForecastOperator::step_mean(KeyId key, const KeyState& s, const Seasons& se, int i) const {
+  const int32_t b = s.open_bucket + i - 1;
+  const double price_reg = uplift(s, 0);
+  double reg = price_reg;
+  const bool timed = keys_ != nullptr && calendar_ != nullptr;
+  if (timed && !promos_.empty()) {
+    auto it = promos_.find(av(keys_->sku(key)));
+    if (it != promos_.end()) {
+      const uint32_t sid = keys_->store_id(key);
+      const std::string_view store = keys_->store(key);
+      const int64_t bs = bucket_start(sid, store, b), be = bucket_end(sid, store, b);
+      double d = 0;
+      for (const Promo& pr : it->second) {
+        if (!pr.store.empty() && pr.store != store) continue;
+        if (pr.start_ms < be && pr.end_ms > bs) d = std::max(d, pr.discount);
+      }
+      if (d > 0) reg = uplift(s, d);
+    }
+  }
+  double lead_buckets = 0;
+  const double surprise = unannounced_promo_factor(s, lead_buckets);
+  if (reg == price_reg && i - 1 >= lead_buckets) reg = price_reg * surprise;
+  const bool smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
+  const double base =
+      smoothing ? std::max(0.0, s.lt.level + forecast::damped_sum(options_.phi, i) * s.lt.trend)
+                : base_forecast(s, 1);
+  return std::max(0.0, base * season_factor(se, b) * reg);
+}
+
 void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
                                std::vector<HorizonPoint>& out) const {
   out.resize(static_cast<size_t>(std::max(steps, 0)));
   Seasons se;
-  seasons(s, se);
+  seasons(key, s, se);
   const bool timed = keys != nullptr && calendar_ != nullptr;
   uint32_t sid = 0;
   std::string_view store, sku;
@@ -1114,6 +1239,16 @@ std::string_view ForecastOperator::key_model(KeyId key) const {
   return model_name(static_cast<Model>(states_[key].model));
 }
 
+bool ForecastOperator::anchor_quantiles(KeyId key, int j, double& q_lo, double& q_hi,
+                                        uint32_t& samples) const {
+  if (key >= states_.size() || j < 0 || j > 3) return false;
+  const KeyState& s = states_[key];
+  q_lo = s.q_lo[j];
+  q_hi = s.q_hi[j];
+  samples = j == 3 ? s.long_n : s.learned;
+  return true;
+}
+
 bool ForecastOperator::key_accuracy(KeyId key, AccuracySums& out) const {
   if (key >= states_.size()) return false;
   out = states_[key].acc_long;
@@ -1171,6 +1306,14 @@ void ForecastOperator::snapshot(StateBatch& batch) {
     value.push_back(static_cast<char>(kStateVersion));
     value.append(reinterpret_cast<const char*>(&states_[k]), sizeof(KeyState));
     batch.put(kNamespace, key_bytes(k), value);
+    if (k < own_hours_.size()) {
+      value.clear();
+      value.push_back(static_cast<char>(kStateVersion));
+      value.append(reinterpret_cast<const char*>(&own_hours_[k]), sizeof(OwnHours));
+      std::string hk = key_bytes(k);
+      hk[0] = 'h';
+      batch.put(kNamespace, hk, value);
+    }
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
@@ -1308,6 +1451,21 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
     if (group_keys_[i] == UINT64_MAX) return Status::corruption("op/forecast: pool missing");
     group_ids_.emplace(group_keys_[i], i);
   }
+  own_hours_.clear();
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "h", [&](std::string_view key, std::string_view value) {
+        if (key.size() != 5 || value.size() != 1 + sizeof(OwnHours) ||
+            static_cast<uint8_t>(value[0]) != kStateVersion) {
+          bad = Status::corruption("op/forecast: malformed hour profile record");
+          return false;
+        }
+        KeyId id = 0;
+        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+        if (id >= own_hours_.size()) own_hours_.resize(static_cast<size_t>(id) + 1);
+        std::memcpy(&own_hours_[id], value.data() + 1, sizeof(OwnHours));
+        return true;
+      }));
+  SW_RETURN_IF_ERROR(bad);
   sku_category_.clear();
   SW_RETURN_IF_ERROR(
       store.scan_prefix(kNamespace, "s", [&](std::string_view key, std::string_view value) {
@@ -1355,8 +1513,9 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
 }
 
 size_t ForecastOperator::memory_bytes() const {
-  size_t b = states_.capacity() * sizeof(KeyState) + dirty_.capacity() * sizeof(KeyId) +
-             dirty_flag_.capacity() + groups_.capacity() * sizeof(PoolProfile) +
+  size_t b = states_.capacity() * sizeof(KeyState) + own_hours_.capacity() * sizeof(OwnHours) +
+             dirty_.capacity() * sizeof(KeyId) + dirty_flag_.capacity() +
+             groups_.capacity() * sizeof(PoolProfile) +
              categories_.capacity() * sizeof(CategoryState) +
              group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
              sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);

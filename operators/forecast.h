@@ -49,6 +49,8 @@ struct ForecastOptions {
   double intermittent_alpha = 0.1;  // operators.forecast.intermittent_alpha: Croston/TSB gain
   double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
   double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
+  bool own_months = true;           // operators.forecast.own_months: per-key month refinement
+  bool own_hours = true;            // operators.forecast.own_hours: per-key hour refinement (1h)
 
   //! Reads operators.forecast.*; throws ConfigError on bad values.
   static ForecastOptions from_config(const Config& config);
@@ -66,6 +68,12 @@ class ForecastOperator final : public Operator, public DemandView {
  public:
   static constexpr int kRing = 28;    // recent buckets kept per key (re-fit, residuals)
   static constexpr int kPending = 4;  // open buckets per key (out-of-order tolerance)
+  // Long-horizon interval anchor: every kLongEvery-th close (bucket index multiple of
+  // kLongEvery) stores the full forecast for the bucket kLongAnchor ahead; when that bucket
+  // closes, its out-of-sample standardised residual updates the anchor's quantiles.
+  static constexpr int kLongAnchor = 91;
+  static constexpr int kLongEvery = 7;
+  static constexpr int kLongSlots = kLongAnchor / kLongEvery;  // 13
   static constexpr std::string_view kNamespace = "op/forecast";
 
   enum class Model : uint8_t { kSmoothing = 0, kCrostonSba = 1, kTsb = 2 };
@@ -96,6 +104,9 @@ class ForecastOperator final : public Operator, public DemandView {
   std::string_view key_model(KeyId key) const;
   //! Rolling accuracy over all keys (one-step-ahead forecasts, uncensored buckets).
   const forecast::AccuracySums& overall_accuracy() const { return overall_; }
+  //! Standardised residual quantiles of the key's interval anchor `j` (0..3: horizons 1, 7, 28,
+  //! kLongAnchor) and, for the long anchor, how many out-of-sample residuals it has learned.
+  bool anchor_quantiles(KeyId key, int j, double& q_lo, double& q_hi, uint32_t& samples) const;
   //! Per-key rolling accuracy (long window).
   bool key_accuracy(KeyId key, forecast::AccuracySums& out) const;
   const ForecastOptions& options() const { return options_; }
@@ -132,13 +143,17 @@ class ForecastOperator final : public Operator, public DemandView {
     float mse[3] = {};      // rolling squared one-step error per Model
     float dow_num[7] = {};  // own day-of-week profile (ratio of sums)
     float dow_den[7] = {};
-    float q_lo[3] = {};  // standardised residual quantiles at horizon anchors 1, 7, 28
-    float q_hi[3] = {};
-    float ring_y[kRing] = {};     // demand of the last kRing closed buckets
-    float ring_base[kRing] = {};  // deseasonalised one-step base forecast made at each close
-    uint32_t ring_censored = 0;   // bit per ring slot
-    uint32_t closes = 0;          // buckets closed
-    uint32_t learned = 0;         // uncensored buckets learned from
+    float moy_num[12] = {};  // own month-of-year profile (ratio of sums, against `annual`)
+    float moy_den[12] = {};
+    float q_lo[4] = {};  // standardised residual quantiles at horizon anchors 1, 7, 28, 91
+    float q_hi[4] = {};
+    float long_f[kLongSlots] = {};  // forecast for origin + kLongAnchor per weekly origin (<0 none)
+    uint16_t long_n = 0;            // out-of-sample residuals learned at the long anchor
+    float ring_y[kRing] = {};       // demand of the last kRing closed buckets
+    float ring_base[kRing] = {};    // deseasonalised one-step base forecast made at each close
+    uint32_t ring_censored = 0;     // bit per ring slot
+    uint32_t closes = 0;            // buckets closed
+    uint32_t learned = 0;           // uncensored buckets learned from
     forecast::AccuracySums acc_long;
     forecast::AccuracySums acc_short;
     int32_t drift_bucket = -1;  // bucket at which the open drift alert fired
@@ -195,7 +210,7 @@ class ForecastOperator final : public Operator, public DemandView {
   void ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx);
   void close_bucket(KeyId key, KeyState& s, OperatorContext& ctx);
   void decay_pools(PoolProfile& p, int32_t day);
-  void seasons(const KeyState& s, Seasons& out) const;
+  void seasons(KeyId key, const KeyState& s, Seasons& out) const;
   double season_factor(const Seasons& se, int32_t bucket) const;
   double promo_discount(std::string_view store, std::string_view sku, int64_t start_ms,
                         int64_t end_ms) const;
@@ -204,8 +219,13 @@ class ForecastOperator final : public Operator, public DemandView {
   //! the typical announcement lead in buckets.
   double unannounced_promo_factor(const KeyState& s, double& lead_buckets) const;
   double base_forecast(const KeyState& s, int h) const;
+  //! Mean forecast of step `i` (1 = the open bucket) as horizon() computes it.
+  double step_mean(KeyId key, const KeyState& s, const Seasons& se, int i) const;
+  //! Long-anchor quantiles before the key has its own out-of-sample residuals there: the
+  //! 7 -> 28 widening continued in log h.
+  void extrapolated_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
   void interval_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
-  void refit(KeyState& s, int32_t closed_bucket);
+  void refit(KeyId key, KeyState& s, int32_t closed_bucket);
   void check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms, OperatorContext& ctx);
   void emit_forecast(KeyId key, const KeyState& s, int32_t bucket, int64_t end_ms,
                      OperatorContext& ctx);
@@ -220,6 +240,12 @@ class ForecastOperator final : public Operator, public DemandView {
   forecast::DampedTrendParams params_;
   double z_ = 1.6449;
   std::vector<KeyState> states_;
+  // Own hour-of-day profile per key (ratio of sums), kept only with hourly buckets.
+  struct OwnHours {
+    float num[24] = {};
+    float den[24] = {};
+  };
+  std::vector<OwnHours> own_hours_;
   std::vector<CategoryState> categories_;
   std::vector<std::string> category_names_;
   absl::flat_hash_map<std::string, uint16_t> category_ids_;

@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include <simdjson.h>
@@ -37,7 +38,8 @@ namespace {
 
 constexpr const char* kUsage =
     "usage: shelfwatch backtest --config FILE --input FILE [--from DATE] [--horizon H]\n"
-    "                           [--fixed] [--json] [--set key.path=value ...]\n\n"
+    "                           [--fixed] [--min-volume X] [--truth FILE] [--json]\n"
+    "                           [--set key.path=value ...]\n\n"
     "Replays the input (JSON lines) through the forecast operator and scores its forecasts\n"
     "against the actuals, per horizon step and overall, next to weekly seasonal naive.\n"
     "  --from DATE   score forecasts made at bucket closes at or after DATE (RFC 3339 or\n"
@@ -47,10 +49,16 @@ constexpr const char* kUsage =
     "  --min-volume X  score only keys whose mean demand per bucket before their first\n"
     "                scored origin is at least X (sMAPE is dominated by zero actuals on\n"
     "                slow movers)\n"
-    "  --json        print one JSON object instead of the table\n";
+    "  --truth FILE  ground truth of `shelfwatch gen --truth` (daily UTC buckets): also score,\n"
+    "                on the points whose true mean is known, the true mean as a forecast\n"
+    "                (the noise floor) and shelfwatch's forecast against the true mean\n"
+    "  --json        print one JSON object instead of the table\n"
+    "cover = share of actuals inside the interval, below = share under it, width =\n"
+    "sum(hi - lo) / sum(forecast).\n";
 
 struct Score {
   double smape = 0, abs_err = 0, err = 0, actual = 0, scaled = 0, covered = 0, n = 0;
+  double below = 0, width = 0, fsum = 0;
   void add(double f, double a, double scale, double lo, double hi) {
     smape += forecast::smape_term(f, a);
     abs_err += std::fabs(f - a);
@@ -58,6 +66,9 @@ struct Score {
     actual += a;
     if (scale > 0) scaled += std::fabs(f - a) / scale;
     covered += (a >= lo && a <= hi) ? 1 : 0;
+    below += a < lo ? 1 : 0;
+    width += hi - lo;
+    fsum += f;
     n += 1;
   }
   void merge(const Score& o) {
@@ -67,6 +78,9 @@ struct Score {
     actual += o.actual;
     scaled += o.scaled;
     covered += o.covered;
+    below += o.below;
+    width += o.width;
+    fsum += o.fsum;
     n += o.n;
   }
   double v_smape() const { return n > 0 ? smape / n : NAN; }
@@ -74,20 +88,82 @@ struct Score {
   double v_bias() const { return actual > 0 ? err / actual : NAN; }
   double v_mase() const { return n > 0 ? scaled / n : NAN; }
   double v_cover() const { return n > 0 ? covered / n : NAN; }
+  //! Share of actuals below the interval (the rest of the misses are above it).
+  double v_below() const { return n > 0 ? below / n : NAN; }
+  //! Mean interval width relative to the mean forecast: sum(hi - lo) / sum(forecast).
+  double v_width() const { return fsum > 0 ? width / fsum : NAN; }
+};
+
+// Known true demand from `shelfwatch gen --truth`: the expected units (`mean`) per
+// (store|sku, UTC day). The generator writes a demand line only for days with demand > 0 (or
+// inside an injected anomaly), so a scored bucket without a line has no known mean and is left
+// out of the truth comparison.
+class Truth {
+ public:
+  Status load(const std::string& path) {
+    simdjson::padded_string text;
+    if (simdjson::padded_string::load(path).get(text)) {
+      return Status::io("cannot read truth file " + path);
+    }
+    simdjson::ondemand::parser parser;
+    std::string_view all(text.data(), text.size());
+    size_t pos = 0;
+    while (pos < all.size()) {
+      size_t eol = all.find('\n', pos);
+      if (eol == std::string_view::npos) eol = all.size();
+      const std::string_view line = all.substr(pos, eol - pos);
+      pos = eol + 1;
+      if (line.find("\"record\":\"demand\"") == std::string_view::npos) continue;
+      simdjson::padded_string pl(line);
+      simdjson::ondemand::document doc;
+      std::string_view store, sku, day;
+      double mean = 0;
+      if (parser.iterate(pl).get(doc) || doc["store"].get_string().get(store) ||
+          doc["sku"].get_string().get(sku) || doc["day"].get_string().get(day) ||
+          doc["mean"].get_double().get(mean)) {
+        return Status::corruption("malformed truth demand line");
+      }
+      int64_t ms = 0;
+      if (!parse_rfc3339(day, ms)) return Status::corruption("bad truth day");
+      means_[key(std::string(store) + "|" + std::string(sku), ms / 86'400'000)] =
+          static_cast<float>(mean);
+    }
+    return Status::ok();
+  }
+  //! Expected demand of `key` on UTC day `day`; false if unknown.
+  bool mean(const std::string& k, int64_t day, double& out) const {
+    auto it = means_.find(key(k, day));
+    if (it == means_.end()) return false;
+    out = it->second;
+    return true;
+  }
+  size_t size() const { return means_.size(); }
+
+ private:
+  static std::string key(const std::string& k, int64_t day) {
+    return k + "|" + std::to_string(day);
+  }
+  std::unordered_map<std::string, float> means_;
 };
 
 // Scores forecast records as they stream in (one record per key per closed bucket).
 class Scorer {
  public:
-  Scorer(int horizon, int season, double interval, int64_t from_ms, bool fixed, double min_volume)
+  Scorer(int horizon, int season, double interval, int64_t from_ms, bool fixed, double min_volume,
+         const Truth* truth)
       : horizon_(horizon),
         season_(season),
         interval_(interval),
         from_ms_(from_ms),
         fixed_(fixed),
         min_volume_(min_volume),
+        truth_(truth),
         ours_(horizon),
-        naive_(horizon) {}
+        naive_(horizon),
+        t_ours_(horizon),
+        t_naive_(horizon),
+        t_oracle_(horizon),
+        t_error_(horizon) {}
 
   Status add(std::string_view json) {
     padded_ = simdjson::padded_string(json);
@@ -126,10 +202,18 @@ class Scorer {
     k.censored.push_back(censored ? 1 : 0);
     // Score the earlier origins' forecasts for this bucket.
     if (!censored && (!k.origin_taken || k.volume >= min_volume_)) {
+      double mu = 0;
+      const bool known = truth_ != nullptr && !k.origins.empty() &&
+                         truth_->mean(key, (time_ms - 1) / 86'400'000, mu);
       for (const Origin& prev : k.origins) {
         const int h = static_cast<int>(idx - prev.index);
         if (h < 1 || h > static_cast<int>(prev.mean.size()) || h > horizon_) continue;
         ours_[h - 1].add(prev.mean[h - 1], actual, k.scale, prev.lo[h - 1], prev.hi[h - 1]);
+        if (known) {
+          t_ours_[h - 1].add(prev.mean[h - 1], actual, k.scale, prev.lo[h - 1], prev.hi[h - 1]);
+          t_oracle_[h - 1].add(mu, actual, k.scale, mu, mu);
+          t_error_[h - 1].add(prev.mean[h - 1], mu, k.scale, prev.lo[h - 1], prev.hi[h - 1]);
+        }
         // Seasonal naive from the origin: the last observed value of the same season slot.
         const int back = season_ * ((h + season_ - 1) / season_);
         if (static_cast<int64_t>(idx) - back >= 0) {
@@ -137,6 +221,7 @@ class Scorer {
           if (!k.censored[j]) {
             const double f = k.actual[j];
             naive_[h - 1].add(f, actual, k.scale, std::max(0.0, f - k.naive_q), f + k.naive_q);
+            if (known) t_naive_[h - 1].add(f, actual, k.scale, f, f);
           }
         }
       }
@@ -160,6 +245,12 @@ class Scorer {
   size_t keys() const { return keys_.size(); }
   const std::vector<Score>& ours() const { return ours_; }
   const std::vector<Score>& naive() const { return naive_; }
+  // On the scored points whose true mean is known (--truth): shelfwatch, seasonal naive and
+  // the true mean (the noise floor) against the actuals, and shelfwatch against the true mean.
+  const std::vector<Score>& truth_ours() const { return t_ours_; }
+  const std::vector<Score>& truth_naive() const { return t_naive_; }
+  const std::vector<Score>& truth_oracle() const { return t_oracle_; }
+  const std::vector<Score>& truth_error() const { return t_error_; }
 
  private:
   struct Origin {
@@ -203,8 +294,9 @@ class Scorer {
   int64_t from_ms_;
   bool fixed_;
   double min_volume_;
+  const Truth* truth_;
   std::map<std::string, KeyHistory> keys_;
-  std::vector<Score> ours_, naive_;
+  std::vector<Score> ours_, naive_, t_ours_, t_naive_, t_oracle_, t_error_;
   simdjson::ondemand::parser parser_;
   simdjson::padded_string padded_;
   uint64_t records_ = 0;
@@ -236,7 +328,11 @@ void print_score_json(JsonWriter& j, const Score& s, bool with_cover) {
       .field("wape", round_to(s.v_wape(), 4))
       .field("mase", round_to(s.v_mase(), 4))
       .field("bias", round_to(s.v_bias(), 4));
-  if (with_cover) j.field("coverage", round_to(s.v_cover(), 4));
+  if (with_cover) {
+    j.field("coverage", round_to(s.v_cover(), 4))
+        .field("below", round_to(s.v_below(), 4))
+        .field("width", round_to(s.v_width(), 4));
+  }
   j.field("n", static_cast<int64_t>(s.n)).end_object();
 }
 
@@ -247,7 +343,7 @@ int backtest_command(const Args& args) {
     std::fputs(kUsage, stdout);
     return 0;
   }
-  std::string config_path, input, from, horizon_arg, min_volume_arg;
+  std::string config_path, input, from, horizon_arg, min_volume_arg, truth_path;
   if (!value_of(args, "--config", config_path) || !value_of(args, "--input", input)) {
     std::fputs(kUsage, stderr);
     return 2;
@@ -274,8 +370,23 @@ int backtest_command(const Args& args) {
   Calendar calendar(config);
   config.mark_read("");  // the rest of the file configures `run`, not the backtest
 
+  Truth truth;
+  const bool with_truth = value_of(args, "--truth", truth_path);
+  if (with_truth) {
+    if (fo.hourly) {
+      std::fputs("shelfwatch backtest: --truth needs daily buckets\n", stderr);
+      return 2;
+    }
+    Status ts = truth.load(truth_path);
+    if (!ts.is_ok()) {
+      std::fprintf(stderr, "shelfwatch backtest: %s\n", ts.to_string().c_str());
+      return 1;
+    }
+  }
+
   ForecastOperator op(fo);
-  Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed, min_volume);
+  Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed, min_volume,
+                with_truth ? &truth : nullptr);
   ScoringSink sink(scorer);
   MemoryStateStore store;
   FileSourceOptions so;
@@ -296,10 +407,14 @@ int backtest_command(const Args& args) {
     return 1;
   }
 
-  Score ours_all, naive_all;
+  Score ours_all, naive_all, t_ours, t_naive, t_oracle, t_error;
   for (int h = 0; h < fo.horizon; ++h) {
     ours_all.merge(scorer.ours()[h]);
     naive_all.merge(scorer.naive()[h]);
+    t_ours.merge(scorer.truth_ours()[h]);
+    t_naive.merge(scorer.truth_naive()[h]);
+    t_oracle.merge(scorer.truth_oracle()[h]);
+    t_error.merge(scorer.truth_error()[h]);
   }
   if (as_json) {
     std::string out;
@@ -319,7 +434,19 @@ int backtest_command(const Args& args) {
     print_score_json(j, ours_all, true);
     j.key("seasonal_naive");
     print_score_json(j, naive_all, true);
-    j.end_object().key("steps").begin_array();
+    j.end_object();
+    if (with_truth) {
+      j.key("truth").begin_object().key("shelfwatch");
+      print_score_json(j, t_ours, true);
+      j.key("seasonal_naive");
+      print_score_json(j, t_naive, false);
+      j.key("true_mean");
+      print_score_json(j, t_oracle, false);
+      j.key("shelfwatch_vs_true_mean");
+      print_score_json(j, t_error, false);
+      j.end_object();
+    }
+    j.key("steps").begin_array();
     for (int h = 0; h < fo.horizon; ++h) {
       j.begin_object().field("h", h + 1).key("shelfwatch");
       print_score_json(j, scorer.ours()[h], true);
@@ -334,12 +461,12 @@ int backtest_command(const Args& args) {
   std::printf("backtest: %zu keys, %llu forecast records, horizon %d (%s), %s origins\n",
               scorer.keys(), static_cast<unsigned long long>(scorer.records()), fo.horizon,
               fo.hourly ? "1h" : "1d", fixed ? "fixed" : "rolling");
-  std::printf("%5s %8s | %8s %8s %8s %8s %7s | %8s %8s %8s %8s %7s\n", "h", "n", "sMAPE", "WAPE",
-              "MASE", "bias", "cover", "naive", "WAPE", "MASE", "bias", "cover");
+  std::printf("%5s %8s | %8s %8s %8s %8s %7s %7s | %8s %8s %8s %8s %7s\n", "h", "n", "sMAPE",
+              "WAPE", "MASE", "bias", "cover", "width", "naive", "WAPE", "MASE", "bias", "cover");
   auto row = [](const char* label, const Score& a, const Score& b) {
-    std::printf("%5s %8.0f | %8.3f %8.4f %8.4f %8.4f %7.3f | %8.3f %8.4f %8.4f %8.4f %7.3f\n",
+    std::printf("%5s %8.0f | %8.3f %8.4f %8.4f %8.4f %7.3f %7.3f | %8.3f %8.4f %8.4f %8.4f %7.3f\n",
                 label, a.n, a.v_smape(), a.v_wape(), a.v_mase(), a.v_bias(), a.v_cover(),
-                b.v_smape(), b.v_wape(), b.v_mase(), b.v_bias(), b.v_cover());
+                a.v_width(), b.v_smape(), b.v_wape(), b.v_mase(), b.v_bias(), b.v_cover());
   };
   for (int h = 0; h < fo.horizon; ++h) {
     row(std::to_string(h + 1).c_str(), scorer.ours()[h], scorer.naive()[h]);
@@ -347,8 +474,19 @@ int backtest_command(const Args& args) {
   row("all", ours_all, naive_all);
   std::printf(
       "(left: shelfwatch; right: weekly seasonal naive; cover = share of actuals inside "
-      "the %.0f%% interval)\n",
+      "the %.0f%% interval, width = sum(hi - lo) / sum(forecast))\n",
       fo.interval * 100);
+  if (with_truth) {
+    std::printf("points with a known true mean: %.0f of %.0f\n", t_ours.n, ours_all.n);
+    auto trow = [](const char* label, const Score& a) {
+      std::printf("  %-26s sMAPE %8.3f  WAPE %7.4f  MASE %7.4f  bias %8.4f\n", label, a.v_smape(),
+                  a.v_wape(), a.v_mase(), a.v_bias());
+    };
+    trow("shelfwatch vs actual", t_ours);
+    trow("seasonal naive vs actual", t_naive);
+    trow("true mean vs actual", t_oracle);
+    trow("shelfwatch vs true mean", t_error);
+  }
   return 0;
 }
 

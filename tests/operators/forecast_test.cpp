@@ -7,6 +7,7 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <cmath>
 #include <random>
 #include <string>
@@ -156,6 +157,60 @@ TEST(ForecastOperatorTest, ConstantDemandGivesThatMeanAndCalibratedWidth) {
   EXPECT_LE(coverage, 0.95);
 }
 
+// The long-horizon interval anchor: each weekly origin stores its 91-step forecast; when that
+// bucket closes, the out-of-sample standardised residual moves the anchor's quantiles by one
+// stochastic-approximation step; steps between 28 and 91 interpolate in log h.
+TEST(ForecastOperatorTest, LongHorizonAnchorLearnsOutOfSampleResiduals) {
+  ForecastOptions o = test_options();
+  o.horizon = 100;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  const KeyId key = ctx.key("S1", "A");
+  const double z = forecast::normal_quantile(0.95);
+  std::mt19937_64 rng(5);
+  std::poisson_distribution<int> pois(20);
+  // Bucket index kDay0 + d is a multiple of 7 (a weekly origin) when d % 7 == 3.
+  ASSERT_EQ((kDay0 + 3) % 7, 0);
+  double q_lo = 0, q_hi = 0;
+  uint32_t n = 0;
+  std::vector<HorizonPoint> pts;
+  for (int d = 0; d < 94; ++d) sell_day(op, ctx, d, pois(rng));
+  // Day 94 closes the target of origin day 3 (3 + 91): the first long residual.
+  ASSERT_TRUE(op.anchor_quantiles(key, 3, q_lo, q_hi, n));
+  EXPECT_EQ(n, 0u);
+  sell_day(op, ctx, 94, pois(rng));
+  ASSERT_TRUE(op.anchor_quantiles(key, 3, q_lo, q_hi, n));
+  EXPECT_EQ(n, 1u);
+  for (int d = 95; d < 150; ++d) sell_day(op, ctx, d, pois(rng));
+  // Origin day 150: the stored 91-step forecast is the horizon's step 91.
+  sell_day(op, ctx, 150, pois(rng));
+  ASSERT_TRUE(op.forecast(key, 100, pts));
+  const double f = pts[90].mean;
+  // Interpolation between the 28-step and long anchors in log h (h = 60).
+  double lo28 = 0, hi28 = 0, lo91 = 0, hi91 = 0;
+  uint32_t n28 = 0;
+  ASSERT_TRUE(op.anchor_quantiles(key, 2, lo28, hi28, n28));
+  ASSERT_TRUE(op.anchor_quantiles(key, 3, lo91, hi91, n));
+  EXPECT_EQ(n, 9u);  // origins on days 3, 10, ..., 59
+  const double t = std::log(60 / 28.0) / std::log(91 / 28.0);
+  const double hi60 = hi28 + t * (std::max(hi91, hi28) - hi28);
+  EXPECT_NEAR(pts[59].hi, pts[59].mean + hi60 * std::sqrt(pts[59].mean + 0.5), 1e-6);
+  for (int d = 151; d < 241; ++d) sell_day(op, ctx, d, pois(rng));
+  // Day 241 (origin 150 + 91) sells far more than forecast: r above the upper quantile.
+  ASSERT_TRUE(op.anchor_quantiles(key, 3, q_lo, q_hi, n));
+  const double y = 45;
+  sell_day(op, ctx, 241, y);
+  const double r = (y - f) / std::sqrt(f + 0.5);
+  ASSERT_GT(r, q_hi);
+  const double step = std::max(0.5, (q_hi - q_lo) / (2 * z)) * std::max(0.15, 4.0 / (n + 10.0));
+  double lo1 = 0, hi1 = 0;
+  uint32_t n1 = 0;
+  ASSERT_TRUE(op.anchor_quantiles(key, 3, lo1, hi1, n1));
+  EXPECT_EQ(n1, n + 1);
+  EXPECT_NEAR(hi1, q_hi + step * 0.95, 1e-4);  // tau_hi = 0.95, r >= q_hi
+  EXPECT_NEAR(lo1, q_lo + step * 0.05, 1e-4);  // tau_lo = 0.05, r >= q_lo
+}
+
 TEST(ForecastOperatorTest, LearnsDayOfWeekProfile) {
   ForecastOperator op(test_options());
   FakeContext ctx;
@@ -167,6 +222,69 @@ TEST(ForecastOperatorTest, LearnsDayOfWeekProfile) {
   // Next bucket is day 180 (weekday 5 = Saturday).
   EXPECT_NEAR(pts[0].mean, 30, 2.5);
   for (int i = 1; i < 7; ++i) EXPECT_NEAR(pts[i].mean, 10, 1.0) << i;
+}
+
+// Month-of-year profiles are pooled per category x store and refined by the key's own history:
+// B sells 3x in June while A (10x B's volume, same category and store) is flat; B's June
+// forecast then rises well above what the pool alone gives it.
+TEST(ForecastOperatorTest, KeyRefinesPooledMonthProfile) {
+  auto june_over_may = [](bool own) {
+    ForecastOptions o = test_options();
+    o.own_months = own;
+    ForecastOperator op(o);
+    FakeContext ctx;
+    const int until = 20'209 - kDay0;  // through 2025-04-30
+    for (int d = 0; d < until; ++d) {
+      const std::chrono::year_month_day ymd{std::chrono::sys_days{std::chrono::days{kDay0 + d}}};
+      const bool june = static_cast<unsigned>(ymd.month()) == 6;
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", "A", 100));
+      ctx.send(op, testing::sale(day_ms(d) + 12 * kHour, "S1", "B", june ? 30 : 10));
+      ctx.advance_watermark(op, day_ms(d + 1));
+    }
+    std::vector<HorizonPoint> pts;
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 61, pts));  // May (31 days), then June
+    double may = 0, june = 0;
+    for (int i = 0; i < 31; ++i) may += pts[i].mean / 31;
+    for (int i = 31; i < 61; ++i) june += pts[i].mean / 30;
+    return june / may;
+  };
+  const double pooled = june_over_may(false);
+  const double own = june_over_may(true);
+  EXPECT_GT(pooled, 1.05);  // the pool sees B's Junes too, diluted by A
+  EXPECT_LT(pooled, 1.4);
+  EXPECT_GT(own, pooled + 0.2);
+  EXPECT_LT(own, 3.0);
+}
+
+// Hour-of-day profiles likewise: B sells 3x at 18:00 while A (10x B's volume) is flat over
+// its opening hours; B's own history lifts its 18:00 forecast above what the pool gives it.
+TEST(ForecastOperatorTest, KeyRefinesPooledHourProfile) {
+  auto evening_peak = [](bool own) {
+    ForecastOptions o = test_options();
+    o.hourly = true;
+    o.alpha = 0.002;
+    o.own_hours = own;
+    ForecastOperator op(o);
+    FakeContext ctx;
+    for (int d = 0; d < 60; ++d) {
+      for (int h = 8; h < 20; ++h) {
+        ctx.send(op, testing::sale(day_ms(d) + h * kHour + 60'000, "S1", "A", 50));
+        ctx.send(op, testing::sale(day_ms(d) + h * kHour + 60'000, "S1", "B", h == 18 ? 15 : 5));
+        ctx.advance_watermark(op, day_ms(d) + (h + 1) * kHour);
+      }
+    }
+    std::vector<HorizonPoint> pts;
+    // The last event was day 59, 19:00: the open bucket is day 59, 20:00.
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 24, pts));
+    EXPECT_EQ(pts[0].time_ms, day_ms(59) + 20 * kHour);
+    // Day 60, 18:00 over the mean of 17:00 and 19:00 (the neighbours cancel the trend).
+    return pts[22].mean / ((pts[21].mean + pts[23].mean) / 2);
+  };
+  const double pooled = evening_peak(false);
+  const double own = evening_peak(true);
+  EXPECT_GT(pooled, 1.05);  // the pool sees B's evenings too, diluted by A
+  EXPECT_GT(own, pooled + 0.08);
+  EXPECT_LT(own, 3.0);
 }
 
 TEST(ForecastOperatorTest, OutOfStockBucketsAreCensored) {
@@ -424,12 +542,13 @@ void history(ForecastOperator& op, FakeContext& ctx, int from, int to) {
 
 TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
   ForecastOptions o = test_options();
+  o.horizon = 120;  // beyond the long interval anchor, which has samples at the restart
   ForecastOperator straight(o);
   FakeContext sctx;
   ItemFields f;
   f.category = "dairy";
   sctx.send(straight, testing::item(0, "A", f));
-  history(straight, sctx, 0, 90);
+  history(straight, sctx, 0, 140);
   const auto expected = sctx.take();
 
   FakeStateStore store;
@@ -442,20 +561,24 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
     StateBatch b;
     first.snapshot(b);  // incremental checkpoints: dirty keys only
     ASSERT_TRUE(store.commit(b).is_ok());
-    history(first, c1, 20, 47);
+    history(first, c1, 20, 112);
     b.clear();
     first.snapshot(b);
     ASSERT_TRUE(store.commit(b).is_ok());
     got = c1.take();
+    double lo = 0, hi = 0;
+    uint32_t n = 0;
+    ASSERT_TRUE(first.anchor_quantiles(c1.key("S1", "A"), 3, lo, hi, n));
+    EXPECT_GT(n, 0u);
   }
   ForecastOperator second(o);
   FakeContext c2;
   for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);  // the task restores its key index
-  c2.set_watermark(day_ms(46) + 11 * kHour + 1);
+  c2.set_watermark(day_ms(111) + 11 * kHour + 1);
   const Status rs = second.restore(store, c2);
   ASSERT_TRUE(rs.is_ok()) << rs.to_string();
   EXPECT_EQ(c2.timers.size(), 3u);  // one bucket-close timer per key, re-registered
-  history(second, c2, 47, 90);
+  history(second, c2, 112, 140);
   for (auto& r : c2.take()) got.push_back(std::move(r));
   ASSERT_EQ(got.size(), expected.size());
   for (size_t i = 0; i < got.size(); ++i) {
@@ -463,6 +586,45 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
     EXPECT_EQ(got[i].json, expected[i].json) << i;
   }
   EXPECT_GT(second.censored_buckets(), 0u);
+}
+
+// Hourly buckets keep the per-key hour-of-day profile in its own records: restored too.
+TEST(ForecastOperatorTest, HourlyRestoreGivesByteIdenticalOutputs) {
+  ForecastOptions o = test_options();
+  o.hourly = true;
+  o.alpha = 0.002;
+  ForecastOperator straight(o);
+  FakeContext sctx;
+  history(straight, sctx, 0, 30);
+  const auto expected = sctx.take();
+
+  FakeStateStore store;
+  std::vector<OutputRecord> got;
+  {
+    ForecastOperator first(o);
+    FakeContext c1;
+    history(first, c1, 0, 9);
+    StateBatch b;
+    first.snapshot(b);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    history(first, c1, 9, 17);
+    b.clear();
+    first.snapshot(b);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    got = c1.take();
+  }
+  ForecastOperator second(o);
+  FakeContext c2;
+  for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);
+  c2.set_watermark(day_ms(16) + 11 * kHour + 1);
+  const Status rs = second.restore(store, c2);
+  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+  history(second, c2, 17, 30);
+  for (auto& r : c2.take()) got.push_back(std::move(r));
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    ASSERT_EQ(got[i].json, expected[i].json) << i;
+  }
 }
 
 // --- Through the real task loop: same outputs across batch sizes, checkpoints and crashes.
@@ -478,7 +640,7 @@ std::vector<std::string> history_lines() {
   lines.push_back(R"({"type":"promotion","ts":)" + std::to_string(day_ms(0)) +
                   R"(,"sku":"C","promo_id":"P","start":)" + std::to_string(day_ms(30)) +
                   R"(,"end":)" + std::to_string(day_ms(37)) + R"(,"discount_pct":25})");
-  for (int d = 0; d < 70; ++d) {
+  for (int d = 0; d < 110; ++d) {  // past the first long-anchor residuals (day ~94)
     for (int k = 0; k < 3; ++k) {
       std::mt19937_64 rng(static_cast<uint64_t>(d * 7 + k));
       std::poisson_distribution<int> pois(4.0 + 6 * k);
@@ -508,7 +670,9 @@ std::vector<std::string> run_task(const std::vector<std::string>& lines, size_t 
   std::vector<std::string> result;
   for (size_t stop : crash_at) {
     LinesSource src(lines);
-    ForecastOperator op(test_options());
+    ForecastOptions fo = test_options();
+    fo.horizon = 100;  // intervals beyond 28 steps use the long anchor's restored state
+    ForecastOperator op(fo);
     Task task(o, src, {&sink}, store, {&op}, calendar);
     EXPECT_TRUE(task.restore().is_ok());
     src.stop_after(stop);
@@ -536,7 +700,7 @@ std::vector<std::string> run_task(const std::vector<std::string>& lines, size_t 
 TEST(ForecastOperatorTest, TaskReplayIsInvariantToBatchesCheckpointsAndCrashes) {
   const std::vector<std::string> lines = history_lines();
   const auto reference = run_task(lines, 1, {}, 1000000);
-  ASSERT_GT(reference.size(), 150u);  // ~70 closed days x 3 keys
+  ASSERT_GT(reference.size(), 300u);  // ~110 closed days x 3 keys
   EXPECT_EQ(run_task(lines, 64, {}, 3), reference);
   EXPECT_EQ(run_task(lines, 7, {200, 555, 1000}, 2), reference);
   EXPECT_EQ(run_task(lines, 33, {lines.size() / 2}, 1), reference);
@@ -555,8 +719,11 @@ TEST(ForecastOperatorTest, RestoreRejectsCorruptState) {
 TEST(ForecastOperatorTest, ConfigKeys) {
   Config c = Config::from_yaml(
       "operators:\n  forecast:\n    bucket: 1h\n    horizon: 120\n    interval: 0.8\n"
-      "    emit: none\n");
+      "    emit: none\n    own_months: false\n    own_hours: false\n");
   ForecastOptions o = ForecastOptions::from_config(c);
+  EXPECT_FALSE(o.own_months);
+  EXPECT_FALSE(o.own_hours);
+  EXPECT_TRUE(ForecastOptions{}.own_months);
   EXPECT_TRUE(o.hourly);
   EXPECT_EQ(o.horizon, 120);
   EXPECT_DOUBLE_EQ(o.interval, 0.8);
