@@ -66,7 +66,7 @@ done
 exec 2>&3 3>&-
 "$sw" run "${common[@]}" --set state.dir=crash/state --set sinks.file.dir=crash/out \
   --set state.checkpoint_interval_ms=30 >/dev/null 2>&1
-echo "killed ${crashed} of ${kills} runs mid-flight"
+echo "killed ${crashed} of ${kills} runs mid-flight (${SECONDS} s into the test)"
 [[ $crashed -ge $((kills * 3 / 4)) ]] || { echo "FAIL: too few runs were actually killed"; exit 1; }
 compare ref/out crash/out "kill -9 x${kills}"
 
@@ -77,5 +77,6 @@ for variant in "1 5" "7 200" "65536 100000"; do
   "$sw" run "${common[@]}" --set state.dir="$d/state" --set sinks.file.dir="$d/out" \
     --set pipeline.batch_size="$batch" --set state.checkpoint_interval_ms="$interval" >/dev/null 2>&1
   compare ref/out "$d/out" "batch ${batch}, checkpoint ${interval} ms"
+  echo "batch ${batch}, checkpoint ${interval} ms: identical (${SECONDS} s into the test)"
 done
 echo "PASS: outputs byte-identical across ${kills} kills and 3 batch/checkpoint variants"
