@@ -52,7 +52,11 @@ class LowStockOperator : public Operator {
   uint32_t subscriptions() const override;
   void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
   void prefetch(KeyId key) const override {
-    if (key < states_.size()) __builtin_prefetch(&states_[key]);
+    if (key >= states_.size()) return;
+    // For writing; a state may straddle two cache lines.
+    const char* p = reinterpret_cast<const char*>(&states_[key]);
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + sizeof(KeyState) - 1, 1);
   }
   void snapshot(StateBatch& batch) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;

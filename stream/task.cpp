@@ -65,6 +65,7 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
     }
   }
   dedup_ring_.assign(options_.dedup_capacity, 0);
+  dedup_set_ = HashSlots<NoValue>(options_.dedup_capacity);
   pending_.reserve(1024);
 }
 
@@ -96,6 +97,10 @@ bool Task::seen_before(uint64_t h) {
 }
 
 void Task::remember(uint64_t h) {
+  // The id evicted kPipelineDepth insertions from now: its set slot is a cache miss too.
+  if (dedup_total_ + kPipelineDepth >= options_.dedup_capacity) {
+    dedup_set_.prefetch(dedup_ring_[(dedup_total_ + kPipelineDepth) % options_.dedup_capacity]);
+  }
   size_t slot = dedup_total_ % options_.dedup_capacity;
   if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
   dedup_ring_[slot] = h;
@@ -108,10 +113,10 @@ void Task::process(const std::vector<RawRecord>& records) {
   const size_t n = records.size();
   for (size_t i = 0; i < n + kPipelineDepth; ++i) {
     if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
-    // One record later its map slot is in cache: find its id and prefetch the key's entry
-    // and every subscribed operator's state for it.
-    if (i >= 1 && i - 1 < n) {
-      const Decoded& d = in_flight_[(i - 1) % kSlots];
+    // kMapAhead records later its map slot is in cache: find its id and prefetch the key's
+    // entry and every subscribed operator's state for it.
+    if (i >= kMapAhead && i - kMapAhead < n) {
+      const Decoded& d = in_flight_[(i - kMapAhead) % kSlots];
       if (d.error == DecodeError::kNone && d.key_hash != 0) {
         KeyId id = keys_.prefetch_entry(d.key_hash);
         if (id != kNoKey) {
@@ -498,7 +503,8 @@ Status Task::checkpoint() {
     committing_positions_.push_back({c.partition, c.next_offset, c.line});
   }
   counters_.state_keys.store(keys_.size());
-  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 + dedup_set_.capacity() * 9;
+  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 +
+                 dedup_set_.capacity() * dedup_set_.slot_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
   if (options_.exactly_once) {
