@@ -16,6 +16,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "stream/huge_pages.h"
 #include "stream/operator.h"
 
 namespace sw {
@@ -179,7 +180,7 @@ class LowStockOperator : public Operator {
 
   Settings settings_;
   double default_z_ = 0;
-  std::vector<KeyState> states_;
+  HugePageVector<KeyState> states_;
   std::vector<KeyId> dirty_;
   uint64_t log_checkpoint_ = 0;        // number of the next log entry group
   uint64_t log_records_ = 0;           // records in the log since the base

@@ -14,6 +14,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "stream/huge_pages.h"
+
 namespace sw {
 
 struct NoValue {};
@@ -93,7 +95,7 @@ class HashSlots {
     return static_cast<size_t>((key * 0x9e3779b97f4a7c15ull) >> shift_);
   }
   void rehash(size_t capacity) {
-    std::vector<Slot> old;
+    HugePageVector<Slot> old;
     old.swap(slots_);
     slots_.assign(capacity, Slot{});
     mask_ = capacity - 1;
@@ -108,7 +110,7 @@ class HashSlots {
     }
   }
 
-  std::vector<Slot> slots_;
+  HugePageVector<Slot> slots_;
   size_t mask_ = 0;
   int shift_ = 64;
   size_t size_ = 0;

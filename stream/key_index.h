@@ -11,6 +11,7 @@
 #include <absl/container/flat_hash_map.h>
 
 #include "stream/hash_slots.h"
+#include "stream/huge_pages.h"
 
 namespace sw {
 
@@ -66,7 +67,7 @@ class KeyIndex {
   HashSlots<KeyId> map_;  // hash(store, sku) -> id
   // Keys whose hash collides with an earlier, different key (practically never used).
   absl::flat_hash_map<std::string, KeyId> collided_;
-  std::vector<Entry> entries_;
+  HugePageVector<Entry> entries_;
   std::vector<std::string> stores_, skus_;
   absl::flat_hash_map<std::string, uint32_t> store_ids_, sku_ids_;
   std::vector<std::vector<KeyId>> sku_keys_;

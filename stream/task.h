@@ -175,7 +175,7 @@ class Task final : public OperatorContext {
   uint32_t current_op_ = 0;
 
   // Dedup horizon: ring of the most recent event_id hashes + set.
-  std::vector<uint64_t> dedup_ring_;
+  HugePageVector<uint64_t> dedup_ring_;
   HashSlots<NoValue> dedup_set_;
   uint64_t dedup_total_ = 0;                                 // ids ever inserted
   uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
