@@ -10,7 +10,11 @@ namespace sw {
 
 namespace {
 constexpr std::string_view kTaskNs = "task";
-constexpr std::string_view kKeysNs = "keys";
+constexpr std::string_view kKeysNs = "keys";  // one key per entry (read for restore only)
+// New keys of a checkpoint in chunks: key = be32 first id, value = per key the u32 length
+// and bytes of the store, then of the sku. One entry per chunk instead of one per key.
+constexpr std::string_view kKeyChunksNs = "key_chunks";
+constexpr size_t kKeysPerChunk = 65536;
 constexpr std::string_view kDedupNs = "dedup";
 constexpr uint8_t kMetaVersion = 2;
 
@@ -468,11 +472,15 @@ Status Task::checkpoint() {
   for (Operator* op : operators_) op->snapshot(batch);
   // New keys, in id order.
   std::string v;
-  for (size_t id = keys_persisted_; id < keys_.size(); ++id) {
-    v.assign(keys_.store(static_cast<KeyId>(id)));
-    v.push_back('\x1f');
-    v.append(keys_.sku(static_cast<KeyId>(id)));
-    batch.put(kKeysNs, be32_key(static_cast<uint32_t>(id)), v);
+  for (size_t first = keys_persisted_; first < keys_.size(); first += kKeysPerChunk) {
+    v.clear();
+    ByteWriter w(v);
+    const size_t end = std::min(first + kKeysPerChunk, keys_.size());
+    for (size_t id = first; id < end; ++id) {
+      w.put_string(keys_.store(static_cast<KeyId>(id)));
+      w.put_string(keys_.sku(static_cast<KeyId>(id)));
+    }
+    batch.put(kKeyChunksNs, be32_key(static_cast<uint32_t>(first)), v);
   }
   keys_persisted_ = keys_.size();
   // Dedup ids inserted since the last checkpoint, as one chunk; drop fully evicted chunks.
@@ -548,6 +556,29 @@ Status Task::restore() {
     keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
     return true;
   }));
+  SW_RETURN_IF_ERROR(scan_err);
+  SW_RETURN_IF_ERROR(
+      store_.scan_prefix(kKeyChunksNs, "", [&](std::string_view k, std::string_view v) {
+        if (k.size() != 4 || from_be32(k) != keys_.size()) {
+          scan_err = Status::corruption("key index checkpoint is not dense");
+          return false;
+        }
+        ByteReader r(v);
+        std::string store, sku;
+        while (!r.empty()) {
+          if (!r.get_string(store) || !r.get_string(sku)) {
+            scan_err = Status::corruption("key index checkpoint chunk is truncated");
+            return false;
+          }
+          bool added;
+          keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
+          if (!added) {
+            scan_err = Status::corruption("key index checkpoint repeats a key");
+            return false;
+          }
+        }
+        return true;
+      }));
   SW_RETURN_IF_ERROR(scan_err);
   keys_persisted_ = keys_.size();
   // Dedup chunks in insertion order.
