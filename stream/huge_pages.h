@@ -39,6 +39,13 @@ inline void* allocate(size_t bytes) {
 inline void deallocate(void* p, size_t bytes) {
   ::munmap(p, rounded(bytes));
 }
+//! Asks for huge pages on the 2 MiB-aligned part of a freshly reserved, not yet written
+//! buffer (e.g. a large std::string after reserve()); advisory, errors are ignored.
+inline void advise(const void* p, size_t bytes) {
+  const uintptr_t begin = (reinterpret_cast<uintptr_t>(p) + kPageBytes - 1) & ~(kPageBytes - 1);
+  const uintptr_t end = (reinterpret_cast<uintptr_t>(p) + bytes) & ~(kPageBytes - 1);
+  if (end > begin) ::madvise(reinterpret_cast<void*>(begin), end - begin, MADV_HUGEPAGE);
+}
 }  // namespace huge_pages
 
 template <typename T>
