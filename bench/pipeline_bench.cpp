@@ -5,6 +5,7 @@
 //                                      every 1 s and file sinks (the real `run` path)
 // Prints one JSON object per line. Asserts nothing about time.
 
+#include <time.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -24,6 +25,20 @@ namespace {
 
 double now_s() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+// CPU seconds of the calling thread / of the whole process: on a shared machine these
+// separate "slow because preempted" from "slow because of more work".
+double thread_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+double process_cpu_s() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
 size_t rss_bytes() {
@@ -59,7 +74,7 @@ int main(int argc, char** argv) {
     sw::Decoder decoder;
     sw::Event e;
     uint64_t n = 0, bytes = 0, ok = 0;
-    double t0 = now_s();
+    double t0 = now_s(), c0 = thread_cpu_s();
     while (!src.at_end()) {
       batch.clear();
       if (!src.poll(batch, 1024, 0).is_ok()) return 1;
@@ -70,12 +85,12 @@ int main(int argc, char** argv) {
           ok += decoder.decode(r.payload, r.readable_after, e) == sw::DecodeError::kNone;
       }
     }
-    double secs = now_s() - t0;
+    double secs = now_s() - t0, cpu = thread_cpu_s() - c0;
     std::printf(
         "{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,\"mb_per_s\":%."
-        "1f%s}\n",
-        mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6,
-        mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
+        "1f,\"cpu_seconds\":%.3f,\"events_per_cpu_s\":%.0f%s}\n",
+        mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6, cpu,
+        n / cpu, mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
     return 0;
   }
   if (mode != "pipeline" || argc < 4) return 2;
@@ -97,9 +112,9 @@ int main(int argc, char** argv) {
   sw::Task task(o, src, {&sink}, *store.value(), ops.pointers(), calendar);
   if (!task.restore().is_ok()) return 1;
   std::atomic<bool> stop{false};
-  double t0 = now_s();
+  double t0 = now_s(), c0 = thread_cpu_s(), p0 = process_cpu_s();
   sw::Status s = task.run(stop);
-  double secs = now_s() - t0;
+  double secs = now_s() - t0, task_cpu = thread_cpu_s() - c0, proc_cpu = process_cpu_s() - p0;
   if (!s.is_ok()) {
     std::fprintf(stderr, "%s\n", s.to_string().c_str());
     return 1;
@@ -109,11 +124,13 @@ int main(int argc, char** argv) {
   uint64_t keys = c.state_keys.load();
   std::printf(
       "{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
-      "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu}\n",
+      "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu,"
+      "\"task_cpu_seconds\":%.3f,\"events_per_task_cpu_s\":%.0f,\"process_cpu_seconds\":%.3f}\n",
       static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
       static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
       c.checkpoint_duration_us_total.load() / 1e6,
-      static_cast<unsigned long long>(c.outputs[0].load()));
+      static_cast<unsigned long long>(c.outputs[0].load()), task_cpu, c.read.load() / task_cpu,
+      proc_cpu);
   std::printf(
       "{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
       "\"hot_state_bytes_per_key\":%.1f}\n",

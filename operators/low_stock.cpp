@@ -114,7 +114,9 @@ constexpr uint8_t kOverstockOpen = 32;
 constexpr uint8_t kDemandInit = 64;
 constexpr uint8_t kPersistedFlags = 0xff & ~kDirty;
 
-constexpr uint8_t kStateVersion = 1;
+constexpr uint8_t kStateVersion = 1;       // one key per entry (read for migration only)
+constexpr uint8_t kStateBlockVersion = 2;  // base: a block of consecutive keys per entry
+constexpr uint8_t kStateLogVersion = 2;    // log: (u32 KeyId, state) records
 constexpr uint8_t kItemVersion = 1;
 constexpr int64_t kDayMs = 86'400'000;
 // Missing days folded one by one beyond this many change nothing measurable.
@@ -360,7 +362,10 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
   if (key == kNoKey) return;
   const KeyIndex& keys = ctx.keys();
   KeyState& s = touch(key, ctx);
-  if (s.day == KeyState::kNoDay) adopt_pending(keys.sku_id(key));
+  // evaluate() reads the sku's item record (a ~1 MB table): start that miss now.
+  const uint32_t sku_id = keys.sku_id(key);
+  if (sku_id < sku_items_.size()) __builtin_prefetch(&sku_items_[sku_id]);
+  if (s.day == KeyState::kNoDay) adopt_pending(sku_id);
   const LocalDay& ld = ctx.calendar().day(keys.store_id(key), keys.store(key), e.ts_ms);
   roll_to(s, ld.day);
   switch (e.type) {
@@ -671,9 +676,8 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   ctx.emit(std::move(rec));
 }
 
-size_t LowStockOperator::encode_state(const KeyState& s, char* out) {
+void LowStockOperator::encode_state(const KeyState& s, char* out) {
   Writer w{out};
-  w.put<uint8_t>(kStateVersion);
   w.put<double>(s.on_hand);
   w.put<int64_t>(s.low_since_ms);
   w.put<int64_t>(s.stockout_since_ms);
@@ -687,12 +691,10 @@ size_t LowStockOperator::encode_state(const KeyState& s, char* out) {
   w.put<uint16_t>(s.history_days);
   w.put<uint8_t>(s.flags & kPersistedFlags);
   w.put<uint8_t>(s.low_severity);
-  return static_cast<size_t>(w.p - out);
 }
 
-bool LowStockOperator::decode_state(std::string_view v, KeyState& s) {
-  Reader r{v};
-  if (r.get<uint8_t>() != kStateVersion) return false;
+void LowStockOperator::decode_state(const char* in, KeyState& s) {
+  Reader r{std::string_view(in, kStateRecordBytes)};
   s.on_hand = r.get<double>();
   s.low_since_ms = r.get<int64_t>();
   s.stockout_since_ms = r.get<int64_t>();
@@ -706,7 +708,6 @@ bool LowStockOperator::decode_state(std::string_view v, KeyState& s) {
   s.history_days = r.get<uint16_t>();
   s.flags = r.get<uint8_t>() & kPersistedFlags;
   s.low_severity = r.get<uint8_t>();
-  return r.ok && r.pos == v.size() && s.low_severity <= 2;
 }
 
 std::string LowStockOperator::encode_item(const ItemParams& p) {
@@ -745,17 +746,63 @@ bool LowStockOperator::decode_item(std::string_view v, ItemParams& p) {
   return true;
 }
 
-void LowStockOperator::snapshot(StateBatch& batch) {
+void LowStockOperator::snapshot_base(StateBatch& batch) {
+  batch.remove_prefix(kStateNs);
+  batch.remove_prefix(kStateLogNs);
   char key[4];
-  char value[96];
-  for (KeyId id : dirty_) {
-    KeyState& s = states_[id];
-    s.flags &= static_cast<uint8_t>(~kDirty);
-    key_bytes(id, key);
-    size_t n = encode_state(s, value);
+  char value[1 + kKeysPerBlock * kStateRecordBytes];
+  value[0] = static_cast<char>(kStateBlockVersion);
+  for (size_t first = 0; first < states_.size(); first += kKeysPerBlock) {
+    const size_t end = std::min<size_t>(first + kKeysPerBlock, states_.size());
+    size_t n = 1;
+    for (size_t id = first; id < end; ++id, n += kStateRecordBytes) {
+      states_[id].flags &= static_cast<uint8_t>(~kDirty);
+      encode_state(states_[id], value + n);
+    }
+    key_bytes(static_cast<KeyId>(first), key);
     batch.put(kStateNs, std::string_view(key, 4), std::string_view(value, n));
   }
-  dirty_.clear();
+  log_records_ = 0;
+}
+
+void LowStockOperator::snapshot_log(StateBatch& batch) {
+  constexpr size_t kRecord = 4 + kStateRecordBytes;
+  constexpr size_t kAhead = 8;  // dirty ids are in first-touch order: overlap the misses
+  char key[12];
+  for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(log_checkpoint_ >> (56 - 8 * i));
+  char value[1 + kLogChunkKeys * kRecord];
+  value[0] = static_cast<char>(kStateLogVersion);
+  const size_t count = dirty_.size();
+  for (size_t chunk = 0; chunk * kLogChunkKeys < count; ++chunk) {
+    const size_t first = chunk * kLogChunkKeys;
+    const size_t end = std::min(first + kLogChunkKeys, count);
+    size_t n = 1;
+    for (size_t i = first; i < end; ++i, n += kRecord) {
+      if (i + kAhead < count) __builtin_prefetch(&states_[dirty_[i + kAhead]]);
+      KeyState& s = states_[dirty_[i]];
+      s.flags &= static_cast<uint8_t>(~kDirty);
+      key_bytes(dirty_[i], value + n);
+      encode_state(s, value + n + 4);
+    }
+    key_bytes(static_cast<KeyId>(chunk), key + 8);
+    batch.put(kStateLogNs, std::string_view(key, 12), std::string_view(value, n));
+  }
+  log_records_ += count;
+  ++log_checkpoint_;
+}
+
+void LowStockOperator::snapshot(StateBatch& batch) {
+  char key[4];
+  if (!dirty_.empty() || rewrite_base_) {
+    // The base costs one record per key: rewrite it once the log has grown that large.
+    if (rewrite_base_ || log_records_ + dirty_.size() >= states_.size()) {
+      snapshot_base(batch);
+      rewrite_base_ = false;
+    } else {
+      snapshot_log(batch);
+    }
+    dirty_.clear();
+  }
   for (uint32_t sku_id : dirty_skus_) {
     ItemParams& p = sku_items_[sku_id];
     p.dirty = false;
@@ -780,6 +827,9 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
   const KeyIndex& keys = ctx.keys();
   states_.clear();
   dirty_.clear();
+  log_checkpoint_ = 0;
+  log_records_ = 0;
+  rewrite_base_ = false;
   sku_items_.clear();
   dirty_skus_.clear();
   pending_items_.clear();
@@ -790,16 +840,59 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
 
   std::string bad;
   SW_RETURN_IF_ERROR(store.scan_prefix(kStateNs, "", [&](std::string_view k, std::string_view v) {
-    KeyState s;
-    if (k.size() != 4 || !decode_state(v, s)) {
+    const uint8_t version = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
+    const size_t records = v.empty() ? 0 : (v.size() - 1) / kStateRecordBytes;
+    const bool block = version == kStateBlockVersion && records <= kKeysPerBlock;
+    const bool single = version == kStateVersion && records == 1;
+    if (k.size() != 4 || (!block && !single) || v.size() != 1 + records * kStateRecordBytes) {
       bad = "low_stock key state has an unknown layout (" + std::to_string(v.size()) + " bytes)";
       return false;
     }
-    KeyId id = key_from_bytes(k);
-    if (id >= states_.size()) states_.resize(id + 1);
-    states_[id] = s;
+    const KeyId first = key_from_bytes(k);
+    if (block && first % kKeysPerBlock != 0) {
+      bad = "low_stock state block starts at key " + std::to_string(first);
+      return false;
+    }
+    if (single) rewrite_base_ = true;
+    if (first + records > states_.size()) states_.resize(first + records);
+    for (size_t i = 0; i < records; ++i) {
+      KeyState& s = states_[first + i];
+      decode_state(v.data() + 1 + i * kStateRecordBytes, s);
+      if (s.low_severity > 2) {
+        bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
+        return false;
+      }
+    }
     return true;
   }));
+  if (!bad.empty()) return Status::corruption(bad);
+
+  // Then the log, in checkpoint order: later records of a key replace earlier ones.
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kStateLogNs, "", [&](std::string_view k, std::string_view v) {
+        constexpr size_t kRecord = 4 + kStateRecordBytes;
+        if (k.size() != 12 || v.empty() || static_cast<uint8_t>(v[0]) != kStateLogVersion ||
+            (v.size() - 1) % kRecord != 0) {
+          bad = "low_stock state log entry has an unknown layout (" + std::to_string(v.size()) +
+                " bytes)";
+          return false;
+        }
+        uint64_t checkpoint = 0;
+        for (int i = 0; i < 8; ++i) checkpoint = (checkpoint << 8) | static_cast<uint8_t>(k[i]);
+        log_checkpoint_ = std::max(log_checkpoint_, checkpoint + 1);
+        for (size_t off = 1; off < v.size(); off += kRecord) {
+          const KeyId id = key_from_bytes(v.substr(off, 4));
+          if (id >= states_.size()) states_.resize(id + 1);
+          KeyState& s = states_[id];
+          decode_state(v.data() + off + 4, s);
+          if (s.low_severity > 2) {
+            bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
+            return false;
+          }
+          ++log_records_;
+        }
+        return true;
+      }));
   if (!bad.empty()) return Status::corruption(bad);
 
   SW_RETURN_IF_ERROR(store.scan_prefix(kItemNs, "", [&](std::string_view k, std::string_view v) {

@@ -16,6 +16,7 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "stream/huge_pages.h"
 #include "stream/operator.h"
 
 namespace sw {
@@ -52,16 +53,29 @@ class LowStockOperator : public Operator {
   uint32_t subscriptions() const override;
   void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
   void prefetch(KeyId key) const override {
-    if (key < states_.size()) __builtin_prefetch(&states_[key]);
+    if (key >= states_.size()) return;
+    // For writing; a state may straddle two cache lines.
+    const char* p = reinterpret_cast<const char*>(&states_[key]);
+    __builtin_prefetch(p, 1);
+    __builtin_prefetch(p + sizeof(KeyState) - 1, 1);
   }
   void snapshot(StateBatch& batch) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
   std::string describe(KeyId key) const override;
 
-  //! Namespaces in the state store: per-key state (key = 4-byte big-endian KeyId), sku-wide
-  //! item records (key = sku), store-specific item overrides (key = 4-byte big-endian KeyId).
+  //! Namespaces in the state store. Per-key state is a base plus a delta log: the base holds
+  //! every key in blocks of kKeysPerBlock consecutive ids (key = 4-byte big-endian first
+  //! KeyId); each checkpoint appends its dirty keys to the log in chunks of kLogChunkKeys
+  //! (key = 8-byte big-endian checkpoint number + 4-byte chunk number); once the log holds as
+  //! many records as there are keys, a checkpoint rewrites the base and drops the log in the
+  //! same batch. So a checkpoint of a million dirty keys is ~16 k RocksDB entries instead of
+  //! a million tiny ones (flush sorts and indexes entries: per-entry cost dominated), and
+  //! each dirty key costs at most two records' bytes, amortised.
   static constexpr std::string_view kStateNs = "op/low_stock";
+  static constexpr std::string_view kStateLogNs = "op/low_stock/log";
+  static constexpr uint32_t kKeysPerBlock = 32;
+  static constexpr uint32_t kLogChunkKeys = 64;
   static constexpr std::string_view kItemNs = "op/low_stock/items";
   static constexpr std::string_view kOverrideNs = "op/low_stock/item_overrides";
 
@@ -142,6 +156,8 @@ class LowStockOperator : public Operator {
 
   KeyState& touch(KeyId key, const OperatorContext& ctx);
   void mark_dirty(KeyId key, KeyState& s);
+  void snapshot_base(StateBatch& batch);
+  void snapshot_log(StateBatch& batch);
   void roll_to(KeyState& s, int32_t day);
   void fold_day(KeyState& s, double qty, bool censored);
   void apply_item(ItemParams& p, const Event& e);
@@ -155,15 +171,20 @@ class LowStockOperator : public Operator {
   void handle_item(const Event& e, KeyId key, OperatorContext& ctx);
   ItemParams* item_for_update(const Event& e, KeyId key, OperatorContext& ctx);
   void adopt_pending(uint32_t sku_id);
-  static size_t encode_state(const KeyState& s, char* out);
-  static bool decode_state(std::string_view v, KeyState& s);
+  //! Fixed-size record of one key's persisted state (kStateRecordBytes, no version byte).
+  static void encode_state(const KeyState& s, char* out);
+  static void decode_state(const char* in, KeyState& s);
+  static constexpr size_t kStateRecordBytes = 64;
   static std::string encode_item(const ItemParams& p);
   static bool decode_item(std::string_view v, ItemParams& p);
 
   Settings settings_;
   double default_z_ = 0;
-  std::vector<KeyState> states_;
+  HugePageVector<KeyState> states_;
   std::vector<KeyId> dirty_;
+  uint64_t log_checkpoint_ = 0;        // number of the next log entry group
+  uint64_t log_records_ = 0;           // records in the log since the base
+  bool rewrite_base_ = false;          // restored from the per-key layout: migrate it
   std::vector<ItemParams> sku_items_;  // indexed by interned sku id
   std::vector<uint32_t> dirty_skus_;
   absl::flat_hash_map<std::string, ItemParams> pending_items_;  // skus not yet in the index

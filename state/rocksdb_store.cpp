@@ -11,6 +11,7 @@
 #include <rocksdb/write_buffer_manager.h>
 
 #include "state/memory_store.h"
+#include "stream/huge_pages.h"
 
 namespace sw {
 
@@ -89,6 +90,8 @@ Status RocksDbStateStore::scan_prefix(
 
 Status RocksDbStateStore::commit(const StateBatch& batch) {
   rocksdb::WriteBatch wb(batch.bytes() + batch.size() * 16);
+  // A checkpoint batch is tens of MB of fresh memory: fault it in 2 MiB pages, not 4 KiB.
+  huge_pages::advise(wb.Data().data(), wb.Data().capacity());
   std::string k;
   for (size_t i = 0; i < batch.size(); ++i) {
     StateBatch::OpView op = batch.op(i);

@@ -6,7 +6,8 @@ namespace sw {
 
 uint64_t KeyIndex::hash(std::string_view store, std::string_view sku) {
   uint64_t h = XXH3_64bits_withSeed(store.data(), store.size(), 0x5157);
-  return XXH3_64bits_withSeed(sku.data(), sku.size(), h);
+  h = XXH3_64bits_withSeed(sku.data(), sku.size(), h);
+  return h != 0 ? h : 1;  // 0 is "no key" for the task and the empty slot for map_
 }
 
 uint32_t KeyIndex::intern_store(std::string_view store) {
@@ -42,15 +43,15 @@ KeyId KeyIndex::add_entry(std::string_view store, std::string_view sku) {
 
 KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added) {
   added = false;
-  auto it = map_.find(h);
-  if (it == map_.end()) {
+  const KeyId* found = map_.find(h);
+  if (found == nullptr) {
     KeyId id = add_entry(store, sku);
-    map_.emplace(h, id);
+    map_.insert(h, id);
     added = true;
     return id;
   }
-  const Entry& e = entries_[it->second];
-  if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
+  const Entry& e = entries_[*found];
+  if (stores_[e.store] == store && skus_[e.sku] == sku) return *found;
   // Hash collision with a different key: resolve exactly through the string map.
   std::string full = std::string(store) + '\x1f' + std::string(sku);
   auto c = collided_.find(full);
@@ -63,10 +64,10 @@ KeyId KeyIndex::find_or_add(uint64_t h, std::string_view store, std::string_view
 
 KeyId KeyIndex::find(std::string_view store, std::string_view sku) const {
   uint64_t h = hash(store, sku);
-  auto it = map_.find(h);
-  if (it == map_.end()) return kNoKey;
-  const Entry& e = entries_[it->second];
-  if (stores_[e.store] == store && skus_[e.sku] == sku) return it->second;
+  const KeyId* found = map_.find(h);
+  if (found == nullptr) return kNoKey;
+  const Entry& e = entries_[*found];
+  if (stores_[e.store] == store && skus_[e.sku] == sku) return *found;
   auto c = collided_.find(std::string(store) + '\x1f' + std::string(sku));
   return c == collided_.end() ? kNoKey : c->second;
 }
@@ -79,8 +80,7 @@ std::string KeyIndex::key_string(KeyId id) const {
 }
 
 size_t KeyIndex::memory_bytes() const {
-  size_t b = map_.capacity() * (sizeof(uint64_t) + sizeof(KeyId) + 1) +
-             entries_.capacity() * sizeof(Entry);
+  size_t b = map_.capacity() * map_.slot_bytes() + entries_.capacity() * sizeof(Entry);
   for (const auto& s : stores_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
   for (const auto& s : skus_) b += sizeof(std::string) + (s.size() > 15 ? s.capacity() : 0);
   b += (store_ids_.capacity() + sku_ids_.capacity()) * (sizeof(std::string) + 5);

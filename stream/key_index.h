@@ -10,6 +10,9 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "stream/hash_slots.h"
+#include "stream/huge_pages.h"
+
 namespace sw {
 
 using KeyId = uint32_t;
@@ -17,16 +20,16 @@ inline constexpr KeyId kNoKey = 0xffffffffu;
 
 class KeyIndex {
  public:
-  //! 64-bit hash of (store, sku); also the prefetch handle for find_or_add.
+  //! Nonzero 64-bit hash of (store, sku); also the prefetch handle for find_or_add.
   static uint64_t hash(std::string_view store, std::string_view sku);
   void prefetch(uint64_t h) const { map_.prefetch(h); }
   //! Second stage: looks up an existing key by hash (no string check; a hint only) and
   //! prefetches its entry. Returns kNoKey when absent.
   KeyId prefetch_entry(uint64_t h) const {
-    auto it = map_.find(h);
-    if (it == map_.end()) return kNoKey;
-    __builtin_prefetch(&entries_[it->second]);
-    return it->second;
+    const KeyId* id = map_.find(h);
+    if (id == nullptr) return kNoKey;
+    __builtin_prefetch(&entries_[*id]);
+    return *id;
   }
 
   //! Returns the key's id, adding it if new. `added` tells whether it was new.
@@ -60,14 +63,11 @@ class KeyIndex {
     uint32_t store;
     uint32_t sku;
   };
-  struct IdentityHash {
-    size_t operator()(uint64_t h) const { return static_cast<size_t>(h); }
-  };
   KeyId add_entry(std::string_view store, std::string_view sku);
-  absl::flat_hash_map<uint64_t, KeyId, IdentityHash> map_;
+  HashSlots<KeyId> map_;  // hash(store, sku) -> id
   // Keys whose hash collides with an earlier, different key (practically never used).
   absl::flat_hash_map<std::string, KeyId> collided_;
-  std::vector<Entry> entries_;
+  HugePageVector<Entry> entries_;
   std::vector<std::string> stores_, skus_;
   absl::flat_hash_map<std::string, uint32_t> store_ids_, sku_ids_;
   std::vector<std::vector<KeyId>> sku_keys_;

@@ -10,7 +10,11 @@ namespace sw {
 
 namespace {
 constexpr std::string_view kTaskNs = "task";
-constexpr std::string_view kKeysNs = "keys";
+constexpr std::string_view kKeysNs = "keys";  // one key per entry (read for restore only)
+// New keys of a checkpoint in chunks: key = be32 first id, value = per key the u32 length
+// and bytes of the store, then of the sku. One entry per chunk instead of one per key.
+constexpr std::string_view kKeyChunksNs = "key_chunks";
+constexpr size_t kKeysPerChunk = 65536;
 constexpr std::string_view kDedupNs = "dedup";
 constexpr uint8_t kMetaVersion = 2;
 
@@ -65,6 +69,7 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
     }
   }
   dedup_ring_.assign(options_.dedup_capacity, 0);
+  dedup_set_ = HashSlots<NoValue>(options_.dedup_capacity);
   pending_.reserve(1024);
 }
 
@@ -96,6 +101,10 @@ bool Task::seen_before(uint64_t h) {
 }
 
 void Task::remember(uint64_t h) {
+  // The id evicted kPipelineDepth insertions from now: its set slot is a cache miss too.
+  if (dedup_total_ + kPipelineDepth >= options_.dedup_capacity) {
+    dedup_set_.prefetch(dedup_ring_[(dedup_total_ + kPipelineDepth) % options_.dedup_capacity]);
+  }
   size_t slot = dedup_total_ % options_.dedup_capacity;
   if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
   dedup_ring_[slot] = h;
@@ -108,10 +117,10 @@ void Task::process(const std::vector<RawRecord>& records) {
   const size_t n = records.size();
   for (size_t i = 0; i < n + kPipelineDepth; ++i) {
     if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
-    // One record later its map slot is in cache: find its id and prefetch the key's entry
-    // and every subscribed operator's state for it.
-    if (i >= 1 && i - 1 < n) {
-      const Decoded& d = in_flight_[(i - 1) % kSlots];
+    // kMapAhead records later its map slot is in cache: find its id and prefetch the key's
+    // entry and every subscribed operator's state for it.
+    if (i >= kMapAhead && i - kMapAhead < n) {
+      const Decoded& d = in_flight_[(i - kMapAhead) % kSlots];
       if (d.error == DecodeError::kNone && d.key_hash != 0) {
         KeyId id = keys_.prefetch_entry(d.key_hash);
         if (id != kNoKey) {
@@ -463,11 +472,15 @@ Status Task::checkpoint() {
   for (Operator* op : operators_) op->snapshot(batch);
   // New keys, in id order.
   std::string v;
-  for (size_t id = keys_persisted_; id < keys_.size(); ++id) {
-    v.assign(keys_.store(static_cast<KeyId>(id)));
-    v.push_back('\x1f');
-    v.append(keys_.sku(static_cast<KeyId>(id)));
-    batch.put(kKeysNs, be32_key(static_cast<uint32_t>(id)), v);
+  for (size_t first = keys_persisted_; first < keys_.size(); first += kKeysPerChunk) {
+    v.clear();
+    ByteWriter w(v);
+    const size_t end = std::min(first + kKeysPerChunk, keys_.size());
+    for (size_t id = first; id < end; ++id) {
+      w.put_string(keys_.store(static_cast<KeyId>(id)));
+      w.put_string(keys_.sku(static_cast<KeyId>(id)));
+    }
+    batch.put(kKeyChunksNs, be32_key(static_cast<uint32_t>(first)), v);
   }
   keys_persisted_ = keys_.size();
   // Dedup ids inserted since the last checkpoint, as one chunk; drop fully evicted chunks.
@@ -498,7 +511,8 @@ Status Task::checkpoint() {
     committing_positions_.push_back({c.partition, c.next_offset, c.line});
   }
   counters_.state_keys.store(keys_.size());
-  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 + dedup_set_.capacity() * 9;
+  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 +
+                 dedup_set_.capacity() * dedup_set_.slot_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
   if (options_.exactly_once) {
@@ -542,6 +556,29 @@ Status Task::restore() {
     keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
     return true;
   }));
+  SW_RETURN_IF_ERROR(scan_err);
+  SW_RETURN_IF_ERROR(
+      store_.scan_prefix(kKeyChunksNs, "", [&](std::string_view k, std::string_view v) {
+        if (k.size() != 4 || from_be32(k) != keys_.size()) {
+          scan_err = Status::corruption("key index checkpoint is not dense");
+          return false;
+        }
+        ByteReader r(v);
+        std::string store, sku;
+        while (!r.empty()) {
+          if (!r.get_string(store) || !r.get_string(sku)) {
+            scan_err = Status::corruption("key index checkpoint chunk is truncated");
+            return false;
+          }
+          bool added;
+          keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
+          if (!added) {
+            scan_err = Status::corruption("key index checkpoint repeats a key");
+            return false;
+          }
+        }
+        return true;
+      }));
   SW_RETURN_IF_ERROR(scan_err);
   keys_persisted_ = keys_.size();
   // Dedup chunks in insertion order.

@@ -17,11 +17,10 @@
 #include <thread>
 #include <vector>
 
-#include <absl/container/flat_hash_set.h>
-
 #include "stream/calendar.h"
 #include "stream/counters.h"
 #include "stream/decoder.h"
+#include "stream/hash_slots.h"
 #include "stream/key_index.h"
 #include "stream/operator.h"
 #include "stream/sink.h"
@@ -121,10 +120,14 @@ class Task final : public OperatorContext {
     int64_t line;
   };
 
-  // Records are decoded kPipelineDepth ahead of being applied, and their key-index and
-  // dedup slots prefetched meanwhile, so the cache misses of million-key tables overlap
-  // with decoding. Each in-flight record has its own decoder (string views stay valid).
-  static constexpr int kPipelineDepth = 3;
+  // Records flow through three stages, so the cache misses of million-key tables overlap
+  // with decoding other records: decode (prefetches the record's key-index and dedup
+  // slots), kMapAhead records later look its key up (prefetches the key's entry and the
+  // operators' state for it), kStateAhead records later apply it. Each in-flight record
+  // has its own decoder (string views stay valid).
+  static constexpr int kMapAhead = 4;
+  static constexpr int kStateAhead = 4;
+  static constexpr int kPipelineDepth = kMapAhead + kStateAhead;
   struct Decoded {
     const RawRecord* record = nullptr;
     Event event;
@@ -172,8 +175,8 @@ class Task final : public OperatorContext {
   uint32_t current_op_ = 0;
 
   // Dedup horizon: ring of the most recent event_id hashes + set.
-  std::vector<uint64_t> dedup_ring_;
-  absl::flat_hash_set<uint64_t> dedup_set_;
+  HugePageVector<uint64_t> dedup_ring_;
+  HashSlots<NoValue> dedup_set_;
   uint64_t dedup_total_ = 0;                                 // ids ever inserted
   uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
   std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)

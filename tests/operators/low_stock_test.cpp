@@ -696,6 +696,53 @@ TEST(LowStockOperatorTest, RestoreRejectsUnknownLayout) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
 
+// Checkpoints written before the base + log layout hold one key per entry (version 1):
+// restore reads them, and the next snapshot replaces them with a base in the same batch.
+TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
+  std::vector<Event> ev = script();
+  LowStockOperator original(test_config());
+  FakeContext ctx;
+  for (const Event& e : ev) ctx.send(original, e);
+  StateBatch base;
+  original.snapshot(base);  // the first snapshot writes the base
+  FakeStateStore store;
+  StateBatch legacy;
+  for (size_t i = 0; i < base.size(); ++i) {
+    StateBatch::OpView op = base.op(i);
+    if (op.kind != StateBatch::OpKind::kPut) continue;
+    if (op.ns != LowStockOperator::kStateNs) {
+      legacy.put(op.ns, op.key, op.value);
+      continue;
+    }
+    ASSERT_EQ(op.value[0], 2);
+    ASSERT_EQ(op.key, std::string("\0\0\0\0", 4));
+    for (size_t id = 0; id * 64 + 1 < op.value.size(); ++id) {
+      std::string key("\0\0\0", 3);
+      key.push_back(static_cast<char>(id));
+      legacy.put(LowStockOperator::kStateNs, key,
+                 std::string("\x01") + std::string(op.value.substr(1 + id * 64, 64)));
+    }
+  }
+  ASSERT_TRUE(store.commit(legacy).is_ok());
+
+  LowStockOperator restored(test_config());
+  ASSERT_TRUE(restored.restore(store, ctx).is_ok());
+  for (KeyId k = 0; k < ctx.keys().size(); ++k) {
+    EXPECT_EQ(restored.describe(k), original.describe(k));
+  }
+  StateBatch migration;
+  restored.snapshot(migration);
+  ASSERT_GE(migration.size(), 2u);
+  EXPECT_EQ(migration.op(0).kind, StateBatch::OpKind::kRemovePrefix);
+  EXPECT_EQ(migration.op(0).ns, LowStockOperator::kStateNs);
+  ASSERT_TRUE(store.commit(migration).is_ok());
+  LowStockOperator again(test_config());
+  ASSERT_TRUE(again.restore(store, ctx).is_ok());
+  for (KeyId k = 0; k < ctx.keys().size(); ++k) {
+    EXPECT_EQ(again.describe(k), original.describe(k));
+  }
+}
+
 TEST(LowStockOperatorTest, DescribeShowsStateAndOpenAlerts) {
   LowStockOperator op(test_config());
   FakeContext ctx;
