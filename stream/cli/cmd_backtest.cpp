@@ -54,7 +54,12 @@ constexpr const char* kUsage =
     "                (the noise floor) and shelfwatch's forecast against the true mean\n"
     "  --json        print one JSON object instead of the table\n"
     "cover = share of actuals inside the interval, below = share under it, width =\n"
-    "sum(hi - lo) / sum(forecast).\n";
+    "sum(hi - lo) / sum(forecast).\n\n"
+    "examples:\n"
+    "  shelfwatch gen --stores 5 --skus 40 --days 400 --seed 3 --out h.jsonl --truth t.jsonl\n"
+    "  shelfwatch backtest --config examples/demo.yaml --input h.jsonl --horizon 7\n"
+    "  shelfwatch backtest --config examples/demo.yaml --input h.jsonl --from 2027-10-01 \\\n"
+    "      --fixed --horizon 90 --truth t.jsonl --json\n";
 
 struct Score {
   double smape = 0, abs_err = 0, err = 0, actual = 0, scaled = 0, covered = 0, n = 0;

@@ -133,7 +133,10 @@ int score_csv_command(const Args& args) {
         "operator (series = file name, one pass, no look-ahead) and writes\n"
         "OUT/<category>/NAME_<file>.csv with columns timestamp,value,anomaly_score: the\n"
         "Numenta Anomaly Benchmark results layout. Detector settings come from\n"
-        "operators.anomaly.* (docs/anomaly.md); the same settings apply to every file.\n");
+        "operators.anomaly.* (docs/anomaly.md); the same settings apply to every file.\n\n"
+        "example:\n"
+        "  shelfwatch score-csv --in nab/data --out results --detector shelfwatch\n"
+        "  python3 nab_score.py nab results shelfwatch\n");
     return 0;
   }
   std::string in, out, name, config_path;
