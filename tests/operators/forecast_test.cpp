@@ -540,6 +540,23 @@ void history(ForecastOperator& op, FakeContext& ctx, int from, int to) {
   }
 }
 
+// An incremental checkpoint (dirty keys only) of `op` committed to `store`.
+void checkpoint(ForecastOperator& op, FakeStateStore& store) {
+  StateBatch b;
+  op.snapshot(b);
+  const Status st = store.commit(b);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+}
+
+// The restarted operator: keys re-created as the task's key index would, then restored at
+// watermark `at`.
+void restore_into(ForecastOperator& op, FakeContext& ctx, FakeStateStore& store, int64_t at) {
+  for (const char* sku : {"A", "B", "C"}) ctx.key("S1", sku);
+  ctx.set_watermark(at);
+  const Status rs = op.restore(store, ctx);
+  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+}
+
 TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
   ForecastOptions o = test_options();
   o.horizon = 120;  // beyond the long interval anchor, which has samples at the restart
@@ -558,13 +575,9 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
     FakeContext c1;
     c1.send(first, testing::item(0, "A", f));
     history(first, c1, 0, 20);
-    StateBatch b;
-    first.snapshot(b);  // incremental checkpoints: dirty keys only
-    ASSERT_TRUE(store.commit(b).is_ok());
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
     history(first, c1, 20, 112);
-    b.clear();
-    first.snapshot(b);
-    ASSERT_TRUE(store.commit(b).is_ok());
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
     got = c1.take();
     double lo = 0, hi = 0;
     uint32_t n = 0;
@@ -573,10 +586,7 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
   }
   ForecastOperator second(o);
   FakeContext c2;
-  for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);  // the task restores its key index
-  c2.set_watermark(day_ms(111) + 11 * kHour + 1);
-  const Status rs = second.restore(store, c2);
-  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+  ASSERT_NO_FATAL_FAILURE(restore_into(second, c2, store, day_ms(111) + 11 * kHour + 1));
   EXPECT_EQ(c2.timers.size(), 3u);  // one bucket-close timer per key, re-registered
   history(second, c2, 112, 140);
   for (auto& r : c2.take()) got.push_back(std::move(r));
@@ -604,21 +614,14 @@ TEST(ForecastOperatorTest, HourlyRestoreGivesByteIdenticalOutputs) {
     ForecastOperator first(o);
     FakeContext c1;
     history(first, c1, 0, 9);
-    StateBatch b;
-    first.snapshot(b);
-    ASSERT_TRUE(store.commit(b).is_ok());
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
     history(first, c1, 9, 17);
-    b.clear();
-    first.snapshot(b);
-    ASSERT_TRUE(store.commit(b).is_ok());
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
     got = c1.take();
   }
   ForecastOperator second(o);
   FakeContext c2;
-  for (const char* sku : {"A", "B", "C"}) c2.key("S1", sku);
-  c2.set_watermark(day_ms(16) + 11 * kHour + 1);
-  const Status rs = second.restore(store, c2);
-  ASSERT_TRUE(rs.is_ok()) << rs.to_string();
+  ASSERT_NO_FATAL_FAILURE(restore_into(second, c2, store, day_ms(16) + 11 * kHour + 1));
   history(second, c2, 17, 30);
   for (auto& r : c2.take()) got.push_back(std::move(r));
   ASSERT_EQ(got.size(), expected.size());
