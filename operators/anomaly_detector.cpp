@@ -18,7 +18,14 @@ double clip(double v, double c) {
   return std::clamp(v, -c, c);
 }
 constexpr double kMsPerHour = 3600.0 * 1000.0;
-constexpr double kNlpHalf = 6.24;  // -log10 p of a 5-sigma two-sided tail: score 0.5
+constexpr double kNlpHalf = 6.24;       // -log10 p of a 5-sigma two-sided tail: score 0.5
+constexpr double kAbsDevToSd = 1.2533;  // sqrt(pi / 2): normal sd over mean absolute deviation
+
+// Standard deviation of an hour slot's residuals: the slot's mean absolute residual blended
+// with the series-wide one by the slot's recurrences `hv` (prior weight `k`).
+double hour_slot_sd(const AnomalySeriesState& s, int hour, double hv, double k) {
+  return kAbsDevToSd * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
+}
 constexpr double kTailLevel[AnomalySeriesState::kTailLevels] = {2,  3,  4,  5,  6.5, 8, 10,
                                                                 13, 17, 22, 30, 45,  70};
 
@@ -74,8 +81,7 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   double ho = s.hour_offset[hour];
   double gh = 0;
   if (hv > 0) {
-    double sdh = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
-    sdh = std::max(sdh, 1.2533 * s.err_seasonal);
+    const double sdh = std::max(hour_slot_sd(s, hour, hv, k), kAbsDevToSd * s.err_seasonal);
     double var = sdh * sdh * k / hv;
     gh = ho * ho / (ho * ho + var + 1e-300);
   }
@@ -98,7 +104,7 @@ double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int 
   double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
   double hv = s.hour_visits[hour] / std::max(1.0, kMsPerHour / gap);
   double k = config_.slot_prior;
-  double sd = 1.2533 * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
+  double sd = hour_slot_sd(s, hour, hv, k);
   double floor = std::max(config_.abs_scale_floor,
                           config_.rel_scale_floor * (std::fabs(s.slow_level) + s.mean_abs_x));
   if (config_.count_series) {
@@ -149,7 +155,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double z = r / sd;
   const double disp = std::max(dispersion, 1e-9);
   if (config_.count_series && value >= 0 &&
-      1.2533 * s.scale < std::sqrt(std::max(exp_v, 0.25 * disp) * disp)) {
+      kAbsDevToSd * s.scale < std::sqrt(std::max(exp_v, 0.25 * disp) * disp)) {
     // Counts near (quasi-)Poisson noise: signed deviance residual in units of one event,
     // accurate in the tails (0 observed against 30 expected is p = e^-30, not 5.5 sigma).
     const double mu = std::max(exp_v, 0.25 * disp) / disp;
@@ -274,7 +280,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   s.local_level += rate(a_local_) * clip(value - exp_v, c);
   // The seasonal model learns against its own error scale: it must be able to learn a
   // pattern that the fast level currently hides from the combined residual.
-  const double cs = warm ? config_.clip_z * 1.2533 * s.err_seasonal + c : 1e300;
+  const double cs = warm ? config_.clip_z * kAbsDevToSd * s.err_seasonal + c : 1e300;
   s.slow_level += rate(a_slow_) * clip(value - e_season_full, cs);
 
   // Slot offsets: rates per recurrence of the slot.
@@ -283,10 +289,11 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   double per_day = std::max(1.0, 24 * kMsPerHour / gap);
   // A young slot is a running mean over its recurrences (rate 1 / (recurrences + 1)), not an
   // EWMA started at 0: that start would bias every offset toward 0 for weeks.
-  double a_h =
-      weighted(std::max(a_slot_, 1.0 / (s.hour_visits[hour] / per_hour + 1.0)), w / per_hour);
-  double a_d =
-      weighted(std::max(a_slot_, 1.0 / (s.weekday_visits[weekday] / per_day + 1.0)), w / per_day);
+  auto slot_rate = [&](double visits, double per) {
+    return weighted(std::max(a_slot_, 1.0 / (visits / per + 1.0)), w / per);
+  };
+  double a_h = slot_rate(s.hour_visits[hour], per_hour);
+  double a_d = slot_rate(s.weekday_visits[weekday], per_day);
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
   double hr = value - s.slow_level - wo - ho;
