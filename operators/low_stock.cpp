@@ -9,6 +9,7 @@
 #include <numbers>
 #include <type_traits>
 
+#include "stream/bytes.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
 #include "stream/json_writer.h"
@@ -768,8 +769,7 @@ void LowStockOperator::snapshot_base(StateBatch& batch) {
 void LowStockOperator::snapshot_log(StateBatch& batch) {
   constexpr size_t kRecord = 4 + kStateRecordBytes;
   constexpr size_t kAhead = 8;  // dirty ids are in first-touch order: overlap the misses
-  char key[12];
-  for (int i = 0; i < 8; ++i) key[i] = static_cast<char>(log_checkpoint_ >> (56 - 8 * i));
+  const std::string group = be64_key(log_checkpoint_);  // entries sort by checkpoint, chunk
   char value[1 + kLogChunkKeys * kRecord];
   value[0] = static_cast<char>(kStateLogVersion);
   const size_t count = dirty_.size();
@@ -784,8 +784,8 @@ void LowStockOperator::snapshot_log(StateBatch& batch) {
       key_bytes(dirty_[i], value + n);
       encode_state(s, value + n + 4);
     }
-    key_bytes(static_cast<KeyId>(chunk), key + 8);
-    batch.put(kStateLogNs, std::string_view(key, 12), std::string_view(value, n));
+    batch.put(kStateLogNs, group + be32_key(static_cast<uint32_t>(chunk)),
+              std::string_view(value, n));
   }
   log_records_ += count;
   ++log_checkpoint_;
@@ -839,6 +839,15 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
   states_.resize(keys.size());
 
   std::string bad;
+  // Decodes one persisted key record into states_[id]; false (with `bad` set) if corrupt.
+  auto load = [&](KeyId id, const char* record) {
+    if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
+    KeyState& s = states_[id];
+    decode_state(record, s);
+    if (s.low_severity <= 2) return true;
+    bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
+    return false;
+  };
   SW_RETURN_IF_ERROR(store.scan_prefix(kStateNs, "", [&](std::string_view k, std::string_view v) {
     const uint8_t version = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
     const size_t records = v.empty() ? 0 : (v.size() - 1) / kStateRecordBytes;
@@ -854,14 +863,8 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
       return false;
     }
     if (single) rewrite_base_ = true;
-    if (first + records > states_.size()) states_.resize(first + records);
     for (size_t i = 0; i < records; ++i) {
-      KeyState& s = states_[first + i];
-      decode_state(v.data() + 1 + i * kStateRecordBytes, s);
-      if (s.low_severity > 2) {
-        bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
-        return false;
-      }
+      if (!load(first + static_cast<KeyId>(i), v.data() + 1 + i * kStateRecordBytes)) return false;
     }
     return true;
   }));
@@ -877,18 +880,9 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
                 " bytes)";
           return false;
         }
-        uint64_t checkpoint = 0;
-        for (int i = 0; i < 8; ++i) checkpoint = (checkpoint << 8) | static_cast<uint8_t>(k[i]);
-        log_checkpoint_ = std::max(log_checkpoint_, checkpoint + 1);
+        log_checkpoint_ = std::max(log_checkpoint_, from_be64(k.substr(0, 8)) + 1);
         for (size_t off = 1; off < v.size(); off += kRecord) {
-          const KeyId id = key_from_bytes(v.substr(off, 4));
-          if (id >= states_.size()) states_.resize(id + 1);
-          KeyState& s = states_[id];
-          decode_state(v.data() + off + 4, s);
-          if (s.low_severity > 2) {
-            bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
-            return false;
-          }
+          if (!load(key_from_bytes(v.substr(off, 4)), v.data() + off + 4)) return false;
           ++log_records_;
         }
         return true;

@@ -544,6 +544,12 @@ Status Task::restore() {
   }
   // Keys in id order: ids are identical to the uninterrupted run.
   Status scan_err = Status::ok();
+  auto restore_key = [&](std::string_view store, std::string_view sku) {
+    bool added;
+    keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
+    if (!added) scan_err = Status::corruption("key index checkpoint repeats a key");
+    return added;
+  };
   SW_RETURN_IF_ERROR(store_.scan_prefix(kKeysNs, "", [&](std::string_view k, std::string_view v) {
     uint32_t id = from_be32(k);
     size_t sep = v.find('\x1f');
@@ -551,10 +557,7 @@ Status Task::restore() {
       scan_err = Status::corruption("key index checkpoint is not dense");
       return false;
     }
-    bool added;
-    std::string_view store = v.substr(0, sep), sku = v.substr(sep + 1);
-    keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
-    return true;
+    return restore_key(v.substr(0, sep), v.substr(sep + 1));
   }));
   SW_RETURN_IF_ERROR(scan_err);
   SW_RETURN_IF_ERROR(
@@ -570,12 +573,7 @@ Status Task::restore() {
             scan_err = Status::corruption("key index checkpoint chunk is truncated");
             return false;
           }
-          bool added;
-          keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
-          if (!added) {
-            scan_err = Status::corruption("key index checkpoint repeats a key");
-            return false;
-          }
+          if (!restore_key(store, sku)) return false;
         }
         return true;
       }));
