@@ -8,6 +8,7 @@
 #include <limits>
 #include <type_traits>
 
+#include "stream/bytes.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
 #include "stream/json_writer.h"
@@ -190,10 +191,45 @@ class Reader {
   size_t pos_ = 0;
 };
 
-std::string key_bytes(KeyId key) {
-  std::string k = "k";
-  for (int i = 3; i >= 0; --i) k.push_back(static_cast<char>((key >> (8 * i)) & 0xff));
-  return k;
+// A key's own seasonal profile (slot ratios as decayed sums of observation / expected):
+// every slot decays by `keep`, then `slot` adds one observation.
+template <size_t N>
+void own_profile_add(float (&num)[N], float (&den)[N], double keep, int slot, double observed,
+                     double expected) {
+  for (size_t i = 0; i < N; ++i) {
+    num[i] = static_cast<float>(num[i] * keep);
+    den[i] = static_cast<float>(den[i] * keep);
+  }
+  num[slot] += static_cast<float>(observed);
+  den[slot] += static_cast<float>(expected);
+}
+
+// Record key: a one-letter record kind ('k' key state, 'h' hour profile, 'p' pool) and the
+// big-endian id.
+std::string key_bytes(char kind, uint32_t id) {
+  return std::string(1, kind) + be32_key(id);
+}
+
+// Restores the fixed-size records of one kind (key_bytes(kind, id) -> version byte + T) into
+// `out`, indexed by id; a malformed record is reported as `what`.
+template <typename T>
+Status restore_records(const StateStore& store, char kind, std::vector<T>& out, const char* what) {
+  bool malformed = false;
+  SW_RETURN_IF_ERROR(store.scan_prefix(ForecastOperator::kNamespace, std::string_view(&kind, 1),
+                                       [&](std::string_view key, std::string_view value) {
+                                         if (key.size() != 5 || value.size() != 1 + sizeof(T) ||
+                                             static_cast<uint8_t>(value[0]) != kStateVersion) {
+                                           malformed = true;
+                                           return false;
+                                         }
+                                         const uint32_t id = from_be32(key.substr(1));
+                                         if (id >= out.size())
+                                           out.resize(static_cast<size_t>(id) + 1);
+                                         std::memcpy(&out[id], value.data() + 1, sizeof(T));
+                                         return true;
+                                       }));
+  if (malformed) return Status::corruption(std::string("op/forecast: malformed ") + what);
+  return Status::ok();
 }
 
 }  // namespace
@@ -904,13 +940,8 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
         if (options_.own_hours) {
           if (key >= own_hours_.size()) own_hours_.resize(states_.size());
           OwnHours& own = own_hours_[key];
-          const double kh = 1 - 1.0 / (91 * 24);  // ~3 months, like the pools
-          for (int i = 0; i < 24; ++i) {
-            own.num[i] = static_cast<float>(own.num[i] * kh);
-            own.den[i] = static_cast<float>(own.den[i] * kh);
-          }
-          own.num[hr] += static_cast<float>(obs_hod);
-          own.den[hr] += static_cast<float>(level_pre);
+          own_profile_add(own.num, own.den, 1 - 1.0 / (91 * 24),  // ~3 months, like the pools
+                          hr, obs_hod, level_pre);
         }
       }
     }
@@ -918,13 +949,9 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
       const double obs_moy = y / (se.dow[w] * se.hod[hr] * reg);
       grp.moy.add(m, obs_moy, annual_pre);
       cat.pool.moy.add(m, obs_moy, annual_pre);
-      const double km = std::pow(1 - 1.0 / 730, 1.0 / per_day);  // ~2 years, like the pools
-      for (int i = 0; i < 12; ++i) {
-        s.moy_num[i] = static_cast<float>(s.moy_num[i] * km);
-        s.moy_den[i] = static_cast<float>(s.moy_den[i] * km);
-      }
-      s.moy_num[m] += static_cast<float>(obs_moy);
-      s.moy_den[m] += static_cast<float>(annual_pre);
+      own_profile_add(s.moy_num, s.moy_den,
+                      std::pow(1 - 1.0 / 730, 1.0 / per_day),  // ~2 years, like the pools
+                      m, obs_moy, annual_pre);
     }
     // Category regressors: log demand relative to the unpromoted baseline.
     const double baseline = level_pre * sf;
@@ -1088,20 +1115,12 @@ double ForecastOperator::step_mean(KeyId key, const KeyState& s, const Seasons& 
   const int32_t b = s.open_bucket + i - 1;
   const double price_reg = uplift(s, 0);
   double reg = price_reg;
-  const bool timed = keys_ != nullptr && calendar_ != nullptr;
-  if (timed && !promos_.empty()) {
-    auto it = promos_.find(av(keys_->sku(key)));
-    if (it != promos_.end()) {
-      const uint32_t sid = keys_->store_id(key);
-      const std::string_view store = keys_->store(key);
-      const int64_t bs = bucket_start(sid, store, b), be = bucket_end(sid, store, b);
-      double d = 0;
-      for (const Promo& pr : it->second) {
-        if (!pr.store.empty() && pr.store != store) continue;
-        if (pr.start_ms < be && pr.end_ms > bs) d = std::max(d, pr.discount);
-      }
-      if (d > 0) reg = uplift(s, d);
-    }
+  if (keys_ != nullptr && calendar_ != nullptr && !promos_.empty()) {
+    const uint32_t sid = keys_->store_id(key);
+    const std::string_view store = keys_->store(key);
+    const double d = promo_discount(store, keys_->sku(key), bucket_start(sid, store, b),
+                                    bucket_end(sid, store, b));
+    if (d > 0) reg = uplift(s, d);
   }
   double lead_buckets = 0;
   const double surprise = unannounced_promo_factor(s, lead_buckets);
@@ -1305,14 +1324,12 @@ void ForecastOperator::snapshot(StateBatch& batch) {
     value.clear();
     value.push_back(static_cast<char>(kStateVersion));
     value.append(reinterpret_cast<const char*>(&states_[k]), sizeof(KeyState));
-    batch.put(kNamespace, key_bytes(k), value);
+    batch.put(kNamespace, key_bytes('k', k), value);
     if (k < own_hours_.size()) {
       value.clear();
       value.push_back(static_cast<char>(kStateVersion));
       value.append(reinterpret_cast<const char*>(&own_hours_[k]), sizeof(OwnHours));
-      std::string hk = key_bytes(k);
-      hk[0] = 'h';
-      batch.put(kNamespace, hk, value);
+      batch.put(kNamespace, key_bytes('h', k), value);
     }
     dirty_flag_[k] = 0;
   }
@@ -1322,9 +1339,7 @@ void ForecastOperator::snapshot(StateBatch& batch) {
     value.push_back(static_cast<char>(kStateVersion));
     value.append(reinterpret_cast<const char*>(&group_keys_[g]), sizeof(uint64_t));
     value.append(reinterpret_cast<const char*>(&groups_[g]), sizeof(PoolProfile));
-    std::string k = key_bytes(g);
-    k[0] = 'p';
-    batch.put(kNamespace, k, value);
+    batch.put(kNamespace, key_bytes('p', g), value);
     group_dirty_[g] = 0;
   }
   dirty_groups_.clear();
@@ -1439,8 +1454,7 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
           bad = Status::corruption("op/forecast: malformed pool record");
           return false;
         }
-        uint32_t id = 0;
-        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
+        const uint32_t id = from_be32(key.substr(1));
         if (id >= groups_.size()) {
           groups_.resize(static_cast<size_t>(id) + 1);
           group_keys_.resize(groups_.size(), UINT64_MAX);
@@ -1455,20 +1469,7 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
     group_ids_.emplace(group_keys_[i], i);
   }
   own_hours_.clear();
-  SW_RETURN_IF_ERROR(
-      store.scan_prefix(kNamespace, "h", [&](std::string_view key, std::string_view value) {
-        if (key.size() != 5 || value.size() != 1 + sizeof(OwnHours) ||
-            static_cast<uint8_t>(value[0]) != kStateVersion) {
-          bad = Status::corruption("op/forecast: malformed hour profile record");
-          return false;
-        }
-        KeyId id = 0;
-        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
-        if (id >= own_hours_.size()) own_hours_.resize(static_cast<size_t>(id) + 1);
-        std::memcpy(&own_hours_[id], value.data() + 1, sizeof(OwnHours));
-        return true;
-      }));
-  SW_RETURN_IF_ERROR(bad);
+  SW_RETURN_IF_ERROR(restore_records(store, 'h', own_hours_, "hour profile record"));
   sku_category_.clear();
   SW_RETURN_IF_ERROR(
       store.scan_prefix(kNamespace, "s", [&](std::string_view key, std::string_view value) {
@@ -1483,20 +1484,7 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
         return true;
       }));
   SW_RETURN_IF_ERROR(bad);
-  SW_RETURN_IF_ERROR(
-      store.scan_prefix(kNamespace, "k", [&](std::string_view key, std::string_view value) {
-        if (key.size() != 5 || value.size() != 1 + sizeof(KeyState) ||
-            static_cast<uint8_t>(value[0]) != kStateVersion) {
-          bad = Status::corruption("op/forecast: malformed key state record");
-          return false;
-        }
-        KeyId id = 0;
-        for (int i = 1; i < 5; ++i) id = (id << 8) | static_cast<uint8_t>(key[i]);
-        if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
-        std::memcpy(&states_[id], value.data() + 1, sizeof(KeyState));
-        return true;
-      }));
-  SW_RETURN_IF_ERROR(bad);
+  SW_RETURN_IF_ERROR(restore_records(store, 'k', states_, "key state record"));
   dirty_flag_.assign(states_.size(), 0);
   group_dirty_.assign(groups_.size(), 0);
   dirty_groups_.clear();
