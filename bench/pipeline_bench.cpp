@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -109,6 +110,8 @@ int main(int argc, char** argv) {
   sw::TaskOptions o;
   o.checkpoint_interval_ms = 1000;
   o.dedup_capacity = 1'000'000;
+  // PIPELINE_BENCH_READ_AHEAD=0 decodes on the task thread (for A/B runs).
+  if (const char* ra = std::getenv("PIPELINE_BENCH_READ_AHEAD")) o.read_ahead = ra[0] != '0';
   sw::Task task(o, src, {&sink}, *store.value(), ops.pointers(), calendar);
   if (!task.restore().is_ok()) return 1;
   std::atomic<bool> stop{false};

@@ -34,6 +34,8 @@ class FileSource final : public Source {
   }
   Status seek(const std::vector<SourcePosition>& positions) override;
   std::string name() const override { return options_.path == "-" ? "stdin" : options_.path; }
+  //! No partition is ever idle and checkpoints need no call back: reading ahead is safe.
+  bool allows_read_ahead() const override { return true; }
 
  private:
   Status fill();

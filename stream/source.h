@@ -44,6 +44,10 @@ class Source {
   virtual bool partition_idle(int32_t /*partition*/) const { return false; }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
+  //! True if poll() and at_end() may run on a reader thread of their own while the task
+  //! thread calls partition_idle(), on_checkpoint() and name() (their answers must not
+  //! depend on poll state). Such sources are polled and decoded ahead (stream/read_ahead.h).
+  virtual bool allows_read_ahead() const { return false; }
 };
 
 }  // namespace sw

@@ -4,6 +4,7 @@
 // store (state/rocksdb_store.h) and an in-memory store for tests (state/memory_store.h).
 
 #include <cstdint>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -16,7 +17,10 @@
 namespace sw {
 
 //! A set of writes applied atomically by StateStore::commit(). Keys and values are copied
-//! into one arena, so a checkpoint of a million dirty keys costs no per-key allocation.
+//! into 2 MiB chunks that clear() keeps for the next batch, so a checkpoint of a million
+//! dirty keys costs no per-key allocation, and a batch that grows never copies what it
+//! already holds (a single growing buffer re-copied and re-faulted tens of MB per
+//! checkpoint on the task thread).
 class StateBatch {
  public:
   enum class OpKind : uint8_t { kPut, kRemove, kRemovePrefix };
@@ -24,6 +28,12 @@ class StateBatch {
     OpKind kind;
     std::string_view ns, key, value;
   };
+
+  StateBatch() = default;
+  StateBatch(const StateBatch&) = delete;
+  StateBatch& operator=(const StateBatch&) = delete;
+  StateBatch(StateBatch&&) = default;
+  StateBatch& operator=(StateBatch&&) = default;
 
   void put(std::string_view ns, std::string_view key, std::string_view value) {
     add(OpKind::kPut, ns, key, value);
@@ -35,43 +45,61 @@ class StateBatch {
 
   size_t size() const { return ops_.size(); }
   bool empty() const { return ops_.empty(); }
-  size_t bytes() const { return arena_.size(); }
+  //! Bytes of namespaces, keys and values held.
+  size_t bytes() const { return bytes_; }
   OpView op(size_t i) const {
     const Op& o = ops_[i];
-    const char* base = arena_.data();
     return {o.kind,
-            {base + o.ns_off, o.ns_len},
-            {base + o.key_off, o.key_len},
-            {base + o.value_off, o.value_len}};
+            {o.data, o.ns_len},
+            {o.data + o.ns_len, o.key_len},
+            {o.data + o.ns_len + o.key_len, o.value_len}};
   }
   void clear() {
     ops_.clear();
-    arena_.clear();
+    large_.clear();
+    chunk_ = 0;
+    used_ = 0;
+    bytes_ = 0;
   }
 
  private:
+  static constexpr size_t kChunkBytes = size_t{2} << 20;
   struct Op {
     OpKind kind;
     uint32_t ns_len, key_len, value_len;
-    size_t ns_off, key_off, value_off;
+    const char* data;  // ns, key and value, contiguous
   };
   void add(OpKind kind, std::string_view ns, std::string_view key, std::string_view value) {
-    Op o{kind,
-         static_cast<uint32_t>(ns.size()),
-         static_cast<uint32_t>(key.size()),
-         static_cast<uint32_t>(value.size()),
-         arena_.size(),
-         0,
-         0};
-    arena_.append(ns);
-    o.key_off = arena_.size();
-    arena_.append(key);
-    o.value_off = arena_.size();
-    arena_.append(value);
-    ops_.push_back(o);
+    const size_t need = ns.size() + key.size() + value.size();
+    char* at;
+    if (need > kChunkBytes / 4) {
+      large_.push_back(
+          std::make_unique_for_overwrite<char[]>(need));  // rare: a huge value of its own
+      at = large_.back().get();
+    } else {
+      if (chunks_.empty() || used_ + need > kChunkBytes) {
+        if (!chunks_.empty()) ++chunk_;
+        if (chunk_ == chunks_.size()) {
+          chunks_.push_back(std::make_unique_for_overwrite<char[]>(kChunkBytes));
+        }
+        used_ = 0;
+      }
+      at = chunks_[chunk_].get() + used_;
+      used_ += need;
+    }
+    std::memcpy(at, ns.data(), ns.size());
+    std::memcpy(at + ns.size(), key.data(), key.size());
+    std::memcpy(at + ns.size() + key.size(), value.data(), value.size());
+    bytes_ += need;
+    ops_.push_back(Op{kind, static_cast<uint32_t>(ns.size()), static_cast<uint32_t>(key.size()),
+                      static_cast<uint32_t>(value.size()), at});
   }
   std::vector<Op> ops_;
-  std::string arena_;
+  std::vector<std::unique_ptr<char[]>> chunks_;  // kept across clear()
+  std::vector<std::unique_ptr<char[]>> large_;   // freed by clear()
+  size_t chunk_ = 0;                             // chunk being filled
+  size_t used_ = 0;                              // bytes used in it
+  size_t bytes_ = 0;
 };
 
 class StateStore {

@@ -18,21 +18,6 @@ constexpr size_t kKeysPerChunk = 65536;
 constexpr std::string_view kDedupNs = "dedup";
 constexpr uint8_t kMetaVersion = 2;
 
-bool keyed(const Event& e) {
-  switch (e.type) {
-    case EventType::kSale:
-    case EventType::kReturn:
-    case EventType::kInventory:
-      return true;
-    case EventType::kPrice:
-    case EventType::kCompetitorPrice:
-    case EventType::kItem:
-    case EventType::kPromotion:
-      return !e.store.empty();
-    default:
-      return false;
-  }
-}
 }  // namespace
 
 TaskOptions TaskOptions::from_config(const Config& c) {
@@ -47,6 +32,7 @@ TaskOptions TaskOptions::from_config(const Config& c) {
       static_cast<size_t>(c.get_int("pipeline.max_record_bytes", 1 << 20, 256, 64 << 20));
   o.exactly_once =
       c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
+  o.read_ahead = c.get_bool("pipeline.read_ahead", true);
   return o;
 }
 
@@ -119,40 +105,53 @@ void Task::process(const std::vector<RawRecord>& records) {
     if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
     // kMapAhead records later its map slot is in cache: find its id and prefetch the key's
     // entry and every subscribed operator's state for it.
-    if (i >= kMapAhead && i - kMapAhead < n) {
-      const Decoded& d = in_flight_[(i - kMapAhead) % kSlots];
-      if (d.error == DecodeError::kNone && d.key_hash != 0) {
-        KeyId id = keys_.prefetch_entry(d.key_hash);
-        if (id != kNoKey) {
-          for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) {
-            operators_[op]->prefetch(id);
-          }
-        }
-      }
-    }
+    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(in_flight_[(i - kMapAhead) % kSlots]);
     if (i >= static_cast<size_t>(kPipelineDepth)) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
   }
 }
 
+void Task::process_decoded(const std::vector<DecodedRecord>& records) {
+  const size_t n = records.size();
+  for (size_t i = 0; i < n + kPipelineDepth; ++i) {
+    if (i < n) prefetch_slots(records[i]);
+    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(records[i - kMapAhead]);
+    if (i >= static_cast<size_t>(kPipelineDepth)) apply(records[i - kPipelineDepth]);
+  }
+}
+
+void Task::prefetch_key(const Decoded& d) {
+  // Its map slot is in cache by now: find its id and prefetch the key's entry and every
+  // subscribed operator's state for it.
+  if (d.error != DecodeError::kNone || d.key_hash == 0) return;
+  KeyId id = keys_.prefetch_entry(d.key_hash);
+  if (id == kNoKey) return;
+  for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) operators_[op]->prefetch(id);
+}
+
 void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
   d.record = &r;
-  d.decoder = decoder;
+  d.detail = &decoders_[decoder]->detail();
   d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event);
-  if (d.error != DecodeError::kNone) return;
-  const Event& e = d.event;
-  if (e.event_id_hash != 0 && options_.dedup_capacity > 0) dedup_set_.prefetch(e.event_id_hash);
   d.key_hash = 0;
-  if (keyed(e)) {
-    d.key_hash = KeyIndex::hash(e.store, e.sku);
-    keys_.prefetch(d.key_hash);
+  if (d.error == DecodeError::kNone && keyed_event(d.event)) {
+    d.key_hash = KeyIndex::hash(d.event.store, d.event.sku);
   }
+  prefetch_slots(d);
+}
+
+void Task::prefetch_slots(const Decoded& d) {
+  if (d.error != DecodeError::kNone) return;
+  if (d.event.event_id_hash != 0 && options_.dedup_capacity > 0) {
+    dedup_set_.prefetch(d.event.event_id_hash);
+  }
+  if (d.key_hash != 0) keys_.prefetch(d.key_hash);
 }
 
 void Task::apply(const Decoded& d) {
   const RawRecord& r = *d.record;
   bump(counters_.read);
   current_origin_ = static_cast<uint32_t>(r.partition);
-  current_decoder_ = d.decoder;
+  current_detail_ = d.detail;
   PartitionClock& pc = clock(r.partition);
   pc.next_offset = r.next_offset;
   pc.line = r.line;
@@ -239,7 +238,7 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
   JsonWriter w(o.json);
   w.begin_object()
       .field("error", decode_error_code(err))
-      .field("detail", decoders_[current_decoder_]->detail())
+      .field("detail", *current_detail_)
       .field("source", source_.name())
       .field("partition", static_cast<int64_t>(r.partition))
       .field("offset", r.offset)
@@ -294,7 +293,7 @@ void Task::dispatch(const Event& e, uint64_t key_hash) {
 }
 
 void Task::apply_reference(const Event& e) {
-  dispatch(e, keyed(e) ? KeyIndex::hash(e.store, e.sku) : 0);
+  dispatch(e, keyed_event(e) ? KeyIndex::hash(e.store, e.sku) : 0);
 }
 
 void Task::end_of_input() {
@@ -311,15 +310,40 @@ void Task::end_of_input() {
 // Loop and checkpoints (cold path).
 
 Status Task::run(const std::atomic<bool>& stop) {
+  if (!options_.read_ahead || !source_.allows_read_ahead()) return run_loop(stop, nullptr);
+  ReadAhead reader(source_, options_.batch_size, options_.max_record_bytes);
+  reader.start();
+  Status s = run_loop(stop, &reader);
+  reader.stop();
+  return s;
+}
+
+Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
   std::vector<RawRecord> batch;
   batch.reserve(options_.batch_size);
   auto last_checkpoint = std::chrono::steady_clock::now();
   StateBatch eager;
   while (!stop.load(std::memory_order_relaxed)) {
-    batch.clear();
-    SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
+    size_t records = 0;
+    bool at_end = false;
     auto batch_start = std::chrono::steady_clock::now();
-    process(batch);
+    if (reader != nullptr) {
+      if (ReadAhead::Batch* b = reader->next(100)) {
+        SW_RETURN_IF_ERROR(b->status);
+        batch_start = std::chrono::steady_clock::now();
+        process_decoded(b->decoded);
+        records = b->records.size();
+        at_end = b->at_end;
+        reader->release();
+      }
+    } else {
+      batch.clear();
+      SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
+      batch_start = std::chrono::steady_clock::now();
+      process(batch);
+      records = batch.size();
+      at_end = source_.at_end();
+    }
     if (!options_.exactly_once && !pending_.empty()) {
       // at_least_once: hand outputs to sinks right away. Sinks that stage durable entries
       // (outboxes) get them committed before release; the state itself is checkpointed
@@ -330,14 +354,14 @@ Status Task::run(const std::atomic<bool>& stop) {
       pending_.clear();
       eager.clear();
     }
-    if (batch_hook_ && !batch.empty()) {
+    if (batch_hook_ && records > 0) {
       batch_hook_(BatchStats{
-          batch.size(),
+          records,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count(),
           stream_time_, watermark_});
     }
     if (loop_hook_) loop_hook_();
-    if (source_.at_end()) {
+    if (at_end) {
       // A restart after a completed run must not end the operators twice.
       if (watermark_ != INT64_MAX) end_of_input();
       SW_RETURN_IF_ERROR(checkpoint());

@@ -23,6 +23,7 @@
 #include "stream/hash_slots.h"
 #include "stream/key_index.h"
 #include "stream/operator.h"
+#include "stream/read_ahead.h"
 #include "stream/sink.h"
 #include "stream/source.h"
 #include "stream/state_store.h"
@@ -39,6 +40,8 @@ struct TaskOptions {
   size_t dedup_capacity = 1'000'000;            // event_id horizon (most recent ids)
   bool exactly_once = true;
   size_t max_record_bytes = 1 << 20;
+  //! Poll and decode on a reader thread while this one applies (sources that allow it).
+  bool read_ahead = true;
 
   //! Reads pipeline.* / state.* / delivery keys.
   static TaskOptions from_config(const Config& config);
@@ -128,15 +131,14 @@ class Task final : public OperatorContext {
   static constexpr int kMapAhead = 4;
   static constexpr int kStateAhead = 4;
   static constexpr int kPipelineDepth = kMapAhead + kStateAhead;
-  struct Decoded {
-    const RawRecord* record = nullptr;
-    Event event;
-    DecodeError error = DecodeError::kNone;
-    uint64_t key_hash = 0;
-    int decoder = 0;
-  };
+  using Decoded = DecodedRecord;
   void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
+  //! The same pipeline minus decoding, for batches decoded by the read-ahead thread.
+  void process_decoded(const std::vector<DecodedRecord>& records);
+  void prefetch_slots(const Decoded& d);  // dedup and key-index slots
+  void prefetch_key(const Decoded& d);    // the key's entry and operator state
   void apply(const Decoded& d);
+  Status run_loop(const std::atomic<bool>& stop, ReadAhead* reader);
   void dead_letter(const RawRecord& r, DecodeError e);
   void late(const RawRecord& r, const Event& e);
   bool seen_before(uint64_t event_id_hash);
@@ -161,7 +163,7 @@ class Task final : public OperatorContext {
   OperatorViews views_;
   std::vector<std::unique_ptr<Decoder>> decoders_;
   std::array<Decoded, kPipelineDepth + 1> in_flight_;
-  int current_decoder_ = 0;
+  const std::string* current_detail_ = nullptr;
   KeyIndex keys_;
   size_t keys_persisted_ = 0;
   TaskCounters counters_;

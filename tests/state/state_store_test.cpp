@@ -90,6 +90,45 @@ TEST_P(StateStoreTest, CommittedDataSurvivesReopen) {
   EXPECT_EQ(*store_->get("x", "k").value(), "durable");
 }
 
+// A checkpoint-sized batch spans many arena chunks and holds values larger than a chunk's
+// share; a cleared batch reuses its chunks. Every op must read back exactly, and commit.
+TEST_P(StateStoreTest, LargeBatchesAcrossChunksReadBackAndCommit) {
+  StateBatch b;
+  auto value_of = [](int round, int i) {
+    return std::string(static_cast<size_t>(i % 3000), static_cast<char>('a' + (i + round) % 26)) +
+           std::to_string(i);
+  };
+  for (int round = 0; round < 2; ++round) {
+    b.clear();
+    EXPECT_TRUE(b.empty());
+    size_t bytes = 0;
+    for (int i = 0; i < 6000; ++i) {
+      const std::string k = "k" + std::to_string(i), v = value_of(round, i);
+      b.put("big", k, v);
+      bytes += 3 + k.size() + v.size();
+    }
+    const std::string huge(3u << 20, static_cast<char>('A' + round));  // > one chunk
+    b.put("big", "huge", huge);
+    b.remove("big", "k0");
+    bytes += 3 + 4 + huge.size() + 3 + 2;
+    ASSERT_EQ(b.size(), 6002u);
+    EXPECT_EQ(b.bytes(), bytes);
+    for (int i = 0; i < 6000; ++i) {
+      StateBatch::OpView op = b.op(static_cast<size_t>(i));
+      ASSERT_EQ(op.kind, StateBatch::OpKind::kPut);
+      ASSERT_EQ(op.ns, "big");
+      ASSERT_EQ(op.key, "k" + std::to_string(i));
+      ASSERT_EQ(op.value, value_of(round, i)) << "round " << round << " op " << i;
+    }
+    EXPECT_EQ(b.op(6000).value, huge);
+    EXPECT_EQ(b.op(6001).kind, StateBatch::OpKind::kRemove);
+    ASSERT_TRUE(store_->commit(b).is_ok());
+    EXPECT_EQ(*store_->get("big", "k5999").value(), value_of(round, 5999));
+    EXPECT_EQ(store_->get("big", "huge").value()->size(), huge.size());
+    EXPECT_FALSE(store_->get("big", "k0").value().has_value());
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Stores, StateStoreTest, ::testing::Values(false, true),
                          [](const auto& info) { return info.param ? "RocksDb" : "Memory"; });
 

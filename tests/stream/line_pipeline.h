@@ -33,12 +33,15 @@ class LineSource final : public Source {
     return Status::ok();
   }
   std::string name() const override { return "mem"; }
+  bool allows_read_ahead() const override { return read_ahead_; }
   void stop_after(size_t n) { limit_ = n; }
+  void set_read_ahead(bool on) { read_ahead_ = on; }
 
  private:
   std::vector<std::string> lines_;
   size_t next_ = 0;
   size_t limit_ = 0;
+  bool read_ahead_ = false;
 };
 
 class CollectSink final : public Sink {
