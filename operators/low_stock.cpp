@@ -115,9 +115,11 @@ constexpr uint8_t kOverstockOpen = 32;
 constexpr uint8_t kDemandInit = 64;
 constexpr uint8_t kPersistedFlags = 0xff & ~kDirty;
 
-constexpr uint8_t kStateVersion = 1;       // one key per entry (read for migration only)
-constexpr uint8_t kStateBlockVersion = 2;  // base: a block of consecutive keys per entry
-constexpr uint8_t kStateLogVersion = 2;    // log: (u32 KeyId, state) records
+constexpr uint8_t kStateVersion = 1;         // one key per entry (read for migration only)
+constexpr uint8_t kStateBlockVersion = 2;    // base: fixed records of consecutive keys (read only)
+constexpr uint8_t kStateLogVersion = 2;      // log: (u32 KeyId, fixed record) (read only)
+constexpr uint8_t kCompactBlockVersion = 3;  // base: compact records of consecutive keys
+constexpr uint8_t kCompactLogVersion = 3;    // log: (u32 KeyId, compact record)
 constexpr uint8_t kItemVersion = 1;
 constexpr int64_t kDayMs = 86'400'000;
 // Missing days folded one by one beyond this many change nothing measurable.
@@ -711,6 +713,67 @@ void LowStockOperator::decode_state(const char* in, KeyState& s) {
   s.low_severity = r.get<uint8_t>();
 }
 
+namespace {
+// Field i of the compact record, in mask bit order; the same list serves both directions.
+template <typename Fn>
+void for_each_persisted(LowStockOperator::KeyState& s, Fn&& fn) {
+  fn(s.on_hand);
+  fn(s.low_since_ms);
+  fn(s.stockout_since_ms);
+  fn(s.overstock_since_ms);
+  fn(s.last_event_ms);
+  fn(s.on_order);
+  fn(s.demand_mean);
+  fn(s.demand_var);
+  fn(s.today_qty);
+  fn(s.day);
+  fn(s.history_days);
+  fn(s.flags);
+  fn(s.low_severity);
+}
+
+template <typename T>
+bool all_zero_bits(const T& v) {
+  unsigned char bytes[sizeof(T)];
+  std::memcpy(bytes, &v, sizeof(T));
+  for (unsigned char b : bytes) {
+    if (b != 0) return false;
+  }
+  return true;
+}
+}  // namespace
+
+size_t LowStockOperator::encode_compact(const KeyState& state, char* out) {
+  KeyState s = state;
+  s.flags &= kPersistedFlags;
+  Writer w{out + 2};
+  uint16_t mask = 0, bit = 1;
+  for_each_persisted(s, [&](auto& field) {
+    if (!all_zero_bits(field)) {
+      mask |= bit;
+      w.put(field);
+    }
+    bit = static_cast<uint16_t>(bit << 1);
+  });
+  Writer{out}.put<uint16_t>(mask);
+  return static_cast<size_t>(w.p - out);
+}
+
+bool LowStockOperator::decode_compact(std::string_view v, size_t& pos, KeyState& s) {
+  Reader r{v, pos};
+  const auto mask = r.get<uint16_t>();
+  if (!r.ok || mask >> 13 != 0) return false;
+  uint16_t bit = 1;
+  for_each_persisted(s, [&](auto& field) {
+    using T = std::remove_reference_t<decltype(field)>;
+    field = (mask & bit) != 0 ? r.get<T>() : T{};
+    bit = static_cast<uint16_t>(bit << 1);
+  });
+  s.flags &= kPersistedFlags;
+  pos = r.pos;
+  return r.ok;
+}
+
 std::string LowStockOperator::encode_item(const ItemParams& p) {
   std::string out(1 + 6 * sizeof(float) + 2 + p.category.size(), '\0');
   Writer w{out.data()};
@@ -751,14 +814,14 @@ void LowStockOperator::snapshot_base(StateBatch& batch) {
   batch.remove_prefix(kStateNs);
   batch.remove_prefix(kStateLogNs);
   char key[4];
-  char value[1 + kKeysPerBlock * kStateRecordBytes];
-  value[0] = static_cast<char>(kStateBlockVersion);
+  char value[1 + kKeysPerBlock * kCompactMaxBytes];
+  value[0] = static_cast<char>(kCompactBlockVersion);
   for (size_t first = 0; first < states_.size(); first += kKeysPerBlock) {
     const size_t end = std::min<size_t>(first + kKeysPerBlock, states_.size());
     size_t n = 1;
-    for (size_t id = first; id < end; ++id, n += kStateRecordBytes) {
+    for (size_t id = first; id < end; ++id) {
       states_[id].flags &= static_cast<uint8_t>(~kDirty);
-      encode_state(states_[id], value + n);
+      n += encode_compact(states_[id], value + n);
     }
     key_bytes(static_cast<KeyId>(first), key);
     batch.put(kStateNs, std::string_view(key, 4), std::string_view(value, n));
@@ -767,22 +830,21 @@ void LowStockOperator::snapshot_base(StateBatch& batch) {
 }
 
 void LowStockOperator::snapshot_log(StateBatch& batch) {
-  constexpr size_t kRecord = 4 + kStateRecordBytes;
   constexpr size_t kAhead = 8;  // dirty ids are in first-touch order: overlap the misses
   const std::string group = be64_key(log_checkpoint_);  // entries sort by checkpoint, chunk
-  char value[1 + kLogChunkKeys * kRecord];
-  value[0] = static_cast<char>(kStateLogVersion);
+  char value[1 + kLogChunkKeys * (4 + kCompactMaxBytes)];
+  value[0] = static_cast<char>(kCompactLogVersion);
   const size_t count = dirty_.size();
   for (size_t chunk = 0; chunk * kLogChunkKeys < count; ++chunk) {
     const size_t first = chunk * kLogChunkKeys;
     const size_t end = std::min(first + kLogChunkKeys, count);
     size_t n = 1;
-    for (size_t i = first; i < end; ++i, n += kRecord) {
+    for (size_t i = first; i < end; ++i) {
       if (i + kAhead < count) __builtin_prefetch(&states_[dirty_[i + kAhead]]);
       KeyState& s = states_[dirty_[i]];
       s.flags &= static_cast<uint8_t>(~kDirty);
       key_bytes(dirty_[i], value + n);
-      encode_state(s, value + n + 4);
+      n += 4 + encode_compact(s, value + n + 4);
     }
     batch.put(kStateLogNs, group + be32_key(static_cast<uint32_t>(chunk)),
               std::string_view(value, n));
@@ -839,17 +901,49 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
   states_.resize(keys.size());
 
   std::string bad;
-  // Decodes one persisted key record into states_[id]; false (with `bad` set) if corrupt.
-  auto load = [&](KeyId id, const char* record) {
+  // The state slot of key `id`, grown on demand.
+  auto slot = [&](KeyId id) -> KeyState& {
     if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
-    KeyState& s = states_[id];
-    decode_state(record, s);
+    return states_[id];
+  };
+  auto valid = [&](const KeyState& s) {
     if (s.low_severity <= 2) return true;
     bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
     return false;
   };
+  // Decodes one fixed-size record (layouts 1 and 2) into states_[id].
+  auto load = [&](KeyId id, const char* record) {
+    KeyState& s = slot(id);
+    decode_state(record, s);
+    return valid(s);
+  };
+  // Decodes the compact record at `pos` of `v` (layout 3) into states_[id].
+  auto load_compact = [&](KeyId id, std::string_view v, size_t& pos) {
+    KeyState& s = slot(id);
+    if (!decode_compact(v, pos, s)) {
+      bad = "low_stock compact state record is truncated";
+      return false;
+    }
+    return valid(s);
+  };
   SW_RETURN_IF_ERROR(store.scan_prefix(kStateNs, "", [&](std::string_view k, std::string_view v) {
     const uint8_t version = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
+    if (k.size() == 4 && version == kCompactBlockVersion) {
+      const KeyId first = key_from_bytes(k);
+      if (first % kKeysPerBlock != 0) {
+        bad = "low_stock state block starts at key " + std::to_string(first);
+        return false;
+      }
+      size_t pos = 1;
+      for (KeyId id = first; pos < v.size(); ++id) {
+        if (id - first == kKeysPerBlock) {
+          bad = "low_stock state block holds more than " + std::to_string(kKeysPerBlock) + " keys";
+          return false;
+        }
+        if (!load_compact(id, v, pos)) return false;
+      }
+      return true;
+    }
     const size_t records = v.empty() ? 0 : (v.size() - 1) / kStateRecordBytes;
     const bool block = version == kStateBlockVersion && records <= kKeysPerBlock;
     const bool single = version == kStateVersion && records == 1;
@@ -874,15 +968,28 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
   SW_RETURN_IF_ERROR(
       store.scan_prefix(kStateLogNs, "", [&](std::string_view k, std::string_view v) {
         constexpr size_t kRecord = 4 + kStateRecordBytes;
-        if (k.size() != 12 || v.empty() || static_cast<uint8_t>(v[0]) != kStateLogVersion ||
-            (v.size() - 1) % kRecord != 0) {
+        const uint8_t version = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
+        const bool compact = version == kCompactLogVersion;
+        if (k.size() != 12 || (!compact && version != kStateLogVersion) ||
+            (!compact && (v.size() - 1) % kRecord != 0)) {
           bad = "low_stock state log entry has an unknown layout (" + std::to_string(v.size()) +
                 " bytes)";
           return false;
         }
         log_checkpoint_ = std::max(log_checkpoint_, from_be64(k.substr(0, 8)) + 1);
-        for (size_t off = 1; off < v.size(); off += kRecord) {
-          if (!load(key_from_bytes(v.substr(off, 4)), v.data() + off + 4)) return false;
+        for (size_t off = 1; off < v.size();) {
+          if (off + 4 > v.size()) {
+            bad = "low_stock state log record is truncated";
+            return false;
+          }
+          const KeyId id = key_from_bytes(v.substr(off, 4));
+          off += 4;
+          if (compact) {
+            if (!load_compact(id, v, off)) return false;
+          } else {
+            if (!load(id, v.data() + off)) return false;
+            off += kStateRecordBytes;
+          }
           ++log_records_;
         }
         return true;

@@ -10,6 +10,7 @@
 
 #include <gtest/gtest.h>
 
+#include "stream/bytes.h"
 #include "stream/config.h"
 #include "tests/operators/fake_context.h"
 
@@ -696,6 +697,70 @@ TEST(LowStockOperatorTest, RestoreRejectsUnknownLayout) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
 
+// One key's state in the fixed 64-byte record of layouts 1 and 2.
+std::string fixed_record(const LowStockOperator& op, KeyId id) {
+  const LowStockOperator::KeyState* s = op.state(id);
+  char rec[LowStockOperator::kStateRecordBytes];
+  LowStockOperator::encode_state(s != nullptr ? *s : LowStockOperator::KeyState{}, rec);
+  return std::string(rec, sizeof rec);
+}
+
+// Layout 2 (fixed records: a base block of consecutive keys, and log entries of (key id,
+// record)) is still restored; a log record replaces the base record of its key.
+TEST(LowStockOperatorTest, RestoresFixedRecordBaseAndLog) {
+  std::vector<Event> ev = script();
+  LowStockOperator original(test_config());
+  FakeContext ctx;
+  for (const Event& e : ev) ctx.send(original, e);
+  ASSERT_GE(ctx.keys().size(), 2u);
+  StateBatch snapshot, b;
+  original.snapshot(snapshot);
+  for (size_t i = 0; i < snapshot.size(); ++i) {  // item parameters and overrides as they are
+    StateBatch::OpView op = snapshot.op(i);
+    if (op.kind == StateBatch::OpKind::kPut && op.ns != LowStockOperator::kStateNs) {
+      b.put(op.ns, op.key, op.value);
+    }
+  }
+  std::string block("\x02");
+  for (KeyId id = 0; id < ctx.keys().size(); ++id) {
+    // Key 1's base record is stale (a fresh state); the log holds its real one.
+    block += id == 1 ? std::string(LowStockOperator::kStateRecordBytes, '\0')
+                     : fixed_record(original, id);
+  }
+  b.put(LowStockOperator::kStateNs, be32_key(0), block);
+  b.put(LowStockOperator::kStateLogNs, be64_key(0) + be32_key(0),
+        std::string("\x02") + be32_key(1) + fixed_record(original, 1));
+  FakeStateStore store;
+  ASSERT_TRUE(store.commit(b).is_ok());
+  LowStockOperator restored(test_config());
+  ASSERT_TRUE(restored.restore(store, ctx).is_ok());
+  for (KeyId k = 0; k < ctx.keys().size(); ++k) {
+    EXPECT_EQ(restored.describe(k), original.describe(k)) << "key " << k;
+  }
+}
+
+// A compact record cut short, or a block with more keys than a block holds, is corruption.
+TEST(LowStockOperatorTest, RestoreRejectsTruncatedCompactRecords) {
+  std::vector<Event> ev = script();
+  LowStockOperator original(test_config());
+  FakeContext ctx;
+  for (const Event& e : ev) ctx.send(original, e);
+  StateBatch base;
+  original.snapshot(base);
+  for (size_t i = 0; i < base.size(); ++i) {
+    StateBatch::OpView op = base.op(i);
+    if (op.kind != StateBatch::OpKind::kPut || op.ns != LowStockOperator::kStateNs) continue;
+    ASSERT_EQ(op.value[0], 3);
+    FakeStateStore store;
+    StateBatch cut;
+    cut.put(op.ns, op.key, op.value.substr(0, op.value.size() - 1));
+    ASSERT_TRUE(store.commit(cut).is_ok());
+    LowStockOperator restored(test_config());
+    Status s = restored.restore(store, ctx);
+    EXPECT_EQ(s.code(), Status::Code::kCorruption) << s.to_string();
+  }
+}
+
 // Checkpoints written before the base + log layout hold one key per entry (version 1):
 // restore reads them, and the next snapshot replaces them with a base in the same batch.
 TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
@@ -710,18 +775,11 @@ TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
   for (size_t i = 0; i < base.size(); ++i) {
     StateBatch::OpView op = base.op(i);
     if (op.kind != StateBatch::OpKind::kPut) continue;
-    if (op.ns != LowStockOperator::kStateNs) {
-      legacy.put(op.ns, op.key, op.value);
-      continue;
-    }
-    ASSERT_EQ(op.value[0], 2);
-    ASSERT_EQ(op.key, std::string("\0\0\0\0", 4));
-    for (size_t id = 0; id * 64 + 1 < op.value.size(); ++id) {
-      std::string key("\0\0\0", 3);
-      key.push_back(static_cast<char>(id));
-      legacy.put(LowStockOperator::kStateNs, key,
-                 std::string("\x01") + std::string(op.value.substr(1 + id * 64, 64)));
-    }
+    if (op.ns != LowStockOperator::kStateNs) legacy.put(op.ns, op.key, op.value);
+  }
+  for (KeyId id = 0; id < ctx.keys().size(); ++id) {
+    legacy.put(LowStockOperator::kStateNs, be32_key(id),
+               std::string("\x01") + fixed_record(original, id));
   }
   ASSERT_TRUE(store.commit(legacy).is_ok());
 
