@@ -111,11 +111,13 @@ void Task::process(const std::vector<RawRecord>& records) {
 }
 
 void Task::process_decoded(const std::vector<DecodedRecord>& records) {
+  // No decoding between the stages here, so each record takes less time: look further ahead.
+  constexpr size_t kA = 2 * kMapAhead, kB = 2 * kStateAhead;
   const size_t n = records.size();
-  for (size_t i = 0; i < n + kPipelineDepth; ++i) {
+  for (size_t i = 0; i < n + kA + kB; ++i) {
     if (i < n) prefetch_slots(records[i]);
-    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(records[i - kMapAhead]);
-    if (i >= static_cast<size_t>(kPipelineDepth)) apply(records[i - kPipelineDepth]);
+    if (i >= kA && i - kA < n) prefetch_key(records[i - kA]);
+    if (i >= kA + kB) apply(records[i - kA - kB]);
   }
 }
 
