@@ -1,5 +1,6 @@
 #include "stream/read_ahead.h"
 
+#include <array>
 #include <cstring>
 
 #include "stream/key_index.h"
@@ -8,6 +9,11 @@ namespace sw {
 
 namespace {
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
+
+std::array<std::string_view*, 11> string_fields(Event& e) {
+  return {&e.event_id,   &e.store,  &e.sku,      &e.channel, &e.currency,     &e.promo_id,
+          &e.competitor, &e.series, &e.alert_id, &e.by,      &e.item.category};
+}
 }  // namespace
 
 bool keyed_event(const Event& e) {
@@ -81,6 +87,7 @@ void ReadAhead::loop() {
     // produced_ and has released this one.
     Batch& b = ring_[slot % kDepth];
     polled_.clear();
+    b.count = 0;
     b.status = source_.poll(polled_, batch_size_, 100);
     const bool failed = !b.status.is_ok();
     if (!failed) fill(b);
@@ -100,7 +107,6 @@ void ReadAhead::fill(Batch& b) {
   size_t bytes = 0;
   for (const RawRecord& r : polled_) bytes += r.payload.size() + 1;
   b.records.clear();
-  b.decoded.clear();
   b.details.clear();
   b.spill.clear();
   b.payloads.clear();
@@ -111,7 +117,11 @@ void ReadAhead::fill(Batch& b) {
   b.strings.reserve(bytes);
   b.details.reserve(n);
   b.records.resize(n);
-  b.decoded.resize(n);
+  // Decoded events are reused across batches (the decoder sets every field of the type it
+  // decodes, as on the inline path); only their string views are reset below, so that no
+  // view into an earlier batch's storage is copied.
+  if (b.decoded.size() < n) b.decoded.resize(n);
+  b.count = n;
   for (size_t i = 0; i < n; ++i) {
     const RawRecord& src = polled_[i];
     RawRecord& r = b.records[i];
@@ -129,6 +139,7 @@ void ReadAhead::fill(Batch& b) {
     d.record = &r;
     d.key_hash = 0;
     d.detail = nullptr;
+    for (std::string_view* v : string_fields(d.event)) *v = {};
     d.error = decoder_.decode(r.payload, r.readable_after, d.event);
     if (d.error != DecodeError::kNone) {
       b.details.push_back(decoder_.detail());

@@ -41,8 +41,9 @@ bool keyed_event(const Event& e);
 class ReadAhead {
  public:
   struct Batch {
-    std::vector<RawRecord> records;  // payload views point into `payloads`
-    std::vector<DecodedRecord> decoded;
+    std::vector<RawRecord> records;      // payload views point into `payloads`
+    std::vector<DecodedRecord> decoded;  // the first `count` are this batch's
+    size_t count = 0;
     bool at_end = false;  // the source was at its end after this batch
     Status status;        // a poll error ends the stream
    private:

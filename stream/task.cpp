@@ -110,7 +110,7 @@ void Task::process(const std::vector<RawRecord>& records) {
   }
 }
 
-void Task::process_decoded(const std::vector<DecodedRecord>& records) {
+void Task::process_decoded(std::span<const DecodedRecord> records) {
   // No decoding between the stages here, so each record takes less time: look further ahead.
   constexpr size_t kA = 2 * kMapAhead, kB = 2 * kStateAhead;
   const size_t n = records.size();
@@ -333,7 +333,7 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
       if (ReadAhead::Batch* b = reader->next(100)) {
         SW_RETURN_IF_ERROR(b->status);
         batch_start = std::chrono::steady_clock::now();
-        process_decoded(b->decoded);
+        process_decoded(std::span<const DecodedRecord>(b->decoded.data(), b->count));
         records = b->records.size();
         at_end = b->at_end;
         reader->release();

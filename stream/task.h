@@ -13,6 +13,7 @@
 #include <functional>
 #include <memory>
 #include <queue>
+#include <span>
 #include <string>
 #include <thread>
 #include <vector>
@@ -134,7 +135,7 @@ class Task final : public OperatorContext {
   using Decoded = DecodedRecord;
   void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
   //! The same pipeline minus decoding, for batches decoded by the read-ahead thread.
-  void process_decoded(const std::vector<DecodedRecord>& records);
+  void process_decoded(std::span<const DecodedRecord> records);
   void prefetch_slots(const Decoded& d);  // dedup and key-index slots
   void prefetch_key(const Decoded& d);    // the key's entry and operator state
   void apply(const Decoded& d);
