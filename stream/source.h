@@ -1,5 +1,6 @@
 #pragma once
-// Source seam: a source yields raw records (bytes + position). Decoding happens in the task.
+// Source seam: a source yields raw records (bytes + position). Decoding happens in the task
+// (on its read-ahead thread for sources that allow it, stream/read_ahead.h).
 
 #include <cstdint>
 #include <string>
