@@ -87,9 +87,12 @@ class StateBatch {
       at = chunks_[chunk_].get() + used_;
       used_ += need;
     }
-    std::memcpy(at, ns.data(), ns.size());
-    std::memcpy(at + ns.size(), key.data(), key.size());
-    std::memcpy(at + ns.size() + key.size(), value.data(), value.size());
+    for (std::string_view part : {ns, key, value}) {
+      if (part.empty()) continue;  // an empty view may hold a null pointer
+      std::memcpy(at, part.data(), part.size());
+      at += part.size();
+    }
+    at -= need;
     bytes_ += need;
     ops_.push_back(Op{kind, static_cast<uint32_t>(ns.size()), static_cast<uint32_t>(key.size()),
                       static_cast<uint32_t>(value.size()), at});
