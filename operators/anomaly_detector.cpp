@@ -48,7 +48,11 @@ AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
       a_short_(alpha_of_half_life(config.short_half_life)),
       a_norm_(alpha_of_half_life(config.norm_half_life)),
       a_tail_(alpha_of_half_life(config.tail_half_life)),
-      a_window_(alpha_of_half_life(config.window_half_life)) {}
+      a_window_(alpha_of_half_life(config.window_half_life)) {
+  for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
+    gauss_rate_[i] = std::erfc(kTailLevel[i] / std::sqrt(2.0));
+  }
+}
 
 double AnomalyDetector::score_of_z(double z) {
   if (!(z == z)) return 1.0;
@@ -205,8 +209,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
     recent[i] = static_cast<float>(s.recent_exceed[i] +
                                    a_w * ((z_win >= kTailLevel[i]) - s.recent_exceed[i]));
-    double q0 = std::erfc(kTailLevel[i] / std::sqrt(2.0));
-    double q = std::max((s.window_exceed[i] + q0 * prior) / (s.tail_norm + prior),
+    double q = std::max((s.window_exceed[i] + gauss_rate_[i] * prior) / (s.tail_norm + prior),
                         config_.window_min_rate);
     double p = std::min(static_cast<double>(recent[i]), 1.0 - 1e-9);
     if (p <= q || q <= 0) continue;

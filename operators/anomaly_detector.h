@@ -72,7 +72,7 @@ struct AnomalyObservation {
 
 //! Per-series state; trivially copyable, persisted as bytes (AnomalySeriesState::kVersion).
 struct AnomalySeriesState {
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;  // 2: unused point_exceed[] removed
   static constexpr int kHours = 24;
   static constexpr int kWeekdays = 7;
   static constexpr int kTailLevels = 13;
@@ -93,7 +93,6 @@ struct AnomalySeriesState {
   double mu_abs = 0;        // long EWMA of log short_abs
   double tail_norm = 0;     // EWMA of 1 (normalizes the exceedance rates while young)
   float exceed[kTailLevels] = {};
-  float point_exceed[kTailLevels] = {};   // long-run rates of the window test's signal
   float window_exceed[kTailLevels] = {};  // long-run rates of the window test's signal
   float recent_exceed[kTailLevels] = {};  // the same rates over the recent window
   double since_detect = 1e9;              // observations since the last detection
@@ -135,6 +134,7 @@ class AnomalyDetector {
   double season_weight(const AnomalySeriesState& s) const;
   AnomalyDetectorConfig config_;
   double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_;
+  double gauss_rate_[AnomalySeriesState::kTailLevels];  // two-sided normal tail at each level
 };
 
 }  // namespace sw
