@@ -71,6 +71,7 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.min_var_spread = c.get_double(prefix + "min_var_spread", d.min_var_spread, 1e-4, 100);
   d.window_all_signals = c.get_bool(prefix + "window_all_signals", d.window_all_signals);
   d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
+  d.window2_half_life = c.get_double(prefix + "window2_half_life", d.window2_half_life, 0, 1e5);
   return d;
 }
 
@@ -152,7 +153,11 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
   counts.tail_reach = 2;
   counts.window_all_signals = false;  // no echo of one odd bucket in the window test
-  counts.min_var_spread = 0.25;       // steady counts: one odd bucket is not a variance change
+  // One window of ~23 buckets (about a day of hourly ones): the metric family's pair was
+  // chosen on minute-cadence metrics; sales scores stay as they were.
+  counts.window_half_life = 8;
+  counts.window2_half_life = 0;
+  counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
