@@ -71,6 +71,7 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.min_var_spread = c.get_double(prefix + "min_var_spread", d.min_var_spread, 1e-4, 100);
   d.window_all_signals = c.get_bool(prefix + "window_all_signals", d.window_all_signals);
   d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
+  d.window2_half_life = c.get_double(prefix + "window2_half_life", d.window2_half_life, 0, 1e5);
   return d;
 }
 
@@ -152,7 +153,11 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
   counts.tail_reach = 2;
   counts.window_all_signals = false;  // no echo of one odd bucket in the window test
-  counts.min_var_spread = 0.25;       // steady counts: one odd bucket is not a variance change
+  // One window of ~23 buckets (about a day of hourly ones): the metric family's pair was
+  // chosen on minute-cadence metrics; sales scores stay as they were.
+  counts.window_half_life = 8;
+  counts.window2_half_life = 0;
+  counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
@@ -679,24 +684,31 @@ std::string AnomalyOperator::encode(const Series& s) {
   return out;
 }
 
-bool AnomalyOperator::decode(std::string_view v, Series& s) {
+Status AnomalyOperator::decode(std::string_view v, Series& s) {
   ByteReader r(v);
   uint32_t fmt = 0, det_version = 0, det_size = 0;
   uint8_t kind = 0, armed = 0;
-  if (!r.get(fmt) || fmt != kFormatVersion || !r.get(det_version) ||
-      det_version != AnomalySeriesState::kVersion || !r.get(kind) ||
-      kind > static_cast<uint8_t>(SeriesKind::kTypeEvents) || !r.get_string(s.store) ||
-      !r.get_string(s.sku) || !r.get_string(s.metric) || !r.get(s.store_id) || !r.get(armed) ||
-      !r.get(s.bucket_start) || !r.get(s.bucket_sum) || !r.get(s.mean_amount) ||
-      !r.get(s.last_event_ms) || !r.get(s.episode_start) || !r.get(s.last_episode_start) ||
-      !r.get(s.cooldown_until) || !r.get(s.below) || !r.get(s.severity) || !r.get(s.peak_score) ||
-      !r.get(s.bump) || !r.get(s.bump_ms) || !r.get(s.dismissed) || !r.get(s.confirmed) ||
-      !r.get(det_size) || det_size != sizeof(AnomalySeriesState)) {
-    return false;
+  if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
+  if (fmt != kFormatVersion || det_version != AnomalySeriesState::kVersion) {
+    return Status::corruption(
+        "state version " + std::to_string(fmt) + "/" + std::to_string(det_version) +
+        " was written by another shelfwatch build; this build reads version " +
+        std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion) +
+        " only: point state.dir at an empty directory and replay the input");
+  }
+  if (!r.get(kind) || kind > static_cast<uint8_t>(SeriesKind::kTypeEvents) ||
+      !r.get_string(s.store) || !r.get_string(s.sku) || !r.get_string(s.metric) ||
+      !r.get(s.store_id) || !r.get(armed) || !r.get(s.bucket_start) || !r.get(s.bucket_sum) ||
+      !r.get(s.mean_amount) || !r.get(s.last_event_ms) || !r.get(s.episode_start) ||
+      !r.get(s.last_episode_start) || !r.get(s.cooldown_until) || !r.get(s.below) ||
+      !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) || !r.get(s.bump_ms) ||
+      !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
+      det_size != sizeof(AnomalySeriesState) || !r.get(s.det) || !r.empty()) {
+    return Status::corruption("undecodable record");
   }
   s.kind = static_cast<SeriesKind>(kind);
   s.timer_armed = armed != 0;
-  return r.get(s.det) && r.empty();
+  return Status::ok();
 }
 
 void AnomalyOperator::snapshot(StateBatch& batch) {
@@ -778,8 +790,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       return false;
     }
     Series s;
-    if (!decode(v, s)) {
-      bad = Status::corruption("op/anomaly: undecodable series " + std::to_string(idx));
+    if (Status d = decode(v, s); !d.is_ok()) {
+      bad = Status::corruption("op/anomaly series " + std::to_string(idx) + ": " + d.message());
       return false;
     }
     series_.push_back(std::move(s));

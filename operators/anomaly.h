@@ -169,7 +169,8 @@ class AnomalyOperator : public Operator {
   void mark_dirty(uint32_t idx);
   void arm_timer(uint32_t idx, OperatorContext& ctx);
   static std::string encode(const Series& s);
-  static bool decode(std::string_view v, Series& s);
+  //! Corruption naming the fix (replay into an empty state.dir) for another state version.
+  static Status decode(std::string_view v, Series& s);
 
   Settings settings_;
   AnomalyDetector metric_det_, count_det_, revenue_det_;

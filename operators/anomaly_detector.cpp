@@ -36,6 +36,23 @@ double gauss_nlp(double z) {
   return (x * x + std::log(x * std::sqrt(M_PI))) / std::log(10.0);
 }
 
+//! -log10 of the chance of surprises at some level being as frequent as over a recent window
+//! (EWMA rate `a`; `before` updated with this observation's size `z` into `after`) if their
+//! rate were `long_run`: the largest over the levels of the Chernoff bound of a binomial
+//! tail, n_eff * KL(recent rate || long-run rate).
+double window_nlp(const float* before, float* after, const double* long_run, double a, double z) {
+  const double n_eff = (2.0 - a) / a;
+  double kl_max = 0;
+  for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
+    after[i] = static_cast<float>(before[i] + a * ((z >= kTailLevel[i]) - before[i]));
+    const double p = std::min(static_cast<double>(after[i]), 1.0 - 1e-9);
+    const double q = long_run[i];
+    if (p <= q || q <= 0) continue;
+    kl_max = std::max(kl_max, p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q)));
+  }
+  return n_eff * kl_max / std::log(10.0);
+}
+
 }  // namespace
 
 AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
@@ -48,7 +65,13 @@ AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
       a_short_(alpha_of_half_life(config.short_half_life)),
       a_norm_(alpha_of_half_life(config.norm_half_life)),
       a_tail_(alpha_of_half_life(config.tail_half_life)),
-      a_window_(alpha_of_half_life(config.window_half_life)) {}
+      a_window_(alpha_of_half_life(config.window_half_life)),
+      a_window2_(config.window2_half_life > 0 ? alpha_of_half_life(config.window2_half_life)
+                                              : 0.0) {
+  for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
+    gauss_rate_[i] = std::erfc(kTailLevel[i] / std::sqrt(2.0));
+  }
+}
 
 double AnomalyDetector::score_of_z(double z) {
   if (!(z == z)) return 1.0;
@@ -197,21 +220,18 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   // the residual mean and magnitude are themselves window statistics, and after one odd
   // bucket they would echo through the next dozen).
   const double z_win = config_.window_all_signals ? z_max : std::fabs(z);
-  // Recent window against the long run: are surprises of some size suddenly frequent?
-  // Chernoff bound of a binomial tail, n_eff * KL(recent rate || long-run rate).
-  const double a_w = a_window_;
-  const double n_eff = (2.0 - a_w) / a_w;
-  float recent[AnomalySeriesState::kTailLevels];
+  // Recent windows against the long run: are surprises of some size suddenly frequent? A
+  // short window for a burst, a longer one for a sustained run of moderate surprises.
+  double long_run[AnomalySeriesState::kTailLevels];
   for (int i = 0; i < AnomalySeriesState::kTailLevels; ++i) {
-    recent[i] = static_cast<float>(s.recent_exceed[i] +
-                                   a_w * ((z_win >= kTailLevel[i]) - s.recent_exceed[i]));
-    double q0 = std::erfc(kTailLevel[i] / std::sqrt(2.0));
-    double q = std::max((s.window_exceed[i] + q0 * prior) / (s.tail_norm + prior),
-                        config_.window_min_rate);
-    double p = std::min(static_cast<double>(recent[i]), 1.0 - 1e-9);
-    if (p <= q || q <= 0) continue;
-    double kl = p * std::log(p / q) + (1 - p) * std::log((1 - p) / (1 - q));
-    nlp = std::max(nlp, n_eff * kl / std::log(10.0));
+    long_run[i] = std::max((s.window_exceed[i] + gauss_rate_[i] * prior) / (s.tail_norm + prior),
+                           config_.window_min_rate);
+  }
+  float recent[AnomalySeriesState::kTailLevels];
+  float recent2[AnomalySeriesState::kTailLevels] = {};
+  nlp = std::max(nlp, window_nlp(s.recent_exceed, recent, long_run, a_window_, z_win));
+  if (a_window2_ > 0) {
+    nlp = std::max(nlp, window_nlp(s.recent2_exceed, recent2, long_run, a_window2_, z_win));
   }
   double raw = warm ? score_of_nlp(nlp) : 0.0;
   out.raw = raw;
@@ -251,6 +271,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
       s.window_exceed[i] = static_cast<float>(s.window_exceed[i] +
                                               at * ((z_win >= kTailLevel[i]) - s.window_exceed[i]));
       s.recent_exceed[i] = recent[i];
+      s.recent2_exceed[i] = recent2[i];
     }
   }
   if (warm) {

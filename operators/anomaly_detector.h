@@ -21,7 +21,9 @@
 //  - the strongest signal becomes a tail probability: the larger of its Gaussian tail and the
 //    series' own long-run rate of surprises at least that large (so a spike that recurs every
 //    few hours, or a daily step the slots cannot resolve, stops being news while a surprise
-//    never seen before keeps its full weight); -log10 of it maps to a score in [0, 1], damped
+//    never seen before keeps its full weight), or the chance of surprises as frequent as
+//    over a recent window at that long-run rate (two windows: a burst, a sustained change),
+//    whichever is smaller; -log10 of it maps to a score in [0, 1], damped
 //    for a refractory period after a detection so one episode yields one early peak.
 // Irregular sampling: each observation's weight is its gap over the series' typical gap
 // (clamped), so a series sampled twice as often does not adapt twice as fast in time.
@@ -40,12 +42,13 @@ struct AnomalyDetectorConfig {
   double short_half_life = 4;      // short window of residual mean / magnitude
   double norm_half_life = 1000;    // long-run spread of the short-window signals
   double tail_half_life = 2000;    // memory of how often large surprises occur
-  double window_half_life = 8;     // recent window compared with the long run
+  double window_half_life = 5.5;   // recent window compared with the long run (a burst)
+  double window2_half_life = 32;   // longer recent window (a sustained change); 0 = off
   double window_min_rate = 0.01;   // floor of the long-run rate in the window test
   bool window_all_signals = true;  // window test counts all signals, not only the point z
   double tail_prior = 50;          // pseudo-observations without exceedances
   double tail_exponent = 2;        // power-law decay of the tail beyond the levels seen
-  double min_var_spread = 0.05;    // floor of the variance signal's spread (log units, squared)
+  double min_var_spread = 0.07;    // floor of the variance signal's spread (log units, squared)
   double tail_reach = 1e9;         // levels within this factor below |z| bound its tail
   double slot_prior = 4;           // weekday: weeks to half weight; hour: EB noise factor
   double clip_z = 3;               // Huber clip of updates, in scale units
@@ -72,7 +75,7 @@ struct AnomalyObservation {
 
 //! Per-series state; trivially copyable, persisted as bytes (AnomalySeriesState::kVersion).
 struct AnomalySeriesState {
-  static constexpr uint32_t kVersion = 1;
+  static constexpr uint32_t kVersion = 2;  // 2: - point_exceed (unused), + recent2_exceed
   static constexpr int kHours = 24;
   static constexpr int kWeekdays = 7;
   static constexpr int kTailLevels = 13;
@@ -93,10 +96,10 @@ struct AnomalySeriesState {
   double mu_abs = 0;        // long EWMA of log short_abs
   double tail_norm = 0;     // EWMA of 1 (normalizes the exceedance rates while young)
   float exceed[kTailLevels] = {};
-  float point_exceed[kTailLevels] = {};   // long-run rates of the window test's signal
-  float window_exceed[kTailLevels] = {};  // long-run rates of the window test's signal
-  float recent_exceed[kTailLevels] = {};  // the same rates over the recent window
-  double since_detect = 1e9;              // observations since the last detection
+  float window_exceed[kTailLevels] = {};   // long-run rates of the window test's signal
+  float recent_exceed[kTailLevels] = {};   // the same rates over the recent window
+  float recent2_exceed[kTailLevels] = {};  // and over the longer recent window
+  double since_detect = 1e9;               // observations since the last detection
   float hour_offset[kHours] = {};
   float hour_scale[kHours] = {};  // mean absolute residual per hour slot
   float weekday_offset[kWeekdays] = {};
@@ -134,7 +137,9 @@ class AnomalyDetector {
   double seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const;
   double season_weight(const AnomalySeriesState& s) const;
   AnomalyDetectorConfig config_;
-  double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_;
+  double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_,
+      a_window2_;
+  double gauss_rate_[AnomalySeriesState::kTailLevels];  // two-sided normal tail at each level
 };
 
 }  // namespace sw

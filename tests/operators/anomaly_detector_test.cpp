@@ -197,6 +197,29 @@ TEST(AnomalyDetectorTest, NoiseIsNotTakenForADailyProfile) {
   }
 }
 
+TEST(AnomalyDetectorTest, LongerWindowAddsEvidenceForASustainedModerateChange) {
+  // The noise grows by half at observation 1500 and stays: each point is at most a moderate
+  // surprise; their sustained rate is what the longer recent window sees.
+  AnomalyDetectorConfig one_window;
+  one_window.window2_half_life = 0;
+  auto peak_raw = [](const AnomalyDetectorConfig& c, size_t from, size_t to) {
+    Feed f(c);
+    Noise n(5);
+    double m = 0;
+    for (size_t i = 0; i < 1800; ++i) {
+      AnomalyObservation o = f.push(100 + n.next() * (i >= 1500 ? 1.5 : 1.0));
+      if (i >= from && i < to) m = std::max(m, o.raw);
+    }
+    return m;
+  };
+  const AnomalyDetectorConfig two_windows;
+  EXPECT_GE(peak_raw(two_windows, 1500, 1800), peak_raw(one_window, 1500, 1800) + 0.025);
+  EXPECT_GE(peak_raw(two_windows, 1500, 1800), 0.7);
+  // Before the change the longer window adds (almost) nothing.
+  EXPECT_NEAR(peak_raw(two_windows, 300, 1500), peak_raw(one_window, 300, 1500), 0.02);
+  EXPECT_LT(peak_raw(two_windows, 300, 1500), 0.5);
+}
+
 TEST(AnomalyDetectorTest, SustainedRegimeChangeIsOneEpisodeInTheScores) {
   // Noise grows eightfold at observation 1000 and stays: the undamped score stays high while
   // the scale adapts (hundreds of observations), the damped score peaks once; the refractory
@@ -247,6 +270,8 @@ TEST(AnomalyDetectorTest, QuasiPoissonDispersionTamesLumpyCounts) {
   // not a 4-unit surprise, once the detector knows purchases come in fours.
   AnomalyDetectorConfig c = light_tails();
   c.count_series = true;
+  c.window_half_life = 8;  // the operator's sales family: one window
+  c.window2_half_life = 0;
   auto run = [&](double dispersion) {
     AnomalyDetector det(c);
     AnomalySeriesState st;
@@ -270,6 +295,8 @@ TEST(AnomalyDetectorTest, CountFamilyDoesNotEchoAOneBucketSpike) {
   c.count_series = true;
   c.window_all_signals = false;
   c.min_var_spread = 0.25;
+  c.window_half_life = 8;
+  c.window2_half_life = 0;
   AnomalyDetector det(c);
   AnomalySeriesState st;
   std::vector<AnomalyObservation> obs;

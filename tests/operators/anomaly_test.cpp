@@ -7,6 +7,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <cstring>
 #include <limits>
 #include <string>
 #include <vector>
@@ -471,6 +472,33 @@ TEST(AnomalyOperatorTest, CorruptStateIsReportedNotCrashed) {
   Status s = op.restore(store, ctx);
   EXPECT_FALSE(s.is_ok());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
+}
+
+TEST(AnomalyOperatorTest, StateOfAnotherVersionIsRejectedNamingTheFix) {
+  AnomalyOperator first(Config::from_yaml("{}"));
+  FakeContext ctx;
+  for (int i = 0; i < 50; ++i) ctx.send(first, metric(kMonday + i * kMinute, "latency", 20));
+  StateBatch batch;
+  first.snapshot(batch);
+  FakeStateStore good;
+  ASSERT_TRUE(good.commit(batch).is_ok());
+  // The same series record as a build with the previous detector-state layout wrote it.
+  auto got = good.get(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4));
+  ASSERT_TRUE(got.is_ok() && got.value().has_value());
+  std::string record = *got.value();
+  const uint32_t old_version = AnomalySeriesState::kVersion - 1;
+  std::memcpy(record.data() + 4, &old_version, sizeof old_version);
+  StateBatch patched;
+  patched.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4), record);
+  FakeStateStore store;
+  ASSERT_TRUE(store.commit(patched).is_ok());
+  AnomalyOperator second(Config::from_yaml("{}"));
+  FakeContext ctx2;
+  Status s = second.restore(store, ctx2);
+  ASSERT_FALSE(s.is_ok());
+  EXPECT_EQ(s.code(), Status::Code::kCorruption);
+  EXPECT_NE(s.message().find("another shelfwatch build"), std::string::npos) << s.message();
+  EXPECT_NE(s.message().find("replay"), std::string::npos) << s.message();
 }
 
 TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
