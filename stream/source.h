@@ -2,6 +2,7 @@
 // Source seam: a source yields raw records (bytes + position). Decoding happens in the task.
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -42,6 +43,11 @@ class Source {
   virtual std::string name() const = 0;
   //! Partitions that currently have no data and should not hold the watermark back.
   virtual bool partition_idle(int32_t /*partition*/) const { return false; }
+  //! Partitions this source reads now (Kafka: its assignment), or empty when they are only
+  //! known from their records (files). Each one holds the watermark back until it delivered
+  //! an event or is idle, so the watermark does not depend on which partition is fetched
+  //! first. The span stays valid until the next poll().
+  virtual std::span<const int32_t> partitions() const { return {}; }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
 };
