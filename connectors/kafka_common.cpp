@@ -43,9 +43,6 @@ Properties default_properties(ClientRole role) {
         {"enable.auto.offset.store", "false"},
         {"enable.partition.eof", "true"},
         {"auto.offset.reset", "earliest"},
-        // Small requests (fetches, offset commits) leave at once instead of waiting for the
-        // ACK of the previous segment: Nagle + delayed ACK adds up to 40 ms stalls.
-        {"socket.nagle.disable", "true"},
     };
   }
   return {
@@ -57,7 +54,6 @@ Properties default_properties(ClientRole role) {
       // mock cluster: one lost record in the produce-error + outage e2e test).
       {"max.in.flight.requests.per.connection", "1"},
       {"linger.ms", "0"},
-      {"socket.nagle.disable", "true"},
   };
 }
 

@@ -24,7 +24,6 @@ TEST(KafkaCommonTest, ConsumerDefaultsAvoidThePrefetchStall) {
   EXPECT_EQ(effective(props, "queued.max.messages.kbytes"), "2000000");
   EXPECT_EQ(effective(props, "enable.auto.commit"), "false");
   EXPECT_EQ(effective(props, "enable.partition.eof"), "true");
-  EXPECT_EQ(effective(props, "socket.nagle.disable"), "true");
   EXPECT_EQ(effective(props, "bootstrap.servers"), "a:1,b:2");
 }
 
@@ -35,7 +34,6 @@ TEST(KafkaCommonTest, ProducerIsIdempotentWithGaplessGuarantee) {
   EXPECT_EQ(effective(props, "enable.gapless.guarantee"), "true");
   EXPECT_EQ(effective(props, "linger.ms"), "0");
   EXPECT_EQ(effective(props, "max.in.flight.requests.per.connection"), "1");
-  EXPECT_EQ(effective(props, "socket.nagle.disable"), "true");
 }
 
 TEST(KafkaCommonTest, EveryPropertyPassesThroughAndUserWinsOverDefaults) {
