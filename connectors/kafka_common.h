@@ -31,6 +31,8 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 //! avoid librdkafka 2.0.2's ~1 s prefetch stall (MEASURED.md: queued.min.messages=10000000,
 //! queued.max.messages.kbytes=2000000), manual offset commits, partition EOF events, earliest
 //! reset. Producer: idempotence with the gapless guarantee, linger.ms=0 for latency.
+//! socket.nagle.disable stays false: true cut the mock-cluster consumer's throughput 2.3 x
+//! (kafka_source_drain 445 k -> 192 k events/s) with no measurable latency gain.
 Properties default_properties(ClientRole role);
 
 //! One effective property and the config key it came from ("" for built-in defaults).

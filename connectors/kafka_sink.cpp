@@ -188,15 +188,21 @@ struct KafkaSink::Impl {
     return stream_topic[static_cast<int>(r.stream)];
   }
 
+  // Message opaque: index + 1 into `inflight` (exactly_once and recovery), or 0 for records
+  // released without waiting (at_least_once), which only need counting.
   static void dr_cb(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
     auto* s = static_cast<Impl*>(opaque);
-    size_t i = reinterpret_cast<uintptr_t>(m->_private) - 1;
     if (s->outstanding > 0) --s->outstanding;
     if (m->err) {
       ++s->failed;
       if (s->first_error.empty()) s->first_error = rd_kafka_err2str(m->err);
       return;
     }
+    if (!m->_private) {
+      ++s->stats.delivered;
+      return;
+    }
+    size_t i = reinterpret_cast<uintptr_t>(m->_private) - 1;
     if (i >= s->inflight.size()) return;
     const Pending& p = s->inflight[i];
     TopicInfo& t = s->topics[p.topic];
@@ -275,7 +281,8 @@ struct KafkaSink::Impl {
     return Status::ok();
   }
 
-  Status produce_one(Pending& p, size_t index) {
+  // `opaque`: see dr_cb.
+  Status produce_one(Pending& p, uintptr_t opaque) {
     TopicInfo& t = topics[p.topic];
     SW_RETURN_IF_ERROR(ensure_topic(t));
     p.partition = kafka::murmur2_partition(p.key, t.partitions);
@@ -299,7 +306,7 @@ struct KafkaSink::Impl {
                             RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                             RD_KAFKA_V_VALUE(const_cast<char*>(p.json.data()), p.json.size()),
                             RD_KAFKA_V_KEY(p.key.data(), p.key.size()), RD_KAFKA_V_HEADERS(h),
-                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(index + 1)), RD_KAFKA_V_END);
+                            RD_KAFKA_V_OPAQUE(reinterpret_cast<void*>(opaque)), RD_KAFKA_V_END);
       if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return Status::ok();
       rd_kafka_headers_destroy(h);
       if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL) {
@@ -317,7 +324,7 @@ struct KafkaSink::Impl {
     failed = 0;
     first_error.clear();
     for (size_t i = 0; i < inflight.size(); ++i) {
-      Status st = produce_one(inflight[i], i);
+      Status st = produce_one(inflight[i], i + 1);
       if (!st.is_ok()) {
         // Records after a failed one are not sent; wait for those already queued, then stop.
         rd_kafka_flush(rk.get(), 30000);
@@ -341,6 +348,44 @@ struct KafkaSink::Impl {
                           " records not delivered: " + first_error);
     }
     return sticky;
+  }
+
+  // Records delivery failures reported so far as the sticky error.
+  Status check_failed() {
+    if (sticky.is_ok() && failed > 0) {
+      sticky = Status::io("kafka sink: " + std::to_string(failed) +
+                          " records not delivered: " + first_error);
+    }
+    return sticky;
+  }
+
+  // at_least_once: hands `staged` to librdkafka in order and returns without waiting for
+  // delivery reports (drain() waits); serves the reports that already arrived.
+  Status release_now() {
+    SW_RETURN_IF_ERROR(connect());
+    for (Pending& p : staged) {
+      Status st = produce_one(p, 0);
+      if (!st.is_ok()) {
+        sticky = st;
+        break;
+      }
+      ++outstanding;
+    }
+    staged.clear();
+    rd_kafka_poll(rk.get(), 0);
+    return check_failed();
+  }
+
+  // Waits for the delivery report of every record released so far.
+  Status drain() {
+    char reason[512];
+    while (rk && outstanding > 0 && sticky.is_ok()) {
+      rd_kafka_flush(rk.get(), 100);
+      if (rd_kafka_fatal_error(rk.get(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+        sticky = Status::io(std::string("kafka sink: fatal producer error: ") + reason);
+      }
+    }
+    return check_failed();
   }
 
   Status read_back(const std::vector<std::pair<uint32_t, int32_t>>& partitions,
@@ -434,9 +479,16 @@ Status KafkaSink::committed() {
     if (s.rk) rd_kafka_poll(s.rk.get(), 0);
     return Status::ok();
   }
+  if (!s.exactly_once) return s.release_now();
   s.inflight.swap(s.staged);
   s.staged.clear();
   return s.produce_and_wait();
+}
+
+Status KafkaSink::drain() {
+  Impl& s = *impl_;
+  if (!s.sticky.is_ok()) return s.sticky;
+  return s.drain();
 }
 
 Status KafkaSink::Impl::read_back(
@@ -590,10 +642,9 @@ Status KafkaSink::close() {
   Impl& s = *impl_;
   if (!s.rk) return s.sticky;
   // exactly_once: staged records whose checkpoint did not commit must not be sent.
-  if (!s.exactly_once && !s.staged.empty() && s.sticky.is_ok()) {
-    s.inflight.swap(s.staged);
-    s.staged.clear();
-    SW_RETURN_IF_ERROR(s.produce_and_wait());
+  if (!s.exactly_once && s.sticky.is_ok()) {
+    if (!s.staged.empty()) SW_RETURN_IF_ERROR(s.release_now());
+    SW_RETURN_IF_ERROR(s.drain());
   }
   if (rd_kafka_flush(s.rk.get(), 30000) != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::io("kafka sink: records still in flight at close");

@@ -15,13 +15,16 @@
 // records and waits for their delivery reports; the next prepare() deletes delivered entries.
 // recover() re-sends what the last checkpoint left in the outbox, skipping, per output
 // partition, records whose (origin, seq) is <= the highest already in the partition since its
-// fence offset. delivery: at_least_once — prepare() only stages, committed() produces and waits
-// for the delivery reports (one round trip), nothing goes into the checkpoint.
+// fence offset. delivery: at_least_once — prepare() only stages, committed() hands the records
+// to librdkafka and returns without waiting for their delivery reports (the task processes
+// the next batch meanwhile), drain() waits for every report before the task checkpoints;
+// nothing goes into the checkpoint.
 //
 // A delivery failure (after librdkafka's own retries up to message.timeout.ms) is sticky: every
 // later call returns the error and the process must restart, so recovery can fence exactly.
 //
-// Threading: task thread only; librdkafka's delivery callbacks run inside committed().
+// Threading: task thread only; librdkafka's delivery callbacks run inside committed(),
+// drain() and close().
 
 #include <cstdint>
 #include <memory>
@@ -42,6 +45,7 @@ class KafkaSink final : public Sink {
   std::string name() const override { return "kafka"; }
   Status prepare(std::span<const OutputRecord> records, StateBatch& batch) override;
   Status committed() override;
+  Status drain() override;
   Status recover(const StateStore& store) override;
   Status close() override;
 

@@ -368,8 +368,16 @@ bool KafkaSource::partition_idle(int32_t partition) const {
   if (partition < 0 || static_cast<size_t>(partition) >= s.parts.size()) return true;
   const PartitionState& ps = s.parts[partition];
   if (!ps.assigned) return true;
+  // stop_at_end: a partition that was empty at start has nothing to give this run. (One that
+  // reached its end offset is not idle by that alone: records polled are not yet processed,
+  // and the watermark must not depend on where batches end.)
+  if (s.stop_at_end && ps.end_at_start == 0) return true;
   // Called per partition whenever the watermark may move: uses the last poll's clock.
   return ps.eof && s.poll_mono - ps.last_activity >= s.idle_ms;
+}
+
+std::span<const int32_t> KafkaSource::partitions() const {
+  return impl_->assigned_ids;
 }
 
 void KafkaSource::on_checkpoint(const std::vector<SourcePosition>& positions) {

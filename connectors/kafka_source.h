@@ -40,9 +40,12 @@ class KafkaSource final : public Source {
   Status seek(const std::vector<SourcePosition>& positions) override;
   //! The configured topics, comma-separated.
   std::string name() const override;
-  //! True for partitions not assigned to this process, and for assigned partitions that are
-  //! at their end and have had no data for source.kafka.idle_ms.
+  //! True for partitions not assigned to this process, for assigned partitions that are at
+  //! their end and have had no data for source.kafka.idle_ms, and (stop_at_end) for
+  //! partitions that were empty at start.
   bool partition_idle(int32_t partition) const override;
+  //! The assigned partitions (task-global ids).
+  std::span<const int32_t> partitions() const override;
   //! Commits the positions of assigned partitions to Kafka asynchronously (for lag tools).
   void on_checkpoint(const std::vector<SourcePosition>& positions) override;
 

@@ -6,7 +6,10 @@
 //   2. the task commits state + positions + every sink's checkpoint entries atomically.
 //   3. committed() — a releasing sink sends what it staged.
 // Recovery: recover(entries read back from the last checkpoint) before processing resumes.
-// In at_least_once mode the task also calls prepare()+committed() eagerly per batch.
+// In at_least_once mode the task calls prepare()+committed() eagerly per batch (committed()
+// may hand records to its destination without waiting for acknowledgements) and drain()
+// before each checkpoint, so a checkpoint never records positions past an unacknowledged
+// output.
 
 #include <span>
 #include <string>
@@ -24,6 +27,10 @@ class Sink {
   virtual std::string name() const = 0;
   virtual Status prepare(std::span<const OutputRecord> records, StateBatch& batch) = 0;
   virtual Status committed() = 0;
+  //! Waits until every record released by committed() so far is acknowledged by its
+  //! destination; returns the first delivery failure. Sinks that finish in committed() need
+  //! not override it.
+  virtual Status drain() { return Status::ok(); }
   //! Restores the sink to the last committed checkpoint (truncate files, fence sequences).
   virtual Status recover(const StateStore& store) = 0;
   //! Final flush at shutdown (after the last checkpoint).

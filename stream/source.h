@@ -3,6 +3,7 @@
 // (on its read-ahead thread for sources that allow it, stream/read_ahead.h).
 
 #include <cstdint>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,11 +44,16 @@ class Source {
   virtual std::string name() const = 0;
   //! Partitions that currently have no data and should not hold the watermark back.
   virtual bool partition_idle(int32_t /*partition*/) const { return false; }
+  //! Partitions this source reads now (Kafka: its assignment), or empty when they are only
+  //! known from their records (files). Each one holds the watermark back until it delivered
+  //! an event or is idle, so the watermark does not depend on which partition is fetched
+  //! first. The span stays valid until the next poll().
+  virtual std::span<const int32_t> partitions() const { return {}; }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
   //! True if poll() and at_end() may run on a reader thread of their own while the task
-  //! thread calls partition_idle(), on_checkpoint() and name() (their answers must not
-  //! depend on poll state). Such sources are polled and decoded ahead (stream/read_ahead.h).
+  //! thread calls partitions(), partition_idle(), on_checkpoint() and name() (their answers
+  //! must not depend on poll state). Such sources are polled and decoded ahead (stream/read_ahead.h).
   virtual bool allows_read_ahead() const { return false; }
 };
 

@@ -72,7 +72,7 @@ Task::PartitionClock& Task::clock(int32_t partition) {
       return clocks_[i];
     }
   }
-  clocks_.push_back({partition, INT64_MIN, 0, 0});
+  clocks_.push_back({partition, INT64_MIN, kNoOffset, 0});
   std::sort(clocks_.begin(), clocks_.end(), [](const PartitionClock& a, const PartitionClock& b) {
     return a.partition < b.partition;
   });
@@ -185,10 +185,22 @@ void Task::apply(const Decoded& d) {
   }
 }
 
+void Task::track_partitions() {
+  std::span<const int32_t> now = source_.partitions();
+  if (std::equal(now.begin(), now.end(), tracked_partitions_.begin(), tracked_partitions_.end())) {
+    return;
+  }
+  tracked_partitions_.assign(now.begin(), now.end());
+  for (int32_t p : now) clock(p);
+}
+
 void Task::advance_watermark() {
   int64_t low = INT64_MAX;
   for (const PartitionClock& c : clocks_) {
-    if (c.max_event_ms == INT64_MIN || source_.partition_idle(c.partition)) continue;
+    if (source_.partition_idle(c.partition)) continue;
+    // A partition that has not delivered an event yet holds the watermark back (its first
+    // events may be older than everything seen so far).
+    if (c.max_event_ms == INT64_MIN) return;
     low = std::min(low, c.max_event_ms);
   }
   if (low == INT64_MAX) return;
@@ -324,7 +336,6 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
   std::vector<RawRecord> batch;
   batch.reserve(options_.batch_size);
   auto last_checkpoint = std::chrono::steady_clock::now();
-  StateBatch eager;
   while (!stop.load(std::memory_order_relaxed)) {
     size_t records = 0;
     bool at_end = false;
@@ -332,6 +343,7 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
     if (reader != nullptr) {
       if (ReadAhead::Batch* b = reader->next(100)) {
         SW_RETURN_IF_ERROR(b->status);
+        track_partitions();
         batch_start = std::chrono::steady_clock::now();
         process_decoded(std::span<const DecodedRecord>(b->decoded.data(), b->count));
         records = b->records.size();
@@ -341,21 +353,13 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
     } else {
       batch.clear();
       SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
+      track_partitions();
       batch_start = std::chrono::steady_clock::now();
       process(batch);
       records = batch.size();
       at_end = source_.at_end();
     }
-    if (!options_.exactly_once && !pending_.empty()) {
-      // at_least_once: hand outputs to sinks right away. Sinks that stage durable entries
-      // (outboxes) get them committed before release; the state itself is checkpointed
-      // on the interval as usual.
-      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(pending_, eager));
-      if (!eager.empty()) SW_RETURN_IF_ERROR(store_.commit(eager));
-      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
-      pending_.clear();
-      eager.clear();
-    }
+    if (!options_.exactly_once) SW_RETURN_IF_ERROR(release_pending());
     if (batch_hook_ && records > 0) {
       batch_hook_(BatchStats{
           records,
@@ -380,6 +384,21 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
   SW_RETURN_IF_ERROR(checkpoint());
   SW_RETURN_IF_ERROR(wait_checkpoint());
   for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
+  return Status::ok();
+}
+
+Status Task::release_pending() {
+  if (pending_.empty()) return Status::ok();
+  // Sinks that stage durable entries (outboxes) get them committed before release; the state
+  // itself is checkpointed on the interval as usual.
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(pending_, eager_));
+  if (!eager_.empty()) {
+    SW_RETURN_IF_ERROR(wait_checkpoint());  // one store commit at a time
+    SW_RETURN_IF_ERROR(store_.commit(eager_));
+  }
+  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+  pending_.clear();
+  eager_.clear();
   return Status::ok();
 }
 
@@ -475,11 +494,15 @@ Status Task::wait_checkpoint() {
   return Status::ok();
 }
 
-Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch) {
+Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks) {
   auto start = std::chrono::steady_clock::now();
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
+  if (with_sinks) {
+    for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
+  }
   SW_RETURN_IF_ERROR(store_.commit(batch));
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+  if (with_sinks) {
+    for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
+  }
   auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
                                                                   start)
                 .count();
@@ -534,6 +557,7 @@ Status Task::checkpoint() {
   batch.put(kTaskNs, "meta", encode_meta());
   committing_positions_.clear();
   for (const PartitionClock& c : clocks_) {
+    if (c.next_offset == kNoOffset) continue;
     committing_positions_.push_back({c.partition, c.next_offset, c.line});
   }
   counters_.state_keys.store(keys_.size());
@@ -546,18 +570,30 @@ Status Task::checkpoint() {
     pending_.clear();
     committer_status_ = Status::ok();
     committer_ = std::thread(
-        [this] { committer_status_ = commit_job(committing_records_, committing_batch_); });
+        [this] { committer_status_ = commit_job(committing_records_, committing_batch_, true); });
     return Status::ok();
   }
-  // at_least_once: outputs were already released per batch; commit synchronously.
+  // at_least_once: outputs were already released per batch, without waiting for their
+  // acknowledgements; all of them must be acknowledged before positions past them commit.
+  // Sinks are called on this thread only (run() calls them per batch); the store commit and
+  // its fsync run in the background as in exactly_once.
   committing_records_.clear();
-  committer_status_ = commit_job(committing_records_, committing_batch_);
-  Status st = committer_status_;
-  if (!st.is_ok()) {
+  Status released = release_pending();  // outputs of end_of_input() or of bare process()
+  if (!released.is_ok()) {
     bump(counters_.checkpoint_failures);
-    return st;
+    return released;
   }
-  source_.on_checkpoint(committing_positions_);
+  for (Sink* s : sinks_) {
+    Status st = s->drain();
+    if (st.is_ok()) st = s->prepare({}, batch);
+    if (!st.is_ok()) {
+      bump(counters_.checkpoint_failures);
+      return st;
+    }
+  }
+  committer_status_ = Status::ok();
+  committer_ = std::thread(
+      [this] { committer_status_ = commit_job(committing_records_, committing_batch_, false); });
   return Status::ok();
 }
 
@@ -627,7 +663,9 @@ Status Task::restore() {
   }
   for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->recover(store_));
   std::vector<SourcePosition> positions;
-  for (const PartitionClock& c : clocks_) positions.push_back({c.partition, c.next_offset, c.line});
+  for (const PartitionClock& c : clocks_) {
+    if (c.next_offset != kNoOffset) positions.push_back({c.partition, c.next_offset, c.line});
+  }
   return source_.seek(positions);
 }
 

@@ -63,11 +63,13 @@ class Task final : public OperatorContext {
   void process(const std::vector<RawRecord>& records);
   //! Moves the watermark to the end of time: fires every timer, ends operators.
   void end_of_input();
-  //! Takes a checkpoint: snapshots state into a batch on this thread, then (exactly_once)
-  //! hands the batch and the interval's outputs to a background committer that lets the
-  //! sinks stage them, commits the batch and releases the outputs — so the RocksDB write
-  //! and the fsyncs overlap with processing. At most one commit is in flight: this call
-  //! first waits for the previous one and returns its error, if any.
+  //! Takes a checkpoint: snapshots state into a batch on this thread, then hands it to a
+  //! background committer — so the RocksDB write and the fsyncs overlap with processing.
+  //! exactly_once: the committer also lets the sinks stage the interval's outputs into the
+  //! batch and releases them after the commit. at_least_once: outputs went out per batch;
+  //! this call first waits until the sinks have them acknowledged (Sink::drain()). At most
+  //! one commit is in flight: this call first waits for the previous one and returns its
+  //! error, if any.
   Status checkpoint();
   //! Called on the task thread after every polled batch (metrics: batch size, processing
   //! seconds, largest event time so far) and once per loop iteration even when idle
@@ -117,10 +119,11 @@ class Task final : public OperatorContext {
     }
     bool operator==(const Timer& o) const = default;
   };
+  static constexpr int64_t kNoOffset = -1;  // the partition has delivered no record yet
   struct PartitionClock {
     int32_t partition;
-    int64_t max_event_ms;
-    int64_t next_offset;
+    int64_t max_event_ms;  // INT64_MIN: no event yet
+    int64_t next_offset;   // kNoOffset: not checkpointed as a position
     int64_t line;
   };
 
@@ -148,11 +151,17 @@ class Task final : public OperatorContext {
   //! Routes an event to its key (0 = not keyed) and the operators subscribed to its type.
   void dispatch(const Event& event, uint64_t key_hash);
   PartitionClock& clock(int32_t partition);
+  //! Gives every partition the source reads a clock, once per change of its partition set.
+  void track_partitions();
   void advance_watermark();
   void fire_timers(int64_t up_to);
   std::string encode_meta() const;
-  Status commit_job(std::vector<OutputRecord>& records, StateBatch& batch);
+  //! Background part of a checkpoint: commits `batch`; with_sinks (exactly_once) lets the
+  //! sinks stage `records` into it first and release them after the commit.
+  Status commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks);
   Status decode_meta(std::string_view v);
+  //! at_least_once: hands the outputs emitted so far to the sinks now.
+  Status release_pending();
 
   TaskOptions options_;
   Source& source_;
@@ -171,6 +180,7 @@ class Task final : public OperatorContext {
 
   // Event time.
   std::vector<PartitionClock> clocks_;
+  std::vector<int32_t> tracked_partitions_;
   size_t last_clock_ = 0;
   int64_t watermark_ = INT64_MIN;
   int64_t stream_time_ = INT64_MIN;  // max event time over all partitions
@@ -186,6 +196,7 @@ class Task final : public OperatorContext {
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
   std::vector<OutputRecord> pending_;
+  StateBatch eager_;  // at_least_once: sink entries committed before a release
   std::vector<std::pair<uint32_t, uint64_t>> seqs_;
   uint32_t current_origin_ = 0;
   bool restored_ = false;

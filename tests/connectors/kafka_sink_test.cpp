@@ -230,9 +230,35 @@ TEST_F(KafkaSinkTest, AtLeastOnceWritesNothingToTheCheckpoint) {
   StateBatch batch;
   ASSERT_TRUE(sink.prepare(alerts(12), batch).is_ok());
   EXPECT_TRUE(batch.empty());
-  ASSERT_TRUE(sink.committed().is_ok());
+  ASSERT_TRUE(sink.committed().is_ok());  // hands the records over, does not wait
+  ASSERT_TRUE(sink.drain().is_ok());      // what the task waits for before a checkpoint
   EXPECT_EQ(sink.stats().delivered, 12u);
   expect_exactly_once(all_outputs(), 12);
+  ASSERT_TRUE(sink.close().is_ok());
+}
+
+TEST_F(KafkaSinkTest, AtLeastOnceDrainWaitsThroughABrokerOutage) {
+  MemoryStateStore store;
+  KafkaSink sink(config("at_least_once"));
+  ASSERT_TRUE(sink.recover(store).is_ok());
+  auto recs = alerts(40);
+  std::vector<OutputRecord> a(recs.begin(), recs.begin() + 20), b(recs.begin() + 20, recs.end());
+  StateBatch batch;
+  ASSERT_TRUE(sink.prepare(a, batch).is_ok());
+  ASSERT_TRUE(sink.committed().is_ok());
+  ASSERT_TRUE(sink.drain().is_ok());
+  ASSERT_TRUE(broker_->set_broker_down(1).is_ok());
+  ASSERT_TRUE(sink.prepare(b, batch).is_ok());
+  ASSERT_TRUE(sink.committed().is_ok());  // returns during the outage
+  std::thread up([&] {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    ASSERT_TRUE(broker_->set_broker_up(1).is_ok());
+  });
+  Status st = sink.drain();  // returns once all 40 are acknowledged
+  up.join();
+  ASSERT_TRUE(st.is_ok()) << st.message();
+  EXPECT_EQ(sink.stats().delivered, 40u);
+  expect_exactly_once(all_outputs(), 40);
   ASSERT_TRUE(sink.close().is_ok());
 }
 

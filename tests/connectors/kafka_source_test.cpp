@@ -5,6 +5,7 @@
 #include <chrono>
 #include <map>
 #include <set>
+#include <span>
 #include <thread>
 
 #include <gtest/gtest.h>
@@ -85,6 +86,21 @@ TEST_F(KafkaSourceTest, AssignModeReadsEveryRecordOnceWithPositions) {
   EXPECT_EQ(unique.size(), 300u);
   EXPECT_TRUE(unique.count("{\"p\":2,\"n\":99}"));
   EXPECT_EQ(src.name(), "in,in2");
+}
+
+TEST_F(KafkaSourceTest, StopAtEndNamesItsPartitionsAndIdlesThoseEmptyAtStart) {
+  produce_in(20);
+  KafkaSource src(config("    mode: assign\n    stop_at_end: true\n"));
+  std::vector<RawRecord> batch;
+  ASSERT_TRUE(src.poll(batch, 1, 0).is_ok());  // starts: assignment and end offsets known
+  std::span<const int32_t> parts = src.partitions();
+  std::vector<int32_t> ids(parts.begin(), parts.end());
+  EXPECT_EQ(ids, (std::vector<int32_t>{0, 1, 2, 1024, 1025, 1026}));
+  EXPECT_FALSE(src.partition_idle(0));    // 20 records to go
+  EXPECT_TRUE(src.partition_idle(1024));  // "in2" is empty: nothing will come
+  drain(src);
+  ASSERT_TRUE(src.at_end());
+  EXPECT_TRUE(src.partition_idle(1025));
 }
 
 TEST_F(KafkaSourceTest, SeekResumesFromCheckpointedPositions) {
