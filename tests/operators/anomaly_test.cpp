@@ -462,14 +462,19 @@ TEST(AnomalyOperatorTest, RestoreMidStreamGivesTheSameOutputs) {
   }
 }
 
-TEST(AnomalyOperatorTest, CorruptStateIsReportedNotCrashed) {
-  FakeStateStore store;
+// Restores a fresh operator from a store holding just `record` as series 0's state.
+Status restore_series_record(const std::string& record) {
   StateBatch b;
-  b.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4), "garbage");
-  ASSERT_TRUE(store.commit(b).is_ok());
+  b.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4), record);
+  FakeStateStore store;
+  EXPECT_TRUE(store.commit(b).is_ok());
   AnomalyOperator op(Config::from_yaml("{}"));
   FakeContext ctx;
-  Status s = op.restore(store, ctx);
+  return op.restore(store, ctx);
+}
+
+TEST(AnomalyOperatorTest, CorruptStateIsReportedNotCrashed) {
+  Status s = restore_series_record("garbage");
   EXPECT_FALSE(s.is_ok());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
@@ -488,13 +493,7 @@ TEST(AnomalyOperatorTest, StateOfAnotherVersionIsRejectedNamingTheFix) {
   std::string record = *got.value();
   const uint32_t old_version = AnomalySeriesState::kVersion - 1;
   std::memcpy(record.data() + 4, &old_version, sizeof old_version);
-  StateBatch patched;
-  patched.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4), record);
-  FakeStateStore store;
-  ASSERT_TRUE(store.commit(patched).is_ok());
-  AnomalyOperator second(Config::from_yaml("{}"));
-  FakeContext ctx2;
-  Status s = second.restore(store, ctx2);
+  Status s = restore_series_record(record);
   ASSERT_FALSE(s.is_ok());
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
   EXPECT_NE(s.message().find("another shelfwatch build"), std::string::npos) << s.message();

@@ -697,6 +697,11 @@ TEST(LowStockOperatorTest, RestoreRejectsUnknownLayout) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
 
+// Sends the whole script() to `op`.
+void feed_script(LowStockOperator& op, FakeContext& ctx) {
+  for (const Event& e : script()) ctx.send(op, e);
+}
+
 // One key's state in the fixed 64-byte record of layouts 1 and 2.
 std::string fixed_record(const LowStockOperator& op, KeyId id) {
   const LowStockOperator::KeyState* s = op.state(id);
@@ -708,10 +713,9 @@ std::string fixed_record(const LowStockOperator& op, KeyId id) {
 // Layout 2 (fixed records: a base block of consecutive keys, and log entries of (key id,
 // record)) is still restored; a log record replaces the base record of its key.
 TEST(LowStockOperatorTest, RestoresFixedRecordBaseAndLog) {
-  std::vector<Event> ev = script();
   LowStockOperator original(test_config());
   FakeContext ctx;
-  for (const Event& e : ev) ctx.send(original, e);
+  feed_script(original, ctx);
   ASSERT_GE(ctx.keys().size(), 2u);
   StateBatch snapshot, b;
   original.snapshot(snapshot);
@@ -741,10 +745,9 @@ TEST(LowStockOperatorTest, RestoresFixedRecordBaseAndLog) {
 
 // A compact record cut short, or a block with more keys than a block holds, is corruption.
 TEST(LowStockOperatorTest, RestoreRejectsTruncatedCompactRecords) {
-  std::vector<Event> ev = script();
   LowStockOperator original(test_config());
   FakeContext ctx;
-  for (const Event& e : ev) ctx.send(original, e);
+  feed_script(original, ctx);
   StateBatch base;
   original.snapshot(base);
   for (size_t i = 0; i < base.size(); ++i) {
@@ -764,10 +767,9 @@ TEST(LowStockOperatorTest, RestoreRejectsTruncatedCompactRecords) {
 // Checkpoints written before the base + log layout hold one key per entry (version 1):
 // restore reads them, and the next snapshot replaces them with a base in the same batch.
 TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
-  std::vector<Event> ev = script();
   LowStockOperator original(test_config());
   FakeContext ctx;
-  for (const Event& e : ev) ctx.send(original, e);
+  feed_script(original, ctx);
   StateBatch base;
   original.snapshot(base);  // the first snapshot writes the base
   FakeStateStore store;
