@@ -53,7 +53,8 @@ class Source {
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
   //! True if poll() and at_end() may run on a reader thread of their own while the task
   //! thread calls partitions(), partition_idle(), on_checkpoint() and name() (their answers
-  //! must not depend on poll state). Such sources are polled and decoded ahead (stream/read_ahead.h).
+  //! must not depend on poll state). Such sources are polled and decoded ahead
+  //! (stream/read_ahead.h).
   virtual bool allows_read_ahead() const { return false; }
 };
 
