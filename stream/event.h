@@ -78,4 +78,22 @@ struct Event {
   ItemFields item;      // item
 };
 
+//! True for the events routed to a (store, sku) key: sales, returns and inventory always;
+//! prices, competitor prices, items and promotions when they name a store.
+inline bool keyed_event(const Event& e) {
+  switch (e.type) {
+    case EventType::kSale:
+    case EventType::kReturn:
+    case EventType::kInventory:
+      return true;
+    case EventType::kPrice:
+    case EventType::kCompetitorPrice:
+    case EventType::kItem:
+    case EventType::kPromotion:
+      return !e.store.empty();
+    default:
+      return false;
+  }
+}
+
 }  // namespace sw

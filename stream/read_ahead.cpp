@@ -16,22 +16,6 @@ std::array<std::string_view*, 11> string_fields(Event& e) {
 }
 }  // namespace
 
-bool keyed_event(const Event& e) {
-  switch (e.type) {
-    case EventType::kSale:
-    case EventType::kReturn:
-    case EventType::kInventory:
-      return true;
-    case EventType::kPrice:
-    case EventType::kCompetitorPrice:
-    case EventType::kItem:
-    case EventType::kPromotion:
-      return !e.store.empty();
-    default:
-      return false;
-  }
-}
-
 ReadAhead::ReadAhead(Source& source, size_t batch_size, size_t max_record_bytes)
     : source_(source),
       batch_size_(batch_size),
@@ -87,7 +71,7 @@ void ReadAhead::loop() {
     // produced_ and has released this one.
     Batch& b = ring_[slot % kDepth];
     polled_.clear();
-    b.count = 0;
+    b.records.clear();
     b.status = source_.poll(polled_, batch_size_, 100);
     const bool failed = !b.status.is_ok();
     if (!failed) fill(b);
@@ -121,7 +105,6 @@ void ReadAhead::fill(Batch& b) {
   // decodes, as on the inline path); only their string views are reset below, so that no
   // view into an earlier batch's storage is copied.
   if (b.decoded.size() < n) b.decoded.resize(n);
-  b.count = n;
   for (size_t i = 0; i < n; ++i) {
     const RawRecord& src = polled_[i];
     RawRecord& r = b.records[i];

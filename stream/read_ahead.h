@@ -35,9 +35,6 @@ struct DecodedRecord {
   const std::string* detail = nullptr;  // decoder's message when error != kNone
 };
 
-//! True for the event types and shapes that carry a (store, sku) key.
-bool keyed_event(const Event& e);
-
 class ReadAhead {
  public:
   struct Batch {

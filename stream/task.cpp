@@ -98,27 +98,30 @@ void Task::remember(uint64_t h) {
   ++dedup_total_;
 }
 
+template <typename Enter, typename At>
+void Task::run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at) {
+  for (size_t i = 0; i < n + map_ahead + state_ahead; ++i) {
+    if (i < n) enter(i);
+    if (i >= map_ahead && i - map_ahead < n) prefetch_key(at(i - map_ahead));
+    if (i >= map_ahead + state_ahead) apply(at(i - map_ahead - state_ahead));
+  }
+}
+
 void Task::process(const std::vector<RawRecord>& records) {
   constexpr size_t kSlots = kPipelineDepth + 1;
-  const size_t n = records.size();
-  for (size_t i = 0; i < n + kPipelineDepth; ++i) {
-    if (i < n) decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
-    // kMapAhead records later its map slot is in cache: find its id and prefetch the key's
-    // entry and every subscribed operator's state for it.
-    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(in_flight_[(i - kMapAhead) % kSlots]);
-    if (i >= static_cast<size_t>(kPipelineDepth)) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
-  }
+  run_stages(
+      records.size(), kMapAhead, kStateAhead,
+      [&](size_t i) {
+        decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
+      },
+      [&](size_t i) -> const Decoded& { return in_flight_[i % kSlots]; });
 }
 
 void Task::process_decoded(std::span<const DecodedRecord> records) {
   // No decoding between the stages here, so each record takes less time: look further ahead.
-  constexpr size_t kA = 2 * kMapAhead, kB = 2 * kStateAhead;
-  const size_t n = records.size();
-  for (size_t i = 0; i < n + kA + kB; ++i) {
-    if (i < n) prefetch_slots(records[i]);
-    if (i >= kA && i - kA < n) prefetch_key(records[i - kA]);
-    if (i >= kA + kB) apply(records[i - kA - kB]);
-  }
+  run_stages(
+      records.size(), 2 * kMapAhead, 2 * kStateAhead, [&](size_t i) { prefetch_slots(records[i]); },
+      [&](size_t i) -> const Decoded& { return records[i]; });
 }
 
 void Task::prefetch_key(const Decoded& d) {
@@ -345,7 +348,7 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
         SW_RETURN_IF_ERROR(b->status);
         track_partitions();
         batch_start = std::chrono::steady_clock::now();
-        process_decoded(std::span<const DecodedRecord>(b->decoded.data(), b->count));
+        process_decoded(std::span<const DecodedRecord>(b->decoded.data(), b->records.size()));
         records = b->records.size();
         at_end = b->at_end;
         reader->release();

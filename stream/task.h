@@ -139,6 +139,10 @@ class Task final : public OperatorContext {
   void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
   //! The same pipeline minus decoding, for batches decoded by the read-ahead thread.
   void process_decoded(std::span<const DecodedRecord> records);
+  //! The three stages over records 0..n-1: enter(i) (decode or not, then prefetch_slots),
+  //! map_ahead records later prefetch_key(at(i)), state_ahead records after that apply(at(i)).
+  template <typename Enter, typename At>
+  void run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at);
   void prefetch_slots(const Decoded& d);  // dedup and key-index slots
   void prefetch_key(const Decoded& d);    // the key's entry and operator state
   void apply(const Decoded& d);
