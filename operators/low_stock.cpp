@@ -679,42 +679,9 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   ctx.emit(std::move(rec));
 }
 
-void LowStockOperator::encode_state(const KeyState& s, char* out) {
-  Writer w{out};
-  w.put<double>(s.on_hand);
-  w.put<int64_t>(s.low_since_ms);
-  w.put<int64_t>(s.stockout_since_ms);
-  w.put<int64_t>(s.overstock_since_ms);
-  w.put<int64_t>(s.last_event_ms);
-  w.put<float>(s.on_order);
-  w.put<float>(s.demand_mean);
-  w.put<float>(s.demand_var);
-  w.put<float>(s.today_qty);
-  w.put<int32_t>(s.day);
-  w.put<uint16_t>(s.history_days);
-  w.put<uint8_t>(s.flags & kPersistedFlags);
-  w.put<uint8_t>(s.low_severity);
-}
-
-void LowStockOperator::decode_state(const char* in, KeyState& s) {
-  Reader r{std::string_view(in, kStateRecordBytes)};
-  s.on_hand = r.get<double>();
-  s.low_since_ms = r.get<int64_t>();
-  s.stockout_since_ms = r.get<int64_t>();
-  s.overstock_since_ms = r.get<int64_t>();
-  s.last_event_ms = r.get<int64_t>();
-  s.on_order = r.get<float>();
-  s.demand_mean = r.get<float>();
-  s.demand_var = r.get<float>();
-  s.today_qty = r.get<float>();
-  s.day = r.get<int32_t>();
-  s.history_days = r.get<uint16_t>();
-  s.flags = r.get<uint8_t>() & kPersistedFlags;
-  s.low_severity = r.get<uint8_t>();
-}
-
 namespace {
-// Field i of the compact record, in mask bit order; the same list serves both directions.
+// The persisted fields of a key's state, in record order: the fixed record (layouts 1 and
+// 2) holds all of them, the compact record (layout 3) those its mask names.
 template <typename Fn>
 void for_each_persisted(LowStockOperator::KeyState& s, Fn&& fn) {
   fn(s.on_hand);
@@ -731,7 +698,23 @@ void for_each_persisted(LowStockOperator::KeyState& s, Fn&& fn) {
   fn(s.flags);
   fn(s.low_severity);
 }
+}  // namespace
 
+void LowStockOperator::encode_state(const KeyState& state, char* out) {
+  KeyState s = state;
+  s.flags &= kPersistedFlags;
+  Writer w{out};
+  for_each_persisted(s, [&](auto& field) { w.put(field); });
+}
+
+void LowStockOperator::decode_state(const char* in, KeyState& s) {
+  Reader r{std::string_view(in, kStateRecordBytes)};
+  for_each_persisted(
+      s, [&](auto& field) { field = r.get<std::remove_reference_t<decltype(field)>>(); });
+  s.flags &= kPersistedFlags;
+}
+
+namespace {
 template <typename T>
 bool all_zero_bits(const T& v) {
   unsigned char bytes[sizeof(T)];
@@ -928,12 +911,21 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
   };
   SW_RETURN_IF_ERROR(store.scan_prefix(kStateNs, "", [&](std::string_view k, std::string_view v) {
     const uint8_t version = v.empty() ? 0 : static_cast<uint8_t>(v[0]);
-    if (k.size() == 4 && version == kCompactBlockVersion) {
-      const KeyId first = key_from_bytes(k);
-      if (first % kKeysPerBlock != 0) {
-        bad = "low_stock state block starts at key " + std::to_string(first);
-        return false;
-      }
+    const bool compact = version == kCompactBlockVersion;
+    const size_t records = v.empty() ? 0 : (v.size() - 1) / kStateRecordBytes;
+    const bool block = version == kStateBlockVersion && records <= kKeysPerBlock;
+    const bool single = version == kStateVersion && records == 1;
+    if (k.size() != 4 ||
+        (!compact && ((!block && !single) || v.size() != 1 + records * kStateRecordBytes))) {
+      bad = "low_stock key state has an unknown layout (" + std::to_string(v.size()) + " bytes)";
+      return false;
+    }
+    const KeyId first = key_from_bytes(k);
+    if ((compact || block) && first % kKeysPerBlock != 0) {
+      bad = "low_stock state block starts at key " + std::to_string(first);
+      return false;
+    }
+    if (compact) {
       size_t pos = 1;
       for (KeyId id = first; pos < v.size(); ++id) {
         if (id - first == kKeysPerBlock) {
@@ -943,18 +935,6 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
         if (!load_compact(id, v, pos)) return false;
       }
       return true;
-    }
-    const size_t records = v.empty() ? 0 : (v.size() - 1) / kStateRecordBytes;
-    const bool block = version == kStateBlockVersion && records <= kKeysPerBlock;
-    const bool single = version == kStateVersion && records == 1;
-    if (k.size() != 4 || (!block && !single) || v.size() != 1 + records * kStateRecordBytes) {
-      bad = "low_stock key state has an unknown layout (" + std::to_string(v.size()) + " bytes)";
-      return false;
-    }
-    const KeyId first = key_from_bytes(k);
-    if (block && first % kKeysPerBlock != 0) {
-      bad = "low_stock state block starts at key " + std::to_string(first);
-      return false;
     }
     if (single) rewrite_base_ = true;
     for (size_t i = 0; i < records; ++i) {

@@ -183,7 +183,7 @@ class LowStockOperator : public Operator {
   static size_t encode_compact(const KeyState& s, char* out);
   //! Reads one compact record at `pos` of `v`; false if it is truncated.
   static bool decode_compact(std::string_view v, size_t& pos, KeyState& s);
-  static constexpr size_t kCompactMaxBytes = 2 + 64;
+  static constexpr size_t kCompactMaxBytes = 2 + kStateRecordBytes;
   static std::string encode_item(const ItemParams& p);
   static bool decode_item(std::string_view v, ItemParams& p);
 
