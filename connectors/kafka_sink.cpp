@@ -334,20 +334,9 @@ struct KafkaSink::Impl {
       }
       ++outstanding;
     }
-    char reason[512];
-    while (outstanding > 0) {
-      rd_kafka_flush(rk.get(), 100);
-      if (rd_kafka_fatal_error(rk.get(), reason, sizeof(reason)) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-        sticky = Status::io(std::string("kafka sink: fatal producer error: ") + reason);
-        break;
-      }
-    }
+    Status st = drain();
     inflight.clear();
-    if (sticky.is_ok() && failed > 0) {
-      sticky = Status::io("kafka sink: " + std::to_string(failed) +
-                          " records not delivered: " + first_error);
-    }
-    return sticky;
+    return st;
   }
 
   // Records delivery failures reported so far as the sticky error.
