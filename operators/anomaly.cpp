@@ -690,11 +690,9 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
   if (fmt != kFormatVersion || det_version != AnomalySeriesState::kVersion) {
-    return Status::corruption(
-        "state version " + std::to_string(fmt) + "/" + std::to_string(det_version) +
-        " was written by another shelfwatch build; this build reads version " +
-        std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion) +
-        " only: point state.dir at an empty directory and replay the input");
+    return Status::state_version(
+        "", std::to_string(fmt) + "/" + std::to_string(det_version),
+        std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
   }
   if (!r.get(kind) || kind > static_cast<uint8_t>(SeriesKind::kTypeEvents) ||
       !r.get_string(s.store) || !r.get_string(s.sku) || !r.get_string(s.metric) ||

@@ -1396,11 +1396,8 @@ Status ForecastOperator::decode_globals(std::string_view bytes) {
   uint32_t version = 0;
   if (!r.pod(version)) return Status::corruption("op/forecast globals: truncated");
   if (version != kGlobalsVersion) {
-    return Status::corruption(
-        "op/forecast globals: state version " + std::to_string(version) +
-        " was written by another shelfwatch build; this build reads version " +
-        std::to_string(kGlobalsVersion) +
-        " only: point state.dir at an empty directory and replay the input");
+    return Status::state_version("op/forecast globals: ", std::to_string(version),
+                                 std::to_string(kGlobalsVersion));
   }
   uint32_t n = 0;
   bool ok = r.pod(max_event_ms_) && r.pod(late_sales_) && r.pod(censored_buckets_) &&

@@ -22,6 +22,14 @@ class [[nodiscard]] Status {
   static Status not_found(std::string m) { return Status(Code::kNotFound, std::move(m)); }
   static Status unavailable(std::string m) { return Status(Code::kUnavailable, std::move(m)); }
   static Status internal(std::string m) { return Status(Code::kInternal, std::move(m)); }
+  //! Corruption for a checkpoint record of a state version this build does not read: names
+  //! both versions and the fix (an empty state.dir and a replay of the input).
+  static Status state_version(const std::string& what, const std::string& found,
+                              const std::string& reads) {
+    return corruption(what + "state version " + found +
+                      " was written by another shelfwatch build; this build reads version " +
+                      reads + " only: point state.dir at an empty directory and replay the input");
+  }
 
   bool is_ok() const { return code_ == Code::kOk; }
   Code code() const { return code_; }
