@@ -91,7 +91,11 @@ pids+=($run1)
 sleep 1.5
 python3 "$work/pd.py" "$port" "$work/requests.jsonl" &
 pids+=($!)
-accepted() { grep -c '"code": 202' "$work/requests.jsonl" 2>/dev/null || true; }
+accepted() {  # 0 before the receiver has written its log
+  local n
+  n=$(grep -c '"code": 202' "$work/requests.jsonl" 2>/dev/null) || true
+  echo "${n:-0}"
+}
 deadline=$((SECONDS + 120))
 until (( $(accepted) >= 5 )); do
   ((SECONDS < deadline)) || { echo "FAIL: the receiver accepted fewer than 5 posts in 120 s"; exit 1; }

@@ -40,9 +40,13 @@ wait_for 30 curl -fs "http://127.0.0.1:$mport/healthz" || { cat "$work/tool.log"
 wait_for 30 curl -fs "http://127.0.0.1:$pport/-/ready" || { tail -20 "$work/prometheus.log"; echo "FAIL: prometheus not ready"; exit 1; }
 
 # The HTTP endpoints beside /metrics.
-curl -fs "http://127.0.0.1:$mport/readyz" | grep -q ready
-test "$(curl -fs "http://127.0.0.1:$mport/state/S0001/SKU-1")" = '{"store":"S0001","sku":"SKU-1","on_hand":3}'
-test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/state/S0001/SKU-404")" = 404
+# Readiness may follow liveness (the process marks itself ready once set up): wait for it.
+wait_for 30 curl -fs "http://127.0.0.1:$mport/readyz" || { echo "FAIL: /readyz never ready"; exit 1; }
+test "$(curl -fs "http://127.0.0.1:$mport/readyz")" = ready || { echo "FAIL: /readyz body"; exit 1; }
+test "$(curl -fs "http://127.0.0.1:$mport/state/S0001/SKU-1")" = \
+  '{"store":"S0001","sku":"SKU-1","on_hand":3}' || { echo "FAIL: /state of a known key"; exit 1; }
+test "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$mport/state/S0001/SKU-404")" = \
+  404 || { echo "FAIL: /state of an unknown key is not 404"; exit 1; }
 curl -fs "http://127.0.0.1:$mport/alerts" | python3 -c 'import json,sys; assert isinstance(json.load(sys.stdin), list)'
 
 # promtool lints the exposition (names, units, _total, HELP).
