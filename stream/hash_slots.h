@@ -26,7 +26,8 @@ class HashSlots {
   //! `expected` entries fit without rehashing; a full table doubles.
   explicit HashSlots(size_t expected = 0) { rehash(capacity_for(expected)); }
 
-  void prefetch(uint64_t key) const { __builtin_prefetch(&slots_[home(key)]); }
+  //! Loads the key's home slot into cache (huge_pages::touch).
+  void touch(uint64_t key) const { huge_pages::touch(&slots_[home(key)]); }
 
   Value* find(uint64_t key) {
     if (key == 0) return nullptr;

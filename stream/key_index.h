@@ -20,15 +20,16 @@ inline constexpr KeyId kNoKey = 0xffffffffu;
 
 class KeyIndex {
  public:
-  //! Nonzero 64-bit hash of (store, sku); also the prefetch handle for find_or_add.
+  //! Nonzero 64-bit hash of (store, sku); also the cache-warming handle for find_or_add.
   static uint64_t hash(std::string_view store, std::string_view sku);
-  void prefetch(uint64_t h) const { map_.prefetch(h); }
+  //! First stage: loads the hash's map slot into cache.
+  void touch(uint64_t h) const { map_.touch(h); }
   //! Second stage: looks up an existing key by hash (no string check; a hint only) and
-  //! prefetches its entry. Returns kNoKey when absent.
-  KeyId prefetch_entry(uint64_t h) const {
+  //! loads its entry into cache. Returns kNoKey when absent.
+  KeyId touch_entry(uint64_t h) const {
     const KeyId* id = map_.find(h);
     if (id == nullptr) return kNoKey;
-    __builtin_prefetch(&entries_[*id]);
+    huge_pages::touch(&entries_[*id]);
     return *id;
   }
 

@@ -66,8 +66,8 @@ class Operator {
   //! `key` is the (store, sku) key for keyed events, kNoKey for others (metric, feedback,
   //! sku-wide price/item records: the operator fans out itself through ctx.keys()).
   virtual void on_event(const Event& event, KeyId key, OperatorContext& ctx) = 0;
-  //! Hint: `key`'s state will be needed soon (the task decodes ahead); bring it into cache.
-  //! Must not change state.
+  //! Hint: `key`'s state will be needed soon (the task works in stages); bring it into
+  //! cache (huge_pages::touch). Must not change state.
   virtual void prefetch(KeyId /*key*/) const {}
   virtual void on_timer(KeyId /*key*/, int64_t /*time_ms*/, uint32_t /*tag*/,
                         OperatorContext& /*ctx*/) {}

@@ -135,6 +135,7 @@ class Task final : public OperatorContext {
   static constexpr int kMapAhead = 4;
   static constexpr int kStateAhead = 4;
   static constexpr int kPipelineDepth = kMapAhead + kStateAhead;
+  static constexpr size_t kGroup = 32;  // records per stage group (process_decoded)
   using Decoded = DecodedRecord;
   void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
   //! The same pipeline minus decoding, for batches decoded by the read-ahead thread.
@@ -143,8 +144,11 @@ class Task final : public OperatorContext {
   //! map_ahead records later prefetch_key(at(i)), state_ahead records after that apply(at(i)).
   template <typename Enter, typename At>
   void run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at);
+  // The warming stages load table slots into cache (huge_pages::touch), not prefetch.
   void prefetch_slots(const Decoded& d);  // dedup and key-index slots
   void prefetch_key(const Decoded& d);    // the key's entry and operator state
+  //! Warms the dedup slots of the ids that insertions first..first+count-1 will evict.
+  void touch_evictions(uint64_t first, size_t count);
   void apply(const Decoded& d);
   Status run_loop(const std::atomic<bool>& stop, ReadAhead* reader);
   void dead_letter(const RawRecord& r, DecodeError e);
@@ -194,8 +198,9 @@ class Task final : public OperatorContext {
   // Dedup horizon: ring of the most recent event_id hashes + set.
   HugePageVector<uint64_t> dedup_ring_;
   HashSlots<NoValue> dedup_set_;
-  uint64_t dedup_total_ = 0;                                 // ids ever inserted
-  uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
+  bool grouped_ = false;          // inside process_decoded: evictions are warmed by group
+  uint64_t dedup_total_ = 0;      // ids ever inserted
+  uint64_t dedup_persisted_ = 0;  // ids written to checkpoints
   std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
