@@ -3,6 +3,12 @@
 // task thread applies the previous ones, so JSON decoding (a quarter of the task thread's
 // time at a million keys) overlaps with the state updates instead of adding to them.
 //
+// Decoding is shared: the reader polls up to kDepth batches ahead and decodes the oldest one
+// nobody has claimed; the task, when the batch it needs next is not decoded yet, decodes it
+// itself (or, if the reader is on it, a later polled one) instead of waiting. So a reader
+// that loses its core for a while (to the checkpoint commit, RocksDB's flushes or another
+// process) does not stall the task, and a fast task does not idle behind the reader.
+//
 // Order is preserved (one reader, batches handed over in poll order), so outputs do not
 // change. Each batch owns copies of its payloads and of every decoded string, so nothing it
 // hands over is invalidated by the reader's next poll. Only sources whose partition_idle()
@@ -45,14 +51,18 @@ class ReadAhead {
     Status status;        // a poll error ends the stream
    private:
     friend class ReadAhead;
+    enum class Stage : uint8_t { kFree, kPolled, kDecoding, kReady };
+    Stage stage = Stage::kFree;     // guarded by ReadAhead::mu_
     std::string payloads;           // copies of the payloads, each followed by simdjson padding
     std::string strings;            // decoded string fields (reserved: never reallocates mid-batch)
     std::deque<std::string> spill;  // strings that did not fit (not expected)
     std::vector<std::string> details;  // error messages (reserved: stable addresses)
   };
 
-  //! Batches in flight between the threads: the reader runs this far ahead at most.
-  static constexpr size_t kDepth = 4;
+  //! Batches in flight between the threads: the reader polls this far ahead at most.
+  static constexpr size_t kDepth = 8;
+  //! The reader polls ahead only while fewer polled batches than this wait for decoding.
+  static constexpr size_t kPolledAhead = 2;
 
   ReadAhead(Source& source, size_t batch_size, size_t max_record_bytes);
   ~ReadAhead();
@@ -61,27 +71,40 @@ class ReadAhead {
 
   //! Starts the reader thread (after the source has been positioned).
   void start();
-  //! The next batch in order, or nullptr if none arrived within `timeout_ms`. The batch
-  //! stays valid until release(); call release() before asking for the next one.
+  //! The next batch in order, decoded, or nullptr if none arrived within `timeout_ms`
+  //! (the calling thread may decode it, or a later one, itself). The batch stays valid until
+  //! release(); call release() before asking for the next one. One consumer thread only.
   Batch* next(int timeout_ms);
   void release();
+  //! Batches decoded so far by the reader thread and by the consumer (next()).
+  uint64_t decoded_by_reader() const;
+  uint64_t decoded_by_consumer() const;
   //! Stops and joins the reader (batches not yet taken are dropped; their records were not
   //! applied, so checkpointed positions do not cover them).
   void stop();
 
  private:
   void loop();
-  void fill(Batch& b);
-  void keep(std::string_view& v, Batch& b);
+  //! Copies the polled payloads into `b` (reader thread, before publishing).
+  void copy_payloads(Batch& b);
+  //! Decodes a claimed batch with `decoder` (the claiming thread's own).
+  static void decode(Batch& b, Decoder& decoder);
+  static void keep(std::string_view& v, Batch& b);
+  //! Oldest polled batch nobody decodes yet, or produced_ if none (mu_ held).
+  uint64_t oldest_unclaimed() const;
+  //! Decodes slot `no` (claimed under mu_), which `lock` holds, then marks it ready.
+  void decode_claimed(uint64_t no, bool consumer, std::unique_lock<std::mutex>& lock);
 
   Source& source_;
   const size_t batch_size_;
-  Decoder decoder_;
+  Decoder decoder_;       // the reader thread's
+  Decoder task_decoder_;  // the consumer's (next())
   std::vector<RawRecord> polled_;
   std::unique_ptr<Batch[]> ring_;
   uint64_t produced_ = 0, consumed_ = 0;  // guarded by mu_
+  uint64_t decoded_[2] = {0, 0};          // by the reader, by the consumer; guarded by mu_
   bool stopping_ = false;                 // guarded by mu_
-  std::mutex mu_;
+  mutable std::mutex mu_;
   std::condition_variable ready_, space_;
   std::thread thread_;
 };

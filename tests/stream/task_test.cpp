@@ -10,10 +10,13 @@
 #include <map>
 #include <random>
 #include <span>
+#include <thread>
 
 #include "state/memory_store.h"
 #include "stream/bytes.h"
 #include "stream/json_writer.h"
+#include "stream/key_index.h"
+#include "stream/read_ahead.h"
 #include "tests/stream/line_pipeline.h"
 
 namespace sw {
@@ -256,6 +259,76 @@ TEST(TaskTest, ReadAheadRunMatchesInlineRun) {
     EXPECT_EQ(r.dup, inline_run.dup);
     EXPECT_EQ(r.dlq, inline_run.dlq);
     EXPECT_EQ(r.late, inline_run.late);
+  }
+}
+
+// The read-ahead stage shares decoding between its reader thread and the consumer: whichever
+// thread decodes a batch, batches arrive in poll order with every record decoded as the
+// decoder decodes it alone, and every batch is decoded exactly once. A fast consumer (batch
+// size 1) finds undecoded batches and decodes them itself; a slow one leaves them to the
+// reader.
+TEST(ReadAheadTest, BatchesArriveInOrderWhicheverThreadDecodesThem) {
+  std::vector<std::string> lines = make_stream(3000, 5);
+  for (int i = 0; i < 30; ++i) {
+    lines.insert(lines.begin() + 50 * i, i % 2 ? std::string("{\"type\":\"sale\"") : "not json");
+  }
+  struct Expected {
+    DecodeError error;
+    EventType type;
+    int64_t ts_ms;
+    std::string event_id, store, sku;
+    double qty;
+  };
+  std::vector<Expected> expected;
+  Decoder alone(1 << 20);
+  for (const std::string& l : lines) {
+    std::string padded = l + std::string(simdjson::SIMDJSON_PADDING, ' ');
+    Event e;
+    DecodeError err =
+        alone.decode(std::string_view(padded.data(), l.size()), simdjson::SIMDJSON_PADDING, e);
+    expected.push_back({err, e.type, e.ts_ms, std::string(e.event_id), std::string(e.store),
+                        std::string(e.sku), e.qty});
+  }
+  for (auto [batch, pause_us] : {std::pair<size_t, int>{1, 0}, {7, 0}, {64, 200}}) {
+    VectorSource src(lines);
+    ReadAhead reader(src, batch, 1 << 20);
+    reader.start();
+    size_t at = 0, batches = 0;
+    for (;;) {
+      ReadAhead::Batch* b = reader.next(5000);
+      ASSERT_NE(b, nullptr) << "batch size " << batch;
+      ASSERT_TRUE(b->status.is_ok());
+      ++batches;
+      for (size_t i = 0; i < b->records.size(); ++i, ++at) {
+        ASSERT_LT(at, lines.size());
+        const DecodedRecord& d = b->decoded[i];
+        const Expected& x = expected[at];
+        ASSERT_EQ(b->records[i].payload, lines[at]);
+        ASSERT_EQ(d.record, &b->records[i]);
+        ASSERT_EQ(d.error, x.error) << "line " << at;
+        if (d.error != DecodeError::kNone) {
+          ASSERT_NE(d.detail, nullptr);
+          continue;
+        }
+        EXPECT_EQ(d.event.type, x.type);
+        EXPECT_EQ(d.event.ts_ms, x.ts_ms);
+        EXPECT_EQ(d.event.event_id, x.event_id);
+        EXPECT_EQ(d.event.store, x.store);
+        EXPECT_EQ(d.event.sku, x.sku);
+        EXPECT_EQ(d.event.qty, x.qty);
+        EXPECT_EQ(d.key_hash, keyed_event(d.event) ? KeyIndex::hash(x.store, x.sku) : 0);
+      }
+      const bool end = b->at_end;
+      if (pause_us > 0) std::this_thread::sleep_for(std::chrono::microseconds(pause_us));
+      reader.release();
+      if (end) break;
+    }
+    EXPECT_EQ(at, lines.size());
+    reader.stop();
+    EXPECT_EQ(reader.decoded_by_reader() + reader.decoded_by_consumer(), batches);
+    std::printf("batch %zu: %llu batches decoded by the reader, %llu by the consumer\n", batch,
+                static_cast<unsigned long long>(reader.decoded_by_reader()),
+                static_cast<unsigned long long>(reader.decoded_by_consumer()));
   }
 }
 
