@@ -112,6 +112,8 @@ int main(int argc, char** argv) {
   o.dedup_capacity = 1'000'000;
   // PIPELINE_BENCH_READ_AHEAD=0 decodes on the task thread (for A/B runs).
   if (const char* ra = std::getenv("PIPELINE_BENCH_READ_AHEAD")) o.read_ahead = ra[0] != '0';
+  // PIPELINE_BENCH_COMMIT_NICE=0 commits at the task's priority (for A/B runs).
+  if (const char* n = std::getenv("PIPELINE_BENCH_COMMIT_NICE")) o.commit_nice = std::atoi(n);
   sw::Task task(o, src, {&sink}, *store.value(), ops.pointers(), calendar);
   if (!task.restore().is_ok()) return 1;
   std::atomic<bool> stop{false};

@@ -1,6 +1,11 @@
 #include "stream/task.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
 
 #include "stream/bytes.h"
 #include "stream/config.h"
@@ -33,6 +38,7 @@ TaskOptions TaskOptions::from_config(const Config& c) {
   o.exactly_once =
       c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
   o.read_ahead = c.get_bool("pipeline.read_ahead", true);
+  o.commit_nice = static_cast<int>(c.get_int("state.commit_nice", 10, 0, 19));
   return o;
 }
 
@@ -526,6 +532,16 @@ Status Task::wait_checkpoint() {
 }
 
 Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks) {
+  if (options_.commit_nice > 0) {
+    // This thread only (Linux nice is per thread; it starts at its creator's): the commit
+    // yields the cores to the task and reader threads and runs in their gaps; the task waits
+    // for it at the next checkpoint at the latest. Advisory: a failure changes nothing.
+    const id_t self = static_cast<id_t>(syscall(SYS_gettid));
+    errno = 0;
+    const int base = getpriority(PRIO_PROCESS, self);
+    if (errno == 0)
+      (void)setpriority(PRIO_PROCESS, self, std::min(19, base + options_.commit_nice));
+  }
   auto start = std::chrono::steady_clock::now();
   if (with_sinks) {
     for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));

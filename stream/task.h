@@ -43,6 +43,8 @@ struct TaskOptions {
   size_t max_record_bytes = 1 << 20;
   //! Poll and decode on a reader thread while this one applies (sources that allow it).
   bool read_ahead = true;
+  // Added to the nice value of the background checkpoint commit thread (0 = the task's).
+  int commit_nice = 10;
 
   //! Reads pipeline.* / state.* / delivery keys.
   static TaskOptions from_config(const Config& config);

@@ -3,6 +3,10 @@
 
 #include "stream/task.h"
 
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -14,6 +18,7 @@
 
 #include "state/memory_store.h"
 #include "stream/bytes.h"
+#include "stream/config.h"
 #include "stream/json_writer.h"
 #include "stream/key_index.h"
 #include "stream/read_ahead.h"
@@ -329,6 +334,44 @@ TEST(ReadAheadTest, BatchesArriveInOrderWhicheverThreadDecodesThem) {
     std::printf("batch %zu: %llu batches decoded by the reader, %llu by the consumer\n", batch,
                 static_cast<unsigned long long>(reader.decoded_by_reader()),
                 static_cast<unsigned long long>(reader.decoded_by_consumer()));
+  }
+}
+
+// The checkpoint commit runs on a background thread at `state.commit_nice`, so it yields the
+// cores to the task and reader threads; the task's own thread keeps its priority.
+TEST(TaskTest, CheckpointCommitRunsAtCommitNice) {
+  class NiceSink final : public Sink {
+   public:
+    std::string name() const override { return "nice"; }
+    Status prepare(std::span<const OutputRecord>, StateBatch&) override {
+      errno = 0;
+      seen.push_back(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))));
+      return Status::ok();
+    }
+    Status committed() override { return Status::ok(); }
+    Status recover(const StateStore&) override { return Status::ok(); }
+    Status close() override { return Status::ok(); }
+    std::vector<int> seen;
+  };
+  TaskOptions o = TaskOptions::from_config(Config::from_yaml("state: {commit_nice: 7}\n"));
+  EXPECT_EQ(o.commit_nice, 7);
+  EXPECT_THROW(TaskOptions::from_config(Config::from_yaml("state: {commit_nice: 25}\n")),
+               ConfigError);
+  const int own = getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid)));
+  for (int nice : {0, 7}) {
+    o.commit_nice = nice;
+    MemoryStateStore store;
+    NiceSink sink;
+    Calendar calendar;
+    VectorSource src(make_stream(200, 3));
+    DailyTotals op;
+    Task task(o, src, {&sink}, store, {&op}, calendar);
+    ASSERT_TRUE(task.restore().is_ok());
+    std::atomic<bool> stop{false};
+    ASSERT_TRUE(task.run(stop).is_ok());
+    ASSERT_FALSE(sink.seen.empty());
+    for (int p : sink.seen) EXPECT_EQ(p, std::min(19, own + nice));
+    EXPECT_EQ(getpriority(PRIO_PROCESS, static_cast<id_t>(syscall(SYS_gettid))), own);
   }
 }
 
