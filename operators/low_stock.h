@@ -56,6 +56,11 @@ class LowStockOperator : public Operator {
     // A state is one cache line: the vector is 2 MiB-aligned and sizeof(KeyState) == 64.
     if (key < states_.size()) huge_pages::touch(&states_[key]);
   }
+  void prefetch_related(KeyId key, const KeyIndex& keys) const override {
+    // evaluate() reads the sku's item record (~1 MB table of all skus).
+    const uint32_t sku = keys.sku_id(key);
+    if (sku < sku_items_.size()) huge_pages::touch(&sku_items_[sku].present);
+  }
   void snapshot(StateBatch& batch) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;

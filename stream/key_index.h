@@ -33,6 +33,12 @@ class KeyIndex {
     return *id;
   }
 
+  //! Third stage (the key's entry is in cache by now): loads its sku name, which the
+  //! exact check of find_or_add reads, into cache.
+  void touch_names(KeyId id) const {
+    if (id < entries_.size()) huge_pages::touch(skus_[entries_[id].sku].data());
+  }
+
   //! Returns the key's id, adding it if new. `added` tells whether it was new.
   KeyId find_or_add(uint64_t h, std::string_view store, std::string_view sku, bool& added);
   KeyId find(std::string_view store, std::string_view sku) const;

@@ -69,6 +69,9 @@ class Operator {
   //! Hint: `key`'s state will be needed soon (the task works in stages); bring it into
   //! cache (huge_pages::touch). Must not change state.
   virtual void prefetch(KeyId /*key*/) const {}
+  //! Hint, a stage after prefetch(): bring into cache what `key`'s state leads to (per-sku
+  //! reference data, say); `keys` has the key's entry in cache by now. Must not change state.
+  virtual void prefetch_related(KeyId /*key*/, const KeyIndex& /*keys*/) const {}
   virtual void on_timer(KeyId /*key*/, int64_t /*time_ms*/, uint32_t /*tag*/,
                         OperatorContext& /*ctx*/) {}
   //! A record was dead-lettered; `stream_time_ms` is the highest event time seen so far

@@ -130,19 +130,24 @@ void Task::process_decoded(std::span<const DecodedRecord> records) {
   // overlap in the core instead of each one stalling a record's work (on the benchmark VM
   // this took a sixth off the task thread's CPU time). Group g warms its map and dedup
   // slots (and the dedup slots its insertions will evict) while group g-1 looks its keys
-  // up (warming key entries and operator state) and group g-2 is applied.
+  // up (warming key entries and operator state), group g-2 warms what those lead to (sku
+  // names and per-sku data) and group g-3 is applied.
   const size_t n = records.size();
   grouped_ = true;
-  for (size_t g = 0; g < n + 2 * kGroup; g += kGroup) {
+  for (size_t g = 0; g < n + 3 * kGroup; g += kGroup) {
     const size_t end = std::min(n, g + kGroup);
     for (size_t i = g; i < end; ++i) prefetch_slots(records[i]);
-    // Groups g-2 and g-1 insert before group g does (fewer at the batch's start).
-    if (g < n) touch_evictions(dedup_total_ + std::min(g, 2 * kGroup), end - g);
-    if (g >= kGroup) {
+    // Groups g-3 to g-1 insert before group g does (fewer at the batch's start).
+    if (g < n) touch_evictions(dedup_total_ + std::min(g, 3 * kGroup), end - g);
+    if (g >= kGroup && g - kGroup < n) {
       for (size_t i = g - kGroup; i < std::min(n, g); ++i) prefetch_key(records[i]);
     }
-    if (g >= 2 * kGroup) {
-      for (size_t i = g - 2 * kGroup; i < std::min(n, g - kGroup); ++i) apply(records[i]);
+    if (g >= 2 * kGroup && g - 2 * kGroup < n) {
+      for (size_t i = g - 2 * kGroup; i < std::min(n, g - kGroup); ++i)
+        prefetch_related(records[i]);
+    }
+    if (g >= 3 * kGroup) {
+      for (size_t i = g - 3 * kGroup; i < std::min(n, g - 2 * kGroup); ++i) apply(records[i]);
     }
   }
   grouped_ = false;
@@ -154,7 +159,7 @@ void Task::touch_evictions(uint64_t first, size_t count) {
   if (cap == 0) return;
   for (uint64_t k = std::max(first, cap); k < first + count; ++k) {
     if (k - cap >= dedup_total_) break;  // not inserted yet
-    dedup_set_.touch(dedup_ring_[k % cap]);
+    dedup_set_.touch_for_erase(dedup_ring_[k % cap]);
   }
 }
 
@@ -165,6 +170,16 @@ void Task::prefetch_key(const Decoded& d) {
   KeyId id = keys_.touch_entry(d.key_hash);
   if (id == kNoKey) return;
   for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) operators_[op]->prefetch(id);
+}
+
+void Task::prefetch_related(const Decoded& d) {
+  if (d.error != DecodeError::kNone || d.key_hash == 0) return;
+  KeyId id = keys_.touch_entry(d.key_hash);  // in cache since prefetch_key
+  if (id == kNoKey) return;
+  keys_.touch_names(id);
+  for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) {
+    operators_[op]->prefetch_related(id, keys_);
+  }
 }
 
 void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {

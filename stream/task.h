@@ -147,8 +147,9 @@ class Task final : public OperatorContext {
   template <typename Enter, typename At>
   void run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at);
   // The warming stages load table slots into cache (huge_pages::touch), not prefetch.
-  void prefetch_slots(const Decoded& d);  // dedup and key-index slots
-  void prefetch_key(const Decoded& d);    // the key's entry and operator state
+  void prefetch_slots(const Decoded& d);    // dedup and key-index slots
+  void prefetch_key(const Decoded& d);      // the key's entry and operator state
+  void prefetch_related(const Decoded& d);  // the key's names and operators' related data
   //! Warms the dedup slots of the ids that insertions first..first+count-1 will evict.
   void touch_evictions(uint64_t first, size_t count);
   void apply(const Decoded& d);
