@@ -365,9 +365,8 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
   if (key == kNoKey) return;
   const KeyIndex& keys = ctx.keys();
   KeyState& s = touch(key, ctx);
-  // evaluate() reads the sku's item record (a ~1 MB table): start that miss now.
+  // evaluate() reads the sku's item record; the task's prefetch_related() warmed it.
   const uint32_t sku_id = keys.sku_id(key);
-  if (sku_id < sku_items_.size()) __builtin_prefetch(&sku_items_[sku_id]);
   if (s.day == KeyState::kNoDay) adopt_pending(sku_id);
   const LocalDay& ld = ctx.calendar().day(keys.store_id(key), keys.store(key), e.ts_ms);
   roll_to(s, ld.day);
@@ -813,7 +812,7 @@ void LowStockOperator::snapshot_base(StateBatch& batch) {
 }
 
 void LowStockOperator::snapshot_log(StateBatch& batch) {
-  constexpr size_t kAhead = 8;  // dirty ids are in first-touch order: overlap the misses
+  constexpr size_t kGroup = 32;  // dirty ids are in first-touch order: overlap the misses
   const std::string group = be64_key(log_checkpoint_);  // entries sort by checkpoint, chunk
   char value[1 + kLogChunkKeys * (4 + kCompactMaxBytes)];
   value[0] = static_cast<char>(kCompactLogVersion);
@@ -823,7 +822,13 @@ void LowStockOperator::snapshot_log(StateBatch& batch) {
     const size_t end = std::min(first + kLogChunkKeys, count);
     size_t n = 1;
     for (size_t i = first; i < end; ++i) {
-      if (i + kAhead < count) __builtin_prefetch(&states_[dirty_[i + kAhead]]);
+      // Load the next group's states back to back (huge_pages::touch), so their page
+      // walks overlap.
+      if (i % kGroup == 0) {
+        for (size_t j = i == 0 ? 0 : i + kGroup; j < std::min(count, i + 2 * kGroup); ++j) {
+          huge_pages::touch(&states_[dirty_[j]]);
+        }
+      }
       KeyState& s = states_[dirty_[i]];
       s.flags &= static_cast<uint8_t>(~kDirty);
       key_bytes(dirty_[i], value + n);
