@@ -59,7 +59,7 @@ struct AnomalyDetectorConfig {
   double rel_scale_floor = 1e-3;   // scale >= this * (|level| + mean |x|)
   double abs_scale_floor = 1e-9;
   bool count_series = false;        // counts: quasi-Poisson floor sqrt(dispersion * expected)
-  double refractory = 150;          // calm observations (raw < detect_score) a detection damps
+  double refractory = 40;           // calm observations (raw < detect_score) a detection damps
   double detect_score = 0.6;        // score that starts a refractory period
   double refractory_factor = 0.35;  // damping applied inside the refractory period
 };
