@@ -63,6 +63,7 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.scale_half_life = c.get_double(prefix + "scale_half_life", d.scale_half_life, 1, 1e7);
   d.slot_half_life = c.get_double(prefix + "slot_half_life", d.slot_half_life, 0.5, 1e4);
   d.clip_z = c.get_double(prefix + "clip_z", d.clip_z, 1, 20);
+  d.level_clip_z = c.get_double(prefix + "level_clip_z", d.level_clip_z, 1, 20);
   d.slot_prior = c.get_double(prefix + "slot_prior", d.slot_prior, 0, 1000);
   d.warmup = static_cast<int>(c.get_int(prefix + "warmup", d.warmup, 2, 100000));
   d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
@@ -158,6 +159,7 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.window_half_life = 8;
   counts.window2_half_life = 0;
   counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
+  counts.level_clip_z = 3;       // the metric family's tighter level clip was chosen on NAB
   counts.warmup = 24;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;

@@ -298,7 +298,10 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   s.scale += rate(a_scale_) * (std::min(std::fabs(r), c) - s.scale);
   s.mean_abs_x += rate(a_scale_) * (std::fabs(value) - s.mean_abs_x);
 
-  s.local_level += rate(a_local_) * clip(value - exp_v, c);
+  // The fast level is clipped a little tighter than the scale: a burst or a spike moves it
+  // less, so the calm that follows is not read as a drop (bursty near-zero series).
+  const double c_level = warm ? config_.level_clip_z * sd : 1e300;
+  s.local_level += rate(a_local_) * clip(value - exp_v, c_level);
   // The seasonal model learns against its own error scale: it must be able to learn a
   // pattern that the fast level currently hides from the combined residual.
   const double cs = warm ? config_.clip_z * kAbsDevToSd * s.err_seasonal + c : 1e300;

@@ -52,13 +52,14 @@ struct AnomalyDetectorConfig {
   double tail_reach = 1e9;         // levels within this factor below |z| bound its tail
   double slot_prior = 4;           // weekday: weeks to half weight; hour: EB noise factor
   double clip_z = 3;               // Huber clip of updates, in scale units
+  double level_clip_z = 2.6;       // Huber clip of the fast level's updates, in scale units
   double shift_z = 3;              // |z| that counts toward a level-shift run
   int shift_run = 8;               // consecutive same-sign large residuals that re-base
   int warmup = 24;                 // observations before scores leave 0
   double rel_scale_floor = 1e-3;   // scale >= this * (|level| + mean |x|)
   double abs_scale_floor = 1e-9;
   bool count_series = false;        // counts: quasi-Poisson floor sqrt(dispersion * expected)
-  double refractory = 150;          // calm observations (raw < detect_score) a detection damps
+  double refractory = 40;           // calm observations (raw < detect_score) a detection damps
   double detect_score = 0.6;        // score that starts a refractory period
   double refractory_factor = 0.35;  // damping applied inside the refractory period
 };
