@@ -127,8 +127,8 @@ void Task::process(const std::vector<RawRecord>& records) {
 void Task::process_decoded(std::span<const DecodedRecord> records) {
   // No decoding between the stages here, so the stages run by groups of kGroup records: a
   // group's cache-warming loads are issued back to back, so their page walks and misses
-  // overlap in the core instead of each one stalling a record's work (on the benchmark VM
-  // this took a sixth off the task thread's CPU time). Group g warms its map and dedup
+  // overlap in the core instead of each one stalling a record's work (README, Measured, has
+  // the comparisons with interleaved stages and with prefetches). Group g warms its map and dedup
   // slots (and the dedup slots its insertions will evict) while group g-1 looks its keys
   // up (warming key entries and operator state), group g-2 warms what those lead to (sku
   // names and per-sku data) and group g-3 is applied.
