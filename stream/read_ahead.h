@@ -45,10 +45,9 @@ class ReadAhead {
  public:
   struct Batch {
     std::vector<RawRecord> records;      // payload views point into `payloads`
-    std::vector<DecodedRecord> decoded;  // the first `count` are this batch's
-    size_t count = 0;
-    bool at_end = false;  // the source was at its end after this batch
-    Status status;        // a poll error ends the stream
+    std::vector<DecodedRecord> decoded;  // the first records.size() are this batch's
+    bool at_end = false;                 // the source was at its end after this batch
+    Status status;                       // a poll error ends the stream
    private:
     friend class ReadAhead;
     enum class Stage : uint8_t { kFree, kPolled, kDecoding, kReady };

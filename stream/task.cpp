@@ -93,11 +93,7 @@ bool Task::seen_before(uint64_t h) {
 }
 
 void Task::remember(uint64_t h) {
-  // The id evicted kPipelineDepth insertions from now: its set slot is a cache miss too.
-  // (process_decoded warms these slots by whole groups instead.)
-  if (!grouped_ && dedup_total_ + kPipelineDepth >= options_.dedup_capacity) {
-    dedup_set_.touch(dedup_ring_[(dedup_total_ + kPipelineDepth) % options_.dedup_capacity]);
-  }
+  // The slot of the id this insertion evicts was warmed by the stages (touch_evictions).
   size_t slot = dedup_total_ % options_.dedup_capacity;
   if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
   dedup_ring_[slot] = h;
@@ -105,23 +101,18 @@ void Task::remember(uint64_t h) {
   ++dedup_total_;
 }
 
-template <typename Enter, typename At>
-void Task::run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at) {
-  for (size_t i = 0; i < n + map_ahead + state_ahead; ++i) {
-    if (i < n) enter(i);
-    if (i >= map_ahead && i - map_ahead < n) prefetch_key(at(i - map_ahead));
-    if (i >= map_ahead + state_ahead) apply(at(i - map_ahead - state_ahead));
-  }
-}
-
 void Task::process(const std::vector<RawRecord>& records) {
   constexpr size_t kSlots = kPipelineDepth + 1;
-  run_stages(
-      records.size(), kMapAhead, kStateAhead,
-      [&](size_t i) {
-        decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
-      },
-      [&](size_t i) -> const Decoded& { return in_flight_[i % kSlots]; });
+  const size_t n = records.size();
+  for (size_t i = 0; i < n + kPipelineDepth; ++i) {
+    if (i < n) {
+      decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
+      // The records still in flight insert before this one does.
+      touch_evictions(dedup_total_ + std::min<size_t>(i, kPipelineDepth), 1);
+    }
+    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(in_flight_[(i - kMapAhead) % kSlots]);
+    if (i >= kPipelineDepth) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
+  }
 }
 
 void Task::process_decoded(std::span<const DecodedRecord> records) {
@@ -133,24 +124,21 @@ void Task::process_decoded(std::span<const DecodedRecord> records) {
   // up (warming key entries and operator state), group g-2 warms what those lead to (sku
   // names and per-sku data) and group g-3 is applied.
   const size_t n = records.size();
-  grouped_ = true;
+  // Key ids found by prefetch_key for the two groups between it and prefetch_related.
+  std::array<KeyId, 2 * kGroup> ids;
   for (size_t g = 0; g < n + 3 * kGroup; g += kGroup) {
-    const size_t end = std::min(n, g + kGroup);
-    for (size_t i = g; i < end; ++i) prefetch_slots(records[i]);
+    // Runs `fn` over the group `lag` records behind group g.
+    auto stage = [&](size_t lag, auto&& fn) {
+      if (g < lag) return;
+      for (size_t i = g - lag; i < std::min(n, g - lag + kGroup); ++i) fn(i);
+    };
+    stage(0, [&](size_t i) { prefetch_slots(records[i]); });
     // Groups g-3 to g-1 insert before group g does (fewer at the batch's start).
-    if (g < n) touch_evictions(dedup_total_ + std::min(g, 3 * kGroup), end - g);
-    if (g >= kGroup && g - kGroup < n) {
-      for (size_t i = g - kGroup; i < std::min(n, g); ++i) prefetch_key(records[i]);
-    }
-    if (g >= 2 * kGroup && g - 2 * kGroup < n) {
-      for (size_t i = g - 2 * kGroup; i < std::min(n, g - kGroup); ++i)
-        prefetch_related(records[i]);
-    }
-    if (g >= 3 * kGroup) {
-      for (size_t i = g - 3 * kGroup; i < std::min(n, g - 2 * kGroup); ++i) apply(records[i]);
-    }
+    if (g < n) touch_evictions(dedup_total_ + std::min(g, 3 * kGroup), std::min(n, g + kGroup) - g);
+    stage(kGroup, [&](size_t i) { ids[i % ids.size()] = prefetch_key(records[i]); });
+    stage(2 * kGroup, [&](size_t i) { prefetch_related(records[i], ids[i % ids.size()]); });
+    stage(3 * kGroup, [&](size_t i) { apply(records[i]); });
   }
-  grouped_ = false;
 }
 
 void Task::touch_evictions(uint64_t first, size_t count) {
@@ -163,18 +151,17 @@ void Task::touch_evictions(uint64_t first, size_t count) {
   }
 }
 
-void Task::prefetch_key(const Decoded& d) {
+KeyId Task::prefetch_key(const Decoded& d) {
   // Its map slot is in cache by now: find its id and prefetch the key's entry and every
   // subscribed operator's state for it.
-  if (d.error != DecodeError::kNone || d.key_hash == 0) return;
+  if (d.error != DecodeError::kNone || d.key_hash == 0) return kNoKey;
   KeyId id = keys_.touch_entry(d.key_hash);
-  if (id == kNoKey) return;
+  if (id == kNoKey) return kNoKey;
   for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) operators_[op]->prefetch(id);
+  return id;
 }
 
-void Task::prefetch_related(const Decoded& d) {
-  if (d.error != DecodeError::kNone || d.key_hash == 0) return;
-  KeyId id = keys_.touch_entry(d.key_hash);  // in cache since prefetch_key
+void Task::prefetch_related(const Decoded& d, KeyId id) {
   if (id == kNoKey) return;
   keys_.touch_names(id);
   for (uint32_t op : subscribers_[static_cast<int>(d.event.type)]) {

@@ -142,14 +142,12 @@ class Task final : public OperatorContext {
   void decode_ahead(const RawRecord& r, Decoded& d, int decoder);
   //! The same pipeline minus decoding, for batches decoded by the read-ahead thread.
   void process_decoded(std::span<const DecodedRecord> records);
-  //! The three stages over records 0..n-1: enter(i) (decode or not, then prefetch_slots),
-  //! map_ahead records later prefetch_key(at(i)), state_ahead records after that apply(at(i)).
-  template <typename Enter, typename At>
-  void run_stages(size_t n, size_t map_ahead, size_t state_ahead, Enter&& enter, At&& at);
   // The warming stages load table slots into cache (huge_pages::touch), not prefetch.
-  void prefetch_slots(const Decoded& d);    // dedup and key-index slots
-  void prefetch_key(const Decoded& d);      // the key's entry and operator state
-  void prefetch_related(const Decoded& d);  // the key's names and operators' related data
+  void prefetch_slots(const Decoded& d);  // dedup and key-index slots
+  //! The key's entry and operator state; returns the key's id (kNoKey if none yet).
+  KeyId prefetch_key(const Decoded& d);
+  //! The key's names and operators' related data, for the id prefetch_key returned.
+  void prefetch_related(const Decoded& d, KeyId id);
   //! Warms the dedup slots of the ids that insertions first..first+count-1 will evict.
   void touch_evictions(uint64_t first, size_t count);
   void apply(const Decoded& d);
@@ -201,9 +199,8 @@ class Task final : public OperatorContext {
   // Dedup horizon: ring of the most recent event_id hashes + set.
   HugePageVector<uint64_t> dedup_ring_;
   HashSlots<NoValue> dedup_set_;
-  bool grouped_ = false;          // inside process_decoded: evictions are warmed by group
-  uint64_t dedup_total_ = 0;      // ids ever inserted
-  uint64_t dedup_persisted_ = 0;  // ids written to checkpoints
+  uint64_t dedup_total_ = 0;                                 // ids ever inserted
+  uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
   std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.

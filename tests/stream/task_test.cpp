@@ -218,10 +218,6 @@ TEST(TaskTest, ReadAheadRunMatchesInlineRun) {
                     ts + R"(,"store":"S\u0031","sku":"K\"q","qty":1,"unit_price":2})");
     lines.push_back(R"({"type":"sale","ts":)" + ts + R"(,"store":"S1","sku":"K1","qty":-1})");
   }
-  struct Out {
-    std::vector<std::string> lines;
-    uint64_t read, applied, dup, dlq, late;
-  };
   auto run_task = [&](bool read_ahead, size_t batch) {
     MemoryStateStore store;
     CollectSink sink;
@@ -239,26 +235,26 @@ TEST(TaskTest, ReadAheadRunMatchesInlineRun) {
     EXPECT_TRUE(task.run(stop).is_ok());
     const TaskCounters& c = task.counters();
     EXPECT_TRUE(c.balanced());
-    return Out{sink.lines,
-               c.read.load(),
-               TaskCounters::sum(c.applied),
-               TaskCounters::sum(c.duplicates),
-               TaskCounters::sum(c.dead_lettered),
-               TaskCounters::sum(c.late)};
+    return RunResult{sink.lines,
+                     c.read.load(),
+                     TaskCounters::sum(c.applied),
+                     TaskCounters::sum(c.duplicates),
+                     TaskCounters::sum(c.dead_lettered),
+                     TaskCounters::sum(c.late)};
   };
-  Out inline_run = run_task(false, 64);
+  RunResult inline_run = run_task(false, 64);
   ASSERT_EQ(inline_run.read, lines.size());
   EXPECT_GT(inline_run.dlq, 40u);
   bool escaped_key = false, detail = false;
-  for (const std::string& l : inline_run.lines) {
+  for (const std::string& l : inline_run.outputs) {
     escaped_key |= l.find(R"(S1|K\"q)") != std::string::npos;
     detail |= l.find("qty") != std::string::npos && l.find("out_of_range") != std::string::npos;
   }
   EXPECT_TRUE(escaped_key);
   EXPECT_TRUE(detail);
   for (size_t batch : {1u, 7u, 64u, 1024u}) {
-    Out r = run_task(true, batch);
-    EXPECT_EQ(r.lines, inline_run.lines) << "batch " << batch;
+    RunResult r = run_task(true, batch);
+    EXPECT_EQ(r.outputs, inline_run.outputs) << "batch " << batch;
     EXPECT_EQ(r.read, inline_run.read);
     EXPECT_EQ(r.applied, inline_run.applied);
     EXPECT_EQ(r.dup, inline_run.dup);
