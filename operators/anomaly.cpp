@@ -73,6 +73,9 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.window_all_signals = c.get_bool(prefix + "window_all_signals", d.window_all_signals);
   d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
   d.window2_half_life = c.get_double(prefix + "window2_half_life", d.window2_half_life, 0, 1e5);
+  d.week_slots = c.get_bool(prefix + "week_slots", d.week_slots);
+  d.week_prior = c.get_double(prefix + "week_prior", d.week_prior, 0, 1000);
+  d.week_gain = c.get_double(prefix + "week_gain", d.week_gain, 0.01, 100);
   return d;
 }
 
@@ -161,6 +164,9 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
   counts.level_clip_z = 3;       // the metric family's tighter level clip was chosen on NAB
   counts.warmup = 24;
+  // No hour-of-week slots by default: on the generator's streams they added store-event
+  // episodes (60 -> 83 and 63 -> 82 on two seeds) that nothing injected explains.
+  counts.week_slots = false;
   s.count_detector = read_detector(c, p + "sales_detector.", counts);
   s.revenue_detector = s.count_detector;
   return s;
@@ -240,6 +246,7 @@ uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, st
   s.sku = sku;
   s.metric = metric;
   s.store_id = store_id;
+  if (wants_week(kind)) s.week = std::make_unique<AnomalyWeekState>();
   series_.push_back(std::move(s));
   by_name_.emplace(std::move(name), idx);
   mark_dirty(idx);
@@ -507,7 +514,8 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
   // Quasi-Poisson dispersion of bucketed counts: the mean amount of one event (1 for event
   // counts, units per sale, revenue per sale).
   const double dispersion = bucketed(s.kind) && s.mean_amount > 0 ? s.mean_amount : 1.0;
-  last_obs_ = detector_for(s.kind).update(s.det, ts_ms, value, hour, weekday, dispersion);
+  last_obs_ =
+      detector_for(s.kind).update(s.det, s.week.get(), ts_ms, value, hour, weekday, dispersion);
   mark_dirty(idx);
   if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
   lifecycle(idx, ts_ms, last_obs_, hour, ctx);
@@ -683,6 +691,12 @@ std::string AnomalyOperator::encode(const Series& s) {
   w.put(s.confirmed);
   w.put<uint32_t>(sizeof(AnomalySeriesState));
   out.append(reinterpret_cast<const char*>(&s.det), sizeof s.det);
+  w.put<uint8_t>(s.week != nullptr);
+  if (s.week) {
+    w.put<uint32_t>(AnomalyWeekState::kVersion);
+    w.put<uint32_t>(sizeof(AnomalyWeekState));
+    out.append(reinterpret_cast<const char*>(s.week.get()), sizeof(AnomalyWeekState));
+  }
   return out;
 }
 
@@ -691,7 +705,9 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
   uint32_t fmt = 0, det_version = 0, det_size = 0;
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
-  if (fmt != kFormatVersion || det_version != AnomalySeriesState::kVersion) {
+  // Format 2 records (before the hour-of-week slots) carry no week table: the series starts
+  // one (empty) on restore if its configuration wants it.
+  if ((fmt != kFormatVersion && fmt != kFormatVersionNoWeek) || det_version != AnomalySeriesState::kVersion) {
     return Status::state_version(
         "", std::to_string(fmt) + "/" + std::to_string(det_version),
         std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
@@ -703,9 +719,22 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
       !r.get(s.last_episode_start) || !r.get(s.cooldown_until) || !r.get(s.below) ||
       !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) || !r.get(s.bump_ms) ||
       !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
-      det_size != sizeof(AnomalySeriesState) || !r.get(s.det) || !r.empty()) {
+      det_size != sizeof(AnomalySeriesState) || !r.get(s.det)) {
     return Status::corruption("undecodable record");
   }
+  uint8_t has_week = 0;
+  if (fmt != kFormatVersionNoWeek && !r.get(has_week)) return Status::corruption("undecodable record");
+  if (has_week) {
+    uint32_t week_version = 0, week_size = 0;
+    s.week = std::make_unique<AnomalyWeekState>();
+    if (!r.get(week_version) || !r.get(week_size)) return Status::corruption("undecodable record");
+    if (week_version != AnomalyWeekState::kVersion || week_size != sizeof(AnomalyWeekState)) {
+      return Status::state_version("", "week " + std::to_string(week_version),
+                                   "week " + std::to_string(AnomalyWeekState::kVersion));
+    }
+    if (!r.get(*s.week)) return Status::corruption("undecodable record");
+  }
+  if (!r.empty()) return Status::corruption("undecodable record");
   s.kind = static_cast<SeriesKind>(kind);
   s.timer_armed = armed != 0;
   return Status::ok();
@@ -760,7 +789,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     if (k == kMetaKey) {
       ByteReader r(v);
       uint32_t fmt = 0, n = 0;
-      if (!r.get(fmt) || fmt != kFormatVersion || !r.get(max_event_ms_) || !r.get(dismissed_) ||
+      if (!r.get(fmt) || (fmt != kFormatVersion && fmt != kFormatVersionNoWeek) ||
+          !r.get(max_event_ms_) || !r.get(dismissed_) ||
           !r.get(confirmed_) || !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
         bad = Status::corruption("op/anomaly: bad meta record");
         return false;
@@ -811,6 +841,12 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       if (!s.sku.empty()) name += "|" + s.sku;
     }
     s.name = name;
+    // The week table follows the configuration (a state written without one starts one).
+    if (!wants_week(s.kind)) {
+      s.week.reset();
+    } else if (!s.week) {
+      s.week = std::make_unique<AnomalyWeekState>();
+    }
     by_name_.emplace(name, i);
     if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
     if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.metric, i);
@@ -833,6 +869,7 @@ size_t AnomalyOperator::memory_bytes() const {
              by_name_.capacity() * (sizeof(std::string) + 8) + dirty_.capacity() * 4;
   for (const Series& s : series_) {
     b += s.name.capacity() + s.store.capacity() + s.sku.capacity() + s.metric.capacity();
+    if (s.week) b += sizeof(AnomalyWeekState);
   }
   return b;
 }

@@ -22,6 +22,7 @@
 
 #include <array>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -94,7 +95,8 @@ class AnomalyOperator : public Operator {
   std::string describe(KeyId key) const override;
 
   static constexpr std::string_view kStateNs = "op/anomaly";
-  static constexpr uint32_t kFormatVersion = 2;
+  static constexpr uint32_t kFormatVersion = 3;  // 3: + hour-of-week slots
+  static constexpr uint32_t kFormatVersionNoWeek = 2;  // still read: no week slots
   static constexpr uint32_t kTagBucket = 1;
 
   //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
@@ -132,6 +134,7 @@ class AnomalyOperator : public Operator {
     int64_t bump_ms = 0;
     uint32_t dismissed = 0, confirmed = 0;
     AnomalySeriesState det;
+    std::unique_ptr<AnomalyWeekState> week;  // hour-of-week slots (wants_week), else null
   };
 
   uint32_t series_for(SeriesKind kind, std::string_view store, std::string_view sku,
@@ -152,6 +155,12 @@ class AnomalyOperator : public Operator {
   void slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
                int& weekday) const;
   bool bucketed(SeriesKind k) const { return k != SeriesKind::kMetric; }
+  //! Series that carry hour-of-week slots: their family's `week_slots`, and an observation
+  //! cadence under a day (a daily bucket has one slot per weekday already).
+  bool wants_week(SeriesKind k) const {
+    return detector_for(k).config().week_slots &&
+           (!bucketed(k) || bucket_of(k) < 24 * 3600 * 1000LL);
+  }
   //! Series rendered with `series` (not store/sku) in alerts and scores.
   static bool metric_like(SeriesKind k) {
     return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||

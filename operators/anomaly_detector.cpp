@@ -111,6 +111,27 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   return ho * gh + (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) : 0.0);
 }
 
+double AnomalyDetector::week_part(const AnomalySeriesState& s, const AnomalyWeekState& week,
+                                  int hour, int weekday) const {
+  const int slot = weekday * AnomalySeriesState::kHours + hour;
+  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
+  double per_hour = std::max(1.0, kMsPerHour / gap);
+  double kv = week.visits[slot] / per_hour;  // recurrences: weeks
+  if (kv <= 0) return 0;
+  double hv = s.hour_visits[hour] / per_hour;
+  const double sdh = std::max(hour_slot_sd(s, hour, hv, config_.slot_prior),
+                              kAbsDevToSd * s.err_seasonal);
+  const double o = week.offset[slot];
+  const double var = sdh * sdh * config_.week_prior / kv;
+  return o * o * o / (o * o + var + 1e-300);
+}
+
+double AnomalyDetector::week_weight(const AnomalySeriesState& s,
+                                    const AnomalyWeekState& week) const {
+  if (week.err <= 0) return 0;
+  return std::clamp((s.err_seasonal / week.err - 1.0) / config_.week_gain, 0.0, 1.0);
+}
+
 double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
   // Use the slot offsets only as far as they beat the flat slow level.
   if (s.err_seasonal <= 0) return 0;
@@ -118,8 +139,13 @@ double AnomalyDetector::season_weight(const AnomalySeriesState& s) const {
   return std::clamp(gain / 0.25, 0.0, 1.0);
 }
 
-double AnomalyDetector::expected(const AnomalySeriesState& s, int hour, int weekday) const {
-  return s.local_level + season_weight(s) * seasonal_part(s, hour, weekday);
+double AnomalyDetector::expected(const AnomalySeriesState& s, const AnomalyWeekState* week,
+                                 int hour, int weekday) const {
+  hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
+  weekday = std::clamp(weekday, 0, AnomalySeriesState::kWeekdays - 1);
+  double season = seasonal_part(s, hour, weekday);
+  if (week) season += week_weight(s, *week) * week_part(s, *week, hour, weekday);
+  return s.local_level + season_weight(s) * season;
 }
 
 double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour,
@@ -137,8 +163,9 @@ double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int 
   return std::max(sd, floor);
 }
 
-AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms, double value,
-                                           int hour, int weekday, double dispersion) const {
+AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekState* week,
+                                           int64_t ts_ms, double value, int hour, int weekday,
+                                           double dispersion) const {
   AnomalyObservation out;
   out.value = value;
   hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
@@ -168,11 +195,14 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   }
 
   // Baselines.
-  const double season_full = seasonal_part(s, hour, weekday);
+  const double season_base = seasonal_part(s, hour, weekday);
+  const double week_full = week ? week_part(s, *week, hour, weekday) : 0.0;
+  const double season_full = season_base + (week ? week_weight(s, *week) * week_full : 0.0);
   const double sw = season_weight(s);
   const double e_flat = s.slow_level;
+  const double e_season_base = s.slow_level + season_base;  // factorized hour + weekday model
   const double e_season_full = s.slow_level + season_full;
-  const double exp_v = expected(s, hour, weekday);
+  const double exp_v = s.local_level + sw * season_full;
   const double sd = sigma(s, exp_v, hour, dispersion);
   const double r = value - exp_v;
   double z = r / sd;
@@ -292,8 +322,13 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   const double a_e = rate(a_err_);
   // Each error is clipped against its own running size, so a pattern the flat level cannot
   // follow still counts while a one-off outlier cannot dominate.
+  if (week) {
+    if (week->err <= 0) week->err = s.err_seasonal;
+    const double e_week = e_season_base + week_full;
+    week->err += a_e * (std::min(std::fabs(value - e_week), 4 * week->err + c) - week->err);
+  }
   s.err_seasonal +=
-      a_e * (std::min(std::fabs(value - e_season_full), 4 * s.err_seasonal + c) - s.err_seasonal);
+      a_e * (std::min(std::fabs(value - e_season_base), 4 * s.err_seasonal + c) - s.err_seasonal);
   s.err_flat += a_e * (std::min(std::fabs(value - e_flat), 4 * s.err_flat + c) - s.err_flat);
   s.scale += rate(a_scale_) * (std::min(std::fabs(r), c) - s.scale);
   s.mean_abs_x += rate(a_scale_) * (std::fabs(value) - s.mean_abs_x);
@@ -324,6 +359,15 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, int64_t ts_ms,
   ho = static_cast<float>(ho + a_h * clip(hr, cs));
   double wr = value - s.slow_level - ho - wo;
   wo = static_cast<float>(wo + a_d * clip(wr, cs));
+  if (week) {
+    // What the hour and weekday offsets leave of this hour of the week (fitted after them, so
+    // the common daily shape stays in the hour slots, which learn seven times as often).
+    const int slot = weekday * AnomalySeriesState::kHours + hour;
+    float& ko = week->offset[slot];
+    const double kr = value - s.slow_level - ho - wo - ko;
+    ko = static_cast<float>(ko + slot_rate(week->visits[slot], per_hour) * clip(kr, cs));
+    if (week->visits[slot] < 65535) ++week->visits[slot];
+  }
   float& hs = s.hour_scale[hour];
   if (s.hour_visits[hour] == 0) hs = static_cast<float>(s.scale);  // start from the series scale
   // The slot scale is clipped loosely: a surprise that recurs at this time every day becomes

@@ -500,6 +500,43 @@ TEST(AnomalyOperatorTest, StateOfAnotherVersionIsRejectedNamingTheFix) {
   EXPECT_NE(s.message().find("replay"), std::string::npos) << s.message();
 }
 
+TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
+  // Format 2 (before the hour-of-week slots) is the same record without the trailing week
+  // table: it restores, and the series starts an empty table. A format-3 record cut inside
+  // its week table is corruption.
+  AnomalyOperator first(Config::from_yaml("{}"));
+  FakeContext ctx;
+  for (int i = 0; i < 50; ++i) ctx.send(first, metric(kMonday + i * kMinute, "latency", 20));
+  StateBatch batch;
+  first.snapshot(batch);
+  FakeStateStore good;
+  ASSERT_TRUE(good.commit(batch).is_ok());
+  // Series 0 is the `events.metric` volume series (bucketed, no table), series 1 the metric.
+  auto got = good.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));
+  ASSERT_TRUE(got.is_ok() && got.value().has_value());
+  const std::string record = *got.value();
+  const size_t week_bytes = 1 + 4 + 4 + sizeof(AnomalyWeekState);
+  ASSERT_GT(record.size(), week_bytes);
+  EXPECT_EQ(record[record.size() - week_bytes], 1) << "a metric series carries a week table";
+  std::string old = record.substr(0, record.size() - week_bytes);
+  const uint32_t v2 = AnomalyOperator::kFormatVersionNoWeek;
+  std::memcpy(old.data(), &v2, sizeof v2);
+  EXPECT_TRUE(restore_series_record(old).is_ok());
+  Status cut = restore_series_record(record.substr(0, record.size() - 100));
+  EXPECT_EQ(cut.code(), Status::Code::kCorruption);
+  // Metric series only: with week_slots off the record has no table.
+  AnomalyOperator off(
+      Config::from_yaml("operators: {anomaly: {detector: {week_slots: false}}}"));
+  for (int i = 0; i < 50; ++i) ctx.send(off, metric(kMonday + i * kMinute, "latency", 20));
+  StateBatch b2;
+  off.snapshot(b2);
+  FakeStateStore s2;
+  ASSERT_TRUE(s2.commit(b2).is_ok());
+  auto got2 = s2.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));
+  ASSERT_TRUE(got2.is_ok() && got2.value().has_value());
+  EXPECT_EQ(got2.value()->back(), 0) << "no week table";
+}
+
 TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
   EXPECT_THROW(AnomalyOperator(Config::from_yaml(
                    "operators: {anomaly: {thresholds: {warning: 0.9, critical: 0.5}}}")),
