@@ -707,7 +707,8 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
   // Format 2 records (before the hour-of-week slots) carry no week table: the series starts
   // one (empty) on restore if its configuration wants it.
-  if ((fmt != kFormatVersion && fmt != kFormatVersionNoWeek) || det_version != AnomalySeriesState::kVersion) {
+  if ((fmt != kFormatVersion && fmt != kFormatVersionNoWeek) ||
+      det_version != AnomalySeriesState::kVersion) {
     return Status::state_version(
         "", std::to_string(fmt) + "/" + std::to_string(det_version),
         std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
@@ -723,7 +724,8 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
     return Status::corruption("undecodable record");
   }
   uint8_t has_week = 0;
-  if (fmt != kFormatVersionNoWeek && !r.get(has_week)) return Status::corruption("undecodable record");
+  if (fmt != kFormatVersionNoWeek && !r.get(has_week))
+    return Status::corruption("undecodable record");
   if (has_week) {
     uint32_t week_version = 0, week_size = 0;
     s.week = std::make_unique<AnomalyWeekState>();
@@ -790,8 +792,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       ByteReader r(v);
       uint32_t fmt = 0, n = 0;
       if (!r.get(fmt) || (fmt != kFormatVersion && fmt != kFormatVersionNoWeek) ||
-          !r.get(max_event_ms_) || !r.get(dismissed_) ||
-          !r.get(confirmed_) || !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
+          !r.get(max_event_ms_) || !r.get(dismissed_) || !r.get(confirmed_) ||
+          !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
         bad = Status::corruption("op/anomaly: bad meta record");
         return false;
       }

@@ -95,7 +95,7 @@ class AnomalyOperator : public Operator {
   std::string describe(KeyId key) const override;
 
   static constexpr std::string_view kStateNs = "op/anomaly";
-  static constexpr uint32_t kFormatVersion = 3;  // 3: + hour-of-week slots
+  static constexpr uint32_t kFormatVersion = 3;        // 3: + hour-of-week slots
   static constexpr uint32_t kFormatVersionNoWeek = 2;  // still read: no week slots
   static constexpr uint32_t kTagBucket = 1;
 

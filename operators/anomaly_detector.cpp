@@ -119,8 +119,8 @@ double AnomalyDetector::week_part(const AnomalySeriesState& s, const AnomalyWeek
   double kv = week.visits[slot] / per_hour;  // recurrences: weeks
   if (kv <= 0) return 0;
   double hv = s.hour_visits[hour] / per_hour;
-  const double sdh = std::max(hour_slot_sd(s, hour, hv, config_.slot_prior),
-                              kAbsDevToSd * s.err_seasonal);
+  const double sdh =
+      std::max(hour_slot_sd(s, hour, hv, config_.slot_prior), kAbsDevToSd * s.err_seasonal);
   const double o = week.offset[slot];
   const double var = sdh * sdh * config_.week_prior / kv;
   return o * o * o / (o * o + var + 1e-300);

@@ -525,8 +525,7 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
   Status cut = restore_series_record(record.substr(0, record.size() - 100));
   EXPECT_EQ(cut.code(), Status::Code::kCorruption);
   // Metric series only: with week_slots off the record has no table.
-  AnomalyOperator off(
-      Config::from_yaml("operators: {anomaly: {detector: {week_slots: false}}}"));
+  AnomalyOperator off(Config::from_yaml("operators: {anomaly: {detector: {week_slots: false}}}"));
   for (int i = 0; i < 50; ++i) ctx.send(off, metric(kMonday + i * kMinute, "latency", 20));
   StateBatch b2;
   off.snapshot(b2);
