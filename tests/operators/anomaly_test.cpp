@@ -479,18 +479,25 @@ TEST(AnomalyOperatorTest, CorruptStateIsReportedNotCrashed) {
   EXPECT_EQ(s.code(), Status::Code::kCorruption);
 }
 
-TEST(AnomalyOperatorTest, StateOfAnotherVersionIsRejectedNamingTheFix) {
-  AnomalyOperator first(Config::from_yaml("{}"));
+//! The state record of series `index` after 50 events of one metric series under `yaml`
+//! (series 0 is the `events.metric` volume series, bucketed; series 1 the metric itself).
+std::string record_after_metric_events(const std::string& yaml, char index) {
+  AnomalyOperator op(Config::from_yaml(yaml));
   FakeContext ctx;
-  for (int i = 0; i < 50; ++i) ctx.send(first, metric(kMonday + i * kMinute, "latency", 20));
+  for (int i = 0; i < 50; ++i) ctx.send(op, metric(kMonday + i * kMinute, "latency", 20));
   StateBatch batch;
-  first.snapshot(batch);
-  FakeStateStore good;
-  ASSERT_TRUE(good.commit(batch).is_ok());
+  op.snapshot(batch);
+  FakeStateStore store;
+  EXPECT_TRUE(store.commit(batch).is_ok());
+  auto got = store.get(AnomalyOperator::kStateNs, std::string("\0\0\0", 3) + index);
+  EXPECT_TRUE(got.is_ok() && got.value().has_value());
+  return got.is_ok() && got.value().has_value() ? *got.value() : std::string();
+}
+
+TEST(AnomalyOperatorTest, StateOfAnotherVersionIsRejectedNamingTheFix) {
   // The same series record as a build with the previous detector-state layout wrote it.
-  auto got = good.get(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4));
-  ASSERT_TRUE(got.is_ok() && got.value().has_value());
-  std::string record = *got.value();
+  std::string record = record_after_metric_events("{}", 0);
+  ASSERT_FALSE(record.empty());
   const uint32_t old_version = AnomalySeriesState::kVersion - 1;
   std::memcpy(record.data() + 4, &old_version, sizeof old_version);
   Status s = restore_series_record(record);
@@ -504,17 +511,7 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
   // Format 2 (before the hour-of-week slots) is the same record without the trailing week
   // table: it restores, and the series starts an empty table. A format-3 record cut inside
   // its week table is corruption.
-  AnomalyOperator first(Config::from_yaml("{}"));
-  FakeContext ctx;
-  for (int i = 0; i < 50; ++i) ctx.send(first, metric(kMonday + i * kMinute, "latency", 20));
-  StateBatch batch;
-  first.snapshot(batch);
-  FakeStateStore good;
-  ASSERT_TRUE(good.commit(batch).is_ok());
-  // Series 0 is the `events.metric` volume series (bucketed, no table), series 1 the metric.
-  auto got = good.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));
-  ASSERT_TRUE(got.is_ok() && got.value().has_value());
-  const std::string record = *got.value();
+  const std::string record = record_after_metric_events("{}", 1);
   const size_t week_bytes = 1 + 4 + 4 + sizeof(AnomalyWeekState);
   ASSERT_GT(record.size(), week_bytes);
   EXPECT_EQ(record[record.size() - week_bytes], 1) << "a metric series carries a week table";
@@ -525,15 +522,10 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
   Status cut = restore_series_record(record.substr(0, record.size() - 100));
   EXPECT_EQ(cut.code(), Status::Code::kCorruption);
   // Metric series only: with week_slots off the record has no table.
-  AnomalyOperator off(Config::from_yaml("operators: {anomaly: {detector: {week_slots: false}}}"));
-  for (int i = 0; i < 50; ++i) ctx.send(off, metric(kMonday + i * kMinute, "latency", 20));
-  StateBatch b2;
-  off.snapshot(b2);
-  FakeStateStore s2;
-  ASSERT_TRUE(s2.commit(b2).is_ok());
-  auto got2 = s2.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));
-  ASSERT_TRUE(got2.is_ok() && got2.value().has_value());
-  EXPECT_EQ(got2.value()->back(), 0) << "no week table";
+  const std::string off =
+      record_after_metric_events("operators: {anomaly: {detector: {week_slots: false}}}", 1);
+  ASSERT_FALSE(off.empty());
+  EXPECT_EQ(off.back(), 0) << "no week table";
 }
 
 TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
