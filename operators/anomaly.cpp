@@ -724,8 +724,9 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
     return Status::corruption("undecodable record");
   }
   uint8_t has_week = 0;
-  if (fmt != kFormatVersionNoWeek && !r.get(has_week))
+  if (fmt != kFormatVersionNoWeek && !r.get(has_week)) {
     return Status::corruption("undecodable record");
+  }
   if (has_week) {
     uint32_t week_version = 0, week_size = 0;
     s.week = std::make_unique<AnomalyWeekState>();

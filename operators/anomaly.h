@@ -6,7 +6,7 @@
 // which series exist, feeds them and turns scores into alerts. Config keys, series and
 // persisted layout: docs/anomaly.md.
 //
-// Series watched (one AnomalySeriesState each):
+// Series watched (one AnomalySeriesState each; metric series also an AnomalyWeekState):
 //   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
 //   buckets; events per store (sale, return, inventory) and per input type per bucket; dead
 //   letters per bucket; every raw `metric` series, one observation per event (any cadence).

@@ -12,7 +12,9 @@
 //    used as far as it stands out of its estimation noise (empirical Bayes), a weekday
 //    offset as far as it has recurrences, and the slots only as far as they beat the
 //    non-seasonal fit. A sustained one-sided run of large residuals re-bases the fast level
-//    (level shift) without touching the slot offsets, so seasonality is not forgotten;
+//    (level shift) without touching the slot offsets, so seasonality is not forgotten.
+//    Optionally (AnomalyWeekState) 168 hour-of-week offsets on top, for a weekday whose
+//    daily shape differs, used as far as they beat the factorized model;
 //  - a robust scale: clipped EWMA of absolute residuals (Huber/MAD-like; outliers cannot
 //    inflate it by more than the clip per step), floored for flat and count series;
 //  - three standardized signals: the point residual z, a short-window residual mean
