@@ -194,6 +194,10 @@ const AnomalyDetector& AnomalyOperator::detector_for(SeriesKind kind) const {
   }
 }
 
+bool AnomalyOperator::wants_week(SeriesKind k) const {
+  return detector_for(k).config().week_slots && (!bucketed(k) || bucket_of(k) < kMsPerDay);
+}
+
 std::string AnomalyOperator::alert_id(std::string_view series_name, int64_t episode_start_ms) {
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](const void* p, size_t n) {

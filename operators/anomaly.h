@@ -157,10 +157,7 @@ class AnomalyOperator : public Operator {
   bool bucketed(SeriesKind k) const { return k != SeriesKind::kMetric; }
   //! Series that carry hour-of-week slots: their family's `week_slots`, and an observation
   //! cadence under a day (a daily bucket has one slot per weekday already).
-  bool wants_week(SeriesKind k) const {
-    return detector_for(k).config().week_slots &&
-           (!bucketed(k) || bucket_of(k) < 24 * 3600 * 1000LL);
-  }
+  bool wants_week(SeriesKind k) const;
   //! Series rendered with `series` (not store/sku) in alerts and scores.
   static bool metric_like(SeriesKind k) {
     return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||

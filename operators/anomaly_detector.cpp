@@ -26,6 +26,17 @@ constexpr double kAbsDevToSd = 1.2533;  // sqrt(pi / 2): normal sd over mean abs
 double hour_slot_sd(const AnomalySeriesState& s, int hour, double hv, double k) {
   return kAbsDevToSd * (hv * s.hour_scale[hour] + k * s.scale) / (hv + k);
 }
+//! Observations per `ms` at the series' typical gap, at least 1: slot visits over this are
+//! recurrences of the slot (days for an hour slot, weeks for a weekday or hour-of-week slot).
+double obs_per(const AnomalySeriesState& s, double ms) {
+  const double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
+  return std::max(1.0, ms / gap);
+}
+// Noise of an hour or hour-of-week offset's estimate: the spread of the slot's residuals or
+// of the seasonal model's errors, whichever is larger.
+double offset_sd(const AnomalySeriesState& s, int hour, double hv, double k) {
+  return std::max(hour_slot_sd(s, hour, hv, k), kAbsDevToSd * s.err_seasonal);
+}
 constexpr double kTailLevel[AnomalySeriesState::kTailLevels] = {2,  3,  4,  5,  6.5, 8, 10,
                                                                 13, 17, 22, 30, 45,  70};
 
@@ -88,11 +99,8 @@ double AnomalyDetector::score_of_nlp(double nlp) {
 double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int weekday) const {
   // Slot visits are counted in recurrences of the slot (days for an hour, weeks for a
   // weekday) so the shrinkage does not depend on the sampling rate.
-  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
-  double per_hour = std::max(1.0, kMsPerHour / gap);
-  double per_day = std::max(1.0, 24 * kMsPerHour / gap);
-  double hv = s.hour_visits[hour] / per_hour;
-  double wv = s.weekday_visits[weekday] / per_day;
+  double hv = s.hour_visits[hour] / obs_per(s, kMsPerHour);
+  double wv = s.weekday_visits[weekday] / obs_per(s, 24 * kMsPerHour);
   double k = config_.slot_prior;
   // Hour offsets: empirical-Bayes shrinkage, an offset is trusted as far as it stands out of
   // its own estimation noise: the spread of the slot's residuals or of the seasonal model's
@@ -104,7 +112,7 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   double ho = s.hour_offset[hour];
   double gh = 0;
   if (hv > 0) {
-    const double sdh = std::max(hour_slot_sd(s, hour, hv, k), kAbsDevToSd * s.err_seasonal);
+    const double sdh = offset_sd(s, hour, hv, k);
     double var = sdh * sdh * k / hv;
     gh = ho * ho / (ho * ho + var + 1e-300);
   }
@@ -114,13 +122,10 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
 double AnomalyDetector::week_part(const AnomalySeriesState& s, const AnomalyWeekState& week,
                                   int hour, int weekday) const {
   const int slot = weekday * AnomalySeriesState::kHours + hour;
-  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
-  double per_hour = std::max(1.0, kMsPerHour / gap);
+  const double per_hour = obs_per(s, kMsPerHour);
   double kv = week.visits[slot] / per_hour;  // recurrences: weeks
   if (kv <= 0) return 0;
-  double hv = s.hour_visits[hour] / per_hour;
-  const double sdh =
-      std::max(hour_slot_sd(s, hour, hv, config_.slot_prior), kAbsDevToSd * s.err_seasonal);
+  const double sdh = offset_sd(s, hour, s.hour_visits[hour] / per_hour, config_.slot_prior);
   const double o = week.offset[slot];
   const double var = sdh * sdh * config_.week_prior / kv;
   return o * o * o / (o * o + var + 1e-300);
@@ -150,8 +155,7 @@ double AnomalyDetector::expected(const AnomalySeriesState& s, const AnomalyWeekS
 
 double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour,
                               double dispersion) const {
-  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
-  double hv = s.hour_visits[hour] / std::max(1.0, kMsPerHour / gap);
+  double hv = s.hour_visits[hour] / obs_per(s, kMsPerHour);
   double k = config_.slot_prior;
   double sd = hour_slot_sd(s, hour, hv, k);
   double floor = std::max(config_.abs_scale_floor,
@@ -343,9 +347,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   s.slow_level += rate(a_slow_) * clip(value - e_season_full, cs);
 
   // Slot offsets: rates per recurrence of the slot.
-  double gap = s.typical_gap_ms > 0 ? s.typical_gap_ms : kMsPerHour;
-  double per_hour = std::max(1.0, kMsPerHour / gap);
-  double per_day = std::max(1.0, 24 * kMsPerHour / gap);
+  const double per_hour = obs_per(s, kMsPerHour);
+  const double per_day = obs_per(s, 24 * kMsPerHour);
   // A young slot is a running mean over its recurrences (rate 1 / (recurrences + 1)), not an
   // EWMA started at 0: that start would bias every offset toward 0 for weeks.
   auto slot_rate = [&](double visits, double per) {

@@ -533,17 +533,25 @@ Status Task::wait_checkpoint() {
   return Status::ok();
 }
 
+void Task::start_committer(bool with_sinks) {
+  committer_status_ = Status::ok();
+  committer_ = std::thread([this, with_sinks] {
+    if (options_.commit_nice > 0) {
+      // This thread only (Linux nice is per thread; it starts at its creator's): the commit
+      // yields the cores to the task and reader threads and runs in their gaps; the task
+      // waits for it at the next checkpoint at the latest. Advisory: a failure changes nothing.
+      const id_t self = static_cast<id_t>(syscall(SYS_gettid));
+      errno = 0;
+      const int base = getpriority(PRIO_PROCESS, self);
+      if (errno == 0) {
+        (void)setpriority(PRIO_PROCESS, self, std::min(19, base + options_.commit_nice));
+      }
+    }
+    committer_status_ = commit_job(committing_records_, committing_batch_, with_sinks);
+  });
+}
+
 Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks) {
-  if (options_.commit_nice > 0) {
-    // This thread only (Linux nice is per thread; it starts at its creator's): the commit
-    // yields the cores to the task and reader threads and runs in their gaps; the task waits
-    // for it at the next checkpoint at the latest. Advisory: a failure changes nothing.
-    const id_t self = static_cast<id_t>(syscall(SYS_gettid));
-    errno = 0;
-    const int base = getpriority(PRIO_PROCESS, self);
-    if (errno == 0)
-      (void)setpriority(PRIO_PROCESS, self, std::min(19, base + options_.commit_nice));
-  }
   auto start = std::chrono::steady_clock::now();
   if (with_sinks) {
     for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
@@ -617,9 +625,7 @@ Status Task::checkpoint() {
   if (options_.exactly_once) {
     committing_records_.swap(pending_);
     pending_.clear();
-    committer_status_ = Status::ok();
-    committer_ = std::thread(
-        [this] { committer_status_ = commit_job(committing_records_, committing_batch_, true); });
+    start_committer(true);
     return Status::ok();
   }
   // at_least_once: outputs were already released per batch, without waiting for their
@@ -640,9 +646,7 @@ Status Task::checkpoint() {
       return st;
     }
   }
-  committer_status_ = Status::ok();
-  committer_ = std::thread(
-      [this] { committer_status_ = commit_job(committing_records_, committing_batch_, false); });
+  start_committer(false);
   return Status::ok();
 }
 

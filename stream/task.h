@@ -165,6 +165,8 @@ class Task final : public OperatorContext {
   void advance_watermark();
   void fire_timers(int64_t up_to);
   std::string encode_meta() const;
+  //! Runs commit_job on committer_, a thread at state.commit_nice.
+  void start_committer(bool with_sinks);
   //! Background part of a checkpoint: commits `batch`; with_sinks (exactly_once) lets the
   //! sinks stage `records` into it first and release them after the commit.
   Status commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks);
