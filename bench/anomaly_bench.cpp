@@ -5,6 +5,7 @@
 //
 // usage: anomaly_bench [--series N] [--observations-per-series K]
 //        anomaly_bench --replay EVENTS.jsonl --truth TRUTH.jsonl [--set key=value]...
+//                      [--episodes OUT.jsonl] [--scores OUT.jsonl --scores-key STORE|SKU]
 //
 // The replay mode runs a `shelfwatch gen` stream through the operator (watermark = newest
 // event time - 5 min, timers in order, dead letters counted) and scores its alerts against
@@ -98,7 +99,16 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
   sw::AnomalyOperator op(config);
   const int64_t key_bucket = op.settings().key_bucket_ms;
   std::map<std::string, Episode> episodes;  // by alert id
+  // Scores of one series (key "store|sku", or the metric series), when asked for: needs
+  // operators.anomaly.emit_scores=true among the --set options.
+  const char* scores_key = arg_str(argc, argv, "--scores-key");
+  std::ofstream scores_out;
+  if (const char* path = arg_str(argc, argv, "--scores")) scores_out.open(path);
   sw::bench::ReplayContext ctx([&](sw::OutputRecord&& r) {
+    if (r.stream == sw::OutputStream::kScores) {
+      if (scores_out && scores_key && r.key == scores_key) scores_out << r.json << '\n';
+      return;
+    }
     if (r.stream != sw::OutputStream::kAlerts || field(r.json, "status") != "firing") return;
     std::string sev = field(r.json, "severity");
     int rank = sev == "emergency" ? 3 : sev == "critical" ? 2 : 1;
@@ -214,6 +224,15 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
           "\"detected\":%zu,\"recall\":%.4f}\n",
           f.name, sev_names[sev], eps.size(), tp, eps.empty() ? 0.0 : double(tp) / eps.size(),
           injected.size(), found, injected.empty() ? 0.0 : double(found) / injected.size());
+    }
+  }
+  if (const char* path = arg_str(argc, argv, "--episodes")) {
+    // One line per alert episode (for looking into what the alerts were), in id order.
+    const char* plain[] = {"", "warning", "critical", "emergency"};
+    std::ofstream out(path);
+    for (const auto& [id, ep] : episodes) {
+      out << "{\"id\":\"" << id << "\",\"key\":\"" << ep.key << "\",\"signal\":\"" << ep.signal
+          << "\",\"time_ms\":" << ep.time << ",\"severity\":\"" << plain[ep.severity] << "\"}\n";
     }
   }
   std::map<std::string, size_t> by_signal;

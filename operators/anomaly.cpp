@@ -18,6 +18,8 @@ namespace sw {
 namespace {
 
 static_assert(std::is_trivially_copyable_v<AnomalySeriesState>);
+static_assert(std::is_trivially_copyable_v<AnomalyWeekState>);
+static_assert(std::is_trivially_copyable_v<AnomalySilenceState>);
 
 constexpr int64_t kMsPerHour = 3600LL * 1000;
 constexpr int64_t kMsPerDay = 24 * kMsPerHour;
@@ -76,6 +78,7 @@ AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
   d.week_slots = c.get_bool(prefix + "week_slots", d.week_slots);
   d.week_prior = c.get_double(prefix + "week_prior", d.week_prior, 0, 1000);
   d.week_gain = c.get_double(prefix + "week_gain", d.week_gain, 0.01, 100);
+  d.weekday_scales_hours = c.get_bool(prefix + "weekday_scales_hours", d.weekday_scales_hours);
   return d;
 }
 
@@ -147,7 +150,14 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
     }
   }
   s.metric_detector = read_detector(c, p + "detector.", s.metric_detector);
-  AnomalyDetectorConfig counts = s.metric_detector;
+  s.count_detector =
+      read_detector(c, p + "sales_detector.", AnomalyOperator::sales_defaults(s.metric_detector));
+  s.revenue_detector = s.count_detector;
+  return s;
+}
+
+AnomalyDetectorConfig AnomalyOperator::sales_defaults(const AnomalyDetectorConfig& metric) {
+  AnomalyDetectorConfig counts = metric;
   counts.count_series = true;
   // Bucketed sales series: hourly or daily observations, so fewer observations per day.
   counts.local_half_life = 24;
@@ -164,12 +174,12 @@ static AnomalyOperator::Settings read_settings(const Config& c) {
   counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
   counts.level_clip_z = 3;       // the metric family's tighter level clip was chosen on NAB
   counts.warmup = 24;
-  // No hour-of-week slots by default: on the generator's streams they added store-event
-  // episodes (60 -> 83 and 63 -> 82 on two seeds) that nothing injected explains.
-  counts.week_slots = false;
-  s.count_detector = read_detector(c, p + "sales_detector.", counts);
-  s.revenue_detector = s.count_detector;
-  return s;
+  // Hour-of-week slots for the sub-daily store, type and dead-letter series: opening hours
+  // that differ by weekday, and the hours a feed is empty as a rule (silence evidence).
+  counts.week_slots = true;
+  // Retail traffic is proportional: a busier Saturday is busier at noon, not at 3 am.
+  counts.weekday_scales_hours = true;
+  return counts;
 }
 
 AnomalyOperator::AnomalyOperator(const Config& config) : AnomalyOperator(read_settings(config)) {}
@@ -195,7 +205,14 @@ const AnomalyDetector& AnomalyOperator::detector_for(SeriesKind kind) const {
 }
 
 bool AnomalyOperator::wants_week(SeriesKind k) const {
+  // Not the chain-wide SKU series: one per SKU (100 k in a large catalogue, 1.3 KB each), and
+  // a sum over stores whose weekday hours differ has little hour-of-week shape of its own.
+  if (k == SeriesKind::kSkuUnits || k == SeriesKind::kSkuRevenue) return false;
   return detector_for(k).config().week_slots && (!bucketed(k) || bucket_of(k) < kMsPerDay);
+}
+
+bool AnomalyOperator::wants_quiet(SeriesKind k) const {
+  return wants_week(k) && detector_for(k).config().count_series;
 }
 
 std::string AnomalyOperator::alert_id(std::string_view series_name, int64_t episode_start_ms) {
@@ -251,6 +268,7 @@ uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, st
   s.metric = metric;
   s.store_id = store_id;
   if (wants_week(kind)) s.week = std::make_unique<AnomalyWeekState>();
+  if (wants_quiet(kind)) s.quiet = std::make_unique<AnomalySilenceState>();
   series_.push_back(std::move(s));
   by_name_.emplace(std::move(name), idx);
   mark_dirty(idx);
@@ -518,8 +536,8 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
   // Quasi-Poisson dispersion of bucketed counts: the mean amount of one event (1 for event
   // counts, units per sale, revenue per sale).
   const double dispersion = bucketed(s.kind) && s.mean_amount > 0 ? s.mean_amount : 1.0;
-  last_obs_ =
-      detector_for(s.kind).update(s.det, s.week.get(), ts_ms, value, hour, weekday, dispersion);
+  last_obs_ = detector_for(s.kind).update(s.det, s.week.get(), ts_ms, value, hour, weekday,
+                                          dispersion, s.quiet.get());
   mark_dirty(idx);
   if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
   lifecycle(idx, ts_ms, last_obs_, hour, ctx);
@@ -701,6 +719,12 @@ std::string AnomalyOperator::encode(const Series& s) {
     w.put<uint32_t>(sizeof(AnomalyWeekState));
     out.append(reinterpret_cast<const char*>(s.week.get()), sizeof(AnomalyWeekState));
   }
+  w.put<uint8_t>(s.quiet != nullptr);
+  if (s.quiet) {
+    w.put<uint32_t>(AnomalySilenceState::kVersion);
+    w.put<uint32_t>(sizeof(AnomalySilenceState));
+    out.append(reinterpret_cast<const char*>(s.quiet.get()), sizeof(AnomalySilenceState));
+  }
   return out;
 }
 
@@ -711,7 +735,7 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
   // Format 2 records (before the hour-of-week slots) carry no week table: the series starts
   // one (empty) on restore if its configuration wants it.
-  if ((fmt != kFormatVersion && fmt != kFormatVersionNoWeek) ||
+  if ((fmt != kFormatVersion && fmt != kFormatVersionNoQuiet && fmt != kFormatVersionNoWeek) ||
       det_version != AnomalySeriesState::kVersion) {
     return Status::state_version(
         "", std::to_string(fmt) + "/" + std::to_string(det_version),
@@ -740,6 +764,19 @@ Status AnomalyOperator::decode(std::string_view v, Series& s) {
                                    "week " + std::to_string(AnomalyWeekState::kVersion));
     }
     if (!r.get(*s.week)) return Status::corruption("undecodable record");
+  }
+  // Format 3 records (before the silence state) end here: the series starts an empty one.
+  uint8_t has_quiet = 0;
+  if (fmt == kFormatVersion && !r.get(has_quiet)) return Status::corruption("undecodable record");
+  if (has_quiet) {
+    uint32_t version = 0, size = 0;
+    s.quiet = std::make_unique<AnomalySilenceState>();
+    if (!r.get(version) || !r.get(size)) return Status::corruption("undecodable record");
+    if (version != AnomalySilenceState::kVersion || size != sizeof(AnomalySilenceState)) {
+      return Status::state_version("", "silence " + std::to_string(version),
+                                   "silence " + std::to_string(AnomalySilenceState::kVersion));
+    }
+    if (!r.get(*s.quiet)) return Status::corruption("undecodable record");
   }
   if (!r.empty()) return Status::corruption("undecodable record");
   s.kind = static_cast<SeriesKind>(kind);
@@ -796,7 +833,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     if (k == kMetaKey) {
       ByteReader r(v);
       uint32_t fmt = 0, n = 0;
-      if (!r.get(fmt) || (fmt != kFormatVersion && fmt != kFormatVersionNoWeek) ||
+      if (!r.get(fmt) ||
+          (fmt != kFormatVersion && fmt != kFormatVersionNoQuiet && fmt != kFormatVersionNoWeek) ||
           !r.get(max_event_ms_) || !r.get(dismissed_) || !r.get(confirmed_) ||
           !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
         bad = Status::corruption("op/anomaly: bad meta record");
@@ -854,6 +892,11 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     } else if (!s.week) {
       s.week = std::make_unique<AnomalyWeekState>();
     }
+    if (!wants_quiet(s.kind)) {
+      s.quiet.reset();
+    } else if (!s.quiet) {
+      s.quiet = std::make_unique<AnomalySilenceState>();
+    }
     by_name_.emplace(name, i);
     if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
     if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.metric, i);
@@ -877,6 +920,7 @@ size_t AnomalyOperator::memory_bytes() const {
   for (const Series& s : series_) {
     b += s.name.capacity() + s.store.capacity() + s.sku.capacity() + s.metric.capacity();
     if (s.week) b += sizeof(AnomalyWeekState);
+    if (s.quiet) b += sizeof(AnomalySilenceState);
   }
   return b;
 }

@@ -95,12 +95,16 @@ class AnomalyOperator : public Operator {
   std::string describe(KeyId key) const override;
 
   static constexpr std::string_view kStateNs = "op/anomaly";
-  static constexpr uint32_t kFormatVersion = 3;        // 3: + hour-of-week slots
-  static constexpr uint32_t kFormatVersionNoWeek = 2;  // still read: no week slots
+  static constexpr uint32_t kFormatVersion = 4;         // 4: + silence state
+  static constexpr uint32_t kFormatVersionNoQuiet = 3;  // still read: no silence state
+  static constexpr uint32_t kFormatVersionNoWeek = 2;   // still read: no week slots
   static constexpr uint32_t kTagBucket = 1;
 
   //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
   static std::string alert_id(std::string_view series_name, int64_t episode_start_ms);
+  //! The sales family's detector settings (bucketed counts and revenue) derived from the
+  //! metric family's, before operators.anomaly.sales_detector.* overrides.
+  static AnomalyDetectorConfig sales_defaults(const AnomalyDetectorConfig& metric);
   //! Observation of the last series updated (score-csv reads it after each metric event).
   const AnomalyObservation& last_observation() const { return last_obs_; }
   size_t series_count() const { return series_.size(); }
@@ -134,7 +138,8 @@ class AnomalyOperator : public Operator {
     int64_t bump_ms = 0;
     uint32_t dismissed = 0, confirmed = 0;
     AnomalySeriesState det;
-    std::unique_ptr<AnomalyWeekState> week;  // hour-of-week slots (wants_week), else null
+    std::unique_ptr<AnomalyWeekState> week;      // hour-of-week slots (wants_week), else null
+    std::unique_ptr<AnomalySilenceState> quiet;  // count series with a week table, else null
   };
 
   uint32_t series_for(SeriesKind kind, std::string_view store, std::string_view sku,
@@ -158,6 +163,8 @@ class AnomalyOperator : public Operator {
   //! Series that carry hour-of-week slots: their family's `week_slots`, and an observation
   //! cadence under a day (a daily bucket has one slot per weekday already).
   bool wants_week(SeriesKind k) const;
+  //! Count series with a week table also judge runs of empty buckets (AnomalySilenceState).
+  bool wants_quiet(SeriesKind k) const;
   //! Series rendered with `series` (not store/sku) in alerts and scores.
   static bool metric_like(SeriesKind k) {
     return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||

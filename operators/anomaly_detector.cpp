@@ -84,6 +84,21 @@ AnomalyDetector::AnomalyDetector(const AnomalyDetectorConfig& config)
   }
 }
 
+double AnomalyDetector::tail_nlp(const float* exceed, double norm, double z) const {
+  // Gaussian, or the series' own rate of surprises this large if higher: each level seen
+  // before bounds the tail from above, extrapolated to z with a power law (heavy tails: a
+  // surprise slightly larger than any seen is not infinitely rarer).
+  double nlp = gauss_nlp(z);
+  int level = -1;
+  while (level + 1 < AnomalySeriesState::kTailLevels && z >= kTailLevel[level + 1]) ++level;
+  for (int l = level; l >= 0 && kTailLevel[l] * config_.tail_reach >= z; --l) {
+    if (exceed[l] <= 0) continue;
+    const double rate = exceed[l] / norm * std::pow(kTailLevel[l] / z, config_.tail_exponent);
+    nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
+  }
+  return nlp;
+}
+
 double AnomalyDetector::score_of_z(double z) {
   if (!(z == z)) return 1.0;
   return score_of_nlp(gauss_nlp(z));
@@ -116,7 +131,13 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
     double var = sdh * sdh * k / hv;
     gh = ho * ho / (ho * ho + var + 1e-300);
   }
-  return ho * gh + (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) : 0.0);
+  return ho * gh +
+         (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) * weekday_share(s, hour) : 0.0);
+}
+
+double AnomalyDetector::weekday_share(const AnomalySeriesState& s, int hour) const {
+  if (!config_.weekday_scales_hours || !(s.slow_level > 0)) return 1.0;
+  return std::clamp((s.slow_level + s.hour_offset[hour]) / s.slow_level, 0.0, 4.0);
 }
 
 double AnomalyDetector::week_part(const AnomalySeriesState& s, const AnomalyWeekState& week,
@@ -169,9 +190,10 @@ double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int 
 
 AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekState* week,
                                            int64_t ts_ms, double value, int hour, int weekday,
-                                           double dispersion) const {
+                                           double dispersion, AnomalySilenceState* quiet) const {
   AnomalyObservation out;
   out.value = value;
+  if (!week || !config_.count_series) quiet = nullptr;  // empty rates are per hour of the week
   hour = std::clamp(hour, 0, AnomalySeriesState::kHours - 1);
   weekday = std::clamp(weekday, 0, AnomalySeriesState::kWeekdays - 1);
   if (s.n == 0) {
@@ -211,14 +233,39 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   const double r = value - exp_v;
   double z = r / sd;
   const double disp = std::max(dispersion, 1e-9);
-  if (config_.count_series && value >= 0 &&
-      kAbsDevToSd * s.scale < std::sqrt(std::max(exp_v, 0.25 * disp) * disp)) {
-    // Counts near (quasi-)Poisson noise: signed deviance residual in units of one event,
-    // accurate in the tails (0 observed against 30 expected is p = e^-30, not 5.5 sigma).
-    const double mu = std::max(exp_v, 0.25 * disp) / disp;
-    const double x = value / disp;
+  double silence = 0, z_silence = 0;
+  if (config_.count_series && value >= 0) {
+    // Counts: signed deviance residual of a quasi-Poisson law, accurate in the skewed tails
+    // of small counts (0 observed against 30 expected is p = e^-30, not 5.5 sigma; 5 sold
+    // against 0.28 expected is p ~ 1e-4, not 7.7 sigma). Its variance is the one the series
+    // shows (sd^2, at least dispersion x expected): the effective event size d = sd^2 /
+    // expected is the dispersion, or larger when the series is noisier than its event
+    // sizes explain (a mix of basket sizes, days that differ). In that case the baseline
+    // itself is part of the noise (a busy day's level spilling into closed hours), so the
+    // residual is the more cautious of the quasi-Poisson and the normal one: the normal law
+    // understates a skewed upper tail and overstates nothing below the mean.
+    const double e = std::max(exp_v, 0.25 * disp);
+    const double d = std::max(disp, sd * sd / e);
+    const double mu = e / d;
+    const double x = value / d;
     const double dev = 2.0 * ((x > 0 ? x * std::log(x / mu) : 0.0) - (x - mu));
-    z = (r >= 0 ? 1.0 : -1.0) * std::sqrt(std::max(dev, 0.0));
+    const double z_dev = (r >= 0 ? 1.0 : -1.0) * std::sqrt(std::max(dev, 0.0));
+    const bool poisson_like = kAbsDevToSd * s.scale < std::sqrt(e * disp);
+    z = poisson_like || std::fabs(z_dev) < std::fabs(z) ? z_dev : z;
+    // An empty bucket extends the run of empty ones: the run is judged as one observation,
+    // its deviance 2 x (events expected over the run), so a store or feed that stops in
+    // busy hours is news within a few buckets even where one empty bucket is not. Each
+    // bucket adds at most -ln of how often its hour of the week was empty before (series
+    // with hour-of-week slots only, from the second week): a store shut on Sunday mornings
+    // is not silent then.
+    const int slot = weekday * AnomalySeriesState::kHours + hour;
+    if (quiet && x <= 0 && week->visits[slot] > 0) {
+      const double empty_before = quiet->empty_rate[slot] / 65535.0;
+      silence = quiet->run + (empty_before > 0 ? std::min(mu, -std::log(empty_before)) : mu);
+      z_silence = std::sqrt(2.0 * silence);
+    } else if (quiet && x <= 0) {
+      silence = quiet->run;  // an hour of the week not seen yet: no evidence either way
+    }
   }
   out.expected = exp_v;
   out.z = z;
@@ -236,19 +283,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   // seasonal baseline; a two-sided magnitude test fires on every calm stretch after a burst).
   double z_max = std::max({std::fabs(z), std::fabs(z_mean), std::max(z_var, 0.0)});
 
-  // Tail probability: Gaussian, or the series' own rate of surprises this large if higher.
-  double nlp = gauss_nlp(z_max);
-  int level = -1;
-  while (level + 1 < AnomalySeriesState::kTailLevels && z_max >= kTailLevel[level + 1]) ++level;
   const double prior = config_.tail_prior * a_tail_;
-  // Each level seen before bounds the tail from above, extrapolated to z_max with a
-  // power law (heavy tails: a surprise slightly larger than any seen is not infinitely rarer).
-  for (int l = level; l >= 0 && kTailLevel[l] * config_.tail_reach >= z_max; --l) {
-    if (s.exceed[l] <= 0) continue;
-    double rate = s.exceed[l] / (s.tail_norm + prior) *
-                  std::pow(kTailLevel[l] / z_max, config_.tail_exponent);
-    nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
-  }
+  double nlp = tail_nlp(s.exceed, s.tail_norm + prior, z_max);
   // What the window test counts: every signal (metric family: a run of moderate level or
   // variance change evidence is the typical regime change), or only point surprises (counts:
   // the residual mean and magnitude are themselves window statistics, and after one odd
@@ -266,6 +302,11 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   nlp = std::max(nlp, window_nlp(s.recent_exceed, recent, long_run, a_window_, z_win));
   if (a_window2_ > 0) {
     nlp = std::max(nlp, window_nlp(s.recent2_exceed, recent2, long_run, a_window2_, z_win));
+  }
+  // A run of empty buckets, against how often such runs ended before (runs, not hours: the
+  // run's own first hours must not make its later ones look ordinary).
+  if (z_silence > 0) {
+    nlp = std::max(nlp, tail_nlp(quiet->run_exceed, s.tail_norm + prior, z_silence));
   }
   double raw = warm ? score_of_nlp(nlp) : 0.0;
   out.raw = raw;
@@ -305,9 +346,15 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
       s.window_exceed[i] = static_cast<float>(s.window_exceed[i] +
                                               at * ((z_win >= kTailLevel[i]) - s.window_exceed[i]));
       s.recent_exceed[i] = recent[i];
+      if (quiet) {
+        const bool ended = silence <= 0 && std::sqrt(2.0 * quiet->run) >= kTailLevel[i];
+        quiet->run_exceed[i] =
+            static_cast<float>(quiet->run_exceed[i] + at * (ended - quiet->run_exceed[i]));
+      }
       s.recent2_exceed[i] = recent2[i];
     }
   }
+  if (quiet) quiet->run = silence;
   if (warm) {
     double an = weighted(a_norm_, w);
     s.norm_mean +=
@@ -358,17 +405,26 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   double a_d = slot_rate(s.weekday_visits[weekday], per_day);
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
-  double hr = value - s.slow_level - wo - ho;
+  const double f = weekday_share(s, hour);
+  double hr = value - s.slow_level - wo * f - ho;
   ho = static_cast<float>(ho + a_h * clip(hr, cs));
-  double wr = value - s.slow_level - ho - wo;
-  wo = static_cast<float>(wo + a_d * clip(wr, cs));
+  double wr = value - s.slow_level - ho - wo * f;
+  // Each observation moves the offset by what it implies (wr / f), weighted by f up to 1: an
+  // hour that carries little of the day (f near 0) says little about the weekday.
+  wo = static_cast<float>(wo + a_d * clip(wr, cs) * (f >= 1 ? 1 / f : f));
   if (week) {
     // What the hour and weekday offsets leave of this hour of the week (fitted after them, so
     // the common daily shape stays in the hour slots, which learn seven times as often).
     const int slot = weekday * AnomalySeriesState::kHours + hour;
     float& ko = week->offset[slot];
-    const double kr = value - s.slow_level - ho - wo - ko;
-    ko = static_cast<float>(ko + slot_rate(week->visits[slot], per_hour) * clip(kr, cs));
+    const double kr = value - s.slow_level - ho - wo * f - ko;
+    const double a_k = slot_rate(week->visits[slot], per_hour);
+    ko = static_cast<float>(ko + a_k * clip(kr, cs));
+    if (quiet) {
+      uint16_t& er = quiet->empty_rate[slot];
+      const double rate = er / 65535.0 + a_k * ((value <= 0 ? 1.0 : 0.0) - er / 65535.0);
+      er = static_cast<uint16_t>(std::lround(std::clamp(rate, 0.0, 1.0) * 65535.0));
+    }
     if (week->visits[slot] < 65535) ++week->visits[slot];
   }
   float& hs = s.hour_scale[hour];

@@ -68,6 +68,9 @@ struct AnomalyDetectorConfig {
   double week_prior = 8;    // EB noise factor of an hour-of-week offset
   double week_gain = 0.25;  // relative error gain over the hour + weekday model for full use
   bool week_slots = true;   // the operator gives sub-daily series an AnomalyWeekState
+  // The weekday offset scales with the hour's share of the day's level (its effect is
+  // proportional: a busier Saturday is busier at noon, not at 3 am when the store is shut).
+  bool weekday_scales_hours = false;
 };
 
 //! Result of one observation.
@@ -130,6 +133,21 @@ struct AnomalyWeekState {
   uint16_t visits[kSlots] = {};
 };
 
+//! Silence of a count series with hour-of-week slots (a store or feed that stops sending):
+//! a run of empty buckets is judged as one observation, its deviance 2 x the events expected
+//! over the run, each bucket counting at most -ln of how often its hour of the week was
+//! empty before (a store shut on Sunday mornings is not silent then), against how often such
+//! runs ended before. Optional, apart from the week table: metric series carry none.
+//! Trivially copyable.
+struct AnomalySilenceState {
+  static constexpr uint32_t kVersion = 1;
+  double run = 0;  // events expected (in units of one event) over the current empty run
+  float run_exceed[AnomalySeriesState::kTailLevels] = {};  // long-run rates of ended runs
+  // How often each hour of the week was empty (x 65535): a running mean over its first
+  // recurrences, then with the slot half-life.
+  uint16_t empty_rate[AnomalyWeekState::kSlots] = {};
+};
+
 class AnomalyDetector {
  public:
   AnomalyDetector() : AnomalyDetector(AnomalyDetectorConfig{}) {}
@@ -141,8 +159,10 @@ class AnomalyDetector {
   //! `dispersion` (count series only): the mean size of one counted event (units per sale,
   //! revenue per sale), so noise is quasi-Poisson: variance = dispersion x expected.
   //! `week`: the series' hour-of-week slots, or null for none.
+  //! `quiet`: the silence state of a count series that has `week`, or null for none.
   AnomalyObservation update(AnomalySeriesState& s, AnomalyWeekState* week, int64_t ts_ms,
-                            double value, int hour, int weekday, double dispersion = 1.0) const;
+                            double value, int hour, int weekday, double dispersion = 1.0,
+                            AnomalySilenceState* quiet = nullptr) const;
   AnomalyObservation update(AnomalySeriesState& s, int64_t ts_ms, double value, int hour,
                             int weekday, double dispersion = 1.0) const {
     return update(s, nullptr, ts_ms, value, hour, weekday, dispersion);
@@ -173,6 +193,11 @@ class AnomalyDetector {
                    int weekday) const;
   double week_weight(const AnomalySeriesState& s, const AnomalyWeekState& week) const;
   double season_weight(const AnomalySeriesState& s) const;
+  //! -log10 p of a surprise of size z: Gaussian, capped by the long-run exceedance rates
+  //! `exceed` (normalized by `norm`) of the levels within tail_reach below z.
+  double tail_nlp(const float* exceed, double norm, double z) const;
+  //! Factor on the weekday offset in `hour`: 1, or the hour's level over the day's mean.
+  double weekday_share(const AnomalySeriesState& s, int hour) const;
   AnomalyDetectorConfig config_;
   double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_,
       a_window2_;

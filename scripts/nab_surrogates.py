@@ -12,6 +12,14 @@ the development subset lacks. They are our guesses at those shapes, not the data
                          two 90-minute drops to 45 %
   adx_*    (surrAdx)     hourly prices, random walk with rare outliers; anomalies: two 8-hour
                          x2.5 episodes
+  machine_*, cpu_*, latency_*, ambient_*, keys_*  (surrKnown)  known-cause incidents, subtler:
+                         a 5-minute machine temperature with a planned shutdown, a slow
+                         pre-failure sag and a failure; a 5-minute CPU with a daily cycle that
+                         steps up by 25-45 % and stays there (misconfiguration); a 5-minute
+                         latency with sparse spikes whose level creeps up 15-30 % before each
+                         of three incidents; an hourly room temperature with a daily and
+                         seasonal cycle that runs 2-4 degrees off for a day or two (twice);
+                         irregular keystroke hold times whose spread doubles for a while (twice)
 
 Labels are NAB-style windows (10 % of a file's rows shared by its anomalies, centred on each
 anomaly's start, overlapping ones merged).
@@ -125,8 +133,74 @@ def adx(k):
         vals.append(v)
     write('surrAdx', 'adx_%d' % k, t0, lambda i: step, vals, evt)
 
+def machine(k):
+    n = 22000; t0 = datetime(2013, 12, 2, 21, 15); step = timedelta(minutes=5); vals = []
+    shut, sag, fail = sorted(R.sample(range(3500, n - 600), 3))
+    lvl = 0.0; drop = 0.0
+    for i in range(n):
+        lvl = 0.995 * lvl + R.gauss(0, 0.25)  # slow wander around the running temperature
+        v = 86 + lvl + R.gauss(0, 0.8)
+        if shut <= i < shut + 300:  # planned shutdown: cool down over 4 h, hold, come back
+            j = i - shut; v = v - min(1, j / 48) * 60 * (1 if j < 250 else (300 - j) / 50)
+        if sag <= i < sag + 400:  # pre-failure sag: 6-9 degrees over a day, noisier
+            v -= R.uniform(6, 9) * min(1, (i - sag) / 280) + R.gauss(0, 1.5)
+        if fail <= i < fail + 40: v = R.uniform(2, 15)
+        vals.append(round(v, 4))
+    write('surrKnown', 'machine_%d' % k, t0, lambda i: step, vals, [shut, sag, fail])
+
+def cpu(k):
+    n = 18000; t0 = datetime(2014, 5, 14, 1, 14); step = timedelta(minutes=5); vals = []
+    at = R.randrange(9000, n - 1500); up = R.uniform(1.25, 1.45)
+    for i in range(n):
+        t = t0 + i * step; h = t.hour + t.minute / 60
+        m = 40 * (1 + 0.2 * math.sin((h - 9) / 24 * 2 * math.pi))
+        if i >= at: m *= 1 + (up - 1) * min(1, (i - at) / 60)
+        vals.append(round(max(0, m + R.gauss(0, 3)), 3))
+    write('surrKnown', 'cpu_%d' % k, t0, lambda i: step, vals, [at])
+
+def latency(k):
+    n = 4032; t0 = datetime(2014, 3, 7, 3, 41); step = timedelta(minutes=5); vals = []
+    inc = sorted(R.sample(range(700, n - 200), 3))
+    for i in range(n):
+        m = 45
+        for e in inc:  # the level creeps up for 2 h before an incident and spikes at it
+            if e - 24 <= i < e: m *= 1 + R.uniform(0.15, 0.3) * (i - e + 24) / 24
+            if e <= i < e + 6: m *= R.uniform(1.5, 3)
+        v = m + R.gauss(0, 1.5)
+        if R.random() < 0.004: v *= R.uniform(1.3, 2)
+        vals.append(round(v, 3))
+    write('surrKnown', 'latency_%d' % k, t0, lambda i: step, vals, inc)
+
+def ambient(k):
+    n = 7267; t0 = datetime(2013, 7, 4); step = timedelta(hours=1); vals = []
+    ev = sorted(R.sample(range(1500, n - 200), 2)); off = [R.choice([-1, 1]) * R.uniform(2, 4) for _ in ev]
+    for i in range(n):
+        t = t0 + i * step; h = t.hour
+        v = 71 + 2 * math.sin(i / n * 2 * math.pi) + 1.2 * math.sin((h - 9) / 24 * 2 * math.pi)
+        if t.weekday() >= 5: v -= 0.8
+        for e, o in zip(ev, off):
+            if e <= i < e + 36: v += o * min(1, (i - e) / 6)
+        vals.append(round(v + R.gauss(0, 0.6), 4))
+    write('surrKnown', 'ambient_%d' % k, t0, lambda i: step, vals, ev)
+
+def keys(k):
+    n = 1900; t0 = datetime(2014, 7, 6, 22, 2); vals = []; steps = []
+    ev = sorted(R.sample(range(400, n - 150), 2))
+    for i in range(n):
+        steps.append(timedelta(seconds=R.choice([300, 300, 300, 600, 900]) + R.randint(-20, 20)))
+        sd = 0.04
+        for e in ev:
+            if e <= i < e + 60: sd = 0.08
+        vals.append(round(max(0.01, 0.2 + R.gauss(0, sd)), 5))
+    write('surrKnown', 'keys_%d' % k, t0, lambda i: steps[i], vals, ev)
+
 for k in range(3): taxi(k)
 for k in range(6): tweets(k)
 for k in range(4): traffic(k)
 for k in range(4): adx(k)
+for k in range(2): machine(k)
+for k in range(2): cpu(k)
+for k in range(2): latency(k)
+for k in range(2): ambient(k)
+for k in range(2): keys(k)
 json.dump(labels, open(dst + '/labels/combined_windows.json', 'w'), indent=1)

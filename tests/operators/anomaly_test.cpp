@@ -512,7 +512,7 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
   // table: it restores, and the series starts an empty table. A format-3 record cut inside
   // its week table is corruption.
   const std::string record = record_after_metric_events("{}", 1);
-  const size_t week_bytes = 1 + 4 + 4 + sizeof(AnomalyWeekState);
+  const size_t week_bytes = 1 + 4 + 4 + sizeof(AnomalyWeekState) + 1;  // + the silence flag
   ASSERT_GT(record.size(), week_bytes);
   EXPECT_EQ(record[record.size() - week_bytes], 1) << "a metric series carries a week table";
   std::string old = record.substr(0, record.size() - week_bytes);
@@ -524,8 +524,40 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeWeekSlotsIsStillRead) {
   // Metric series only: with week_slots off the record has no table.
   const std::string off =
       record_after_metric_events("operators: {anomaly: {detector: {week_slots: false}}}", 1);
-  ASSERT_FALSE(off.empty());
-  EXPECT_EQ(off.back(), 0) << "no week table";
+  ASSERT_GE(off.size(), 2u);
+  EXPECT_EQ(off[off.size() - 2], 0) << "no week table";
+}
+
+TEST(AnomalyOperatorTest, StateWrittenBeforeTheSilenceStateIsStillRead) {
+  // Format 3 (before the silence state) is today's record without the trailing silence flag.
+  // It restores, and the restored operator scores the series' next observations exactly as
+  // one restored from today's record; a format-4 record without its flag is corruption.
+  const std::string record = record_after_metric_events("{}", 1);
+  ASSERT_EQ(record.back(), 0) << "a metric series carries no silence state";
+  std::string old = record.substr(0, record.size() - 1);
+  const uint32_t v3 = AnomalyOperator::kFormatVersionNoQuiet;
+  std::memcpy(old.data(), &v3, sizeof v3);
+  auto scores_after = [](const std::string& rec) {
+    StateBatch b;
+    if (!rec.empty()) b.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4), rec);
+    FakeStateStore store;
+    EXPECT_TRUE(store.commit(b).is_ok());
+    AnomalyOperator op(Config::from_yaml("operators: {anomaly: {emit_scores: true}}"));
+    FakeContext ctx;
+    EXPECT_TRUE(op.restore(store, ctx).is_ok());
+    for (int i = 50; i < 80; ++i) {
+      ctx.send(op, metric(kMonday + i * kMinute, "latency", i == 70 ? 45 : 20));
+    }
+    std::string out;
+    for (const OutputRecord* r : scores_of(ctx, "latency")) out += r->json + "\n";
+    return out;
+  };
+  const std::string today = scores_after(record);
+  EXPECT_EQ(scores_after(old), today);
+  EXPECT_NE(today.find("\"score\""), std::string::npos);
+  EXPECT_NE(scores_after(""), today) << "the restored series must carry its history";
+  EXPECT_EQ(restore_series_record(record.substr(0, record.size() - 1)).code(),
+            Status::Code::kCorruption);
 }
 
 TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
