@@ -140,6 +140,10 @@ double AnomalyDetector::weekday_share(const AnomalySeriesState& s, int hour) con
   return std::clamp((s.slow_level + s.hour_offset[hour]) / s.slow_level, 0.0, 4.0);
 }
 
+double AnomalyDetector::level_part(const AnomalySeriesState& s, int hour) const {
+  return s.slow_level + (s.local_level - s.slow_level) * weekday_share(s, hour);
+}
+
 double AnomalyDetector::week_part(const AnomalySeriesState& s, const AnomalyWeekState& week,
                                   int hour, int weekday) const {
   const int slot = weekday * AnomalySeriesState::kHours + hour;
@@ -171,7 +175,7 @@ double AnomalyDetector::expected(const AnomalySeriesState& s, const AnomalyWeekS
   weekday = std::clamp(weekday, 0, AnomalySeriesState::kWeekdays - 1);
   double season = seasonal_part(s, hour, weekday);
   if (week) season += week_weight(s, *week) * week_part(s, *week, hour, weekday);
-  return s.local_level + season_weight(s) * season;
+  return level_part(s, hour) + season_weight(s) * season;
 }
 
 double AnomalyDetector::sigma(const AnomalySeriesState& s, double expected, int hour,
@@ -228,7 +232,11 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   const double e_flat = s.slow_level;
   const double e_season_base = s.slow_level + season_base;  // factorized hour + weekday model
   const double e_season_full = s.slow_level + season_full;
-  const double exp_v = s.local_level + sw * season_full;
+  // Proportional (sales family): the fast level's excess over the slow one scales with the
+  // hour's share of the day like the weekday offset, so a busy Saturday's level does not
+  // lift the night hours after it, when the store is shut.
+  const double f_hour = weekday_share(s, hour);
+  const double exp_v = level_part(s, hour) + sw * season_full;
   const double sd = sigma(s, exp_v, hour, dispersion);
   const double r = value - exp_v;
   double z = r / sd;
@@ -387,7 +395,9 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   // The fast level is clipped a little tighter than the scale: a burst or a spike moves it
   // less, so the calm that follows is not read as a drop (bursty near-zero series).
   const double c_level = warm ? config_.level_clip_z * sd : 1e300;
-  s.local_level += rate(a_local_) * clip(value - exp_v, c_level);
+  // An hour that carries little of the day (f near 0) says little about the level.
+  s.local_level +=
+      rate(a_local_) * clip(value - exp_v, c_level) * (f_hour >= 1 ? 1 / f_hour : f_hour);
   // The seasonal model learns against its own error scale: it must be able to learn a
   // pattern that the fast level currently hides from the combined residual.
   const double cs = warm ? config_.clip_z * kAbsDevToSd * s.err_seasonal + c : 1e300;
@@ -445,7 +455,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
     s.run = 0;
   }
   if (std::abs(s.run) >= config_.shift_run) {
-    s.local_level = value - sw * season_full;
+    const double excess = value - sw * season_full - s.slow_level;
+    s.local_level = s.slow_level + excess / std::max(f_hour, 0.5);
     s.short_mean = 0;
     s.run = 0;
   }

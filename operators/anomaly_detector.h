@@ -198,6 +198,8 @@ class AnomalyDetector {
   double tail_nlp(const float* exceed, double norm, double z) const;
   //! Factor on the weekday offset in `hour`: 1, or the hour's level over the day's mean.
   double weekday_share(const AnomalySeriesState& s, int hour) const;
+  //! The fast level in `hour`: its excess over the slow level scaled by weekday_share.
+  double level_part(const AnomalySeriesState& s, int hour) const;
   AnomalyDetectorConfig config_;
   double a_local_, a_slow_, a_slot_, a_scale_, a_err_, a_short_, a_norm_, a_tail_, a_window_,
       a_window2_;

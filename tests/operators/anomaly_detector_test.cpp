@@ -413,30 +413,71 @@ TEST(AnomalyDetectorTest, SalesFamilyJudgesSmallCountsByTheirOwnSkewedTail) {
 
 TEST(AnomalyDetectorTest, SalesWeekdayEffectScalesWithTheHour) {
   // Hourly transactions of a store open 8:00-20:00, Saturdays half as busy again. The
-  // additive weekday offset would lift the Saturday night hours too (the store is shut);
-  // the sales family's proportional one leaves them near zero.
-  auto run = [](bool proportional, double* max_night) {
+  // additive weekday offset would lift the Saturday night hours too (the store is shut), and
+  // the fast level would carry a busy day's excess into the night after it; the sales
+  // family's proportional offset and level leave the nights near zero.
+  auto run = [](bool proportional, double* max_night, double* max_night_expected) {
     AnomalyDetectorConfig c = AnomalyOperator::sales_defaults(AnomalyDetectorConfig{});
     c.weekday_scales_hours = proportional;
     Feed f(c);
     f.step = kHour;
     Noise n(31);
     *max_night = 0;
+    *max_night_expected = 0;
     for (int h = 0; h < 24 * 7 * 8; ++h) {
       const int hour = h % 24, weekday = (h / 24) % 7;
       const double mean = hour >= 8 && hour < 20 ? (weekday == 5 ? 30 : 20) : 0;
       AnomalyObservation o = f.push(poisson(n, mean));
-      if (h >= 24 * 7 * 4 && hour < 8) *max_night = std::max(*max_night, o.raw);
+      if (h >= 24 * 7 * 4 && hour < 8) {
+        *max_night = std::max(*max_night, o.raw);
+        *max_night_expected = std::max(*max_night_expected, o.expected);
+      }
     }
     return f.det.expected(f.st, 3, 5);  // Saturday 3:00
   };
-  double night_additive = 0, night_proportional = 0;
-  const double additive = run(false, &night_additive);
-  const double proportional = run(true, &night_proportional);
+  double night_additive = 0, night_proportional = 0, exp_additive = 0, exp_proportional = 0;
+  const double additive = run(false, &night_additive, &exp_additive);
+  const double proportional = run(true, &night_proportional, &exp_proportional);
   EXPECT_LT(proportional, 1.5);
   EXPECT_GT(additive, 3.0) << "the additive offset at Saturday 3:00";
+  // Any night, including the one after a Saturday (whose level the fast level carries).
+  EXPECT_LT(exp_proportional, 2.5);
+  EXPECT_GT(exp_additive, exp_proportional);
   EXPECT_LT(night_proportional, 0.4);
   EXPECT_GT(night_additive, night_proportional);
+}
+
+TEST(AnomalyDetectorTest, SalesBusyDayDoesNotLiftTheNightAfter) {
+  // A store open 8:00-20:00 whose days vary (0.6-1.4 times 20 an hour, at random): the fast
+  // level follows a busy day, and an additive model carries that excess into the night
+  // after it, when the store is shut, expecting sales there and reading their absence as a
+  // drop. The sales family's proportional level scales the excess by the hour's share.
+  auto run = [](bool proportional, double* max_night_raw) {
+    AnomalyDetectorConfig c = AnomalyOperator::sales_defaults(AnomalyDetectorConfig{});
+    c.weekday_scales_hours = proportional;
+    Feed f(c);
+    f.step = kHour;
+    Noise n(51);
+    double day = 1, max_expected = 0;
+    *max_night_raw = 0;
+    for (int h = 0; h < 24 * 7 * 8; ++h) {
+      const int hour = h % 24;
+      if (hour == 0) day = 1.0 + 0.4 * n.next();
+      const double mean = hour >= 8 && hour < 20 ? 20 * day : 0;
+      AnomalyObservation o = f.push(poisson(n, mean));
+      if (h >= 24 * 7 * 4 && hour < 7) {
+        max_expected = std::max(max_expected, o.expected);
+        *max_night_raw = std::max(*max_night_raw, o.raw);
+      }
+    }
+    return max_expected;
+  };
+  double raw_additive = 0, raw_proportional = 0;
+  const double additive = run(false, &raw_additive);
+  const double proportional = run(true, &raw_proportional);
+  EXPECT_LT(proportional, 1.5);
+  EXPECT_GT(additive, 2 * proportional);
+  EXPECT_LT(raw_proportional, 0.4);
 }
 
 TEST(AnomalyDetectorTest, StoreThatStopsSellingInBusyHoursIsNewsWithinHours) {

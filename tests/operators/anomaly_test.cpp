@@ -6,6 +6,8 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstring>
 #include <limits>
@@ -185,6 +187,54 @@ TEST(AnomalyOperatorTest, StoreGoingQuietDuringOpeningHoursAlertsThroughTimers) 
   EXPECT_GE(a.time_ms, silence_from);
   EXPECT_LT(a.time_ms, silence_from + 3 * kHour);
   EXPECT_TRUE(s2_any.empty());
+}
+
+TEST(AnomalyOperatorTest, NoisyStoreGoingQuietAlertsAndItsShortSundaysDoNot) {
+  // Realistic traffic: Poisson sales (20 an hour, Saturdays 30) from 8:00 to 20:00, but on
+  // Sundays S1 opens only 12:00-18:00. Six weeks in, on a Wednesday from 10:00, S1's till
+  // stops for five hours while S2 goes on. The store-events drop alert must fire within
+  // three hours; no store-events alert may fire in weeks 3-6 otherwise (the Sunday mornings
+  // S1 is shut included).
+  AnomalyOperator op(Config::from_yaml("{}"));
+  FakeContext ctx;
+  Noise noise(5);
+  auto uniform = [&] { return 0.5 * (noise.next() + 1.0); };
+  const int64_t outage_from = kMonday + (5 * 7 + 2) * kDay + 10 * kHour;
+  const int64_t outage_to = outage_from + 5 * kHour;
+  std::vector<Event> events;
+  for (int64_t hour = kMonday; hour < kMonday + 6 * 7 * kDay; hour += kHour) {
+    const int h = static_cast<int>((hour % kDay) / kHour);
+    const int weekday = static_cast<int>(((hour - kMonday) / kDay) % 7);
+    for (const char* store : {"S1", "S2"}) {
+      const bool s1 = store[1] == '1';
+      const bool open = s1 && weekday == 6 ? h >= 12 && h < 18 : h >= 8 && h < 20;
+      if (!open || (s1 && hour >= outage_from && hour < outage_to)) continue;
+      // Poisson count by inversion of exponential gaps within the hour.
+      const double rate = weekday == 5 ? 30 : 20;
+      for (double t = -std::log(1 - uniform()) / rate; t < 1;
+           t += -std::log(1 - uniform()) / rate) {
+        events.push_back(
+            testing::sale(hour + static_cast<int64_t>(t * kHour), store, "SKU-A", 1, 2.0));
+      }
+    }
+  }
+  std::sort(events.begin(), events.end(),
+            [](const Event& a, const Event& b) { return a.ts_ms < b.ts_ms; });
+  for (const Event& e : events) {
+    ctx.advance_watermark(op, e.ts_ms - kMinute);
+    ctx.send(op, e);
+  }
+  std::vector<const OutputRecord*> outage, other;
+  for (const OutputRecord* r : alerts_with(ctx, "\"store_events\"")) {
+    if (!has(*r, "\"status\":\"firing\"") || r->time_ms < kMonday + 14 * kDay) continue;
+    const bool in =
+        has(*r, "\"store\":\"S1\"") && r->time_ms >= outage_from && r->time_ms < outage_to;
+    (in ? outage : other).push_back(r);
+  }
+  ASSERT_FALSE(outage.empty());
+  EXPECT_TRUE(has(*outage.front(), "\"direction\":\"drop\""));
+  EXPECT_LT(outage.front()->time_ms, outage_from + 3 * kHour);
+  for (const OutputRecord* r : other) ADD_FAILURE() << r->json;
 }
 
 TEST(AnomalyOperatorTest, EventTypeGoingQuietAlertsOnItsVolumeSeries) {
