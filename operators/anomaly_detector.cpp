@@ -141,6 +141,7 @@ double AnomalyDetector::weekday_share(const AnomalySeriesState& s, int hour) con
 }
 
 double AnomalyDetector::level_part(const AnomalySeriesState& s, int hour) const {
+  if (!config_.weekday_scales_hours) return s.local_level;
   return s.slow_level + (s.local_level - s.slow_level) * weekday_share(s, hour);
 }
 
@@ -455,8 +456,10 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
     s.run = 0;
   }
   if (std::abs(s.run) >= config_.shift_run) {
-    const double excess = value - sw * season_full - s.slow_level;
-    s.local_level = s.slow_level + excess / std::max(f_hour, 0.5);
+    s.local_level = value - sw * season_full;
+    if (config_.weekday_scales_hours) {
+      s.local_level = s.slow_level + (s.local_level - s.slow_level) / std::max(f_hour, 0.5);
+    }
     s.short_mean = 0;
     s.run = 0;
   }
