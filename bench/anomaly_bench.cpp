@@ -77,7 +77,7 @@ struct Injected {
 };
 
 struct Episode {
-  std::string key, signal;
+  std::string key, signal, direction;
   int64_t time = 0;
   int severity = 0;  // 1 warning, 2 critical, 3 emergency (highest reached)
 };
@@ -116,6 +116,7 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
     if (e.severity == 0) {
       e.key = r.key;
       e.signal = field(r.json, "signal");
+      e.direction = field(r.json, "direction");
       e.time = r.time_ms;
     }
     e.severity = std::max(e.severity, rank);
@@ -232,7 +233,8 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
     std::ofstream out(path);
     for (const auto& [id, ep] : episodes) {
       out << "{\"id\":\"" << id << "\",\"key\":\"" << ep.key << "\",\"signal\":\"" << ep.signal
-          << "\",\"time_ms\":" << ep.time << ",\"severity\":\"" << plain[ep.severity] << "\"}\n";
+          << "\",\"direction\":\"" << ep.direction << "\",\"time_ms\":" << ep.time
+          << ",\"severity\":\"" << plain[ep.severity] << "\"}\n";
     }
   }
   std::map<std::string, size_t> by_signal;

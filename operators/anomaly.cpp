@@ -547,7 +547,9 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
                                 OperatorContext& ctx) {
   Series& s = series_[idx];
   double adjust = current_bump(s, ts_ms);
-  if (in_promotion(s, ts_ms)) adjust += settings_.promo_margin;
+  // A promotion explains more sales, not fewer: a promoted item that stops selling (an empty
+  // shelf, a missing display) is judged by the ordinary thresholds.
+  if (o.z > 0 && in_promotion(s, ts_ms)) adjust += settings_.promo_margin;
   if (settings_.tighten_from_hour >= 0) {
     int a = settings_.tighten_from_hour, b = settings_.tighten_to_hour;
     bool in = a <= b ? (hour >= a && hour < b) : (hour >= a || hour < b);
@@ -728,11 +730,12 @@ std::string AnomalyOperator::encode(const Series& s) {
   return out;
 }
 
-Status AnomalyOperator::decode(std::string_view v, Series& s) {
+Status AnomalyOperator::decode(std::string_view v, Series& s, uint32_t& format) {
   ByteReader r(v);
   uint32_t fmt = 0, det_version = 0, det_size = 0;
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
+  format = fmt;
   // Format 2 records (before the hour-of-week slots) carry no week table: the series starts
   // one (empty) on restore if its configuration wants it.
   if ((fmt != kFormatVersion && fmt != kFormatVersionNoQuiet && fmt != kFormatVersionNoWeek) ||
@@ -865,9 +868,17 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       return false;
     }
     Series s;
-    if (Status d = decode(v, s); !d.is_ok()) {
+    uint32_t format = 0;
+    if (Status d = decode(v, s, format); !d.is_ok()) {
       bad = Status::corruption("op/anomaly series " + std::to_string(idx) + ": " + d.message());
       return false;
+    }
+    // Formats 2 and 3 kept every family's hour and weekday offsets absolute; a proportional
+    // family now keeps them as fractions of the slow level.
+    if (format < kFormatVersion && detector_for(s.kind).config().weekday_scales_hours) {
+      const double level = s.det.slow_level;
+      for (float& o : s.det.hour_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
+      for (float& o : s.det.weekday_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
     }
     series_.push_back(std::move(s));
     return true;

@@ -183,7 +183,8 @@ class AnomalyOperator : public Operator {
   void arm_timer(uint32_t idx, OperatorContext& ctx);
   static std::string encode(const Series& s);
   //! Corruption naming the fix (replay into an empty state.dir) for another state version.
-  static Status decode(std::string_view v, Series& s);
+  //! `format`: the record's format version (older ones may need their detector state moved).
+  static Status decode(std::string_view v, Series& s, uint32_t& format);
 
   Settings settings_;
   AnomalyDetector metric_det_, count_det_, revenue_det_;

@@ -124,7 +124,8 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
   // in full after a few days instead of being held at hv / (hv + k) for weeks while the fast
   // level chases the remainder (and absorbs anomalies with it). Weekday offsets keep the
   // count-based shrinkage: a week or two cannot tell a weekday effect from a drifting level.
-  double ho = s.hour_offset[hour];
+  const double u = offset_unit(s);
+  double ho = s.hour_offset[hour] * u;
   double gh = 0;
   if (hv > 0) {
     const double sdh = offset_sd(s, hour, hv, k);
@@ -132,12 +133,16 @@ double AnomalyDetector::seasonal_part(const AnomalySeriesState& s, int hour, int
     gh = ho * ho / (ho * ho + var + 1e-300);
   }
   return ho * gh +
-         (wv > 0 ? s.weekday_offset[weekday] * (wv / (wv + k)) * weekday_share(s, hour) : 0.0);
+         (wv > 0 ? s.weekday_offset[weekday] * u * (wv / (wv + k)) * weekday_share(s, hour) : 0.0);
+}
+
+double AnomalyDetector::offset_unit(const AnomalySeriesState& s) const {
+  return config_.weekday_scales_hours ? std::max(s.slow_level, 0.0) : 1.0;
 }
 
 double AnomalyDetector::weekday_share(const AnomalySeriesState& s, int hour) const {
-  if (!config_.weekday_scales_hours || !(s.slow_level > 0)) return 1.0;
-  return std::clamp((s.slow_level + s.hour_offset[hour]) / s.slow_level, 0.0, 4.0);
+  if (!config_.weekday_scales_hours) return 1.0;
+  return std::clamp(1.0 + s.hour_offset[hour], 0.0, 4.0);
 }
 
 double AnomalyDetector::level_part(const AnomalySeriesState& s, int hour) const {
@@ -417,18 +422,25 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
   const double f = weekday_share(s, hour);
-  double hr = value - s.slow_level - wo * f - ho;
-  ho = static_cast<float>(ho + a_h * clip(hr, cs));
-  double wr = value - s.slow_level - ho - wo * f;
-  // Each observation moves the offset by what it implies (wr / f), weighted by f up to 1: an
-  // hour that carries little of the day (f near 0) says little about the weekday.
-  wo = static_cast<float>(wo + a_d * clip(wr, cs) * (f >= 1 ? 1 / f : f));
+  // Proportional series keep their offsets relative to the slow level (a promotion that
+  // doubles a SKU's sales doubles its daily profile, it does not fill the shut hours): a
+  // residual moves them by its share of the level, the larger of the slow one and the mean.
+  const double u = offset_unit(s);
+  const double per_unit = config_.weekday_scales_hours ? std::max(s.slow_level, s.mean_abs_x) : 1.0;
+  if (per_unit > 0) {
+    double hr = value - s.slow_level - wo * u * f - ho * u;
+    ho = static_cast<float>(ho + a_h * clip(hr, cs) / per_unit);
+    double wr = value - s.slow_level - ho * u - wo * u * f;
+    // Each observation moves the offset by what it implies (wr / f), weighted by f up to 1:
+    // an hour that carries little of the day (f near 0) says little about the weekday.
+    wo = static_cast<float>(wo + a_d * clip(wr, cs) * (f >= 1 ? 1 / f : f) / per_unit);
+  }
   if (week) {
     // What the hour and weekday offsets leave of this hour of the week (fitted after them, so
     // the common daily shape stays in the hour slots, which learn seven times as often).
     const int slot = weekday * AnomalySeriesState::kHours + hour;
     float& ko = week->offset[slot];
-    const double kr = value - s.slow_level - ho - wo * f - ko;
+    const double kr = value - s.slow_level - (ho + wo * f) * u - ko;
     const double a_k = slot_rate(week->visits[slot], per_hour);
     ko = static_cast<float>(ko + a_k * clip(kr, cs));
     if (quiet) {

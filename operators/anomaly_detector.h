@@ -68,8 +68,9 @@ struct AnomalyDetectorConfig {
   double week_prior = 8;    // EB noise factor of an hour-of-week offset
   double week_gain = 0.25;  // relative error gain over the hour + weekday model for full use
   bool week_slots = true;   // the operator gives sub-daily series an AnomalyWeekState
-  // The weekday offset scales with the hour's share of the day's level (its effect is
-  // proportional: a busier Saturday is busier at noon, not at 3 am when the store is shut).
+  // Proportional seasonality: hour and weekday offsets are fractions of the slow level, the
+  // weekday offset and the fast level's excess scale with the hour's share of the day (a
+  // busier Saturday is busier at noon, not at 3 am when the store is shut).
   bool weekday_scales_hours = false;
 };
 
@@ -196,6 +197,8 @@ class AnomalyDetector {
   //! -log10 p of a surprise of size z: Gaussian, capped by the long-run exceedance rates
   //! `exceed` (normalized by `norm`) of the levels within tail_reach below z.
   double tail_nlp(const float* exceed, double norm, double z) const;
+  //! What the hour and weekday offsets are in units of: 1, or the slow level (proportional).
+  double offset_unit(const AnomalySeriesState& s) const;
   //! Factor on the weekday offset in `hour`: 1, or the hour's level over the day's mean.
   double weekday_share(const AnomalySeriesState& s, int hour) const;
   //! The fast level in `hour`: its excess over the slow level scaled by weekday_share.

@@ -376,6 +376,50 @@ operators:
   EXPECT_TRUE(unit_alerts(c2).empty());
 }
 
+TEST(AnomalyOperatorTest, PromotionDoesNotRelaxADrop) {
+  // The same store and SKU, but instead of a spike three hours without a sale inside the
+  // promotion: a promoted item that stops selling is alerted as it would be without one.
+  const std::string yaml = R"(
+operators:
+  anomaly:
+    key_bucket: 1h
+    emit_scores: true
+    promo_margin: 0.35
+)";
+  const int64_t gap_from = kMonday + 21 * kDay + 11 * kHour;
+  auto feed = [&](bool with_promo, FakeContext& ctx, AnomalyOperator& op) {
+    if (with_promo)
+      ctx.send(op, promotion(kMonday, "S1", "SKU-A", gap_from - kDay, gap_from + kDay));
+    for (int64_t h = kMonday; h < kMonday + 22 * kDay; h += kHour) {
+      ctx.advance_watermark(op, h);
+      if (h >= gap_from && h < gap_from + 3 * kHour) continue;
+      for (int i = 0; i < 10; ++i)
+        ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 1.0));
+    }
+  };
+  auto first_drop = [](const FakeContext& ctx) -> const OutputRecord* {
+    for (const OutputRecord* r : alerts_with(ctx, "\"signal\":\"units\"")) {
+      if (has(*r, "\"store\":\"S1\"") && has(*r, "\"status\":\"firing\"")) return r;
+    }
+    return nullptr;
+  };
+  AnomalyOperator plain(Config::from_yaml(yaml));
+  FakeContext c1;
+  feed(false, c1, plain);
+  const OutputRecord* a = first_drop(c1);
+  ASSERT_NE(a, nullptr);
+  EXPECT_TRUE(has(*a, "\"direction\":\"drop\""));
+  // Precondition: a relaxed (0.95) warning level would have hidden it.
+  const double score = std::stod(a->json.substr(a->json.find("\"score\":") + 8));
+  ASSERT_LT(score, 0.95);
+  AnomalyOperator promo(Config::from_yaml(yaml));
+  FakeContext c2;
+  feed(true, c2, promo);
+  const OutputRecord* b = first_drop(c2);
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->time_ms, a->time_ms);
+}
+
 TEST(AnomalyOperatorTest, DismissRaisesThresholdBoundedAndDecaying) {
   AnomalyOperator op(Config::from_yaml(kLightTails));
   FakeContext ctx;
@@ -608,6 +652,78 @@ TEST(AnomalyOperatorTest, StateWrittenBeforeTheSilenceStateIsStillRead) {
   EXPECT_NE(scores_after(""), today) << "the restored series must carry its history";
   EXPECT_EQ(restore_series_record(record.substr(0, record.size() - 1)).code(),
             Status::Code::kCorruption);
+}
+
+TEST(AnomalyOperatorTest, SalesSeriesOfAnOlderFormatKeepTheirExpectedValues) {
+  // Format 3 kept a store series' hour and weekday offsets absolute; the sales family now
+  // keeps them as fractions of the slow level and converts on restore. A format-3 record
+  // made from today's (offsets back to absolute, no silence state) must restore to the same
+  // expected values as today's record.
+  AnomalyOperator op(Config::from_yaml("{}"));
+  FakeContext ctx;
+  for (int64_t h = kMonday; h < kMonday + 15 * kDay; h += kHour) {
+    const int hour = static_cast<int>((h % kDay) / kHour);
+    if (hour < 8 || hour >= 20) continue;
+    ctx.advance_watermark(op, h);
+    const int n =
+        10 + (hour >= 12 && hour < 14 ? 10 : 0) + static_cast<int>((h / kDay) % 7 == 5) * 5;
+    for (int i = 0; i < n; ++i) ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 2.0));
+  }
+  StateBatch batch;
+  op.snapshot(batch);
+  FakeStateStore store;
+  ASSERT_TRUE(store.commit(batch).is_ok());
+  auto got = store.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));
+  ASSERT_TRUE(got.is_ok() && got.value().has_value());
+  const std::string record = *got.value();
+  ASSERT_NE(record.find("S1"), std::string::npos);
+  const size_t quiet_block = 1 + 4 + 4 + sizeof(AnomalySilenceState);
+  const size_t week_block = 1 + 4 + 4 + sizeof(AnomalyWeekState);
+  ASSERT_GT(record.size(), quiet_block + week_block + sizeof(AnomalySeriesState));
+  ASSERT_EQ(record[record.size() - quiet_block], 1) << "a store series has a silence state";
+  std::string old = record.substr(0, record.size() - quiet_block);
+  const uint32_t v3 = AnomalyOperator::kFormatVersionNoQuiet;
+  std::memcpy(old.data(), &v3, sizeof v3);
+  const size_t det_at = old.size() - week_block - sizeof(AnomalySeriesState);
+  AnomalySeriesState det;
+  std::memcpy(&det, old.data() + det_at, sizeof det);
+  ASSERT_GT(det.slow_level, 0);
+  bool any = false;
+  for (float& o : det.hour_offset) {
+    any = any || o != 0;
+    o = static_cast<float>(o * det.slow_level);
+  }
+  ASSERT_TRUE(any);
+  for (float& o : det.weekday_offset) o = static_cast<float>(o * det.slow_level);
+  std::memcpy(old.data() + det_at, &det, sizeof det);
+  // The next day through both restored operators: the store's expected values per hour.
+  auto expected_after = [&](const std::string& rec) {
+    StateBatch b;
+    b.put(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4), rec);
+    b.put(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4),
+          *store.get(AnomalyOperator::kStateNs, std::string("\0\0\0\0", 4)).value());
+    FakeStateStore st;
+    EXPECT_TRUE(st.commit(b).is_ok());
+    AnomalyOperator restored(Config::from_yaml("operators: {anomaly: {emit_scores: true}}"));
+    FakeContext c;
+    EXPECT_TRUE(restored.restore(st, c).is_ok());
+    for (int64_t h = kMonday + 15 * kDay; h < kMonday + 16 * kDay; h += kHour) {
+      c.advance_watermark(restored, h);
+      c.send(restored, testing::sale(h + kMinute, "S1", "SKU-A", 1, 2.0));
+    }
+    std::vector<double> out;
+    for (const OutputRecord* r : c.of(OutputStream::kScores)) {
+      if (!has(*r, "\"signal\":\"store_events\"")) continue;
+      out.push_back(std::stod(r->json.substr(r->json.find("\"expected\":") + 11)));
+    }
+    return out;
+  };
+  const std::vector<double> today = expected_after(record);
+  const std::vector<double> before = expected_after(old);
+  ASSERT_GE(today.size(), 20u);
+  ASSERT_EQ(before.size(), today.size());
+  for (size_t i = 0; i < today.size(); ++i)
+    EXPECT_NEAR(before[i], today[i], 1e-3 * (1 + std::fabs(today[i]))) << i;
 }
 
 TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
