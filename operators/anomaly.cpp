@@ -92,6 +92,33 @@ int64_t parse_time(const std::string& key, const YAML::Node& n) {
   return ms;
 }
 
+//! An optional trivially-copyable state after a series record: a presence flag, then its
+//! version, size and bytes.
+template <typename T>
+void put_optional(ByteWriter& w, const std::unique_ptr<T>& state) {
+  w.put<uint8_t>(state != nullptr);
+  if (!state) return;
+  w.put<uint32_t>(T::kVersion);
+  w.put<uint32_t>(static_cast<uint32_t>(sizeof(T)));
+  w.put(*state);
+}
+
+template <typename T>
+Status get_optional(ByteReader& r, std::unique_ptr<T>& state, const char* what) {
+  uint8_t present = 0;
+  if (!r.get(present)) return Status::corruption("undecodable record");
+  if (!present) return Status::ok();
+  uint32_t version = 0, size = 0;
+  state = std::make_unique<T>();
+  if (!r.get(version) || !r.get(size)) return Status::corruption("undecodable record");
+  if (version != T::kVersion || size != sizeof(T)) {
+    return Status::state_version("", what + std::to_string(version),
+                                 what + std::to_string(T::kVersion));
+  }
+  if (!r.get(*state)) return Status::corruption("undecodable record");
+  return Status::ok();
+}
+
 }  // namespace
 
 AnomalyOperator::AnomalyOperator(Settings settings)
@@ -715,18 +742,8 @@ std::string AnomalyOperator::encode(const Series& s) {
   w.put(s.confirmed);
   w.put<uint32_t>(sizeof(AnomalySeriesState));
   out.append(reinterpret_cast<const char*>(&s.det), sizeof s.det);
-  w.put<uint8_t>(s.week != nullptr);
-  if (s.week) {
-    w.put<uint32_t>(AnomalyWeekState::kVersion);
-    w.put<uint32_t>(sizeof(AnomalyWeekState));
-    out.append(reinterpret_cast<const char*>(s.week.get()), sizeof(AnomalyWeekState));
-  }
-  w.put<uint8_t>(s.quiet != nullptr);
-  if (s.quiet) {
-    w.put<uint32_t>(AnomalySilenceState::kVersion);
-    w.put<uint32_t>(sizeof(AnomalySilenceState));
-    out.append(reinterpret_cast<const char*>(s.quiet.get()), sizeof(AnomalySilenceState));
-  }
+  put_optional(w, s.week);
+  put_optional(w, s.quiet);
   return out;
 }
 
@@ -754,33 +771,10 @@ Status AnomalyOperator::decode(std::string_view v, Series& s, uint32_t& format) 
       det_size != sizeof(AnomalySeriesState) || !r.get(s.det)) {
     return Status::corruption("undecodable record");
   }
-  uint8_t has_week = 0;
-  if (fmt != kFormatVersionNoWeek && !r.get(has_week)) {
-    return Status::corruption("undecodable record");
-  }
-  if (has_week) {
-    uint32_t week_version = 0, week_size = 0;
-    s.week = std::make_unique<AnomalyWeekState>();
-    if (!r.get(week_version) || !r.get(week_size)) return Status::corruption("undecodable record");
-    if (week_version != AnomalyWeekState::kVersion || week_size != sizeof(AnomalyWeekState)) {
-      return Status::state_version("", "week " + std::to_string(week_version),
-                                   "week " + std::to_string(AnomalyWeekState::kVersion));
-    }
-    if (!r.get(*s.week)) return Status::corruption("undecodable record");
-  }
-  // Format 3 records (before the silence state) end here: the series starts an empty one.
-  uint8_t has_quiet = 0;
-  if (fmt == kFormatVersion && !r.get(has_quiet)) return Status::corruption("undecodable record");
-  if (has_quiet) {
-    uint32_t version = 0, size = 0;
-    s.quiet = std::make_unique<AnomalySilenceState>();
-    if (!r.get(version) || !r.get(size)) return Status::corruption("undecodable record");
-    if (version != AnomalySilenceState::kVersion || size != sizeof(AnomalySilenceState)) {
-      return Status::state_version("", "silence " + std::to_string(version),
-                                   "silence " + std::to_string(AnomalySilenceState::kVersion));
-    }
-    if (!r.get(*s.quiet)) return Status::corruption("undecodable record");
-  }
+  // Format 2 records end before the week table, format 3 records before the silence state:
+  // the series starts an empty one.
+  if (fmt != kFormatVersionNoWeek) SW_RETURN_IF_ERROR(get_optional(r, s.week, "week "));
+  if (fmt == kFormatVersion) SW_RETURN_IF_ERROR(get_optional(r, s.quiet, "silence "));
   if (!r.empty()) return Status::corruption("undecodable record");
   s.kind = static_cast<SeriesKind>(kind);
   s.timer_armed = armed != 0;

@@ -327,28 +327,33 @@ TEST(AnomalyOperatorTest, ScoresOutputHasOneRecordPerObservationInRange) {
   }
 }
 
-TEST(AnomalyOperatorTest, PromotionRelaxesThresholdsForThatStoreAndSku) {
-  // Hourly key buckets; 10 one-unit sales an hour for three weeks, then one hour with 40.
-  const std::string yaml = R"(
+// Hourly key buckets with a 0.35 promotion margin (the promotion tests).
+const char* kHourlyKeysPromoMargin = R"(
 operators:
   anomaly:
     key_bucket: 1h
     emit_scores: true
     promo_margin: 0.35
 )";
-  const int64_t spike_hour = kMonday + 21 * kDay + 11 * kHour;
-  auto feed = [&](bool with_promo, FakeContext& ctx, AnomalyOperator& op) {
-    if (with_promo) {
-      ctx.send(op, promotion(kMonday, "S1", "SKU-A", spike_hour - kDay, spike_hour + kDay));
+
+//! 22 days of S1/SKU-A one-unit sales, `sales(h)` in hour h, with a promotion on it over
+//! [promo_from, promo_to) if that is not empty.
+void feed_hourly_key(FakeContext& ctx, AnomalyOperator& op, int (*sales)(int64_t),
+                     int64_t promo_from, int64_t promo_to) {
+  if (promo_to > promo_from) ctx.send(op, promotion(kMonday, "S1", "SKU-A", promo_from, promo_to));
+  for (int64_t h = kMonday; h < kMonday + 22 * kDay; h += kHour) {
+    ctx.advance_watermark(op, h);
+    for (int i = 0; i < sales(h); ++i) {
+      ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 1.0));
     }
-    for (int64_t h = kMonday; h < kMonday + 22 * kDay; h += kHour) {
-      ctx.advance_watermark(op, h);
-      const int sales = h == spike_hour ? 40 : 10;  // one unit each
-      for (int i = 0; i < sales; ++i) {
-        ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 1.0));
-      }
-    }
-  };
+  }
+}
+
+constexpr int64_t kPromoTestHour = kMonday + 21 * kDay + 11 * kHour;
+
+TEST(AnomalyOperatorTest, PromotionRelaxesThresholdsForThatStoreAndSku) {
+  // 10 one-unit sales an hour for three weeks, then one hour with 40.
+  auto spike = [](int64_t h) { return h == kPromoTestHour ? 40 : 10; };
   auto unit_alerts = [](const FakeContext& ctx) {
     std::vector<const OutputRecord*> out;
     for (const OutputRecord* r : alerts_with(ctx, "\"signal\":\"units\"")) {
@@ -356,13 +361,13 @@ operators:
     }
     return out;
   };
-  AnomalyOperator plain(Config::from_yaml(yaml));
+  AnomalyOperator plain(Config::from_yaml(kHourlyKeysPromoMargin));
   FakeContext c1;
-  feed(false, c1, plain);
+  feed_hourly_key(c1, plain, spike, 0, 0);
   // Precondition: the spike's score lies between the plain and the relaxed warning level.
   double spike_score = -1;
   for (const OutputRecord* r : c1.of(OutputStream::kScores)) {
-    if (r->time_ms == spike_hour && has(*r, "\"signal\":\"units\"")) {
+    if (r->time_ms == kPromoTestHour && has(*r, "\"signal\":\"units\"")) {
       spike_score = std::stod(r->json.substr(r->json.find("\"score\":") + 8));
     }
   }
@@ -370,32 +375,17 @@ operators:
   ASSERT_LT(spike_score, 0.95);
   EXPECT_EQ(unit_alerts(c1).size(), 2u);  // firing, resolved
 
-  AnomalyOperator promo(Config::from_yaml(yaml));
+  AnomalyOperator promo(Config::from_yaml(kHourlyKeysPromoMargin));
   FakeContext c2;
-  feed(true, c2, promo);
+  feed_hourly_key(c2, promo, spike, kPromoTestHour - kDay, kPromoTestHour + kDay);
   EXPECT_TRUE(unit_alerts(c2).empty());
 }
 
 TEST(AnomalyOperatorTest, PromotionDoesNotRelaxADrop) {
   // The same store and SKU, but instead of a spike three hours without a sale inside the
   // promotion: a promoted item that stops selling is alerted as it would be without one.
-  const std::string yaml = R"(
-operators:
-  anomaly:
-    key_bucket: 1h
-    emit_scores: true
-    promo_margin: 0.35
-)";
-  const int64_t gap_from = kMonday + 21 * kDay + 11 * kHour;
-  auto feed = [&](bool with_promo, FakeContext& ctx, AnomalyOperator& op) {
-    if (with_promo)
-      ctx.send(op, promotion(kMonday, "S1", "SKU-A", gap_from - kDay, gap_from + kDay));
-    for (int64_t h = kMonday; h < kMonday + 22 * kDay; h += kHour) {
-      ctx.advance_watermark(op, h);
-      if (h >= gap_from && h < gap_from + 3 * kHour) continue;
-      for (int i = 0; i < 10; ++i)
-        ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 1.0));
-    }
+  auto gap = [](int64_t h) {
+    return h >= kPromoTestHour && h < kPromoTestHour + 3 * kHour ? 0 : 10;
   };
   auto first_drop = [](const FakeContext& ctx) -> const OutputRecord* {
     for (const OutputRecord* r : alerts_with(ctx, "\"signal\":\"units\"")) {
@@ -403,18 +393,18 @@ operators:
     }
     return nullptr;
   };
-  AnomalyOperator plain(Config::from_yaml(yaml));
+  AnomalyOperator plain(Config::from_yaml(kHourlyKeysPromoMargin));
   FakeContext c1;
-  feed(false, c1, plain);
+  feed_hourly_key(c1, plain, gap, 0, 0);
   const OutputRecord* a = first_drop(c1);
   ASSERT_NE(a, nullptr);
   EXPECT_TRUE(has(*a, "\"direction\":\"drop\""));
   // Precondition: a relaxed (0.95) warning level would have hidden it.
   const double score = std::stod(a->json.substr(a->json.find("\"score\":") + 8));
   ASSERT_LT(score, 0.95);
-  AnomalyOperator promo(Config::from_yaml(yaml));
+  AnomalyOperator promo(Config::from_yaml(kHourlyKeysPromoMargin));
   FakeContext c2;
-  feed(true, c2, promo);
+  feed_hourly_key(c2, promo, gap, kPromoTestHour - kDay, kPromoTestHour + kDay);
   const OutputRecord* b = first_drop(c2);
   ASSERT_NE(b, nullptr);
   EXPECT_EQ(b->time_ms, a->time_ms);
