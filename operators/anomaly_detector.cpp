@@ -440,7 +440,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
     // the common daily shape stays in the hour slots, which learn seven times as often).
     const int slot = weekday * AnomalySeriesState::kHours + hour;
     float& ko = week->offset[slot];
-    const double kr = value - s.slow_level - (ho + wo * f) * u - ko;
+    const double kr = value - s.slow_level - ho * u - wo * u * f - ko;
     const double a_k = slot_rate(week->visits[slot], per_hour);
     ko = static_cast<float>(ko + a_k * clip(kr, cs));
     if (quiet) {
