@@ -103,6 +103,16 @@ void put_optional(ByteWriter& w, const std::unique_ptr<T>& state) {
   w.put(*state);
 }
 
+//! Keeps an optional state if `wanted` (an empty one if there was none), drops it otherwise.
+template <typename T>
+void fit_optional(std::unique_ptr<T>& state, bool wanted) {
+  if (!wanted) {
+    state.reset();
+  } else if (!state) {
+    state = std::make_unique<T>();
+  }
+}
+
 template <typename T>
 Status get_optional(ByteReader& r, std::unique_ptr<T>& state, const char* what) {
   uint8_t present = 0;
@@ -242,6 +252,11 @@ bool AnomalyOperator::wants_quiet(SeriesKind k) const {
   return wants_week(k) && detector_for(k).config().count_series;
 }
 
+void AnomalyOperator::fit_optional_states(Series& s) const {
+  fit_optional(s.week, wants_week(s.kind));
+  fit_optional(s.quiet, wants_quiet(s.kind));
+}
+
 std::string AnomalyOperator::alert_id(std::string_view series_name, int64_t episode_start_ms) {
   uint64_t h = 1469598103934665603ULL;
   auto mix = [&h](const void* p, size_t n) {
@@ -294,8 +309,7 @@ uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, st
   s.sku = sku;
   s.metric = metric;
   s.store_id = store_id;
-  if (wants_week(kind)) s.week = std::make_unique<AnomalyWeekState>();
-  if (wants_quiet(kind)) s.quiet = std::make_unique<AnomalySilenceState>();
+  fit_optional_states(s);
   series_.push_back(std::move(s));
   by_name_.emplace(std::move(name), idx);
   mark_dirty(idx);
@@ -753,10 +767,7 @@ Status AnomalyOperator::decode(std::string_view v, Series& s, uint32_t& format) 
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
   format = fmt;
-  // Format 2 records (before the hour-of-week slots) carry no week table: the series starts
-  // one (empty) on restore if its configuration wants it.
-  if ((fmt != kFormatVersion && fmt != kFormatVersionNoQuiet && fmt != kFormatVersionNoWeek) ||
-      det_version != AnomalySeriesState::kVersion) {
+  if (!readable_format(fmt) || det_version != AnomalySeriesState::kVersion) {
     return Status::state_version(
         "", std::to_string(fmt) + "/" + std::to_string(det_version),
         std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
@@ -830,10 +841,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     if (k == kMetaKey) {
       ByteReader r(v);
       uint32_t fmt = 0, n = 0;
-      if (!r.get(fmt) ||
-          (fmt != kFormatVersion && fmt != kFormatVersionNoQuiet && fmt != kFormatVersionNoWeek) ||
-          !r.get(max_event_ms_) || !r.get(dismissed_) || !r.get(confirmed_) ||
-          !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
+      if (!r.get(fmt) || !readable_format(fmt) || !r.get(max_event_ms_) || !r.get(dismissed_) ||
+          !r.get(confirmed_) || !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
         bad = Status::corruption("op/anomaly: bad meta record");
         return false;
       }
@@ -891,17 +900,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       if (!s.sku.empty()) name += "|" + s.sku;
     }
     s.name = name;
-    // The week table follows the configuration (a state written without one starts one).
-    if (!wants_week(s.kind)) {
-      s.week.reset();
-    } else if (!s.week) {
-      s.week = std::make_unique<AnomalyWeekState>();
-    }
-    if (!wants_quiet(s.kind)) {
-      s.quiet.reset();
-    } else if (!s.quiet) {
-      s.quiet = std::make_unique<AnomalySilenceState>();
-    }
+    fit_optional_states(s);
     by_name_.emplace(name, i);
     if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
     if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.metric, i);

@@ -98,6 +98,9 @@ class AnomalyOperator : public Operator {
   static constexpr uint32_t kFormatVersion = 4;         // 4: + silence state
   static constexpr uint32_t kFormatVersionNoQuiet = 3;  // still read: no silence state
   static constexpr uint32_t kFormatVersionNoWeek = 2;   // still read: no week slots
+  static constexpr bool readable_format(uint32_t f) {
+    return f == kFormatVersion || f == kFormatVersionNoQuiet || f == kFormatVersionNoWeek;
+  }
   static constexpr uint32_t kTagBucket = 1;
 
   //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
@@ -165,6 +168,9 @@ class AnomalyOperator : public Operator {
   bool wants_week(SeriesKind k) const;
   //! Count series with a week table also judge runs of empty buckets (AnomalySilenceState).
   bool wants_quiet(SeriesKind k) const;
+  //! Gives a series the optional states its kind wants under this configuration (empty ones
+  //! where it had none: new, or restored from an older format) and drops the others.
+  void fit_optional_states(Series& s) const;
   //! Series rendered with `series` (not store/sku) in alerts and scores.
   static bool metric_like(SeriesKind k) {
     return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||

@@ -242,6 +242,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   // hour's share of the day like the weekday offset, so a busy Saturday's level does not
   // lift the night hours after it, when the store is shut.
   const double f_hour = weekday_share(s, hour);
+  const int slot = weekday * AnomalySeriesState::kHours + hour;  // hour of the week
   const double exp_v = level_part(s, hour) + sw * season_full;
   const double sd = sigma(s, exp_v, hour, dispersion);
   const double r = value - exp_v;
@@ -272,7 +273,6 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
     // bucket adds at most -ln of how often its hour of the week was empty before (series
     // with hour-of-week slots only, from the second week): a store shut on Sunday mornings
     // is not silent then.
-    const int slot = weekday * AnomalySeriesState::kHours + hour;
     if (quiet && x <= 0 && week->visits[slot] > 0) {
       const double empty_before = quiet->empty_rate[slot] / 65535.0;
       silence = quiet->run + (empty_before > 0 ? std::min(mu, -std::log(empty_before)) : mu);
@@ -352,6 +352,8 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
 
   s.short_mean = short_mean;
   s.short_abs = short_abs;
+  // The empty run that this observation ends, if it ends one, as a run size for the history.
+  const double z_ended = quiet && silence <= 0 ? std::sqrt(2.0 * quiet->run) : 0.0;
   if (warm) {
     double at = weighted(a_tail_, w);
     s.tail_norm += at * (1.0 - s.tail_norm);
@@ -361,7 +363,7 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
                                               at * ((z_win >= kTailLevel[i]) - s.window_exceed[i]));
       s.recent_exceed[i] = recent[i];
       if (quiet) {
-        const bool ended = silence <= 0 && std::sqrt(2.0 * quiet->run) >= kTailLevel[i];
+        const bool ended = z_ended >= kTailLevel[i];
         quiet->run_exceed[i] =
             static_cast<float>(quiet->run_exceed[i] + at * (ended - quiet->run_exceed[i]));
       }
@@ -421,26 +423,25 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   double a_d = slot_rate(s.weekday_visits[weekday], per_day);
   float& ho = s.hour_offset[hour];
   float& wo = s.weekday_offset[weekday];
-  const double f = weekday_share(s, hour);
   // Proportional series keep their offsets relative to the slow level (a promotion that
   // doubles a SKU's sales doubles its daily profile, it does not fill the shut hours): a
   // residual moves them by its share of the level, the larger of the slow one and the mean.
   const double u = offset_unit(s);
   const double per_unit = config_.weekday_scales_hours ? std::max(s.slow_level, s.mean_abs_x) : 1.0;
   if (per_unit > 0) {
-    double hr = value - s.slow_level - wo * u * f - ho * u;
+    double hr = value - s.slow_level - wo * u * f_hour - ho * u;
     ho = static_cast<float>(ho + a_h * clip(hr, cs) / per_unit);
-    double wr = value - s.slow_level - ho * u - wo * u * f;
+    double wr = value - s.slow_level - ho * u - wo * u * f_hour;
     // Each observation moves the offset by what it implies (wr / f), weighted by f up to 1:
     // an hour that carries little of the day (f near 0) says little about the weekday.
-    wo = static_cast<float>(wo + a_d * clip(wr, cs) * (f >= 1 ? 1 / f : f) / per_unit);
+    wo = static_cast<float>(wo +
+                            a_d * clip(wr, cs) * (f_hour >= 1 ? 1 / f_hour : f_hour) / per_unit);
   }
   if (week) {
     // What the hour and weekday offsets leave of this hour of the week (fitted after them, so
     // the common daily shape stays in the hour slots, which learn seven times as often).
-    const int slot = weekday * AnomalySeriesState::kHours + hour;
     float& ko = week->offset[slot];
-    const double kr = value - s.slow_level - ho * u - wo * u * f - ko;
+    const double kr = value - s.slow_level - ho * u - wo * u * f_hour - ko;
     const double a_k = slot_rate(week->visits[slot], per_hour);
     ko = static_cast<float>(ko + a_k * clip(kr, cs));
     if (quiet) {
