@@ -6,7 +6,9 @@
 // which series exist, feeds them and turns scores into alerts. Config keys, series and
 // persisted layout: docs/anomaly.md.
 //
-// Series watched (one AnomalySeriesState each; metric series also an AnomalyWeekState):
+// Series watched (one AnomalySeriesState each; metric series and the sales family's hourly
+// store, type and dead-letter series also an AnomalyWeekState, the latter an
+// AnomalySilenceState too):
 //   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
 //   buckets; events per store (sale, return, inventory) and per input type per bucket; dead
 //   letters per bucket; every raw `metric` series, one observation per event (any cadence).
