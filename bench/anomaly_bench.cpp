@@ -28,7 +28,7 @@
 #include <simdjson.h>
 
 #include "bench/replay_context.h"
-#include "operators/anomaly.h"
+#include "operators/anomaly/anomaly.h"
 #include "operators/anomaly_detector.h"
 #include "stream/calendar.h"
 #include "stream/config.h"

@@ -12,7 +12,7 @@
 #include <vector>
 
 #include "bench/replay_context.h"
-#include "operators/forecast.h"
+#include "operators/forecast/forecast.h"
 
 namespace {
 

@@ -23,7 +23,7 @@
 #include <vector>
 
 #include "bench/replay_context.h"
-#include "operators/forecast.h"
+#include "operators/forecast/forecast.h"
 #include "stream/config.h"
 
 namespace {

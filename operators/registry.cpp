@@ -1,8 +1,8 @@
 #include "operators/registry.h"
 
-#include "operators/anomaly.h"
-#include "operators/forecast.h"
-#include "operators/low_stock.h"
+#include "operators/anomaly/anomaly.h"
+#include "operators/forecast/forecast.h"
+#include "operators/low_stock/low_stock.h"
 
 namespace sw {
 

@@ -2,7 +2,8 @@
 
 #include <charconv>
 #include <cmath>
-#include <ctime>
+
+#include "stream/civil_time.h"
 
 namespace sw {
 
@@ -84,14 +85,7 @@ JsonWriter& JsonWriter::value(std::string_view v) {
 }
 JsonWriter& JsonWriter::value(double v) {
   comma();
-  if (!std::isfinite(v)) {
-    out_ += "null";
-    return *this;
-  }
-  if (v == 0) v = 0;  // no "-0"
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out_.append(buf, r.ptr);
+  append_json_number(out_, v);
   return *this;
 }
 JsonWriter& JsonWriter::value(int64_t v) {
@@ -124,24 +118,65 @@ JsonWriter& JsonWriter::raw(std::string_view json) {
   return *this;
 }
 JsonWriter& JsonWriter::time_value(int64_t epoch_ms) {
-  return value(format_time(epoch_ms));
+  comma();
+  out_ += '"';
+  append_rfc3339(out_, epoch_ms);  // digits, '-', ':', 'T', '.', 'Z': nothing to escape
+  out_ += '"';
+  return *this;
+}
+
+void append_json_number(std::string& out, double v) {
+  if (!std::isfinite(v)) {
+    out += "null";
+    return;
+  }
+  if (v == 0) v = 0;  // no "-0"
+  char buf[32];
+  auto r = std::to_chars(buf, buf + sizeof buf, v);
+  out.append(buf, r.ptr);
+}
+
+namespace {
+char* put_2(char* p, int v) {
+  p[0] = static_cast<char>('0' + v / 10);
+  p[1] = static_cast<char>('0' + v % 10);
+  return p + 2;
+}
+}  // namespace
+
+// Hand-rolled rather than gmtime_r + strftime: forecasts render a timestamp per horizon step
+// (28 per record), and this is several times faster. Renders what "%Y-%m-%dT%H:%M:%S" of
+// gmtime_r rendered, for every year (the year unpadded, as %Y prints it).
+void append_rfc3339(std::string& out, int64_t epoch_ms) {
+  const int64_t days = civil::day_of_ms(epoch_ms);
+  const int64_t rem = epoch_ms - days * civil::kMsPerDay;  // 0 .. kMsPerDay - 1
+  const civil::Date d = civil::civil_from_days(days);
+  char buf[48];
+  char* p = std::to_chars(buf, buf + 24, d.year).ptr;
+  *p++ = '-';
+  p = put_2(p, d.month);
+  *p++ = '-';
+  p = put_2(p, d.day);
+  *p++ = 'T';
+  const int secs = static_cast<int>(rem / 1000);
+  p = put_2(p, secs / 3600);
+  *p++ = ':';
+  p = put_2(p, secs / 60 % 60);
+  *p++ = ':';
+  p = put_2(p, secs % 60);
+  const int frac = static_cast<int>(rem % 1000);
+  if (frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    p = put_2(p, frac % 100);
+  }
+  *p++ = 'Z';
+  out.append(buf, p);
 }
 
 std::string format_time(int64_t epoch_ms) {
-  int64_t secs = epoch_ms >= 0 ? epoch_ms / 1000 : -((-epoch_ms + 999) / 1000);
-  int ms = static_cast<int>(epoch_ms - secs * 1000);
-  std::time_t t = static_cast<std::time_t>(secs);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[40];
-  size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
-  std::string out(buf, n);
-  if (ms != 0) {
-    char frac[8];
-    std::snprintf(frac, sizeof frac, ".%03d", ms);
-    out += frac;
-  }
-  out += 'Z';
+  std::string out;
+  append_rfc3339(out, epoch_ms);
   return out;
 }
 

@@ -43,6 +43,12 @@ class JsonWriter {
 
 //! Appends `s` JSON-escaped (without quotes).
 void json_escape(std::string& out, std::string_view s);
+//! Appends `v` as a JSON number: the shortest representation that round-trips
+//! (std::to_chars), "null" when not finite, never "-0". JsonWriter::value(double) uses it.
+void append_json_number(std::string& out, double v);
+//! Appends the RFC 3339 UTC form of epoch milliseconds ("2026-11-25T10:15:00Z", with .mmm
+//! when not whole seconds), without quotes. time_value() and format_time() use it.
+void append_rfc3339(std::string& out, int64_t epoch_ms);
 //! RFC 3339 UTC rendering of epoch milliseconds.
 std::string format_time(int64_t epoch_ms);
 //! Rounds to `digits` decimals (for readable evidence values in details).

@@ -22,8 +22,8 @@
 #include <simdjson.h>
 
 #include "connectors/file_source.h"
-#include "operators/forecast.h"
-#include "operators/forecast_model.h"
+#include "operators/forecast/forecast.h"
+#include "operators/forecast/model.h"
 #include "state/memory_store.h"
 #include "stream/calendar.h"
 #include "stream/cli/commands.h"

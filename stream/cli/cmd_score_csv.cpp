@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "operators/anomaly.h"
+#include "operators/anomaly/anomaly.h"
 #include "stream/calendar.h"
 #include "stream/cli/commands.h"
 #include "stream/config.h"

@@ -10,7 +10,7 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "connectors/metrics.h"
-#include "operators/forecast.h"
+#include "operators/forecast/forecast.h"
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 

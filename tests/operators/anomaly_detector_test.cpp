@@ -3,7 +3,7 @@
 
 #include "operators/anomaly_detector.h"
 
-#include "operators/anomaly.h"
+#include "operators/anomaly/anomaly.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // by timers, suppression windows, promotions, feedback, dead letters, scores output and
 // snapshot/restore invariance.
 
-#include "operators/anomaly.h"
+#include "operators/anomaly/anomaly.h"
 
 #include <gtest/gtest.h>
 

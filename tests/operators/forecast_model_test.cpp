@@ -1,6 +1,6 @@
 // Unit tests of the pure forecast models against hand-computed values.
 
-#include "operators/forecast_model.h"
+#include "operators/forecast/model.h"
 
 #include <gtest/gtest.h>
 

@@ -2,7 +2,7 @@
 // censoring, promotions, intermittent models, intervals, drift, the demand view, hourly
 // buckets, and checkpoint/restore invariance.
 
-#include "operators/forecast.h"
+#include "operators/forecast/forecast.h"
 #include "tests/stream/line_pipeline.h"
 
 #include <gtest/gtest.h>

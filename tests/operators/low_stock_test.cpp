@@ -1,4 +1,4 @@
-#include "operators/low_stock.h"
+#include "operators/low_stock/low_stock.h"
 
 #include <atomic>
 #include <cmath>

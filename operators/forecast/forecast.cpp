@@ -1,26 +1,28 @@
-#include "operators/forecast.h"
+#include "operators/forecast/forecast.h"
 
 #include <algorithm>
-#include <charconv>
 #include <cmath>
-#include <cstdio>
-#include <cstring>
 #include <limits>
-#include <type_traits>
 
-#include "stream/bytes.h"
 #include "stream/calendar.h"
-#include "stream/config.h"
-#include "stream/json_writer.h"
+#include "stream/civil_time.h"
 
 namespace sw {
+
+using forecast::floor_div;
+using forecast::floor_mod;
+using forecast::kDrift;
+using forecast::kInit;
+using forecast::kPrior;
+using forecast::kStarted;
+using forecast::kStockKnown;
+using forecast::kTimerSet;
+using forecast::ring_slot;
 
 namespace {
 
 using forecast::AccuracySums;
 
-constexpr uint8_t kStateVersion = 2;
-constexpr uint32_t kGlobalsVersion = 2;
 constexpr int64_t kHourMs = 3'600'000;
 constexpr int kAnchors[3] = {1, 7, 28};
 // Smallest quantile step at the long anchor, in units of its interval half-width over z.
@@ -35,104 +37,9 @@ constexpr double kPromoGain = 0.25;  // level gain multiplier on promoted bucket
 constexpr double kTopShrink = 20;
 constexpr double kTopShrinkMonth = 200;
 
-static_assert(std::is_trivially_copyable_v<ForecastOperator::KeyState>);
-static_assert(ForecastOperator::kRing <= 32, "ring_censored is a 32-bit mask");
-
-int32_t floor_div(int32_t a, int32_t b) {
-  int32_t q = a / b;
-  if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
-  return q;
-}
-int floor_mod(int32_t a, int32_t b) {
-  return static_cast<int>(a - floor_div(a, b) * b);
-}
-
-// Monday = 0 (1970-01-01 was a Thursday).
-int weekday_of(int32_t day) {
-  return floor_mod(day + 3, 7);
-}
-
-// Month 1..12 of a day number (H. Hinnant's civil_from_days).
-int month_of(int32_t day) {
-  const int64_t z = static_cast<int64_t>(day) + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  return static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-}
-
 // absl's heterogeneous lookup takes absl::string_view (a distinct type in Debian's build).
 absl::string_view av(std::string_view s) {
   return absl::string_view(s.data(), s.size());
-}
-
-// Rounds to 3 decimals (readable output; no pow() on the hot path).
-double round3(double v) {
-  return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v;
-}
-
-// Appends a number exactly as JsonWriter::value(double) renders it (shortest round trip).
-void append_number(std::string& out, double v) {
-  if (!std::isfinite(v)) {
-    out += "null";
-    return;
-  }
-  if (v == 0) v = 0;
-  char buf[32];
-  auto r = std::to_chars(buf, buf + sizeof buf, v);
-  out.append(buf, r.ptr);
-}
-
-char* put_2(char* p, int v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-  return p + 2;
-}
-
-// Appends the RFC 3339 UTC form of `ms` exactly like format_time() (years 1000-9999).
-void append_time(std::string& out, int64_t ms) {
-  int64_t days = ms / 86'400'000;
-  int64_t rem = ms % 86'400'000;
-  if (rem < 0) {
-    rem += 86'400'000;
-    --days;
-  }
-  const int64_t z = days + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const int64_t mp = (5 * doy + 2) / 153;
-  const int d = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  const int m = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  const int64_t y = yoe + era * 400 + (m <= 2 ? 1 : 0);
-  char buf[40];
-  char* p = std::to_chars(buf, buf + 12, y).ptr;
-  *p++ = '-';
-  p = put_2(p, m);
-  *p++ = '-';
-  p = put_2(p, d);
-  *p++ = 'T';
-  const int secs = static_cast<int>(rem / 1000);
-  p = put_2(p, secs / 3600);
-  *p++ = ':';
-  p = put_2(p, secs / 60 % 60);
-  *p++ = ':';
-  p = put_2(p, secs % 60);
-  const int frac = static_cast<int>(rem % 1000);
-  if (frac != 0) {
-    *p++ = '.';
-    *p++ = static_cast<char>('0' + frac / 100);
-    p = put_2(p, frac % 100);
-  }
-  *p++ = 'Z';
-  out.append(buf, p);
-}
-
-int ring_slot(int32_t bucket) {
-  return floor_mod(bucket, ForecastOperator::kRing);
 }
 
 double residual_scale(double mean) {
@@ -148,49 +55,6 @@ void decay_sums(AccuracySums& s, double d) {
   s.n_naive = static_cast<float>(s.n_naive * d);
 }
 
-// Minimal binary writer/reader for the globals blob (host byte order: checkpoints are local).
-class Writer {
- public:
-  explicit Writer(std::string& out) : out_(out) {}
-  template <typename T>
-  void pod(const T& v) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    out_.append(reinterpret_cast<const char*>(&v), sizeof(T));
-  }
-  void str(std::string_view s) {
-    pod(static_cast<uint32_t>(s.size()));
-    out_.append(s);
-  }
-
- private:
-  std::string& out_;
-};
-
-class Reader {
- public:
-  explicit Reader(std::string_view in) : in_(in) {}
-  template <typename T>
-  bool pod(T& v) {
-    static_assert(std::is_trivially_copyable_v<T>);
-    if (in_.size() - pos_ < sizeof(T)) return false;
-    std::memcpy(&v, in_.data() + pos_, sizeof(T));
-    pos_ += sizeof(T);
-    return true;
-  }
-  bool str(std::string& s) {
-    uint32_t n = 0;
-    if (!pod(n) || in_.size() - pos_ < n) return false;
-    s.assign(in_.data() + pos_, n);
-    pos_ += n;
-    return true;
-  }
-  bool done() const { return pos_ == in_.size(); }
-
- private:
-  std::string_view in_;
-  size_t pos_ = 0;
-};
-
 // A key's own seasonal profile (slot ratios as decayed sums of observation / expected):
 // every slot decays by `keep`, then `slot` adds one observation.
 template <size_t N>
@@ -204,67 +68,7 @@ void own_profile_add(float (&num)[N], float (&den)[N], double keep, int slot, do
   den[slot] += static_cast<float>(expected);
 }
 
-// Record key: a one-letter record kind ('k' key state, 'h' hour profile, 'p' pool) and the
-// big-endian id.
-std::string key_bytes(char kind, uint32_t id) {
-  return std::string(1, kind) + be32_key(id);
-}
-
-// Restores the fixed-size records of one kind (key_bytes(kind, id) -> version byte + T) into
-// `out`, indexed by id; a malformed record is reported as `what`.
-template <typename T>
-Status restore_records(const StateStore& store, char kind, std::vector<T>& out, const char* what) {
-  bool malformed = false;
-  SW_RETURN_IF_ERROR(store.scan_prefix(ForecastOperator::kNamespace, std::string_view(&kind, 1),
-                                       [&](std::string_view key, std::string_view value) {
-                                         if (key.size() != 5 || value.size() != 1 + sizeof(T) ||
-                                             static_cast<uint8_t>(value[0]) != kStateVersion) {
-                                           malformed = true;
-                                           return false;
-                                         }
-                                         const uint32_t id = from_be32(key.substr(1));
-                                         if (id >= out.size())
-                                           out.resize(static_cast<size_t>(id) + 1);
-                                         std::memcpy(&out[id], value.data() + 1, sizeof(T));
-                                         return true;
-                                       }));
-  if (malformed) return Status::corruption(std::string("op/forecast: malformed ") + what);
-  return Status::ok();
-}
-
 }  // namespace
-
-std::string_view ForecastOperator::model_name(Model m) {
-  switch (m) {
-    case Model::kSmoothing:
-      return "damped_trend_seasonal";
-    case Model::kCrostonSba:
-      return "croston_sba";
-    case Model::kTsb:
-      return "tsb";
-  }
-  return "unknown";
-}
-
-ForecastOptions ForecastOptions::from_config(const Config& c) {
-  ForecastOptions o;
-  o.hourly = c.get_enum("operators.forecast.bucket", "1d", {"1d", "1h"}) == "1h";
-  o.horizon = static_cast<int>(c.get_int("operators.forecast.horizon", 28, 1, 400));
-  o.interval = c.get_double("operators.forecast.interval", 0.9, 0.5, 0.995);
-  o.emit = c.get_enum("operators.forecast.emit", "every_close", {"every_close", "none"}) ==
-           "every_close";
-  o.censor_fraction = c.get_double("operators.forecast.censor_fraction", 0.25, 0.0, 1.0);
-  o.alpha = c.get_double("operators.forecast.alpha", o.alpha, 0.001, 1.0);
-  o.beta = c.get_double("operators.forecast.beta", o.beta, 0.0, 1.0);
-  o.phi = c.get_double("operators.forecast.phi", o.phi, 0.5, 1.0);
-  o.intermittent_alpha =
-      c.get_double("operators.forecast.intermittent_alpha", o.intermittent_alpha, 0.01, 1.0);
-  o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
-  o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
-  o.own_months = c.get_bool("operators.forecast.own_months", o.own_months);
-  o.own_hours = c.get_bool("operators.forecast.own_hours", o.own_hours);
-  return o;
-}
 
 ForecastOperator::ForecastOperator(ForecastOptions options) : options_(options) {
   params_.alpha = options_.alpha;
@@ -281,13 +85,13 @@ uint32_t ForecastOperator::subscriptions() const {
 }
 
 uint16_t ForecastOperator::category_id(std::string_view name) {
-  auto it = category_ids_.find(av(name));
-  if (it != category_ids_.end()) return it->second;
-  SW_CHECK(categories_.size() < 65535, "too many forecast categories");
-  const auto id = static_cast<uint16_t>(categories_.size());
-  category_ids_.emplace(std::string(name), id);
-  category_names_.emplace_back(name);
-  categories_.emplace_back();
+  auto it = g_.category_ids.find(av(name));
+  if (it != g_.category_ids.end()) return it->second;
+  SW_CHECK(g_.categories.size() < 65535, "too many forecast categories");
+  const auto id = static_cast<uint16_t>(g_.categories.size());
+  g_.category_ids.emplace(std::string(name), id);
+  g_.category_names.emplace_back(name);
+  g_.categories.emplace_back();
   globals_dirty_ = true;
   return id;
 }
@@ -432,8 +236,8 @@ void ForecastOperator::ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx
 void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
   keys_ = &ctx.keys();
-  if (ev.ts_ms > max_event_ms_) {
-    max_event_ms_ = ev.ts_ms;
+  if (ev.ts_ms > g_.max_event_ms) {
+    g_.max_event_ms = ev.ts_ms;
     globals_dirty_ = true;
   }
   const KeyIndex& keys = ctx.keys();
@@ -457,13 +261,13 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
       return;
     }
     case EventType::kPromotion: {
-      auto& list = promos_[std::string(ev.sku)];
+      auto& list = g_.promos[std::string(ev.sku)];
       const int64_t wm = ctx.watermark();
       std::erase_if(list, [wm](const Promo& p) { return p.end_ms < wm - 7 * 24 * kHourMs; });
       list.push_back(Promo{std::string(ev.store), ev.start_ms, ev.end_ms,
                            std::clamp(ev.discount_pct / 100.0, 0.0, 1.0)});
       auto cit = sku_category_.find(av(ev.sku));
-      CategoryState& c = categories_[cit == sku_category_.end() ? 0 : cit->second];
+      CategoryState& c = g_.categories[cit == sku_category_.end() ? 0 : cit->second];
       const double lead = std::max(0.0, static_cast<double>(ev.start_ms - ev.ts_ms) / 86'400'000);
       c.lead_days = c.lead_n == 0 ? lead : c.lead_days + 0.1 * (lead - c.lead_days);
       c.lead_n += 1;
@@ -506,13 +310,13 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
     case EventType::kSale: {
       const int32_t idx = b - s.open_bucket;
       if (idx < 0) {
-        ++late_sales_;
+        ++g_.late_sales;
         globals_dirty_ = true;
       } else if (idx < kPending) {
         s.pend_qty[idx] += static_cast<float>(ev.qty);
       } else {
         if (s.far_bucket != INT32_MIN && s.far_bucket != b) {
-          ++spilled_sales_;
+          ++g_.spilled_sales;
           globals_dirty_ = true;
         }
         s.far_bucket = std::max(s.far_bucket, b);
@@ -572,7 +376,7 @@ void ForecastOperator::on_timer(KeyId key, int64_t time_ms, uint32_t /*tag*/,
   close_bucket(key, s, ctx);
   // Chain the next bucket's timer while the input has reached it; at end of input the chain
   // stops after the bucket holding the last event (so the timer queue drains).
-  if (bucket_start(keys.store_id(key), keys.store(key), s.open_bucket) <= max_event_ms_) {
+  if (bucket_start(keys.store_id(key), keys.store(key), s.open_bucket) <= g_.max_event_ms) {
     ensure_timer(key, s, ctx);
   }
 }
@@ -595,7 +399,7 @@ void ForecastOperator::decay_pools(PoolProfile& p, int32_t day) {
 
 void ForecastOperator::seasons(KeyId key, const KeyState& s, Seasons& out) const {
   const double k = options_.profile_shrink;
-  const PoolProfile& cat = categories_[s.category].pool;
+  const PoolProfile& cat = g_.categories[s.category].pool;
   const PoolProfile& grp = groups_[s.group];
   double c[24];
   for (int w = 0; w < 7; ++w) c[w] = cat.dow.ratio(w, 1.0, kTopShrink);
@@ -637,16 +441,16 @@ void ForecastOperator::seasons(KeyId key, const KeyState& s, Seasons& out) const
 }
 
 double ForecastOperator::season_factor(const Seasons& se, int32_t bucket) const {
-  if (!options_.hourly) return se.dow[weekday_of(bucket)] * se.moy[month_of(bucket) - 1];
+  if (!options_.hourly) return se.dow[civil::weekday(bucket)] * se.moy[civil::month_of(bucket) - 1];
   const int32_t day = floor_div(bucket, 24);
-  return se.dow[weekday_of(day)] * se.moy[month_of(day) - 1] * se.hod[bucket - day * 24];
+  return se.dow[civil::weekday(day)] * se.moy[civil::month_of(day) - 1] * se.hod[bucket - day * 24];
 }
 
 double ForecastOperator::promo_discount(std::string_view store, std::string_view sku,
                                         int64_t start_ms, int64_t end_ms) const {
-  if (promos_.empty()) return 0;
-  auto it = promos_.find(av(sku));
-  if (it == promos_.end()) return 0;
+  if (g_.promos.empty()) return 0;
+  auto it = g_.promos.find(av(sku));
+  if (it == g_.promos.end()) return 0;
   double d = 0;
   for (const Promo& p : it->second) {
     if (!p.store.empty() && p.store != store) continue;
@@ -656,7 +460,7 @@ double ForecastOperator::promo_discount(std::string_view store, std::string_view
 }
 
 double ForecastOperator::uplift(const KeyState& s, double discount) const {
-  const CategoryState& c = categories_[s.category];
+  const CategoryState& c = g_.categories[s.category];
   if (discount > 0) {
     const double theta =
         (c.promo_xr + kRegressionPrior * kPromoPrior) / (c.promo_xx + kRegressionPrior);
@@ -673,7 +477,7 @@ double ForecastOperator::uplift(const KeyState& s, double discount) const {
 }
 
 double ForecastOperator::unannounced_promo_factor(const KeyState& s, double& lead_buckets) const {
-  const CategoryState& c = categories_[s.category];
+  const CategoryState& c = g_.categories[s.category];
   lead_buckets = c.lead_days * (options_.hourly ? 24 : 1);
   if (c.promoted < 1 || c.observed <= 0) return 1.0;
   const double share = c.promoted / c.observed;
@@ -684,7 +488,7 @@ double ForecastOperator::base_forecast(const KeyState& s, int h) const {
   if (s.learned == 0) {
     const PoolProfile& g = groups_[s.group];
     if (g.level_n > 0) return g.level_sum / g.level_n;
-    const PoolProfile& c = categories_[s.category].pool;
+    const PoolProfile& c = g_.categories[s.category].pool;
     return c.level_n > 0 ? c.level_sum / c.level_n : 0.0;
   }
   switch (static_cast<Model>(s.model)) {
@@ -819,7 +623,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   const int32_t day = options_.hourly ? floor_div(b, 24) : b;
   const double per_day = options_.hourly ? 24.0 : 1.0;
   PoolProfile& grp = groups_[s.group];
-  CategoryState& cat = categories_[s.category];
+  CategoryState& cat = g_.categories[s.category];
   decay_pools(grp, day);
   if (cat.pool.last_day != INT32_MIN && day > cat.pool.last_day) {
     const double d = std::pow(1 - 1.0 / 365, day - cat.pool.last_day);
@@ -829,16 +633,17 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   }
   decay_pools(cat.pool, day);
   mark_group_dirty(s.group);
-  if (overall_day_ != day) {
-    if (overall_day_ != INT32_MIN) decay_sums(overall_, std::pow(1 - 1.0 / 28, day - overall_day_));
-    overall_day_ = day;
+  if (g_.overall_day != day) {
+    if (g_.overall_day != INT32_MIN)
+      decay_sums(g_.overall, std::pow(1 - 1.0 / 28, day - g_.overall_day));
+    g_.overall_day = day;
   }
   globals_dirty_ = true;
 
   Seasons se;
   seasons(key, s, se);
-  const int w = weekday_of(day);
-  const int m = month_of(day) - 1;
+  const int w = civil::weekday(day);
+  const int m = civil::month_of(day) - 1;
   const int hr = options_.hourly ? b - day * 24 : 0;
   const double sf = std::max(1e-6, season_factor(se, b));
   const double discount = promo_discount(store, sku, start, end);
@@ -850,7 +655,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     const double f1 = s.ring_base[ring_slot(b - 1)] * expect_unit;
     forecast::accuracy_add(s.acc_long, f1, y, 1 - 1.0 / 56);
     forecast::accuracy_add(s.acc_short, f1, y, 1 - 1.0 / 14);
-    forecast::accuracy_add(overall_, f1, y, 1.0);
+    forecast::accuracy_add(g_.overall, f1, y, 1.0);
     const int m_season = options_.hourly ? 24 : 7;
     if (s.closes >= static_cast<uint32_t>(m_season)) {
       const int slot = ring_slot(b - m_season);
@@ -858,7 +663,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
         const double naive = std::fabs(y - s.ring_y[slot]);
         forecast::accuracy_add_naive(s.acc_long, naive, 1 - 1.0 / 56);
         forecast::accuracy_add_naive(s.acc_short, naive, 1 - 1.0 / 14);
-        forecast::accuracy_add_naive(overall_, naive, 1.0);
+        forecast::accuracy_add_naive(g_.overall, naive, 1.0);
       }
     }
     const double tau_lo = 0.5 - options_.interval / 2;
@@ -900,7 +705,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
   }
 
   if (censored) {
-    ++censored_buckets_;
+    ++g_.censored_buckets;
   } else {
     const double yd = y / expect_unit;
     const double base_prev = s.learned == 0 ? base_forecast(s, 1) : 0;
@@ -1082,32 +887,17 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   rec.id = "forecast_drift|" + rec.key + "|" + std::to_string(fired_at);
   rec.type = "forecast_drift";
   rec.time_ms = time_ms;
-  char summary[256];
-  std::snprintf(summary, sizeof summary,
-                fire ? "%.*s at %.*s: forecast MASE %.2f over the last ~14 buckets exceeds %.2f; "
-                       "model re-fitted from recent history"
-                     : "%.*s at %.*s: forecast MASE back to %.2f (threshold %.2f)",
-                static_cast<int>(sku.size()), sku.data(), static_cast<int>(store.size()),
-                store.data(), mase, threshold);
-  JsonWriter j(rec.json);
-  j.begin_object()
-      .field("id", rec.id)
-      .field("type", "forecast_drift")
-      .field("status", fire ? "firing" : "resolved")
-      .field("severity", "warning")
-      .field("store", store)
-      .field("sku", sku)
-      .key("time")
-      .time_value(time_ms)
-      .field("summary", summary)
-      .key("details")
-      .begin_object()
-      .field("mase_short", round_to(mase, 4))
-      .field("mase_long", round_to(mase_long, 4))
-      .field("threshold", threshold)
-      .field("window_buckets", 14);
-  if (fire) j.field("refit_level", round_to(refit_level, 4));
-  j.end_object().field("schema_version", 1).end_object();
+  forecast::DriftAlert alert;
+  alert.id = rec.id;
+  alert.fire = fire;
+  alert.store = store;
+  alert.sku = sku;
+  alert.time_ms = time_ms;
+  alert.mase = mase;
+  alert.mase_long = mase_long;
+  alert.threshold = threshold;
+  alert.refit_level = refit_level;
+  forecast::render_drift_alert(rec.json, alert);
   ctx.emit(std::move(rec));
 }
 
@@ -1115,7 +905,7 @@ double ForecastOperator::step_mean(KeyId key, const KeyState& s, const Seasons& 
   const int32_t b = s.open_bucket + i - 1;
   const double price_reg = uplift(s, 0);
   double reg = price_reg;
-  if (keys_ != nullptr && calendar_ != nullptr && !promos_.empty()) {
+  if (keys_ != nullptr && calendar_ != nullptr && !g_.promos.empty()) {
     const uint32_t sid = keys_->store_id(key);
     const std::string_view store = keys_->store(key);
     const double d = promo_discount(store, keys_->sku(key), bucket_start(sid, store, b),
@@ -1146,9 +936,9 @@ void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const Ke
     sku = keys->sku(key);
   }
   const std::vector<Promo>* promos = nullptr;
-  if (keys != nullptr && !promos_.empty()) {
-    auto it = promos_.find(av(sku));
-    if (it != promos_.end()) promos = &it->second;
+  if (keys != nullptr && !g_.promos.empty()) {
+    auto it = g_.promos.find(av(sku));
+    if (it != g_.promos.end()) promos = &it->second;
   }
   const double price_reg = uplift(s, 0);
   double lead_buckets = 0;
@@ -1200,44 +990,8 @@ void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*buc
   rec.key = keys.key_string(key);
   rec.type = "forecast";
   rec.time_ms = end_ms;
-  rec.json.reserve(96 + scratch_.size() * 80);
-  JsonWriter j(rec.json);
-  horizon_json_.clear();
-  horizon_json_ += '[';
-  for (size_t i = 0; i < scratch_.size(); ++i) {
-    const HorizonPoint& p = scratch_[i];
-    horizon_json_ += i == 0 ? "{\"time\":\"" : ",{\"time\":\"";
-    append_time(horizon_json_, p.time_ms);
-    horizon_json_ += "\",\"mean\":";
-    append_number(horizon_json_, round3(p.mean));
-    horizon_json_ += ",\"lo\":";
-    append_number(horizon_json_, round3(p.lo));
-    horizon_json_ += ",\"hi\":";
-    append_number(horizon_json_, round3(p.hi));
-    horizon_json_ += '}';
-  }
-  horizon_json_ += ']';
-  j.begin_object()
-      .field("store", keys.store(key))
-      .field("sku", keys.sku(key))
-      .key("time")
-      .time_value(end_ms)
-      .field("bucket", options_.hourly ? "1h" : "1d")
-      .key("horizon")
-      .raw(horizon_json_);
-  j.field("interval", options_.interval)
-      .field("model", model_name(static_cast<Model>(s.model)))
-      .key("accuracy")
-      .begin_object()
-      .field("mase", round_to(forecast::accuracy_mase(s.acc_long), 4))
-      .field("wape", round_to(forecast::accuracy_wape(s.acc_long), 4))
-      .field("bias", round_to(forecast::accuracy_bias(s.acc_long), 4))
-      .field("n", static_cast<int64_t>(std::lround(s.acc_long.n)))
-      .end_object()
-      .field("actual", static_cast<double>(s.ring_y[ring_slot(s.open_bucket - 1)]))
-      .field("censored", (s.ring_censored & (1u << ring_slot(s.open_bucket - 1))) != 0)
-      .field("schema_version", 1)
-      .end_object();
+  forecast::render_forecast(rec.json, horizon_json_, keys.store(key), keys.sku(key), end_ms,
+                            options_.hourly, scratch_, options_.interval, s);
   ctx.emit(std::move(rec));
 }
 
@@ -1321,114 +1075,32 @@ bool ForecastOperator::demand(KeyId key, int64_t from_ms, double days, double on
 void ForecastOperator::snapshot(StateBatch& batch) {
   std::string value;
   for (KeyId k : dirty_) {
-    value.clear();
-    value.push_back(static_cast<char>(kStateVersion));
-    value.append(reinterpret_cast<const char*>(&states_[k]), sizeof(KeyState));
-    batch.put(kNamespace, key_bytes('k', k), value);
+    forecast::encode_record(value, states_[k]);
+    batch.put(kNamespace, forecast::record_key('k', k), value);
     if (k < own_hours_.size()) {
-      value.clear();
-      value.push_back(static_cast<char>(kStateVersion));
-      value.append(reinterpret_cast<const char*>(&own_hours_[k]), sizeof(OwnHours));
-      batch.put(kNamespace, key_bytes('h', k), value);
+      forecast::encode_record(value, own_hours_[k]);
+      batch.put(kNamespace, forecast::record_key('h', k), value);
     }
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
   for (uint32_t g : dirty_groups_) {
-    value.clear();
-    value.push_back(static_cast<char>(kStateVersion));
-    value.append(reinterpret_cast<const char*>(&group_keys_[g]), sizeof(uint64_t));
-    value.append(reinterpret_cast<const char*>(&groups_[g]), sizeof(PoolProfile));
-    batch.put(kNamespace, key_bytes('p', g), value);
+    forecast::encode_pool(value, group_keys_[g], groups_[g]);
+    batch.put(kNamespace, forecast::record_key('p', g), value);
     group_dirty_[g] = 0;
   }
   dirty_groups_.clear();
   for (const std::string& sku : dirty_skus_) {
     auto it = sku_category_.find(av(sku));
     if (it == sku_category_.end()) continue;
-    value.clear();
-    value.push_back(static_cast<char>(kStateVersion));
-    value.append(reinterpret_cast<const char*>(&it->second), sizeof(uint16_t));
+    forecast::encode_record(value, it->second);
     batch.put(kNamespace, "s" + sku, value);
   }
   dirty_skus_.clear();
   if (globals_dirty_) {
-    batch.put(kNamespace, "g", encode_globals());
+    batch.put(kNamespace, "g", forecast::encode_globals(g_));
     globals_dirty_ = false;
   }
-}
-
-std::string ForecastOperator::encode_globals() const {
-  std::string out;
-  Writer w(out);
-  w.pod(kGlobalsVersion);
-  w.pod(max_event_ms_);
-  w.pod(late_sales_);
-  w.pod(censored_buckets_);
-  w.pod(spilled_sales_);
-  w.pod(overall_);
-  w.pod(overall_day_);
-  w.pod(static_cast<uint32_t>(categories_.size()));
-  for (size_t i = 0; i < categories_.size(); ++i) {
-    w.str(category_names_[i]);
-    w.pod(categories_[i]);
-  }
-  std::vector<std::string_view> promo_skus;
-  for (const auto& [sku, list] : promos_) promo_skus.push_back(sku);
-  std::sort(promo_skus.begin(), promo_skus.end());
-  w.pod(static_cast<uint32_t>(promo_skus.size()));
-  for (std::string_view sku : promo_skus) {
-    const auto& list = promos_.find(av(sku))->second;
-    w.str(sku);
-    w.pod(static_cast<uint32_t>(list.size()));
-    for (const Promo& p : list) {
-      w.str(p.store);
-      w.pod(p.start_ms);
-      w.pod(p.end_ms);
-      w.pod(p.discount);
-    }
-  }
-  return out;
-}
-
-Status ForecastOperator::decode_globals(std::string_view bytes) {
-  Reader r(bytes);
-  uint32_t version = 0;
-  if (!r.pod(version)) return Status::corruption("op/forecast globals: truncated");
-  if (version != kGlobalsVersion) {
-    return Status::state_version("op/forecast globals: ", std::to_string(version),
-                                 std::to_string(kGlobalsVersion));
-  }
-  uint32_t n = 0;
-  bool ok = r.pod(max_event_ms_) && r.pod(late_sales_) && r.pod(censored_buckets_) &&
-            r.pod(spilled_sales_) && r.pod(overall_) && r.pod(overall_day_) && r.pod(n);
-  categories_.clear();
-  category_names_.clear();
-  category_ids_.clear();
-  for (uint32_t i = 0; ok && i < n; ++i) {
-    std::string name;
-    CategoryState c;
-    ok = r.str(name) && r.pod(c);
-    category_ids_.emplace(name, static_cast<uint16_t>(i));
-    category_names_.push_back(std::move(name));
-    categories_.push_back(c);
-  }
-  ok = ok && r.pod(n);
-  promos_.clear();
-  for (uint32_t i = 0; ok && i < n; ++i) {
-    std::string sku;
-    uint32_t count = 0;
-    ok = r.str(sku) && r.pod(count);
-    auto& list = promos_[sku];
-    for (uint32_t k = 0; ok && k < count; ++k) {
-      Promo p;
-      ok = r.str(p.store) && r.pod(p.start_ms) && r.pod(p.end_ms) && r.pod(p.discount);
-      list.push_back(std::move(p));
-    }
-  }
-  if (!ok || !r.done()) return Status::corruption("op/forecast globals: malformed");
-  if (categories_.empty()) category_id("");
-  return Status::ok();
 }
 
 Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) {
@@ -1439,49 +1111,23 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   dirty_flag_.clear();
   auto g = store.get(kNamespace, "g");
   if (!g.is_ok()) return g.status();
-  if (g.value().has_value()) SW_RETURN_IF_ERROR(decode_globals(*g.value()));
-  Status bad = Status::ok();
+  if (g.value().has_value()) {
+    SW_RETURN_IF_ERROR(forecast::decode_globals(*g.value(), g_));
+    if (g_.categories.empty()) category_id("");
+  }
   groups_.clear();
   group_keys_.clear();
   group_ids_.clear();
-  SW_RETURN_IF_ERROR(
-      store.scan_prefix(kNamespace, "p", [&](std::string_view key, std::string_view value) {
-        if (key.size() != 5 || value.size() != 1 + sizeof(uint64_t) + sizeof(PoolProfile) ||
-            static_cast<uint8_t>(value[0]) != kStateVersion) {
-          bad = Status::corruption("op/forecast: malformed pool record");
-          return false;
-        }
-        const uint32_t id = from_be32(key.substr(1));
-        if (id >= groups_.size()) {
-          groups_.resize(static_cast<size_t>(id) + 1);
-          group_keys_.resize(groups_.size(), UINT64_MAX);
-        }
-        std::memcpy(&group_keys_[id], value.data() + 1, sizeof(uint64_t));
-        std::memcpy(&groups_[id], value.data() + 1 + sizeof(uint64_t), sizeof(PoolProfile));
-        return true;
-      }));
-  SW_RETURN_IF_ERROR(bad);
+  SW_RETURN_IF_ERROR(forecast::restore_pools(store, groups_, group_keys_));
   for (uint32_t i = 0; i < groups_.size(); ++i) {
     if (group_keys_[i] == UINT64_MAX) return Status::corruption("op/forecast: pool missing");
     group_ids_.emplace(group_keys_[i], i);
   }
   own_hours_.clear();
-  SW_RETURN_IF_ERROR(restore_records(store, 'h', own_hours_, "hour profile record"));
+  SW_RETURN_IF_ERROR(forecast::restore_records(store, 'h', own_hours_, "hour profile record"));
   sku_category_.clear();
-  SW_RETURN_IF_ERROR(
-      store.scan_prefix(kNamespace, "s", [&](std::string_view key, std::string_view value) {
-        uint16_t cat = 0;
-        if (value.size() != 1 + sizeof(uint16_t) ||
-            static_cast<uint8_t>(value[0]) != kStateVersion) {
-          bad = Status::corruption("op/forecast: malformed sku category record");
-          return false;
-        }
-        std::memcpy(&cat, value.data() + 1, sizeof(uint16_t));
-        sku_category_.emplace(std::string(key.substr(1)), cat);
-        return true;
-      }));
-  SW_RETURN_IF_ERROR(bad);
-  SW_RETURN_IF_ERROR(restore_records(store, 'k', states_, "key state record"));
+  SW_RETURN_IF_ERROR(forecast::restore_sku_categories(store, sku_category_));
+  SW_RETURN_IF_ERROR(forecast::restore_records(store, 'k', states_, "key state record"));
   dirty_flag_.assign(states_.size(), 0);
   group_dirty_.assign(groups_.size(), 0);
   dirty_groups_.clear();
@@ -1491,7 +1137,7 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   for (KeyId k = 0; k < states_.size(); ++k) {
     KeyState& s = states_[k];
     if ((s.flags & kStarted) && (s.flags & kTimerSet)) {
-      if (k >= keys.size() || s.group >= groups_.size() || s.category >= categories_.size()) {
+      if (k >= keys.size() || s.group >= groups_.size() || s.category >= g_.categories.size()) {
         return Status::corruption("op/forecast: key state refers to unknown key/group");
       }
       ctx.set_timer(k, bucket_end(keys.store_id(k), keys.store(k), s.open_bucket), 0);
@@ -1504,51 +1150,19 @@ size_t ForecastOperator::memory_bytes() const {
   size_t b = states_.capacity() * sizeof(KeyState) + own_hours_.capacity() * sizeof(OwnHours) +
              dirty_.capacity() * sizeof(KeyId) + dirty_flag_.capacity() +
              groups_.capacity() * sizeof(PoolProfile) +
-             categories_.capacity() * sizeof(CategoryState) +
+             g_.categories.capacity() * sizeof(CategoryState) +
              group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
              sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);
-  for (const auto& [sku, list] : promos_) b += sku.size() + list.capacity() * sizeof(Promo);
+  for (const auto& [sku, list] : g_.promos) b += sku.size() + list.capacity() * sizeof(Promo);
   return b;
 }
 
 std::string ForecastOperator::describe(KeyId key) const {
   if (key >= states_.size() || !(states_[key].flags & kStarted)) return "{}";
   const KeyState& s = states_[key];
-  std::string out;
-  JsonWriter j(out);
-  j.begin_object()
-      .field("model", model_name(static_cast<Model>(s.model)))
-      .field("level", static_cast<double>(s.lt.level))
-      .field("trend", static_cast<double>(s.lt.trend))
-      .field("intermittent", forecast::pattern_intermittent(s.pattern))
-      .field("adi", round_to(forecast::pattern_adi(s.pattern), 4))
-      .field("cv2", round_to(forecast::pattern_cv2(s.pattern), 4))
-      .field("buckets_closed", static_cast<int64_t>(s.closes))
-      .field("buckets_learned", static_cast<int64_t>(s.learned))
-      .field("on_hand", (s.flags & kStockKnown) ? static_cast<double>(s.on_hand) : kUnset)
-      .field("drift", (s.flags & kDrift) != 0)
-      .key("accuracy")
-      .begin_object()
-      .field("mase", round_to(forecast::accuracy_mase(s.acc_long), 4))
-      .field("wape", round_to(forecast::accuracy_wape(s.acc_long), 4))
-      .field("bias", round_to(forecast::accuracy_bias(s.acc_long), 4))
-      .end_object();
-  if (keys_ != nullptr && calendar_ != nullptr) {
-    horizon(key, s, std::min(options_.horizon, 7), keys_, scratch_);
-    j.key("next").begin_array();
-    for (const HorizonPoint& p : scratch_) {
-      j.begin_object()
-          .key("time")
-          .time_value(p.time_ms)
-          .field("mean", round_to(p.mean, 3))
-          .field("lo", round_to(p.lo, 3))
-          .field("hi", round_to(p.hi, 3))
-          .end_object();
-    }
-    j.end_array();
-  }
-  j.end_object();
-  return out;
+  if (keys_ == nullptr || calendar_ == nullptr) return forecast::render_describe(s, nullptr);
+  horizon(key, s, std::min(options_.horizon, 7), keys_, scratch_);
+  return forecast::render_describe(s, &scratch_);
 }
 
 }  // namespace sw

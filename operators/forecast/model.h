@@ -1,8 +1,9 @@
 #pragma once
-// Pure demand-forecasting building blocks used by the forecast operator (operators/forecast.h):
-// damped-trend exponential smoothing, Croston (with the Syntetos-Boylan correction), TSB,
-// demand-pattern classification, ratio-of-sums seasonal profiles with hierarchical shrinkage,
-// online quantile tracking for residual-based intervals, and rolling accuracy (RETAIL.md).
+// Pure demand-forecasting building blocks used by the forecast operator
+// (operators/forecast/forecast.h): damped-trend exponential smoothing, Croston (with the
+// Syntetos-Boylan correction), TSB, demand-pattern classification, ratio-of-sums seasonal profiles
+// with hierarchical shrinkage, online quantile tracking for residual-based intervals, and rolling
+// accuracy (RETAIL.md).
 //
 // Everything here is plain arithmetic on small POD structs: no allocation, no I/O, no time.
 // The structs are trivially copyable so the operator can snapshot them byte for byte.

@@ -31,6 +31,9 @@
 
 #include <absl/container/flat_hash_map.h>
 
+#include "operators/anomaly/render.h"
+#include "operators/anomaly/settings.h"
+#include "operators/anomaly/state.h"
 #include "operators/anomaly_detector.h"
 #include "stream/operator.h"
 
@@ -40,45 +43,9 @@ class Config;
 
 class AnomalyOperator : public Operator {
  public:
-  enum class SeriesKind : uint8_t {
-    kMetric,
-    kKeyUnits,
-    kKeyRevenue,
-    kStoreUnits,
-    kStoreRevenue,
-    kSkuUnits,
-    kSkuRevenue,
-    kStoreEvents,
-    kDeadLetters,
-    kTypeEvents,  // events of one input type (a feed going quiet)
-  };
-
-  struct SuppressWindow {
-    int64_t start_ms = 0, end_ms = 0;
-    std::string store, sku, series;  // empty = any
-  };
-
-  struct Settings {
-    int64_t bucket_ms = 3600 * 1000;           // store, sku, events, dead-letter buckets
-    int64_t key_bucket_ms = 24 * 3600 * 1000;  // (store, sku) buckets
-    bool watch_store_sku = true;
-    double warning = 0.6, critical = 0.8, emergency = 0.95;
-    double clear = 0.4;                 // score below which an episode counts toward resolving
-    int resolve_after = 3;              // consecutive observations below `clear`
-    int64_t cooldown_ms = 3600 * 1000;  // after a resolve, no new firing for the series
-    double promo_margin = 0.1;          // added to thresholds during a promotion on the store/sku
-    int tighten_from_hour = -1;         // local hours [from, to) with thresholds lowered
-    int tighten_to_hour = -1;
-    double tighten_margin = 0.0;
-    double dismiss_step = 0.05, dismiss_max = 0.2;
-    int64_t dismiss_half_life_ms = 7LL * 24 * 3600 * 1000;
-    int64_t silence_grace_ms = 5 * 60 * 1000;
-    bool emit_scores = false;
-    std::vector<SuppressWindow> suppress;
-    AnomalyDetectorConfig metric_detector;
-    AnomalyDetectorConfig count_detector;  // units, events, dead letters
-    AnomalyDetectorConfig revenue_detector;
-  };
+  using SeriesKind = anomaly::SeriesKind;
+  using SuppressWindow = AnomalySuppressWindow;
+  using Settings = AnomalySettings;
 
   //! Reads operators.anomaly.*; throws ConfigError naming the key and the fix.
   explicit AnomalyOperator(const Config& config);
@@ -96,20 +63,21 @@ class AnomalyOperator : public Operator {
   size_t memory_bytes() const override;
   std::string describe(KeyId key) const override;
 
-  static constexpr std::string_view kStateNs = "op/anomaly";
-  static constexpr uint32_t kFormatVersion = 4;         // 4: + silence state
-  static constexpr uint32_t kFormatVersionNoQuiet = 3;  // still read: no silence state
-  static constexpr uint32_t kFormatVersionNoWeek = 2;   // still read: no week slots
-  static constexpr bool readable_format(uint32_t f) {
-    return f == kFormatVersion || f == kFormatVersionNoQuiet || f == kFormatVersionNoWeek;
-  }
+  static constexpr std::string_view kStateNs = anomaly::kStateNs;
+  static constexpr uint32_t kFormatVersion = anomaly::kFormatVersion;
+  static constexpr uint32_t kFormatVersionNoQuiet = anomaly::kFormatVersionNoQuiet;
+  static constexpr uint32_t kFormatVersionNoWeek = anomaly::kFormatVersionNoWeek;
   static constexpr uint32_t kTagBucket = 1;
 
   //! Stable alert id: "an-" + hex of a 64-bit FNV-1a hash of (series name, episode start).
-  static std::string alert_id(std::string_view series_name, int64_t episode_start_ms);
+  static std::string alert_id(std::string_view series_name, int64_t episode_start_ms) {
+    return anomaly::alert_id(series_name, episode_start_ms);
+  }
   //! The sales family's detector settings (bucketed counts and revenue) derived from the
   //! metric family's, before operators.anomaly.sales_detector.* overrides.
-  static AnomalyDetectorConfig sales_defaults(const AnomalyDetectorConfig& metric);
+  static AnomalyDetectorConfig sales_defaults(const AnomalyDetectorConfig& metric) {
+    return AnomalySettings::sales_defaults(metric);
+  }
   //! Observation of the last series updated (score-csv reads it after each metric event).
   const AnomalyObservation& last_observation() const { return last_obs_; }
   size_t series_count() const { return series_.size(); }
@@ -121,31 +89,7 @@ class AnomalyOperator : public Operator {
   double dismiss_bump(std::string_view series_name, int64_t now_ms) const;
 
  private:
-  struct Series {
-    std::string name;  // unique: "metric:<s>", "units:<store>|<sku>", "store_units:<store>", ...
-    std::string store, sku, metric;
-    SeriesKind kind = SeriesKind::kMetric;
-    uint32_t store_id = UINT32_MAX;  // interned store id for the calendar (UINT32_MAX: UTC)
-    bool timer_armed = false;
-    bool dirty = false;
-    int64_t bucket_start = INT64_MIN;  // open bucket (bucketed series)
-    double bucket_sum = 0;
-    double mean_amount = 0;  // EWMA of one event's amount (units or revenue per sale)
-    int64_t last_event_ms = INT64_MIN;
-    // Lifecycle.
-    int64_t episode_start = INT64_MIN;  // open episode, INT64_MIN = none
-    int64_t last_episode_start = INT64_MIN;
-    int64_t cooldown_until = INT64_MIN;
-    int32_t below = 0;
-    uint8_t severity = 0;  // 0 none, 1 warning, 2 critical, 3 emergency
-    double peak_score = 0;
-    double bump = 0;  // dismissal threshold bump at bump_ms
-    int64_t bump_ms = 0;
-    uint32_t dismissed = 0, confirmed = 0;
-    AnomalySeriesState det;
-    std::unique_ptr<AnomalyWeekState> week;      // hour-of-week slots (wants_week), else null
-    std::unique_ptr<AnomalySilenceState> quiet;  // count series with a week table, else null
-  };
+  using Series = anomaly::Series;
 
   uint32_t series_for(SeriesKind kind, std::string_view store, std::string_view sku,
                       std::string_view metric, uint32_t store_id);
@@ -173,11 +117,7 @@ class AnomalyOperator : public Operator {
   //! Gives a series the optional states its kind wants under this configuration (empty ones
   //! where it had none: new, or restored from an older format) and drops the others.
   void fit_optional_states(Series& s) const;
-  //! Series rendered with `series` (not store/sku) in alerts and scores.
-  static bool metric_like(SeriesKind k) {
-    return k == SeriesKind::kMetric || k == SeriesKind::kDeadLetters ||
-           k == SeriesKind::kTypeEvents;
-  }
+  static bool metric_like(SeriesKind k) { return anomaly::metric_like(k); }
   bool timer_driven(SeriesKind k) const {
     return k == SeriesKind::kStoreUnits || k == SeriesKind::kStoreRevenue ||
            k == SeriesKind::kStoreEvents || k == SeriesKind::kDeadLetters ||
@@ -189,10 +129,6 @@ class AnomalyOperator : public Operator {
   }
   void mark_dirty(uint32_t idx);
   void arm_timer(uint32_t idx, OperatorContext& ctx);
-  static std::string encode(const Series& s);
-  //! Corruption naming the fix (replay into an empty state.dir) for another state version.
-  //! `format`: the record's format version (older ones may need their detector state moved).
-  static Status decode(std::string_view v, Series& s, uint32_t& format);
 
   Settings settings_;
   AnomalyDetector metric_det_, count_det_, revenue_det_;

@@ -1,4 +1,4 @@
-#include "operators/anomaly.h"
+#include "operators/anomaly/anomaly.h"
 
 #include <algorithm>
 #include <array>
@@ -15,118 +15,17 @@
 
 namespace sw {
 
-namespace {
+using anomaly::kind_label;
+using anomaly::kMetaKey;
 
-static_assert(std::is_trivially_copyable_v<AnomalySeriesState>);
-static_assert(std::is_trivially_copyable_v<AnomalyWeekState>);
-static_assert(std::is_trivially_copyable_v<AnomalySilenceState>);
+namespace {
 
 constexpr int64_t kMsPerHour = 3600LL * 1000;
 constexpr int64_t kMsPerDay = 24 * kMsPerHour;
 constexpr int kMaxGapFill = 48;  // zero buckets filled between two events of a lazy series
-const char* const kSeverity[] = {"info", "warning", "critical", "emergency"};
-const std::string kMetaKey = std::string("\xff", 1) + "meta";
 
 int64_t floor_div(int64_t a, int64_t b) {
   return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-std::string_view kind_label(AnomalyOperator::SeriesKind k) {
-  using K = AnomalyOperator::SeriesKind;
-  switch (k) {
-    case K::kMetric:
-      return "metric";
-    case K::kKeyUnits:
-      return "units";
-    case K::kKeyRevenue:
-      return "revenue";
-    case K::kStoreUnits:
-      return "store_units";
-    case K::kStoreRevenue:
-      return "store_revenue";
-    case K::kSkuUnits:
-      return "sku_units";
-    case K::kSkuRevenue:
-      return "sku_revenue";
-    case K::kStoreEvents:
-      return "store_events";
-    case K::kDeadLetters:
-      return "dead_letters";
-    case K::kTypeEvents:
-      return "type_events";
-  }
-  return "metric";
-}
-
-AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
-                                    AnomalyDetectorConfig d) {
-  d.local_half_life = c.get_double(prefix + "local_half_life", d.local_half_life, 0.5, 1e6);
-  d.slow_half_life = c.get_double(prefix + "slow_half_life", d.slow_half_life, 1, 1e7);
-  d.scale_half_life = c.get_double(prefix + "scale_half_life", d.scale_half_life, 1, 1e7);
-  d.slot_half_life = c.get_double(prefix + "slot_half_life", d.slot_half_life, 0.5, 1e4);
-  d.clip_z = c.get_double(prefix + "clip_z", d.clip_z, 1, 20);
-  d.level_clip_z = c.get_double(prefix + "level_clip_z", d.level_clip_z, 1, 20);
-  d.slot_prior = c.get_double(prefix + "slot_prior", d.slot_prior, 0, 1000);
-  d.warmup = static_cast<int>(c.get_int(prefix + "warmup", d.warmup, 2, 100000));
-  d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
-  d.tail_exponent = c.get_double(prefix + "tail_exponent", d.tail_exponent, 0.5, 50);
-  d.tail_reach = c.get_double(prefix + "tail_reach", d.tail_reach, 1, 1e9);
-  d.min_var_spread = c.get_double(prefix + "min_var_spread", d.min_var_spread, 1e-4, 100);
-  d.window_all_signals = c.get_bool(prefix + "window_all_signals", d.window_all_signals);
-  d.window_half_life = c.get_double(prefix + "window_half_life", d.window_half_life, 1, 1e5);
-  d.window2_half_life = c.get_double(prefix + "window2_half_life", d.window2_half_life, 0, 1e5);
-  d.week_slots = c.get_bool(prefix + "week_slots", d.week_slots);
-  d.week_prior = c.get_double(prefix + "week_prior", d.week_prior, 0, 1000);
-  d.week_gain = c.get_double(prefix + "week_gain", d.week_gain, 0.01, 100);
-  d.weekday_scales_hours = c.get_bool(prefix + "weekday_scales_hours", d.weekday_scales_hours);
-  return d;
-}
-
-int64_t parse_time(const std::string& key, const YAML::Node& n) {
-  std::string v = n.as<std::string>("");
-  int64_t ms = 0;
-  if (v.empty() || !parse_rfc3339(v, ms)) {
-    throw ConfigError(key, "not a timestamp: '" + v + "'",
-                      "use RFC 3339 (2026-11-25T02:00:00Z) or epoch milliseconds");
-  }
-  return ms;
-}
-
-//! An optional trivially-copyable state after a series record: a presence flag, then its
-//! version, size and bytes.
-template <typename T>
-void put_optional(ByteWriter& w, const std::unique_ptr<T>& state) {
-  w.put<uint8_t>(state != nullptr);
-  if (!state) return;
-  w.put<uint32_t>(T::kVersion);
-  w.put<uint32_t>(static_cast<uint32_t>(sizeof(T)));
-  w.put(*state);
-}
-
-//! Keeps an optional state if `wanted` (an empty one if there was none), drops it otherwise.
-template <typename T>
-void fit_optional(std::unique_ptr<T>& state, bool wanted) {
-  if (!wanted) {
-    state.reset();
-  } else if (!state) {
-    state = std::make_unique<T>();
-  }
-}
-
-template <typename T>
-Status get_optional(ByteReader& r, std::unique_ptr<T>& state, const char* what) {
-  uint8_t present = 0;
-  if (!r.get(present)) return Status::corruption("undecodable record");
-  if (!present) return Status::ok();
-  uint32_t version = 0, size = 0;
-  state = std::make_unique<T>();
-  if (!r.get(version) || !r.get(size)) return Status::corruption("undecodable record");
-  if (version != T::kVersion || size != sizeof(T)) {
-    return Status::state_version("", what + std::to_string(version),
-                                 what + std::to_string(T::kVersion));
-  }
-  if (!r.get(*state)) return Status::corruption("undecodable record");
-  return Status::ok();
 }
 
 }  // namespace
@@ -139,87 +38,8 @@ AnomalyOperator::AnomalyOperator(Settings settings)
   type_series_.fill(UINT32_MAX);
 }
 
-static AnomalyOperator::Settings read_settings(const Config& c) {
-  AnomalyOperator::Settings s;
-  const std::string p = "operators.anomaly.";
-  s.bucket_ms = c.get_duration_ms(p + "bucket", s.bucket_ms);
-  s.key_bucket_ms = c.get_duration_ms(p + "key_bucket", s.key_bucket_ms);
-  if (s.bucket_ms < 1000 || s.key_bucket_ms < 1000) {
-    throw ConfigError(p + "bucket", "bucket shorter than 1s", "use e.g. 1h (key_bucket: 1d)");
-  }
-  s.watch_store_sku = c.get_bool(p + "watch_store_sku", s.watch_store_sku);
-  s.warning = c.get_double(p + "thresholds.warning", s.warning, 0, 1);
-  s.critical = c.get_double(p + "thresholds.critical", s.critical, 0, 1);
-  s.emergency = c.get_double(p + "thresholds.emergency", s.emergency, 0, 1);
-  if (!(s.warning <= s.critical && s.critical <= s.emergency)) {
-    throw ConfigError(p + "thresholds", "thresholds must satisfy warning <= critical <= emergency",
-                      "e.g. warning 0.6, critical 0.8, emergency 0.95");
-  }
-  s.clear = c.get_double(p + "thresholds.clear", s.clear, 0, s.warning);
-  s.resolve_after = static_cast<int>(c.get_int(p + "resolve_after", s.resolve_after, 1, 10000));
-  s.cooldown_ms = c.get_duration_ms(p + "cooldown", s.cooldown_ms);
-  s.promo_margin = c.get_double(p + "promo_margin", s.promo_margin, 0, 1);
-  s.tighten_from_hour = static_cast<int>(c.get_int(p + "tighten.from_hour", -1, -1, 23));
-  s.tighten_to_hour = static_cast<int>(c.get_int(p + "tighten.to_hour", -1, -1, 24));
-  s.tighten_margin = c.get_double(p + "tighten.margin", 0.0, 0, 1);
-  s.dismiss_step = c.get_double(p + "feedback.dismiss_step", s.dismiss_step, 0, 1);
-  s.dismiss_max = c.get_double(p + "feedback.dismiss_max", s.dismiss_max, 0, 1);
-  s.dismiss_half_life_ms = c.get_duration_ms(p + "feedback.half_life", s.dismiss_half_life_ms);
-  s.silence_grace_ms = c.get_duration_ms(p + "silence_grace", s.silence_grace_ms);
-  s.emit_scores = c.get_bool(p + "emit_scores", false);
-  if (c.has(p + "suppress")) {
-    YAML::Node list = c.node(p + "suppress");
-    if (!list.IsSequence()) {
-      throw ConfigError(p + "suppress", "not a list",
-                        "a list of {start, end, store?, sku?, series?} windows");
-    }
-    for (size_t i = 0; i < list.size(); ++i) {
-      const YAML::Node& n = list[i];
-      std::string key = p + "suppress[" + std::to_string(i) + "]";
-      AnomalyOperator::SuppressWindow w;
-      w.start_ms = parse_time(key + ".start", n["start"]);
-      w.end_ms = parse_time(key + ".end", n["end"]);
-      if (w.end_ms <= w.start_ms) throw ConfigError(key, "end <= start", "swap start and end");
-      w.store = n["store"].as<std::string>("");
-      w.sku = n["sku"].as<std::string>("");
-      w.series = n["series"].as<std::string>("");
-      s.suppress.push_back(std::move(w));
-    }
-  }
-  s.metric_detector = read_detector(c, p + "detector.", s.metric_detector);
-  s.count_detector =
-      read_detector(c, p + "sales_detector.", AnomalyOperator::sales_defaults(s.metric_detector));
-  s.revenue_detector = s.count_detector;
-  return s;
-}
-
-AnomalyDetectorConfig AnomalyOperator::sales_defaults(const AnomalyDetectorConfig& metric) {
-  AnomalyDetectorConfig counts = metric;
-  counts.count_series = true;
-  // Bucketed sales series: hourly or daily observations, so fewer observations per day.
-  counts.local_half_life = 24;
-  counts.slow_half_life = 24 * 7;
-  counts.scale_half_life = 48;
-  counts.refractory = 24;    // a day of hourly buckets
-  counts.tail_exponent = 6;  // light tails: one bucket far off the baseline is news
-  counts.tail_reach = 2;
-  counts.window_all_signals = false;  // no echo of one odd bucket in the window test
-  // One window of ~23 buckets (about a day of hourly ones): the metric family's pair was
-  // chosen on minute-cadence metrics; sales scores stay as they were.
-  counts.window_half_life = 8;
-  counts.window2_half_life = 0;
-  counts.min_var_spread = 0.25;  // steady counts: one odd bucket is not a variance change
-  counts.level_clip_z = 3;       // the metric family's tighter level clip was chosen on NAB
-  counts.warmup = 24;
-  // Hour-of-week slots for the sub-daily store, type and dead-letter series: opening hours
-  // that differ by weekday, and the hours a feed is empty as a rule (silence evidence).
-  counts.week_slots = true;
-  // Retail traffic is proportional: a busier Saturday is busier at noon, not at 3 am.
-  counts.weekday_scales_hours = true;
-  return counts;
-}
-
-AnomalyOperator::AnomalyOperator(const Config& config) : AnomalyOperator(read_settings(config)) {}
+AnomalyOperator::AnomalyOperator(const Config& config)
+    : AnomalyOperator(AnomalySettings::from_config(config)) {}
 
 uint32_t AnomalyOperator::subscriptions() const {
   auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
@@ -253,29 +73,8 @@ bool AnomalyOperator::wants_quiet(SeriesKind k) const {
 }
 
 void AnomalyOperator::fit_optional_states(Series& s) const {
-  fit_optional(s.week, wants_week(s.kind));
-  fit_optional(s.quiet, wants_quiet(s.kind));
-}
-
-std::string AnomalyOperator::alert_id(std::string_view series_name, int64_t episode_start_ms) {
-  uint64_t h = 1469598103934665603ULL;
-  auto mix = [&h](const void* p, size_t n) {
-    const auto* b = static_cast<const unsigned char*>(p);
-    for (size_t i = 0; i < n; ++i) {
-      h ^= b[i];
-      h *= 1099511628211ULL;
-    }
-  };
-  mix("anomaly", 7);
-  mix(series_name.data(), series_name.size());
-  uint64_t t = static_cast<uint64_t>(episode_start_ms);
-  unsigned char tb[8];
-  for (int i = 0; i < 8; ++i) tb[i] = static_cast<unsigned char>(t >> (8 * i));
-  mix(tb, 8);
-  static const char* hex = "0123456789abcdef";
-  std::string id = "an-";
-  for (int i = 15; i >= 0; --i) id += hex[(h >> (4 * i)) & 0xf];
-  return id;
+  anomaly::fit_optional(s.week, wants_week(s.kind));
+  anomaly::fit_optional(s.quiet, wants_quiet(s.kind));
 }
 
 void AnomalyOperator::mark_dirty(uint32_t idx) {
@@ -658,48 +457,8 @@ void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64
     r.key += '|';
     r.key += s.sku;
   }
-  const std::string_view signal = kind_label(s.kind);
-  const bool drop = o.z < 0;
-  std::string summary;
-  {
-    char buf[96];
-    std::snprintf(buf, sizeof buf, ": %s, expected %.4g, score %.3f", drop ? "drop" : "spike",
-                  o.expected, o.score);
-    summary = std::string(signal) + " " +
-              (series_keyed ? s.metric
-                            : (s.store.empty() ? s.sku : s.store) +
-                                  (s.sku.empty() || s.store.empty() ? "" : " " + s.sku)) +
-              buf;
-    if (status == "resolved") summary = "resolved: " + summary;
-  }
-  JsonWriter w(r.json);
-  w.begin_object()
-      .field("id", r.id)
-      .field("type", "anomaly")
-      .field("status", status)
-      .field("severity", kSeverity[std::max<int>(s.severity, 1)]);
-  if (series_keyed) {
-    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
-  } else {
-    if (!s.store.empty()) w.field("store", s.store);
-    if (!s.sku.empty()) w.field("sku", s.sku);
-  }
-  w.key("time").time_value(ts_ms).field("summary", summary);
-  w.key("details").begin_object();
-  w.field("signal", signal)
-      .field("direction", drop ? "drop" : "spike")
-      .field("value", round_to(o.value, 4))
-      .field("expected", round_to(o.expected, 4))
-      .field("z", round_to(o.z, 3))
-      .field("score", round_to(o.score, 4))
-      .field("peak_score", round_to(s.peak_score, 4))
-      .field("threshold", round_to(threshold, 4))
-      .key("episode_start")
-      .time_value(s.episode_start);
-  if (bucketed(s.kind)) w.field("bucket_ms", bucket_of(s.kind));
-  w.field("dismissed", static_cast<int64_t>(s.dismissed))
-      .field("confirmed", static_cast<int64_t>(s.confirmed));
-  w.end_object().field("schema_version", 1).end_object();
+  anomaly::render_alert(r.json, r.id, s, status, ts_ms, o, threshold,
+                        bucketed(s.kind) ? bucket_of(s.kind) : -1);
   ctx.emit(std::move(r));
 }
 
@@ -711,92 +470,15 @@ void AnomalyOperator::emit_score(const Series& s, int64_t ts_ms, double value,
   r.time_ms = ts_ms;
   const bool series_keyed = metric_like(s.kind);
   r.key = series_keyed ? s.metric : s.store + "|" + s.sku;
-  JsonWriter w(r.json);
-  w.begin_object();
-  if (series_keyed) {
-    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
-  } else {
-    if (!s.store.empty()) w.field("store", s.store);
-    if (!s.sku.empty()) w.field("sku", s.sku);
-  }
-  w.field("signal", kind_label(s.kind))
-      .key("time")
-      .time_value(ts_ms)
-      .field("value", value)
-      .field("expected", o.expected)
-      .field("score", o.score)
-      .end_object();
+  anomaly::render_score(r.json, s, ts_ms, value, o);
   ctx.emit(std::move(r));
-}
-
-std::string AnomalyOperator::encode(const Series& s) {
-  std::string out;
-  ByteWriter w(out);
-  w.put<uint32_t>(kFormatVersion);
-  w.put<uint32_t>(AnomalySeriesState::kVersion);
-  w.put<uint8_t>(static_cast<uint8_t>(s.kind));
-  w.put_string(s.store);
-  w.put_string(s.sku);
-  w.put_string(s.metric);
-  w.put(s.store_id);
-  w.put<uint8_t>(s.timer_armed);
-  w.put(s.bucket_start);
-  w.put(s.bucket_sum);
-  w.put(s.mean_amount);
-  w.put(s.last_event_ms);
-  w.put(s.episode_start);
-  w.put(s.last_episode_start);
-  w.put(s.cooldown_until);
-  w.put(s.below);
-  w.put(s.severity);
-  w.put(s.peak_score);
-  w.put(s.bump);
-  w.put(s.bump_ms);
-  w.put(s.dismissed);
-  w.put(s.confirmed);
-  w.put<uint32_t>(sizeof(AnomalySeriesState));
-  out.append(reinterpret_cast<const char*>(&s.det), sizeof s.det);
-  put_optional(w, s.week);
-  put_optional(w, s.quiet);
-  return out;
-}
-
-Status AnomalyOperator::decode(std::string_view v, Series& s, uint32_t& format) {
-  ByteReader r(v);
-  uint32_t fmt = 0, det_version = 0, det_size = 0;
-  uint8_t kind = 0, armed = 0;
-  if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
-  format = fmt;
-  if (!readable_format(fmt) || det_version != AnomalySeriesState::kVersion) {
-    return Status::state_version(
-        "", std::to_string(fmt) + "/" + std::to_string(det_version),
-        std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
-  }
-  if (!r.get(kind) || kind > static_cast<uint8_t>(SeriesKind::kTypeEvents) ||
-      !r.get_string(s.store) || !r.get_string(s.sku) || !r.get_string(s.metric) ||
-      !r.get(s.store_id) || !r.get(armed) || !r.get(s.bucket_start) || !r.get(s.bucket_sum) ||
-      !r.get(s.mean_amount) || !r.get(s.last_event_ms) || !r.get(s.episode_start) ||
-      !r.get(s.last_episode_start) || !r.get(s.cooldown_until) || !r.get(s.below) ||
-      !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) || !r.get(s.bump_ms) ||
-      !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
-      det_size != sizeof(AnomalySeriesState) || !r.get(s.det)) {
-    return Status::corruption("undecodable record");
-  }
-  // Format 2 records end before the week table, format 3 records before the silence state:
-  // the series starts an empty one.
-  if (fmt != kFormatVersionNoWeek) SW_RETURN_IF_ERROR(get_optional(r, s.week, "week "));
-  if (fmt == kFormatVersion) SW_RETURN_IF_ERROR(get_optional(r, s.quiet, "silence "));
-  if (!r.empty()) return Status::corruption("undecodable record");
-  s.kind = static_cast<SeriesKind>(kind);
-  s.timer_armed = armed != 0;
-  return Status::ok();
 }
 
 void AnomalyOperator::snapshot(StateBatch& batch) {
   for (uint32_t idx : dirty_) {
     Series& s = series_[idx];
     s.dirty = false;
-    batch.put(kStateNs, be32_key(idx), encode(s));
+    batch.put(kStateNs, be32_key(idx), anomaly::encode_series(s));
   }
   dirty_.clear();
   if (!meta_dirty_) return;
@@ -841,8 +523,9 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     if (k == kMetaKey) {
       ByteReader r(v);
       uint32_t fmt = 0, n = 0;
-      if (!r.get(fmt) || !readable_format(fmt) || !r.get(max_event_ms_) || !r.get(dismissed_) ||
-          !r.get(confirmed_) || !r.get(suppressed_) || !r.get(unknown_feedback_) || !r.get(n)) {
+      if (!r.get(fmt) || !anomaly::readable_format(fmt) || !r.get(max_event_ms_) ||
+          !r.get(dismissed_) || !r.get(confirmed_) || !r.get(suppressed_) ||
+          !r.get(unknown_feedback_) || !r.get(n)) {
         bad = Status::corruption("op/anomaly: bad meta record");
         return false;
       }
@@ -872,7 +555,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     }
     Series s;
     uint32_t format = 0;
-    if (Status d = decode(v, s, format); !d.is_ok()) {
+    if (Status d = anomaly::decode_series(v, s, format); !d.is_ok()) {
       bad = Status::corruption("op/anomaly series " + std::to_string(idx) + ": " + d.message());
       return false;
     }
@@ -931,24 +614,7 @@ size_t AnomalyOperator::memory_bytes() const {
 
 std::string AnomalyOperator::describe(KeyId key) const {
   if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return "{}";
-  std::string out;
-  JsonWriter w(out);
-  w.begin_object();
-  for (uint32_t idx : {key_series_[key], key_series_[key] + 1}) {
-    const Series& s = series_[idx];
-    w.key(kind_label(s.kind)).begin_object();
-    w.field("observations", static_cast<int64_t>(s.det.n))
-        .field("level", s.det.local_level)
-        .field("scale", s.det.scale)
-        .field("open_bucket_sum", s.bucket_sum)
-        .field("firing", s.episode_start != INT64_MIN)
-        .field("dismissed", static_cast<int64_t>(s.dismissed))
-        .field("confirmed", static_cast<int64_t>(s.confirmed));
-    if (s.episode_start != INT64_MIN) w.field("alert_id", alert_id(s.name, s.episode_start));
-    w.end_object();
-  }
-  w.end_object();
-  return out;
+  return anomaly::render_describe(series_[key_series_[key]], series_[key_series_[key] + 1]);
 }
 
 }  // namespace sw

@@ -30,54 +30,26 @@
 
 #include <absl/container/flat_hash_map.h>
 
-#include "operators/forecast_model.h"
+#include "operators/forecast/model.h"
+#include "operators/forecast/render.h"
+#include "operators/forecast/settings.h"
+#include "operators/forecast/state.h"
 #include "stream/operator.h"
 
 namespace sw {
 
-class Config;
-
-struct ForecastOptions {
-  bool hourly = false;              // operators.forecast.bucket: 1d (default) | 1h
-  int horizon = 28;                 // operators.forecast.horizon: buckets ahead, 1..400
-  double interval = 0.9;            // operators.forecast.interval: central interval probability
-  bool emit = true;                 // operators.forecast.emit: every_close (default) | none
-  double censor_fraction = 0.25;    // operators.forecast.censor_fraction
-  double alpha = 0.01;              // operators.forecast.alpha: level gain per bucket
-  double beta = 0.02;               // operators.forecast.beta: trend gain (relative to alpha)
-  double phi = 0.97;                // operators.forecast.phi: trend damping per bucket
-  double intermittent_alpha = 0.1;  // operators.forecast.intermittent_alpha: Croston/TSB gain
-  double profile_shrink = 2000;     // operators.forecast.profile_shrink: pseudo-units of the pool
-  double drift_mase = 1.5;          // operators.forecast.drift_mase: short-window MASE threshold
-  bool own_months = true;           // operators.forecast.own_months: per-key month refinement
-  bool own_hours = true;            // operators.forecast.own_hours: per-key hour refinement (1h)
-
-  //! Reads operators.forecast.*; throws ConfigError on bad values.
-  static ForecastOptions from_config(const Config& config);
-};
-
-//! One step of a forecast horizon.
-struct HorizonPoint {
-  int64_t time_ms = 0;  // start of the bucket
-  double mean = 0;
-  double lo = 0;
-  double hi = 0;
-};
-
 class ForecastOperator final : public Operator, public DemandView {
  public:
-  static constexpr int kRing = 28;    // recent buckets kept per key (re-fit, residuals)
-  static constexpr int kPending = 4;  // open buckets per key (out-of-order tolerance)
-  // Long-horizon interval anchor: every kLongEvery-th close (bucket index multiple of
-  // kLongEvery) stores the full forecast for the bucket kLongAnchor ahead; when that bucket
-  // closes, its out-of-sample standardised residual updates the anchor's quantiles.
-  static constexpr int kLongAnchor = 91;
-  static constexpr int kLongEvery = 7;
-  static constexpr int kLongSlots = kLongAnchor / kLongEvery;  // 13
-  static constexpr std::string_view kNamespace = "op/forecast";
+  static constexpr int kRing = forecast::kRing;
+  static constexpr int kPending = forecast::kPending;
+  static constexpr int kLongAnchor = forecast::kLongAnchor;
+  static constexpr int kLongEvery = forecast::kLongEvery;
+  static constexpr int kLongSlots = forecast::kLongSlots;
+  static constexpr std::string_view kNamespace = forecast::kNamespace;
 
-  enum class Model : uint8_t { kSmoothing = 0, kCrostonSba = 1, kTsb = 2 };
-  static std::string_view model_name(Model m);
+  using Model = forecast::Model;
+  using KeyState = forecast::KeyState;
+  static std::string_view model_name(Model m) { return forecast::model_name(m); }
 
   explicit ForecastOperator(ForecastOptions options = {});
 
@@ -103,7 +75,7 @@ class ForecastOperator final : public Operator, public DemandView {
   //! Name of the model currently chosen for the key.
   std::string_view key_model(KeyId key) const;
   //! Rolling accuracy over all keys (one-step-ahead forecasts, uncensored buckets).
-  const forecast::AccuracySums& overall_accuracy() const { return overall_; }
+  const forecast::AccuracySums& overall_accuracy() const { return g_.overall; }
   //! Standardised residual quantiles of the key's interval anchor `j` (0..3: horizons 1, 7, 28,
   //! kLongAnchor) and, for the long anchor, how many out-of-sample residuals it has learned.
   bool anchor_quantiles(KeyId key, int j, double& q_lo, double& q_hi, uint32_t& samples) const;
@@ -112,84 +84,17 @@ class ForecastOperator final : public Operator, public DemandView {
   const ForecastOptions& options() const { return options_; }
   size_t keys() const { return states_.size(); }
   //! Sales that arrived for an already-closed bucket (not counted as demand).
-  uint64_t late_sales() const { return late_sales_; }
-  uint64_t censored_buckets() const { return censored_buckets_; }
+  uint64_t late_sales() const { return g_.late_sales; }
+  uint64_t censored_buckets() const { return g_.censored_buckets; }
   //! Sales attributed to a later bucket than their own because two buckets beyond the open
   //! window had sales at once (sparse keys whose earlier buckets had not closed yet).
-  uint64_t spilled_sales() const { return spilled_sales_; }
-
-  //! Per-key hot state (trivially copyable: snapshots copy it byte for byte).
-  struct KeyState {
-    int32_t open_bucket = 0;  // oldest open bucket index
-    uint32_t group = 0;       // index into groups_ (category x store)
-    uint16_t category = 0;
-    uint8_t flags = 0;  // kStarted, kStockKnown, kTimerSet, kDrift
-    uint8_t model = 0;  // Model
-    float pend_qty[kPending] = {};
-    float pend_oos_s[kPending] = {};
-    int64_t oos_since_ms = -1;  // start of the current out-of-stock spell, -1 in stock
-    int64_t oos_last_from = 0;  // the last completed spell, not yet added to pend_oos_s
-    int64_t oos_last_to = 0;
-    int32_t far_bucket = INT32_MIN;  // one bucket beyond the open window (sparse keys)
-    float far_qty = 0;
-    float on_hand = 0;
-    float price = 0;      // current own price (0 unknown)
-    float ref_price = 0;  // slow average of the own price (regular price)
-    float annual = 0;     // slow (yearly) level, for learning month-of-year profiles
-    forecast::LevelTrend lt;
-    forecast::CrostonState croston;
-    forecast::TsbState tsb;
-    forecast::DemandPattern pattern;
-    float mse[3] = {};      // rolling squared one-step error per Model
-    float dow_num[7] = {};  // own day-of-week profile (ratio of sums)
-    float dow_den[7] = {};
-    float moy_num[12] = {};  // own month-of-year profile (ratio of sums, against `annual`)
-    float moy_den[12] = {};
-    float q_lo[4] = {};  // standardised residual quantiles at horizon anchors 1, 7, 28, 91
-    float q_hi[4] = {};
-    float long_f[kLongSlots] = {};  // forecast for origin + kLongAnchor per weekly origin (<0 none)
-    uint16_t long_n = 0;            // out-of-sample residuals learned at the long anchor
-    float ring_y[kRing] = {};       // demand of the last kRing closed buckets
-    float ring_base[kRing] = {};    // deseasonalised one-step base forecast made at each close
-    uint32_t ring_censored = 0;     // bit per ring slot
-    uint32_t closes = 0;            // buckets closed
-    uint32_t learned = 0;           // uncensored buckets learned from
-    forecast::AccuracySums acc_long;
-    forecast::AccuracySums acc_short;
-    int32_t drift_bucket = -1;  // bucket at which the open drift alert fired
-  };
-  enum Flag : uint8_t {
-    kStarted = 1,
-    kStockKnown = 2,
-    kTimerSet = 4,
-    kDrift = 8,
-    kInit = 16,
-    kPrior = 32
-  };
+  uint64_t spilled_sales() const { return g_.spilled_sales; }
 
  private:
-  struct PoolProfile {
-    forecast::Profile<7, double> dow;
-    forecast::Profile<12, double> moy;
-    forecast::Profile<24, double> hod;
-    double level_sum = 0;  // discounted sum of established keys' levels (cold-start prior)
-    double level_n = 0;
-    int32_t last_day = INT32_MIN;
-  };
-  struct CategoryState {
-    PoolProfile pool;
-    double promo_xr = 0, promo_xx = 0;  // weighted regression of log-uplift on discount
-    double price_xr = 0, price_xx = 0;  // weighted regression of log-ratio on log price ratio
-    // Promotion frequency (discounted key-bucket counts) and announcement lead, for the
-    // expected effect of promotions not announced yet at far horizons.
-    double promoted = 0, observed = 0, discount_sum = 0;
-    double lead_days = 0, lead_n = 0;
-  };
-  struct Promo {
-    std::string store;  // empty = all stores
-    int64_t start_ms = 0, end_ms = 0;
-    double discount = 0;  // fraction 0..1
-  };
+  using PoolProfile = forecast::PoolProfile;
+  using CategoryState = forecast::CategoryState;
+  using Promo = forecast::Promo;
+  using OwnHours = forecast::OwnHours;
   // Season/regressor context of one bucket for one key.
   struct Seasons {
     double dow[7];
@@ -233,33 +138,18 @@ class ForecastOperator final : public Operator, public DemandView {
                std::vector<HorizonPoint>& out) const;
   void mark_dirty(KeyId key);
   void mark_group_dirty(uint32_t group);
-  std::string encode_globals() const;
-  Status decode_globals(std::string_view bytes);
 
   ForecastOptions options_;
   forecast::DampedTrendParams params_;
   double z_ = 1.6449;
   std::vector<KeyState> states_;
-  // Own hour-of-day profile per key (ratio of sums), kept only with hourly buckets.
-  struct OwnHours {
-    float num[24] = {};
-    float den[24] = {};
-  };
+  // Own hour-of-day profile per key, kept only with hourly buckets.
   std::vector<OwnHours> own_hours_;
-  std::vector<CategoryState> categories_;
-  std::vector<std::string> category_names_;
-  absl::flat_hash_map<std::string, uint16_t> category_ids_;
+  forecast::Globals g_;  // categories, promotions, counters (the 'g' record)
   absl::flat_hash_map<std::string, uint16_t> sku_category_;
   std::vector<PoolProfile> groups_;
   std::vector<uint64_t> group_keys_;                   // (category << 32 | store_id) per group
   absl::flat_hash_map<uint64_t, uint32_t> group_ids_;  // (category << 32 | store_id) -> group
-  absl::flat_hash_map<std::string, std::vector<Promo>> promos_;  // by sku
-  forecast::AccuracySums overall_;
-  int32_t overall_day_ = INT32_MIN;
-  int64_t max_event_ms_ = INT64_MIN;
-  uint64_t late_sales_ = 0;
-  uint64_t censored_buckets_ = 0;
-  uint64_t spilled_sales_ = 0;
   std::vector<KeyId> dirty_;
   std::vector<uint8_t> dirty_flag_;
   std::vector<uint32_t> dirty_groups_;

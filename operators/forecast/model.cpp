@@ -1,4 +1,4 @@
-#include "operators/forecast_model.h"
+#include "operators/forecast/model.h"
 
 #include <algorithm>
 #include <limits>

@@ -1,0 +1,27 @@
+#include "operators/forecast/settings.h"
+
+#include "stream/config.h"
+
+namespace sw {
+
+ForecastOptions ForecastOptions::from_config(const Config& c) {
+  ForecastOptions o;
+  o.hourly = c.get_enum("operators.forecast.bucket", "1d", {"1d", "1h"}) == "1h";
+  o.horizon = static_cast<int>(c.get_int("operators.forecast.horizon", 28, 1, 400));
+  o.interval = c.get_double("operators.forecast.interval", 0.9, 0.5, 0.995);
+  o.emit = c.get_enum("operators.forecast.emit", "every_close", {"every_close", "none"}) ==
+           "every_close";
+  o.censor_fraction = c.get_double("operators.forecast.censor_fraction", 0.25, 0.0, 1.0);
+  o.alpha = c.get_double("operators.forecast.alpha", o.alpha, 0.001, 1.0);
+  o.beta = c.get_double("operators.forecast.beta", o.beta, 0.0, 1.0);
+  o.phi = c.get_double("operators.forecast.phi", o.phi, 0.5, 1.0);
+  o.intermittent_alpha =
+      c.get_double("operators.forecast.intermittent_alpha", o.intermittent_alpha, 0.01, 1.0);
+  o.profile_shrink = c.get_double("operators.forecast.profile_shrink", o.profile_shrink, 0, 1e9);
+  o.drift_mase = c.get_double("operators.forecast.drift_mase", o.drift_mase, 0.5, 100);
+  o.own_months = c.get_bool("operators.forecast.own_months", o.own_months);
+  o.own_hours = c.get_bool("operators.forecast.own_hours", o.own_hours);
+  return o;
+}
+
+}  // namespace sw
