@@ -173,7 +173,7 @@ int main(int argc, char** argv) {
     ctx.advance(op, day_ms + 86'400'000);
     if (d >= roll_from && d + 7 < train_days) {
       for (int k = 0; k < nkeys; ++k) {
-        if (!op.forecast(key_ids[k], 7, pts)) continue;
+        if (!op.forecast(key_ids[k], 7, ctx.keys(), pts)) continue;
         for (int h = 1; h <= 7; ++h) {
           const double a = Y(k, d + h);
           roll_ours.add(pts[h - 1].mean, a, scale[k], pts[h - 1].lo, pts[h - 1].hi);
@@ -191,7 +191,7 @@ int main(int argc, char** argv) {
   const int L = train_days - 1;
   int models[3] = {0, 0, 0};
   for (int k = 0; k < nkeys; ++k) {
-    if (!op.forecast(key_ids[k], horizon, pts)) continue;
+    if (!op.forecast(key_ids[k], horizon, ctx.keys(), pts)) continue;
     const std::string_view m = op.key_model(key_ids[k]);
     models[m == "croston_sba" ? 1 : m == "tsb" ? 2 : 0]++;
     for (int h = 1; h <= horizon; ++h) {

@@ -34,8 +34,9 @@ struct DemandEstimate {
 class DemandView {
  public:
   virtual ~DemandView() = default;
-  //! Expected demand for `key` over the next `days` days from `from_ms`; false if no model.
-  virtual bool demand(KeyId key, int64_t from_ms, double days, double on_hand,
+  //! Expected demand for `key` (of `keys`, the task's index) over the next `days` days from
+  //! `from_ms`; false if no model.
+  virtual bool demand(KeyId key, const KeyIndex& keys, int64_t from_ms, double days, double on_hand,
                       DemandEstimate& out) const = 0;
 };
 
@@ -80,14 +81,15 @@ class Operator {
   //! Called when end of input moved the watermark to the end of time, after all timers fired.
   virtual void on_end_of_input(OperatorContext& /*ctx*/) {}
   //! Writes the state changed since the last snapshot into `batch` under namespace
-  //! "op/<name>" and clears the dirty set.
-  virtual void snapshot(StateBatch& batch) = 0;
+  //! "op/<name>" and clears the dirty set. `keys` is the task's key index (names of KeyIds).
+  virtual void snapshot(StateBatch& batch, const KeyIndex& keys) = 0;
   //! Rebuilds state from the last checkpoint and re-registers its timers.
   virtual Status restore(const StateStore& store, OperatorContext& ctx) = 0;
   //! Bytes of hot state held in memory.
   virtual size_t memory_bytes() const = 0;
-  //! Live per-key state as JSON (inspect, queryable state); "{}" if none.
-  virtual std::string describe(KeyId /*key*/) const { return "{}"; }
+  //! Live per-key state as JSON (inspect, queryable state); "{}" if none. `keys` is the
+  //! task's key index (names of KeyIds).
+  virtual std::string describe(KeyId /*key*/, const KeyIndex& /*keys*/) const { return "{}"; }
 };
 
 }  // namespace sw

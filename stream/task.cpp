@@ -575,7 +575,7 @@ Status Task::checkpoint() {
   SW_RETURN_IF_ERROR(wait_checkpoint());
   StateBatch& batch = committing_batch_;
   batch.clear();
-  for (Operator* op : operators_) op->snapshot(batch);
+  for (Operator* op : operators_) op->snapshot(batch, keys_);
   // New keys, in id order.
   std::string v;
   for (size_t first = keys_persisted_; first < keys_.size(); first += kKeysPerChunk) {

@@ -474,7 +474,7 @@ void AnomalyOperator::emit_score(const Series& s, int64_t ts_ms, double value,
   ctx.emit(std::move(r));
 }
 
-void AnomalyOperator::snapshot(StateBatch& batch) {
+void AnomalyOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   for (uint32_t idx : dirty_) {
     Series& s = series_[idx];
     s.dirty = false;
@@ -612,7 +612,7 @@ size_t AnomalyOperator::memory_bytes() const {
   return b;
 }
 
-std::string AnomalyOperator::describe(KeyId key) const {
+std::string AnomalyOperator::describe(KeyId key, const KeyIndex& /*keys*/) const {
   if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return "{}";
   return anomaly::render_describe(series_[key_series_[key]], series_[key_series_[key] + 1]);
 }

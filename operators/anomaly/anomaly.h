@@ -58,10 +58,10 @@ class AnomalyOperator : public Operator {
   //! Counts one dead-lettered record at `ts_ms` (stream time) into the error-rate series.
   void on_dead_letter(int64_t ts_ms, OperatorContext& ctx) override;
   void on_end_of_input(OperatorContext& ctx) override;
-  void snapshot(StateBatch& batch) override;
+  void snapshot(StateBatch& batch, const KeyIndex& keys) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
-  std::string describe(KeyId key) const override;
+  std::string describe(KeyId key, const KeyIndex& keys) const override;
 
   static constexpr std::string_view kStateNs = anomaly::kStateNs;
   static constexpr uint32_t kFormatVersion = anomaly::kFormatVersion;

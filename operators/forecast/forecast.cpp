@@ -235,7 +235,6 @@ void ForecastOperator::ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx
 
 void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
-  keys_ = &ctx.keys();
   if (ev.ts_ms > g_.max_event_ms) {
     g_.max_event_ms = ev.ts_ms;
     globals_dirty_ = true;
@@ -362,7 +361,6 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
 void ForecastOperator::on_timer(KeyId key, int64_t time_ms, uint32_t /*tag*/,
                                 OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
-  keys_ = &ctx.keys();
   if (key >= states_.size()) return;
   KeyState& s = states_[key];
   if (!(s.flags & kStarted)) return;
@@ -848,7 +846,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     Seasons now;
     seasons(key, s, now);
     s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
-        static_cast<float>(step_mean(key, s, now, kLongAnchor));
+        static_cast<float>(step_mean(key, ctx.keys(), s, now, kLongAnchor));
   }
   if (options_.emit) emit_forecast(key, s, b, end, ctx);
 }
@@ -901,14 +899,15 @@ void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64
   ctx.emit(std::move(rec));
 }
 
-double ForecastOperator::step_mean(KeyId key, const KeyState& s, const Seasons& se, int i) const {
+double ForecastOperator::step_mean(KeyId key, const KeyIndex& keys, const KeyState& s,
+                                   const Seasons& se, int i) const {
   const int32_t b = s.open_bucket + i - 1;
   const double price_reg = uplift(s, 0);
   double reg = price_reg;
-  if (keys_ != nullptr && calendar_ != nullptr && !g_.promos.empty()) {
-    const uint32_t sid = keys_->store_id(key);
-    const std::string_view store = keys_->store(key);
-    const double d = promo_discount(store, keys_->sku(key), bucket_start(sid, store, b),
+  if (calendar_ != nullptr && !g_.promos.empty()) {
+    const uint32_t sid = keys.store_id(key);
+    const std::string_view store = keys.store(key);
+    const double d = promo_discount(store, keys.sku(key), bucket_start(sid, store, b),
                                     bucket_end(sid, store, b));
     if (d > 0) reg = uplift(s, d);
   }
@@ -995,9 +994,10 @@ void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*buc
   ctx.emit(std::move(rec));
 }
 
-bool ForecastOperator::forecast(KeyId key, int steps, std::vector<HorizonPoint>& out) const {
+bool ForecastOperator::forecast(KeyId key, int steps, const KeyIndex& keys,
+                                std::vector<HorizonPoint>& out) const {
   if (key >= states_.size() || states_[key].closes == 0) return false;
-  horizon(key, states_[key], steps, keys_, out);
+  horizon(key, states_[key], steps, &keys, out);
   return true;
 }
 
@@ -1028,21 +1028,21 @@ bool ForecastOperator::key_accuracy(KeyId key, AccuracySums& out) const {
   return true;
 }
 
-bool ForecastOperator::demand(KeyId key, int64_t from_ms, double days, double on_hand,
-                              DemandEstimate& out) const {
-  if (key >= states_.size() || keys_ == nullptr || calendar_ == nullptr || !(days > 0)) {
+bool ForecastOperator::demand(KeyId key, const KeyIndex& keys, int64_t from_ms, double days,
+                              double on_hand, DemandEstimate& out) const {
+  if (key >= states_.size() || calendar_ == nullptr || !(days > 0)) {
     return false;
   }
   const KeyState& s = states_[key];
   if (s.closes == 0) return false;
   const double per_day = options_.hourly ? 24.0 : 1.0;
-  const int32_t first = bucket_of(keys_->store_id(key), keys_->store(key), from_ms);
+  const int32_t first = bucket_of(keys.store_id(key), keys.store(key), from_ms);
   const int offset = std::max(0, first - s.open_bucket);
   const double want = days * per_day;
   const int n = static_cast<int>(std::ceil(want));
   const int max_steps = static_cast<int>(400 * per_day);
   const int total = std::min(max_steps, offset + std::max(n, static_cast<int>(366 * per_day)));
-  horizon(key, s, total, keys_, scratch_);
+  horizon(key, s, total, &keys, scratch_);
   double mean = 0, var = 0, cum = 0;
   double cover = -1;
   for (int i = offset; i < total; ++i) {
@@ -1072,7 +1072,7 @@ bool ForecastOperator::demand(KeyId key, int64_t from_ms, double days, double on
   return true;
 }
 
-void ForecastOperator::snapshot(StateBatch& batch) {
+void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   std::string value;
   for (KeyId k : dirty_) {
     forecast::encode_record(value, states_[k]);
@@ -1105,7 +1105,6 @@ void ForecastOperator::snapshot(StateBatch& batch) {
 
 Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
-  keys_ = &ctx.keys();
   states_.clear();
   dirty_.clear();
   dirty_flag_.clear();
@@ -1157,11 +1156,11 @@ size_t ForecastOperator::memory_bytes() const {
   return b;
 }
 
-std::string ForecastOperator::describe(KeyId key) const {
+std::string ForecastOperator::describe(KeyId key, const KeyIndex& keys) const {
   if (key >= states_.size() || !(states_[key].flags & kStarted)) return "{}";
   const KeyState& s = states_[key];
-  if (keys_ == nullptr || calendar_ == nullptr) return forecast::render_describe(s, nullptr);
-  horizon(key, s, std::min(options_.horizon, 7), keys_, scratch_);
+  if (calendar_ == nullptr) return forecast::render_describe(s, nullptr);
+  horizon(key, s, std::min(options_.horizon, 7), &keys, scratch_);
   return forecast::render_describe(s, &scratch_);
 }
 

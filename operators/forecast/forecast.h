@@ -57,19 +57,19 @@ class ForecastOperator final : public Operator, public DemandView {
   uint32_t subscriptions() const override;
   void on_event(const Event& event, KeyId key, OperatorContext& ctx) override;
   void on_timer(KeyId key, int64_t time_ms, uint32_t tag, OperatorContext& ctx) override;
-  void snapshot(StateBatch& batch) override;
+  void snapshot(StateBatch& batch, const KeyIndex& keys) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
-  std::string describe(KeyId key) const override;
+  std::string describe(KeyId key, const KeyIndex& keys) const override;
 
   //! The demand view low_stock reads (DESIGN.md §5); valid for the operator's lifetime.
   const DemandView* demand_view() const { return this; }
-  bool demand(KeyId key, int64_t from_ms, double days, double on_hand,
+  bool demand(KeyId key, const KeyIndex& keys, int64_t from_ms, double days, double on_hand,
               DemandEstimate& out) const override;
 
   //! Forecast of the `steps` buckets after the key's last closed bucket (time_ms filled when
   //! a calendar has been seen). False if the key has no closed bucket yet.
-  bool forecast(KeyId key, int steps, std::vector<HorizonPoint>& out) const;
+  bool forecast(KeyId key, int steps, const KeyIndex& keys, std::vector<HorizonPoint>& out) const;
   //! Index (local day, or local day * 24 + hour) of the key's last closed bucket.
   bool last_closed_bucket(KeyId key, int32_t& bucket) const;
   //! Name of the model currently chosen for the key.
@@ -125,7 +125,8 @@ class ForecastOperator final : public Operator, public DemandView {
   double unannounced_promo_factor(const KeyState& s, double& lead_buckets) const;
   double base_forecast(const KeyState& s, int h) const;
   //! Mean forecast of step `i` (1 = the open bucket) as horizon() computes it.
-  double step_mean(KeyId key, const KeyState& s, const Seasons& se, int i) const;
+  double step_mean(KeyId key, const KeyIndex& keys, const KeyState& s, const Seasons& se,
+                   int i) const;
   //! Long-anchor quantiles before the key has its own out-of-sample residuals there: the
   //! 7 -> 28 widening continued in log h.
   void extrapolated_quantiles(const KeyState& s, int h, double& q_lo, double& q_hi) const;
@@ -158,7 +159,6 @@ class ForecastOperator final : public Operator, public DemandView {
   bool globals_dirty_ = false;
   // Derived caches (not persisted).
   const Calendar* calendar_ = nullptr;
-  const KeyIndex* keys_ = nullptr;
   struct DayStarts {
     int32_t first_day = 0;
     std::vector<int64_t> starts;

@@ -66,12 +66,12 @@ const LowStockOperator::ItemParams* LowStockOperator::override_item(KeyId key) c
   return it == overrides_.end() ? nullptr : &it->second;
 }
 
-void LowStockOperator::adopt_pending(uint32_t sku_id) {
-  if (pending_items_.empty() || keys_ == nullptr) return;
-  auto it = pending_items_.find(std::string(keys_->sku_name(sku_id)));
+void LowStockOperator::adopt_pending(uint32_t sku_id, const KeyIndex& keys) {
+  if (pending_items_.empty()) return;
+  auto it = pending_items_.find(std::string(keys.sku_name(sku_id)));
   if (it == pending_items_.end()) return;
   if (sku_id >= sku_items_.size()) {
-    sku_items_.resize(std::max<size_t>(sku_id + 1, keys_->sku_count()));
+    sku_items_.resize(std::max<size_t>(sku_id + 1, keys.sku_count()));
   }
   if (!sku_items_[sku_id].present) sku_items_[sku_id] = std::move(it->second);
   pending_items_.erase(it);
@@ -127,7 +127,6 @@ void LowStockOperator::roll_to(KeyState& s, int32_t day) {
 }
 
 void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
-  keys_ = &ctx.keys();
   if (!(subscriptions() & (1u << static_cast<int>(e.type)))) return;
   if (e.type == EventType::kItem || e.type == EventType::kPrice) {
     handle_item(e, key, ctx);
@@ -138,7 +137,7 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
   KeyState& s = touch(key, ctx);
   // evaluate() reads the sku's item record; the task's prefetch_related() warmed it.
   const uint32_t sku_id = keys.sku_id(key);
-  if (s.day == KeyState::kNoDay) adopt_pending(sku_id);
+  if (s.day == KeyState::kNoDay) adopt_pending(sku_id, keys);
   const LocalDay& ld = ctx.calendar().day(keys.store_id(key), keys.store(key), e.ts_ms);
   roll_to(s, ld.day);
   switch (e.type) {
@@ -205,7 +204,7 @@ LowStockOperator::ItemParams* LowStockOperator::item_for_update(const Event& e, 
   if (sku_id >= sku_items_.size()) {
     sku_items_.resize(std::max<size_t>(sku_id + 1, keys.sku_count()));
   }
-  adopt_pending(sku_id);  // a record that arrived before the sku was known comes first
+  adopt_pending(sku_id, keys);  // a record that arrived before the sku was known comes first
   ItemParams& p = sku_items_[sku_id];
   if (!p.present) {
     p.present = true;
@@ -243,12 +242,12 @@ void LowStockOperator::apply_item(ItemParams& p, const Event& e) {
   if (is_set(f.moq)) p.moq = to_f(f.moq);
 }
 
-LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms,
-                                              const OperatorContext* ctx) const {
+LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms, const KeyIndex& keys,
+                                              const DemandView* view) const {
   Plan p;
   const KeyState& s = states_[key];
   const ItemParams* ov = (s.flags & kHasOverride) ? override_item(key) : nullptr;
-  const ItemParams* it = keys_ != nullptr ? sku_item(keys_->sku_id(key)) : nullptr;
+  const ItemParams* it = sku_item(keys.sku_id(key));
   auto pick = [&](float ItemParams::*field, double def) -> double {
     if (ov != nullptr && !std::isnan(ov->*field)) return ov->*field;
     if (it != nullptr && !std::isnan(it->*field)) return it->*field;
@@ -268,8 +267,7 @@ LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms,
   p.inventory_known = (s.flags & kInventoryKnown) != 0;
 
   DemandEstimate est;
-  const DemandView* view = ctx != nullptr ? ctx->views().demand : nullptr;
-  if (view != nullptr && view->demand(key, now_ms, p.lead, p.on_hand, est)) {
+  if (view != nullptr && view->demand(key, keys, now_ms, p.lead, p.on_hand, est)) {
     p.from_view = true;
     p.enough_history = true;
     p.demand = est.mean_per_day;
@@ -299,7 +297,7 @@ LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms,
 
 void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorContext& ctx) {
   if (!(s.flags & kInventoryKnown)) return;
-  const Plan p = plan(key, ts, &ctx);
+  const Plan p = plan(key, ts, ctx.keys(), ctx.views().demand);
   const bool has_demand = p.demand > 0 && p.demand >= settings_.min_demand_per_day;
   const bool out = p.on_hand <= 0;
 
@@ -431,7 +429,7 @@ void LowStockOperator::snapshot_log(StateBatch& batch) {
   ++log_checkpoint_;
 }
 
-void LowStockOperator::snapshot(StateBatch& batch) {
+void LowStockOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   char key[4];
   if (!dirty_.empty() || rewrite_base_) {
     // The base costs one record per key: rewrite it once the log has grown that large.
@@ -463,7 +461,6 @@ void LowStockOperator::snapshot(StateBatch& batch) {
 }
 
 Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) {
-  keys_ = &ctx.keys();
   const KeyIndex& keys = ctx.keys();
   states_.clear();
   dirty_.clear();
@@ -612,13 +609,13 @@ size_t LowStockOperator::memory_bytes() const {
   return b;
 }
 
-std::string LowStockOperator::describe(KeyId key) const {
+std::string LowStockOperator::describe(KeyId key, const KeyIndex& keys) const {
   const KeyState* s = state(key);
-  if (s == nullptr || keys_ == nullptr) return "{}";
-  const Plan p = plan(key, s->last_event_ms, nullptr);
+  if (s == nullptr) return "{}";
+  const Plan p = plan(key, s->last_event_ms, keys, nullptr);
   const double up_to =
       inventory::order_up_to(p.z, p.demand, p.demand_sd, p.lead, p.lead_sd, p.review);
-  return low_stock::render_describe(*s, p, keys_->store(key), keys_->sku(key), up_to,
+  return low_stock::render_describe(*s, p, keys.store(key), keys.sku(key), up_to,
                                     inventory::order_quantity(up_to, p.position, p.moq, p.pack));
 }
 

@@ -44,10 +44,10 @@ class LowStockOperator : public Operator {
     const uint32_t sku = keys.sku_id(key);
     if (sku < sku_items_.size()) huge_pages::touch(&sku_items_[sku].present);
   }
-  void snapshot(StateBatch& batch) override;
+  void snapshot(StateBatch& batch, const KeyIndex& keys) override;
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
-  std::string describe(KeyId key) const override;
+  std::string describe(KeyId key, const KeyIndex& keys) const override;
 
   static constexpr std::string_view kStateNs = low_stock::kStateNs;
   static constexpr std::string_view kStateLogNs = low_stock::kStateLogNs;
@@ -61,8 +61,10 @@ class LowStockOperator : public Operator {
   using Plan = low_stock::Plan;
   const Settings& settings() const { return settings_; }
 
-  //! Computes the plan for `key` as of `now_ms` (uses the demand view when present).
-  Plan plan(KeyId key, int64_t now_ms, const OperatorContext* ctx) const;
+  //! Computes the plan for `key` (of `keys`, the task's index) as of `now_ms`, from the
+  //! demand view when given and it has a model for the key, else from the key's own EWMA.
+  Plan plan(KeyId key, int64_t now_ms, const KeyIndex& keys,
+            const DemandView* view = nullptr) const;
   //! State of `key` (nullptr if never seen). For tests and inspection.
   const KeyState* state(KeyId key) const {
     return key < states_.size() && states_[key].day != KeyState::kNoDay ? &states_[key] : nullptr;
@@ -97,7 +99,7 @@ class LowStockOperator : public Operator {
                   int64_t ts_ms, OperatorContext& ctx) const;
   void handle_item(const Event& e, KeyId key, OperatorContext& ctx);
   ItemParams* item_for_update(const Event& e, KeyId key, OperatorContext& ctx);
-  void adopt_pending(uint32_t sku_id);
+  void adopt_pending(uint32_t sku_id, const KeyIndex& keys);
 
   Settings settings_;
   double default_z_ = 0;
@@ -112,7 +114,6 @@ class LowStockOperator : public Operator {
   bool pending_dirty_ = false;
   absl::flat_hash_map<KeyId, ItemParams> overrides_;  // store-specific records
   std::vector<KeyId> dirty_overrides_;
-  const KeyIndex* keys_ = nullptr;  // the task's index, remembered for describe()/snapshot()
 };
 
 }  // namespace sw

@@ -106,7 +106,8 @@ int inspect_command(const Args& args) {
       w.field("found", false);
     } else {
       w.field("found", true).field("key_id", static_cast<uint64_t>(key));
-      for (Operator* op : p.operators.pointers()) w.key(op->name()).raw(op->describe(key));
+      for (Operator* op : p.operators.pointers())
+        w.key(op->name()).raw(op->describe(key, task.keys()));
     }
     w.end_object();
   }

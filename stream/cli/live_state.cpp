@@ -28,7 +28,8 @@ void StateQueries::serve(const Task& task) {
       std::string out;
       JsonWriter w(out);
       w.begin_object().field("store", r->store).field("sku", r->sku);
-      for (const Operator* op : task.operators()) w.key(op->name()).raw(op->describe(key));
+      for (const Operator* op : task.operators())
+        w.key(op->name()).raw(op->describe(key, task.keys()));
       w.end_object();
       r->answer = std::move(out);
     }

@@ -527,12 +527,12 @@ TEST(AnomalyOperatorTest, RestoreMidStreamGivesTheSameOutputs) {
     AnomalyOperator first(Config::from_yaml(yaml));
     drive(first, ctx, events, 0, cut);
     StateBatch batch;
-    first.snapshot(batch);
+    first.snapshot(batch, ctx.keys());
     ASSERT_TRUE(store.commit(batch).is_ok());
     // A second, incremental snapshot after more input must also restore correctly.
     drive(first, ctx, events, cut, cut + 50);
     StateBatch batch2;
-    first.snapshot(batch2);
+    first.snapshot(batch2, ctx.keys());
     ASSERT_TRUE(store.commit(batch2).is_ok());
     ctx.timers.clear();  // the task does not persist timers: restore re-registers them
     AnomalyOperator second(Config::from_yaml(yaml));
@@ -570,7 +570,7 @@ std::string record_after_metric_events(const std::string& yaml, char index) {
   FakeContext ctx;
   for (int i = 0; i < 50; ++i) ctx.send(op, metric(kMonday + i * kMinute, "latency", 20));
   StateBatch batch;
-  op.snapshot(batch);
+  op.snapshot(batch, ctx.keys());
   FakeStateStore store;
   EXPECT_TRUE(store.commit(batch).is_ok());
   auto got = store.get(AnomalyOperator::kStateNs, std::string("\0\0\0", 3) + index);
@@ -660,7 +660,7 @@ TEST(AnomalyOperatorTest, SalesSeriesOfAnOlderFormatKeepTheirExpectedValues) {
     for (int i = 0; i < n; ++i) ctx.send(op, testing::sale(h + i * kMinute, "S1", "SKU-A", 1, 2.0));
   }
   StateBatch batch;
-  op.snapshot(batch);
+  op.snapshot(batch, ctx.keys());
   FakeStateStore store;
   ASSERT_TRUE(store.commit(batch).is_ok());
   auto got = store.get(AnomalyOperator::kStateNs, std::string("\0\0\0\1", 4));

@@ -184,7 +184,7 @@ TEST(ForecastOperatorTest, LongHorizonAnchorLearnsOutOfSampleResiduals) {
   for (int d = 95; d < 150; ++d) sell_day(op, ctx, d, pois(rng));
   // Origin day 150: the stored 91-step forecast is the horizon's step 91.
   sell_day(op, ctx, 150, pois(rng));
-  ASSERT_TRUE(op.forecast(key, 100, pts));
+  ASSERT_TRUE(op.forecast(key, 100, ctx.keys(), pts));
   const double f = pts[90].mean;
   // Interpolation between the 28-step and long anchors in log h (h = 60).
   double lo28 = 0, hi28 = 0, lo91 = 0, hi91 = 0;
@@ -218,7 +218,7 @@ TEST(ForecastOperatorTest, LearnsDayOfWeekProfile) {
   for (int d = 0; d < 180; ++d) sell_day(op, ctx, d, (d % 7) == 5 ? 30 : 10);
   std::vector<HorizonPoint> pts;
   const KeyId k = ctx.key("S1", "A");
-  ASSERT_TRUE(op.forecast(k, 7, pts));
+  ASSERT_TRUE(op.forecast(k, 7, ctx.keys(), pts));
   // Next bucket is day 180 (weekday 5 = Saturday).
   EXPECT_NEAR(pts[0].mean, 30, 2.5);
   for (int i = 1; i < 7; ++i) EXPECT_NEAR(pts[i].mean, 10, 1.0) << i;
@@ -242,7 +242,7 @@ TEST(ForecastOperatorTest, KeyRefinesPooledMonthProfile) {
       ctx.advance_watermark(op, day_ms(d + 1));
     }
     std::vector<HorizonPoint> pts;
-    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 61, pts));  // May (31 days), then June
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 61, ctx.keys(), pts));  // May (31 days), then June
     double may = 0, june = 0;
     for (int i = 0; i < 31; ++i) may += pts[i].mean / 31;
     for (int i = 31; i < 61; ++i) june += pts[i].mean / 30;
@@ -275,7 +275,7 @@ TEST(ForecastOperatorTest, KeyRefinesPooledHourProfile) {
     }
     std::vector<HorizonPoint> pts;
     // The last event was day 59, 19:00: the open bucket is day 59, 20:00.
-    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 24, pts));
+    EXPECT_TRUE(op.forecast(ctx.key("S1", "B"), 24, ctx.keys(), pts));
     EXPECT_EQ(pts[0].time_ms, day_ms(59) + 20 * kHour);
     // Day 60, 18:00 over the mean of 17:00 and 19:00 (the neighbours cancel the trend).
     return pts[22].mean / ((pts[21].mean + pts[23].mean) / 2);
@@ -308,8 +308,8 @@ TEST(ForecastOperatorTest, OutOfStockBucketsAreCensored) {
   EXPECT_EQ(op.censored_buckets(), 15u);
   EXPECT_EQ(control.censored_buckets(), 0u);
   std::vector<HorizonPoint> a, b;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, a));
-  ASSERT_TRUE(control.forecast(cctx.key("S1", "A"), 1, b));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, ctx.keys(), a));
+  ASSERT_TRUE(control.forecast(cctx.key("S1", "A"), 1, cctx.keys(), b));
   EXPECT_NEAR(a[0].mean, 10, 0.5);  // the empty shelf did not teach "demand fell"
   EXPECT_LT(b[0].mean, 9.0);        // without stock information it did
   auto recs = ctx.of(OutputStream::kForecasts);
@@ -365,13 +365,13 @@ TEST(ForecastOperatorTest, PromotionIsNotReadAsTrendAndUpliftIsLearned) {
     day(control, cctx, d);
   }
   std::vector<HorizonPoint> a, b;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 1, a));
-  ASSERT_TRUE(control.forecast(cctx.key("S1", "SKU0"), 1, b));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 1, ctx.keys(), a));
+  ASSERT_TRUE(control.forecast(cctx.key("S1", "SKU0"), 1, cctx.keys(), b));
   EXPECT_NEAR(a[0].mean, 20, 1.0);        // with the promotion known, the level barely moved
   EXPECT_GT(b[0].mean, a[0].mean + 1.0);  // without it, the promoted week raised the level
   // A scheduled promotion lifts the forecast on its days by the learned uplift (~2x).
   ctx.send(op, promotion(day_ms(67), "SKU0", day_ms(70), day_ms(72), 50));
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 7, a));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "SKU0"), 7, ctx.keys(), a));
   EXPECT_NEAR(a[0].mean, 20, 1.0);
   EXPECT_GT(a[3].mean / a[0].mean, 1.6);  // day 70
   EXPECT_LT(a[3].mean / a[0].mean, 2.4);
@@ -398,12 +398,12 @@ TEST(ForecastOperatorTest, NewKeyStartsFromItsCategoryStorePrior) {
   ctx.take();
   ctx.advance_watermark(op, day_ms(61));
   std::vector<HorizonPoint> pts;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "NEW"), 1, pts));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "NEW"), 1, ctx.keys(), pts));
   EXPECT_NEAR(pts[0].mean, 15, 0.5);
   // A key of another category in another store has no prior: its first day is its level.
   ctx.send(op, testing::sale(day_ms(61) + 12 * kHour, "S2", "OTHER", 10));
   ctx.advance_watermark(op, day_ms(62));
-  ASSERT_TRUE(op.forecast(ctx.key("S2", "OTHER"), 1, pts));
+  ASSERT_TRUE(op.forecast(ctx.key("S2", "OTHER"), 1, ctx.keys(), pts));
   EXPECT_NEAR(pts[0].mean, 10, 1e-6);
 }
 
@@ -429,7 +429,7 @@ TEST(ForecastOperatorTest, FarHorizonExpectsPromotionsNotYetAnnounced) {
     ctx.advance_watermark(op, day_ms(d + 1));
   }
   std::vector<HorizonPoint> pts;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "P0"), 10, pts));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "P0"), 10, ctx.keys(), pts));
   // Day 124: inside the announcement lead, nothing announced: the unpromoted baseline.
   EXPECT_NEAR(pts[0].mean, 20, 1.5);
   // Day 129: beyond the lead, 30 % of buckets are promoted with ~2x uplift: ~1.3x expected.
@@ -445,7 +445,7 @@ TEST(ForecastOperatorTest, SlowMoverUsesIntermittentModel) {
   const std::string model(op.key_model(k));
   EXPECT_TRUE(model == "croston_sba" || model == "tsb") << model;
   std::vector<HorizonPoint> pts;
-  ASSERT_TRUE(op.forecast(k, 7, pts));
+  ASSERT_TRUE(op.forecast(k, 7, ctx.keys(), pts));
   double sum = 0;
   for (const auto& p : pts) sum += p.mean;
   EXPECT_NEAR(sum / 7, 0.4, 0.12);  // 2 units every 5 days
@@ -474,7 +474,7 @@ TEST(ForecastOperatorTest, DriftFiresRefitsAndResolves) {
   EXPECT_NE(alerts[1]->json.find("\"status\":\"resolved\""), std::string::npos);
   EXPECT_EQ(alerts[0]->id, alerts[1]->id);
   std::vector<HorizonPoint> pts;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, pts));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 1, ctx.keys(), pts));
   EXPECT_NEAR(pts[0].mean, 40, 4);  // re-fitted to the new level
 }
 
@@ -485,15 +485,15 @@ TEST(ForecastOperatorTest, DemandViewSumsTheForecastOverTheLeadTime) {
   const DemandView* view = op.demand_view();
   DemandEstimate est;
   const KeyId k = ctx.key("S1", "A");
-  ASSERT_TRUE(view->demand(k, day_ms(60), 7, 35, est));
+  ASSERT_TRUE(view->demand(k, ctx.keys(), day_ms(60), 7, 35, est));
   EXPECT_NEAR(est.total_mean, 70, 1.0);
   EXPECT_NEAR(est.mean_per_day, 10, 0.15);
   EXPECT_NEAR(est.cover_days, 3.5, 0.1);
   EXPECT_GT(est.total_sd, 0);
-  ASSERT_TRUE(view->demand(k, day_ms(60), 2.5, 0, est));
+  ASSERT_TRUE(view->demand(k, ctx.keys(), day_ms(60), 2.5, 0, est));
   EXPECT_NEAR(est.total_mean, 25, 0.5);
   EXPECT_EQ(est.cover_days, 0);
-  EXPECT_FALSE(view->demand(ctx.key("S1", "B"), day_ms(60), 7, 1, est));
+  EXPECT_FALSE(view->demand(ctx.key("S1", "B"), ctx.keys(), day_ms(60), 7, 1, est));
 }
 
 TEST(ForecastOperatorTest, HourlyBucketsLearnIntraDayProfile) {
@@ -511,7 +511,7 @@ TEST(ForecastOperatorTest, HourlyBucketsLearnIntraDayProfile) {
   auto recs = ctx.of(OutputStream::kForecasts);
   EXPECT_EQ(recs.size(), 39u * 24 + 1);
   std::vector<HorizonPoint> pts;
-  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 24, pts));
+  ASSERT_TRUE(op.forecast(ctx.key("S1", "A"), 24, ctx.keys(), pts));
   EXPECT_EQ(pts[23].time_ms, day_ms(40) + 10 * kHour);
   EXPECT_GT(pts[23].mean, 5 * pts[16].mean);
   EXPECT_GT(pts[23].mean, 8);
@@ -540,10 +540,10 @@ void history(ForecastOperator& op, FakeContext& ctx, int from, int to) {
   }
 }
 
-// An incremental checkpoint (dirty keys only) of `op` committed to `store`.
-void checkpoint(ForecastOperator& op, FakeStateStore& store) {
+// An incremental checkpoint (dirty keys only) of `op` (fed through `ctx`) committed to `store`.
+void checkpoint(ForecastOperator& op, const FakeContext& ctx, FakeStateStore& store) {
   StateBatch b;
-  op.snapshot(b);
+  op.snapshot(b, ctx.keys());
   const Status st = store.commit(b);
   ASSERT_TRUE(st.is_ok()) << st.to_string();
 }
@@ -575,9 +575,9 @@ TEST(ForecastOperatorTest, RestoreGivesByteIdenticalOutputs) {
     FakeContext c1;
     c1.send(first, testing::item(0, "A", f));
     history(first, c1, 0, 20);
-    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
     history(first, c1, 20, 112);
-    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
     got = c1.take();
     double lo = 0, hi = 0;
     uint32_t n = 0;
@@ -614,9 +614,9 @@ TEST(ForecastOperatorTest, HourlyRestoreGivesByteIdenticalOutputs) {
     ForecastOperator first(o);
     FakeContext c1;
     history(first, c1, 0, 9);
-    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
     history(first, c1, 9, 17);
-    ASSERT_NO_FATAL_FAILURE(checkpoint(first, store));
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
     got = c1.take();
   }
   ForecastOperator second(o);

@@ -84,7 +84,8 @@ Config test_config(const std::vector<std::string>& extra = {}) {
 class FixedDemandView : public DemandView {
  public:
   FixedDemandView(double mean, double sd) : mean_(mean), sd_(sd) {}
-  bool demand(KeyId, int64_t, double days, double, DemandEstimate& out) const override {
+  bool demand(KeyId, const KeyIndex&, int64_t, double days, double,
+              DemandEstimate& out) const override {
     out.mean_per_day = mean_;
     out.sd_per_day = sd_;
     out.total_mean = mean_ * days;
@@ -230,7 +231,7 @@ TEST(LowStockOperatorTest, EwmaOfDailyDemandAndVariance) {
   // var_L = 4·7.25 + 7.5²·1 = 29 + 56.25 = 85.25; SS = z·sqrt(85.25) = 1.644854·9.233093
   //       = 15.187086; ROP = 30 + 15.187086 = 45.187086.
   // On hand = 1000 - (10 + 4 + 8 + 1) = 977; cover = 977 / 7.5 = 130.2667 days.
-  LowStockOperator::Plan p = op.plan(k, at(3), &ctx);
+  LowStockOperator::Plan p = op.plan(k, at(3), ctx.keys(), ctx.views().demand);
   EXPECT_DOUBLE_EQ(p.on_hand, 977);
   EXPECT_NEAR(p.demand, 7.5, 1e-9);
   EXPECT_NEAR(p.safety_stock, 15.187086, 1e-5);
@@ -335,7 +336,7 @@ TEST(LowStockOperatorTest, ViewPlanUsesForecastTotals) {
   ctx.set_demand_view(&view);
   const KeyId k = ctx.key("S1", "A");
   ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
-  LowStockOperator::Plan p = op.plan(k, at(0, 1), &ctx);
+  LowStockOperator::Plan p = op.plan(k, at(0, 1), ctx.keys(), ctx.views().demand);
   EXPECT_TRUE(p.from_view);
   EXPECT_NEAR(p.safety_stock, 17.715616, 1e-5);
   EXPECT_NEAR(p.reorder_point, kRop, 1e-5);
@@ -552,7 +553,7 @@ TEST(LowStockOperatorTest, ItemReferenceDataSkuWideOverridesAndPending) {
   ctx.send(op, inventory(at(0, 1), "S1", "B", InventoryKind::kSnapshot, 100));
   ctx.send(op, inventory(at(0, 1), "S2", "B", InventoryKind::kSnapshot, 100));
   ctx.send(op, inventory(at(0, 1), "S1", "C", InventoryKind::kSnapshot, 100));
-  LowStockOperator::Plan p1 = op.plan(ctx.key("S1", "B"), at(0, 1), &ctx);
+  LowStockOperator::Plan p1 = op.plan(ctx.key("S1", "B"), at(0, 1), ctx.keys(), ctx.views().demand);
   EXPECT_DOUBLE_EQ(p1.lead, 2);
   EXPECT_DOUBLE_EQ(p1.lead_sd, 0);
   EXPECT_DOUBLE_EQ(p1.pack, 12);
@@ -561,11 +562,11 @@ TEST(LowStockOperatorTest, ItemReferenceDataSkuWideOverridesAndPending) {
   EXPECT_NEAR(p1.z, 2.326348, 1e-5);  // Φ⁻¹(0.99), float-stored
   // ROP = 10·2 + 0 = 20 (σ_d = 0, σ_L = 0).
   EXPECT_NEAR(p1.reorder_point, 20, 1e-9);
-  LowStockOperator::Plan p2 = op.plan(ctx.key("S2", "B"), at(0, 1), &ctx);
+  LowStockOperator::Plan p2 = op.plan(ctx.key("S2", "B"), at(0, 1), ctx.keys(), ctx.views().demand);
   EXPECT_DOUBLE_EQ(p2.lead, 6);     // store override
   EXPECT_DOUBLE_EQ(p2.lead_sd, 0);  // from the sku record
   EXPECT_DOUBLE_EQ(p2.pack, 12);
-  LowStockOperator::Plan p3 = op.plan(ctx.key("S1", "C"), at(0, 1), &ctx);
+  LowStockOperator::Plan p3 = op.plan(ctx.key("S1", "C"), at(0, 1), ctx.keys(), ctx.views().demand);
   EXPECT_DOUBLE_EQ(p3.lead, 4);  // config defaults
   EXPECT_DOUBLE_EQ(p3.lead_sd, 1);
   EXPECT_DOUBLE_EQ(p3.pack, 1);
@@ -574,8 +575,8 @@ TEST(LowStockOperatorTest, ItemReferenceDataSkuWideOverridesAndPending) {
   ItemFields update;
   update.lead_time_days = 3;
   ctx.send(op, item(at(1), "B", update));
-  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S1", "B"), at(1), &ctx).lead, 3);
-  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S2", "B"), at(1), &ctx).lead, 6);
+  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S1", "B"), at(1), ctx.keys(), ctx.views().demand).lead, 3);
+  EXPECT_DOUBLE_EQ(op.plan(ctx.key("S2", "B"), at(1), ctx.keys(), ctx.views().demand).lead, 6);
 }
 
 // A scripted run touching every feature; used for id stability and snapshot/restore.
@@ -649,15 +650,15 @@ TEST(LowStockOperatorTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
         ctx.send(op, ev[i]);
         if (i == cut / 2) {
           StateBatch batch;
-          op.snapshot(batch);
+          op.snapshot(batch, ctx.keys());
           ASSERT_TRUE(store.commit(batch).is_ok());
         }
       }
       StateBatch batch;
-      op.snapshot(batch);
+      op.snapshot(batch, ctx.keys());
       ASSERT_TRUE(store.commit(batch).is_ok());
       StateBatch empty;
-      op.snapshot(empty);
+      op.snapshot(empty, ctx.keys());
       EXPECT_TRUE(empty.empty());  // nothing dirty after a snapshot
       for (KeyId k = 0; k < ctx.keys().size(); ++k) {
         key_order.emplace_back(ctx.keys().store(k), ctx.keys().sku(k));
@@ -718,7 +719,7 @@ TEST(LowStockOperatorTest, RestoresFixedRecordBaseAndLog) {
   feed_script(original, ctx);
   ASSERT_GE(ctx.keys().size(), 2u);
   StateBatch snapshot, b;
-  original.snapshot(snapshot);
+  original.snapshot(snapshot, ctx.keys());
   for (size_t i = 0; i < snapshot.size(); ++i) {  // item parameters and overrides as they are
     StateBatch::OpView op = snapshot.op(i);
     if (op.kind == StateBatch::OpKind::kPut && op.ns != LowStockOperator::kStateNs) {
@@ -739,7 +740,7 @@ TEST(LowStockOperatorTest, RestoresFixedRecordBaseAndLog) {
   LowStockOperator restored(test_config());
   ASSERT_TRUE(restored.restore(store, ctx).is_ok());
   for (KeyId k = 0; k < ctx.keys().size(); ++k) {
-    EXPECT_EQ(restored.describe(k), original.describe(k)) << "key " << k;
+    EXPECT_EQ(restored.describe(k, ctx.keys()), original.describe(k, ctx.keys())) << "key " << k;
   }
 }
 
@@ -749,7 +750,7 @@ TEST(LowStockOperatorTest, RestoreRejectsTruncatedCompactRecords) {
   FakeContext ctx;
   feed_script(original, ctx);
   StateBatch base;
-  original.snapshot(base);
+  original.snapshot(base, ctx.keys());
   for (size_t i = 0; i < base.size(); ++i) {
     StateBatch::OpView op = base.op(i);
     if (op.kind != StateBatch::OpKind::kPut || op.ns != LowStockOperator::kStateNs) continue;
@@ -771,7 +772,7 @@ TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
   FakeContext ctx;
   feed_script(original, ctx);
   StateBatch base;
-  original.snapshot(base);  // the first snapshot writes the base
+  original.snapshot(base, ctx.keys());  // the first snapshot writes the base
   FakeStateStore store;
   StateBatch legacy;
   for (size_t i = 0; i < base.size(); ++i) {
@@ -788,10 +789,10 @@ TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
   LowStockOperator restored(test_config());
   ASSERT_TRUE(restored.restore(store, ctx).is_ok());
   for (KeyId k = 0; k < ctx.keys().size(); ++k) {
-    EXPECT_EQ(restored.describe(k), original.describe(k));
+    EXPECT_EQ(restored.describe(k, ctx.keys()), original.describe(k, ctx.keys()));
   }
   StateBatch migration;
-  restored.snapshot(migration);
+  restored.snapshot(migration, ctx.keys());
   ASSERT_GE(migration.size(), 2u);
   EXPECT_EQ(migration.op(0).kind, StateBatch::OpKind::kRemovePrefix);
   EXPECT_EQ(migration.op(0).ns, LowStockOperator::kStateNs);
@@ -799,7 +800,7 @@ TEST(LowStockOperatorTest, RestoresPerKeyLayoutAndMigratesIt) {
   LowStockOperator again(test_config());
   ASSERT_TRUE(again.restore(store, ctx).is_ok());
   for (KeyId k = 0; k < ctx.keys().size(); ++k) {
-    EXPECT_EQ(again.describe(k), original.describe(k));
+    EXPECT_EQ(again.describe(k, ctx.keys()), original.describe(k, ctx.keys()));
   }
 }
 
@@ -810,13 +811,13 @@ TEST(LowStockOperatorTest, DescribeShowsStateAndOpenAlerts) {
   ctx.set_demand_view(&view);
   ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 5, 7));
   const KeyId k = ctx.key("S1", "A");
-  std::string d = op.describe(k);
+  std::string d = op.describe(k, ctx.keys());
   EXPECT_EQ(field(d, "on_hand"), "5");
   EXPECT_EQ(field(d, "on_order"), "7");
   EXPECT_EQ(field(d, "inventory_position"), "12");
   EXPECT_EQ(field(d, "type"), "\"low_stock\"");
   EXPECT_EQ(field(d, "id"), "\"" + alerts(ctx, "low_stock")[0]->id + "\"");
-  EXPECT_EQ(op.describe(ctx.key("S9", "Z")), "{}");
+  EXPECT_EQ(op.describe(ctx.key("S9", "Z"), ctx.keys()), "{}");
 }
 
 TEST(LowStockOperatorTest, SteadyStateEventsDoNotAllocate) {
@@ -916,7 +917,7 @@ TEST(LowStockGeneratedTest, StockoutsArePrecededByLowStockAlerts) {
     if (e.type == EventType::kSale || e.type == EventType::kReturn ||
         e.type == EventType::kInventory) {
       KeyId k = ctx.key(e.store, e.sku);
-      LowStockOperator::Plan p = op.plan(k, e.ts_ms, &ctx);
+      LowStockOperator::Plan p = op.plan(k, e.ts_ms, ctx.keys(), ctx.views().demand);
       samples[k].push_back({e.ts_ms, p.on_hand, p.position, p.reorder_point, p.lead, p.demand,
                             p.enough_history && p.inventory_known, p.inventory_known});
     }

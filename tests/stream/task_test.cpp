@@ -60,7 +60,7 @@ class DailyTotals final : public Operator {
     days_[key].erase(it);
     dirty_.push_back(key);
   }
-  void snapshot(StateBatch& b) override {
+  void snapshot(StateBatch& b, const KeyIndex& /*keys*/) override {
     for (KeyId k : dirty_) {
       std::string v;
       ByteWriter w(v);
