@@ -259,21 +259,102 @@ TEST(AnomalyOperatorTest, EventTypeGoingQuietAlertsOnItsVolumeSeries) {
   EXPECT_TRUE(alerts_with(ctx, "\"series\":\"events.sale\"").empty());
 }
 
+TEST(AnomalyDetectorTest, StateBytesRoundTripGivesIdenticalScores) {
+  // A series taken through the operator's own record codec (anomaly::encode_series /
+  // decode_series, what snapshot() and restore() use) mid-way scores the rest of the stream
+  // exactly as the uninterrupted series: detector state, week table and silence state.
+  const AnomalyDetector det(AnomalyOperator::sales_defaults(AnomalyDetectorConfig{}));
+  auto fresh = [] {
+    anomaly::Series s;
+    s.kind = anomaly::SeriesKind::kStoreEvents;
+    s.store = "S1";
+    s.week = std::make_unique<AnomalyWeekState>();
+    s.quiet = std::make_unique<AnomalySilenceState>();
+    return s;
+  };
+  // Hourly counts, open 08:00-20:00 with a midday peak, +-20% noise, a spike at hour 1200.
+  std::vector<double> values;
+  uint64_t rng = 10;
+  for (int i = 0; i < 1500; ++i) {
+    rng = rng * 6364136223846793005ULL + 1442695040888963407ULL;
+    const double noise = static_cast<double>(rng >> 11) / static_cast<double>(1ULL << 53);
+    const int hour = i % 24;
+    const double base = hour < 8 || hour >= 20 ? 0 : 30 - std::abs(hour - 14) * 3;
+    values.push_back(std::round(base * (0.8 + 0.4 * noise)) + (i == 1200 ? 60 : 0));
+  }
+  auto push = [&](anomaly::Series& s, int i) {
+    const int64_t t = kMonday + i * kHour;
+    const int64_t day = t / kDay;
+    return det
+        .update(s.det, s.week.get(), t, values[static_cast<size_t>(i)], static_cast<int>(i % 24),
+                static_cast<int>((day + 3) % 7), 1.0, s.quiet.get())
+        .score;
+  };
+  anomaly::Series whole = fresh();
+  std::vector<double> full;
+  for (int i = 0; i < 1500; ++i) full.push_back(push(whole, i));
+  ASSERT_GT(*std::max_element(full.begin() + 1195, full.begin() + 1205), 0.6);
+
+  anomaly::Series first = fresh();
+  std::vector<double> split;
+  for (int i = 0; i < 700; ++i) split.push_back(push(first, i));
+  first.bucket_start = kMonday + 699 * kHour;
+  first.bucket_sum = 17;
+  first.episode_start = kMonday + 650 * kHour;
+  first.severity = 2;
+  const std::string bytes = anomaly::encode_series(first);
+  anomaly::Series restored;
+  uint32_t format = 0;
+  const Status st = anomaly::decode_series(bytes, restored, format);
+  ASSERT_TRUE(st.is_ok()) << st.to_string();
+  EXPECT_EQ(format, AnomalyOperator::kFormatVersion);
+  ASSERT_NE(restored.week, nullptr);
+  ASSERT_NE(restored.quiet, nullptr);
+  EXPECT_EQ(restored.kind, first.kind);
+  EXPECT_EQ(restored.store, "S1");
+  EXPECT_EQ(restored.bucket_start, first.bucket_start);
+  EXPECT_EQ(restored.bucket_sum, 17);
+  EXPECT_EQ(restored.episode_start, first.episode_start);
+  EXPECT_EQ(restored.severity, 2);
+  EXPECT_EQ(anomaly::encode_series(restored), bytes);
+  for (int i = 700; i < 1500; ++i) split.push_back(push(restored, i));
+  EXPECT_EQ(full, split);
+}
+
 TEST(AnomalyOperatorTest, EndOfInputLeavesThePartialBucketOpen) {
   // The input stops at 10:01 on day 21: the 10:00 bucket holds one event out of the usual
   // 30. End of input must not read that as a drop.
+  const int64_t last = kMonday + 21 * kDay + 10 * kHour + kMinute;
+  // Sales every 2 minutes, 08:00-20:00, for 22 days up to `last`; then, if `then_ms` is set,
+  // one more sale of the store at `then_ms` (the stream moves on past the 10:00 bucket).
+  auto run = [&](AnomalyOperator& op, FakeContext& ctx, int64_t then_ms) {
+    for (int d = 0; d < 22; ++d) {
+      for (int64_t t = kMonday + d * kDay + 8 * kHour;
+           t < kMonday + d * kDay + 20 * kHour && t <= last; t += 2 * kMinute) {
+        ctx.advance_watermark(op, t - kMinute);
+        ctx.send(op, testing::sale(t + kMinute, "S1", "SKU-A", 1, 2.0));
+      }
+    }
+    if (then_ms != 0) {
+      ctx.advance_watermark(op, then_ms - kMinute);
+      ctx.send(op, testing::sale(then_ms, "S1", "SKU-A", 1, 2.0));
+    }
+    ctx.advance_watermark(op, std::numeric_limits<int64_t>::max());
+    op.on_end_of_input(ctx);
+  };
+  // Control: when the stream has moved on (a sale at 11:30), the same one-event bucket is
+  // closed and raises the drop, so the check below cannot pass for want of any alert.
+  AnomalyOperator control(Config::from_yaml("{}"));
+  FakeContext cctx;
+  run(control, cctx, last + kHour + 29 * kMinute);
+  auto closed = alerts_with(cctx, "\"store_events\"");
+  ASSERT_FALSE(closed.empty()) << "a closed 10:00 bucket with 1 of ~30 events must alert";
+  EXPECT_GE(closed.back()->time_ms, last - kHour) << closed.back()->json;
+  EXPECT_TRUE(has(*closed.back(), "\"direction\":\"drop\"")) << closed.back()->json;
+
   AnomalyOperator op(Config::from_yaml("{}"));
   FakeContext ctx;
-  const int64_t last = kMonday + 21 * kDay + 10 * kHour + kMinute;
-  for (int d = 0; d < 22; ++d) {
-    for (int64_t t = kMonday + d * kDay + 8 * kHour;
-         t < kMonday + d * kDay + 20 * kHour && t <= last; t += 2 * kMinute) {
-      ctx.advance_watermark(op, t - kMinute);
-      ctx.send(op, testing::sale(t + kMinute, "S1", "SKU-A", 1, 2.0));
-    }
-  }
-  ctx.advance_watermark(op, std::numeric_limits<int64_t>::max());
-  op.on_end_of_input(ctx);
+  run(op, ctx, 0);
   for (const OutputRecord* r : alerts_with(ctx, "\"store_events\"")) {
     EXPECT_LT(r->time_ms, last - kHour) << r->json;
   }
