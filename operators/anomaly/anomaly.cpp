@@ -9,6 +9,7 @@
 
 #include "stream/bytes.h"
 #include "stream/calendar.h"
+#include "stream/civil_time.h"
 #include "stream/config.h"
 #include "stream/decoder.h"
 #include "stream/json_writer.h"
@@ -124,9 +125,9 @@ void AnomalyOperator::slot_of(const Series& s, int64_t ts_ms, const OperatorCont
     weekday = d.weekday;
     return;
   }
-  int64_t day = floor_div(ts_ms, kMsPerDay);
+  const int64_t day = civil::day_of_ms(ts_ms);
   hour = static_cast<int>((ts_ms - day * kMsPerDay) / kMsPerHour);
-  weekday = static_cast<int>(((day + 3) % 7 + 7) % 7);  // 1970-01-01 was a Thursday
+  weekday = civil::weekday(day);
 }
 
 double AnomalyOperator::current_bump(const Series& s, int64_t now_ms) const {
@@ -152,11 +153,11 @@ bool AnomalyOperator::suppressed_at(const Series& s, int64_t ts_ms) const {
 }
 
 bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
-  if (promos_.empty()) return false;
+  if (meta_.promos.empty()) return false;
   if (s.sku.empty() && s.store.empty()) return false;
   auto active = [&](const std::string& k) {
-    auto it = promos_.find(k);
-    if (it == promos_.end()) return false;
+    auto it = meta_.promos.find(k);
+    if (it == meta_.promos.end()) return false;
     for (const auto& [a, b] : it->second) {
       if (ts_ms >= a && ts_ms < b) return true;
     }
@@ -168,7 +169,7 @@ bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
     return false;
   }
   // Store-level series: any promotion in that store.
-  for (const auto& [k, v] : promos_) {
+  for (const auto& [k, v] : meta_.promos) {
     if (k.size() > s.store.size() && k.compare(0, s.store.size(), s.store) == 0 &&
         k[s.store.size()] == '|' && active(k)) {
       return true;
@@ -179,8 +180,8 @@ bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
 
 void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
   if (e.type != EventType::kFeedback && e.type != EventType::kPromotion) {
-    if (e.ts_ms > max_event_ms_) {
-      max_event_ms_ = e.ts_ms;
+    if (e.ts_ms > meta_.max_event_ms) {
+      meta_.max_event_ms = e.ts_ms;
       meta_dirty_ = true;
     }
   }
@@ -210,7 +211,7 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
     case EventType::kFeedback: {
       auto it = alert_ids_.find(std::string(e.alert_id));
       if (it == alert_ids_.end()) {
-        ++unknown_feedback_;
+        ++meta_.unknown_feedback;
         meta_dirty_ = true;
         return;
       }
@@ -220,10 +221,10 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
         s.bump = std::min(settings_.dismiss_max, current_bump(s, now) + settings_.dismiss_step);
         s.bump_ms = now;
         ++s.dismissed;
-        ++dismissed_;
+        ++meta_.dismissed;
       } else if (e.action == FeedbackAction::kConfirm) {
         ++s.confirmed;
-        ++confirmed_;
+        ++meta_.confirmed;
       }
       meta_dirty_ = true;
       mark_dirty(it->second);
@@ -231,11 +232,12 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
     }
     case EventType::kPromotion: {
       std::string k = std::string(e.store) + "|" + std::string(e.sku);
-      auto& v = promos_[k];
+      auto& v = meta_.promos[k];
       std::pair<int64_t, int64_t> iv{e.start_ms, e.end_ms};
       if (std::find(v.begin(), v.end(), iv) == v.end()) v.push_back(iv);
       // Forget promotions that ended long ago (bounded state).
-      int64_t horizon = max_event_ms_ == INT64_MIN ? INT64_MIN : max_event_ms_ - 30 * kMsPerDay;
+      int64_t horizon =
+          meta_.max_event_ms == INT64_MIN ? INT64_MIN : meta_.max_event_ms - 30 * kMsPerDay;
       std::erase_if(v, [&](const auto& p) { return p.second < horizon; });
       meta_dirty_ = true;
       return;
@@ -292,8 +294,8 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
 
 void AnomalyOperator::on_dead_letter(int64_t ts_ms, OperatorContext& ctx) {
   if (ts_ms == INT64_MIN) return;  // nothing seen yet: no time to attribute it to
-  if (ts_ms > max_event_ms_) {
-    max_event_ms_ = ts_ms;
+  if (ts_ms > meta_.max_event_ms) {
+    meta_.max_event_ms = ts_ms;
     meta_dirty_ = true;
   }
   uint32_t idx = series_for(SeriesKind::kDeadLetters, {}, {}, "dlq", UINT32_MAX);
@@ -351,7 +353,8 @@ void AnomalyOperator::on_timer(KeyId key, int64_t time_ms, uint32_t tag, Operato
   const int64_t b = bucket_of(s.kind);
   const int64_t due_end = time_ms - settings_.silence_grace_ms;  // end of the bucket to close
   // Judge silence only while the rest of the stream has moved past the bucket.
-  if (max_event_ms_ == INT64_MIN || due_end > max_event_ms_) return;  // parked until next event
+  if (meta_.max_event_ms == INT64_MIN || due_end > meta_.max_event_ms)
+    return;  // parked until next event
   close_buckets_before(key, floor_div(due_end, b) * b, ctx);
   arm_timer(key, ctx);
 }
@@ -360,12 +363,12 @@ void AnomalyOperator::on_end_of_input(OperatorContext& ctx) {
   // Close every bucket the stream has fully passed (lazy series have no later event to do
   // it). The bucket holding the newest event stays open: a partial bucket would read as a
   // drop at the end of every replay, and a later run continuing the input completes it.
-  if (max_event_ms_ == INT64_MIN) return;
+  if (meta_.max_event_ms == INT64_MIN) return;
   for (uint32_t i = 0; i < series_.size(); ++i) {
     Series& s = series_[i];
     if (!bucketed(s.kind) || s.bucket_start == INT64_MIN) continue;
     const int64_t b = bucket_of(s.kind);
-    close_buckets_before(i, floor_div(max_event_ms_, b) * b, ctx);
+    close_buckets_before(i, floor_div(meta_.max_event_ms, b) * b, ctx);
   }
 }
 
@@ -408,7 +411,7 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
   if (s.episode_start == INT64_MIN) {
     if (sev == 0 || ts_ms < s.cooldown_until) return;
     if (suppressed_at(s, ts_ms)) {
-      ++suppressed_;
+      ++meta_.suppressed;
       meta_dirty_ = true;
       return;
     }
@@ -483,28 +486,7 @@ void AnomalyOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   dirty_.clear();
   if (!meta_dirty_) return;
   meta_dirty_ = false;
-  std::string v;
-  ByteWriter w(v);
-  w.put<uint32_t>(kFormatVersion);
-  w.put(max_event_ms_);
-  w.put(dismissed_);
-  w.put(confirmed_);
-  w.put(suppressed_);
-  w.put(unknown_feedback_);
-  // Promotions in key order, so the bytes do not depend on hash-map iteration order.
-  std::vector<const std::pair<const std::string, std::vector<std::pair<int64_t, int64_t>>>*> ps;
-  for (const auto& p : promos_) ps.push_back(&p);
-  std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->first < b->first; });
-  w.put<uint32_t>(static_cast<uint32_t>(ps.size()));
-  for (auto* p : ps) {
-    w.put_string(p->first);
-    w.put<uint32_t>(static_cast<uint32_t>(p->second.size()));
-    for (const auto& [a, b] : p->second) {
-      w.put(a);
-      w.put(b);
-    }
-  }
-  batch.put(kStateNs, kMetaKey, v);
+  batch.put(kStateNs, kMetaKey, anomaly::encode_meta(meta_));
 }
 
 Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
@@ -516,37 +498,13 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
   type_series_.fill(UINT32_MAX);
   key_series_.clear();
   alert_ids_.clear();
-  promos_.clear();
+  meta_.promos.clear();
   dirty_.clear();
   Status bad = Status::ok();
   Status st = store.scan_prefix(kStateNs, {}, [&](std::string_view k, std::string_view v) {
     if (k == kMetaKey) {
-      ByteReader r(v);
-      uint32_t fmt = 0, n = 0;
-      if (!r.get(fmt) || !anomaly::readable_format(fmt) || !r.get(max_event_ms_) ||
-          !r.get(dismissed_) || !r.get(confirmed_) || !r.get(suppressed_) ||
-          !r.get(unknown_feedback_) || !r.get(n)) {
-        bad = Status::corruption("op/anomaly: bad meta record");
-        return false;
-      }
-      for (uint32_t i = 0; i < n; ++i) {
-        std::string key;
-        uint32_t m = 0;
-        if (!r.get_string(key) || !r.get(m)) {
-          bad = Status::corruption("op/anomaly: bad promotion record");
-          return false;
-        }
-        auto& list = promos_[key];
-        for (uint32_t j = 0; j < m; ++j) {
-          int64_t a = 0, b = 0;
-          if (!r.get(a) || !r.get(b)) {
-            bad = Status::corruption("op/anomaly: bad promotion interval");
-            return false;
-          }
-          list.emplace_back(a, b);
-        }
-      }
-      return true;
+      bad = anomaly::decode_meta(v, meta_);
+      return bad.is_ok();
     }
     uint32_t idx = from_be32(k);
     if (k.size() != 4 || idx != series_.size()) {

@@ -81,9 +81,9 @@ class AnomalyOperator : public Operator {
   //! Observation of the last series updated (score-csv reads it after each metric event).
   const AnomalyObservation& last_observation() const { return last_obs_; }
   size_t series_count() const { return series_.size(); }
-  uint64_t dismissed() const { return dismissed_; }
-  uint64_t confirmed() const { return confirmed_; }
-  uint64_t suppressed() const { return suppressed_; }
+  uint64_t dismissed() const { return meta_.dismissed; }
+  uint64_t confirmed() const { return meta_.confirmed; }
+  uint64_t suppressed() const { return meta_.suppressed; }
   const Settings& settings() const { return settings_; }
   //! Current threshold bump of a series from dismissals (tests, describe); -1 if unknown.
   double dismiss_bump(std::string_view series_name, int64_t now_ms) const;
@@ -141,12 +141,9 @@ class AnomalyOperator : public Operator {
   std::vector<std::array<uint32_t, 2>> sku_series_;        // sku id -> units, revenue
   std::array<uint32_t, kEventTypeCount> type_series_;      // event type -> volume series
   absl::flat_hash_map<std::string, uint32_t> alert_ids_;   // last episode id -> series
-  // Promotions: "store|sku" (store empty = chain-wide) -> [start, end) intervals.
-  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>> promos_;
   std::vector<uint32_t> dirty_;
   bool meta_dirty_ = false;
-  int64_t max_event_ms_ = INT64_MIN;
-  uint64_t dismissed_ = 0, confirmed_ = 0, suppressed_ = 0, unknown_feedback_ = 0;
+  anomaly::Meta meta_;  // counters and promotions (the meta record)
   AnomalyObservation last_obs_;
 };
 

@@ -1,5 +1,6 @@
 #include "operators/anomaly/state.h"
 
+#include <algorithm>
 #include <type_traits>
 
 #include "stream/bytes.h"
@@ -128,6 +129,54 @@ Status decode_series(std::string_view v, Series& s, uint32_t& format) {
   if (!r.empty()) return Status::corruption("undecodable record");
   s.kind = static_cast<SeriesKind>(kind);
   s.timer_armed = armed != 0;
+  return Status::ok();
+}
+
+std::string encode_meta(const Meta& m) {
+  std::string v;
+  ByteWriter w(v);
+  w.put<uint32_t>(kFormatVersion);
+  w.put(m.max_event_ms);
+  w.put(m.dismissed);
+  w.put(m.confirmed);
+  w.put(m.suppressed);
+  w.put(m.unknown_feedback);
+  // Promotions in key order, so the bytes do not depend on hash-map iteration order.
+  std::vector<const std::pair<const std::string, std::vector<std::pair<int64_t, int64_t>>>*> ps;
+  for (const auto& p : m.promos) ps.push_back(&p);
+  std::sort(ps.begin(), ps.end(), [](auto* a, auto* b) { return a->first < b->first; });
+  w.put<uint32_t>(static_cast<uint32_t>(ps.size()));
+  for (auto* p : ps) {
+    w.put_string(p->first);
+    w.put<uint32_t>(static_cast<uint32_t>(p->second.size()));
+    for (const auto& [a, b] : p->second) {
+      w.put(a);
+      w.put(b);
+    }
+  }
+  return v;
+}
+
+Status decode_meta(std::string_view v, Meta& m) {
+  ByteReader r(v);
+  uint32_t fmt = 0, n = 0;
+  if (!r.get(fmt) || !readable_format(fmt) || !r.get(m.max_event_ms) || !r.get(m.dismissed) ||
+      !r.get(m.confirmed) || !r.get(m.suppressed) || !r.get(m.unknown_feedback) || !r.get(n)) {
+    return Status::corruption("op/anomaly: bad meta record");
+  }
+  for (uint32_t i = 0; i < n; ++i) {
+    std::string key;
+    uint32_t count = 0;
+    if (!r.get_string(key) || !r.get(count)) {
+      return Status::corruption("op/anomaly: bad promotion record");
+    }
+    auto& list = m.promos[key];
+    for (uint32_t j = 0; j < count; ++j) {
+      int64_t a = 0, b = 0;
+      if (!r.get(a) || !r.get(b)) return Status::corruption("op/anomaly: bad promotion interval");
+      list.emplace_back(a, b);
+    }
+  }
   return Status::ok();
 }
 

@@ -8,6 +8,10 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <utility>
+#include <vector>
+
+#include <absl/container/flat_hash_map.h>
 
 #include "operators/anomaly_detector.h"
 #include "stream/status.h"
@@ -80,6 +84,19 @@ void fit_optional(std::unique_ptr<T>& state, bool wanted) {
     state = std::make_unique<T>();
   }
 }
+
+//! Operator-wide state: the meta record (kMetaKey).
+struct Meta {
+  int64_t max_event_ms = INT64_MIN;
+  uint64_t dismissed = 0, confirmed = 0, suppressed = 0, unknown_feedback = 0;
+  // Promotions: "store|sku" (store empty = chain-wide) -> [start, end) intervals.
+  absl::flat_hash_map<std::string, std::vector<std::pair<int64_t, int64_t>>> promos;
+};
+//! The meta record (format kFormatVersion; promotions in key order, so the bytes do not
+//! depend on hash-map iteration order).
+std::string encode_meta(const Meta& m);
+//! Reads a meta record of any readable format into `m` (promotions added to m.promos).
+Status decode_meta(std::string_view v, Meta& m);
 
 //! The series record (format kFormatVersion). `name` and `dirty` are not persisted.
 std::string encode_series(const Series& s);
