@@ -24,6 +24,7 @@
 
 #include "bench/replay_context.h"
 #include "operators/forecast.h"
+#include "stream/civil_time.h"
 #include "stream/config.h"
 
 namespace {
@@ -99,16 +100,8 @@ int main(int argc, char** argv) {
   const int train_days = years * 365 + years / 4 + (years >= 4 ? 0 : 0);
   const int total_days = train_days + std::max(horizon, 7);
   const int nkeys = stores * items;
-  auto weekday = [](int32_t d) { return ((d + 3) % 7 + 7) % 7; };
-  auto month = [](int32_t day) {
-    const int64_t z = day + 719468;
-    const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const int64_t doe = z - era * 146097;
-    const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const int64_t mp = (5 * doy + 2) / 153;
-    return static_cast<int>(mp < 10 ? mp + 3 : mp - 9) - 1;
-  };
+  auto weekday = [](int32_t d) { return sw::civil::weekday(d); };
+  auto month = [](int32_t day) { return sw::civil::month_of(day) - 1; };
   std::vector<float> truth(static_cast<size_t>(nkeys) * total_days);
   std::vector<uint16_t> sales(truth.size());
   for (int d = 0; d < total_days; ++d) {

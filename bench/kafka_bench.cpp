@@ -41,9 +41,9 @@
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
 #include "operators/registry.h"
+#include "sim/generator.h"
 #include "state/rocksdb_store.h"
 #include "stream/calendar.h"
-#include "stream/generator.h"
 #include "stream/task.h"
 
 namespace {
