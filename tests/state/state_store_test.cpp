@@ -70,7 +70,12 @@ TEST_P(StateStoreTest, PutGetRemoveAndNamespacesAreIsolated) {
 
 TEST_P(StateStoreTest, RemovePrefixThenPutInOneBatch) {
   StateBatch b;
+  // GCC 12 at -O3 reports a -Wrestrict false positive inside "k" + std::string (GCC bug
+  // 105329); silenced at this site only.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wrestrict"
   for (int i = 0; i < 5; ++i) b.put("ns", "k" + std::to_string(i), "x");
+#pragma GCC diagnostic pop
   ASSERT_TRUE(store_->commit(b).is_ok());
   StateBatch c;
   c.remove_prefix("ns");
