@@ -122,9 +122,11 @@ int main(int argc, char** argv) {
   sw::ForecastOperator op(opts);
   sw::bench::ReplayContext ctx;
   std::vector<std::string> store_names(stores), sku_names(items), cat_names(cats);
-  for (int s = 0; s < stores; ++s) store_names[s] = "S" + std::to_string(s + 1);
-  for (int i = 0; i < items; ++i) sku_names[i] = "SKU-" + std::to_string(i + 1);
-  for (int c = 0; c < cats; ++c) cat_names[c] = "cat" + std::to_string(c);
+  // Appended rather than "S" + std::to_string(...): GCC 12 at -O3 reports a -Wrestrict false
+  // positive inside that operator+ (GCC bug 105329).
+  for (int s = 0; s < stores; ++s) store_names[s].append("S").append(std::to_string(s + 1));
+  for (int i = 0; i < items; ++i) sku_names[i].append("SKU-").append(std::to_string(i + 1));
+  for (int c = 0; c < cats; ++c) cat_names[c].append("cat").append(std::to_string(c));
   std::vector<sw::KeyId> key_ids(nkeys);
   for (int k = 0; k < nkeys; ++k) {
     key_ids[k] = ctx.key(store_names[k / items], sku_names[k % items]);
