@@ -1,5 +1,6 @@
 #include "stream/calendar.h"
 
+#include "stream/civil_time.h"
 #include "stream/config.h"
 
 namespace sw {
@@ -75,33 +76,11 @@ int Calendar::hour(uint32_t store_id, std::string_view store_name, int64_t ts_ms
   return absl::ToCivilHour(absl::FromUnixMillis(ts_ms), zone(store_id, store_name)).hour();
 }
 
-namespace {
-// Proleptic Gregorian (year, month, day) of a day number, by era arithmetic (no lookups).
-void civil_from_days(int32_t days, int& year, int& month, int& mday, int& yday) {
-  const int64_t z = static_cast<int64_t>(days) + 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const int64_t doe = z - era * 146097;
-  const int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  const int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);  // from March 1st
-  const int64_t mp = (5 * doy + 2) / 153;
-  mday = static_cast<int>(doy - (153 * mp + 2) / 5 + 1);
-  month = static_cast<int>(mp < 10 ? mp + 3 : mp - 9);
-  year = static_cast<int>(yoe + era * 400 + (month <= 2 ? 1 : 0));
-  static constexpr int kBefore[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
-  bool leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
-  yday = kBefore[month - 1] + mday + (leap && month > 2 ? 1 : 0);
-}
-}  // namespace
-
 int Calendar::month_of_day(int32_t day) {
-  int y, m, d, yd;
-  civil_from_days(day, y, m, d, yd);
-  return m;
+  return civil::month_of(day);
 }
 int Calendar::day_of_year(int32_t day) {
-  int y, m, d, yd;
-  civil_from_days(day, y, m, d, yd);
-  return yd;
+  return civil::day_of_year(day);
 }
 
 int64_t Calendar::day_start_ms(uint32_t store_id, std::string_view store_name, int32_t day) const {

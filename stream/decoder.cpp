@@ -5,6 +5,8 @@
 
 #include <xxhash.h>
 
+#include "stream/civil_time.h"
+
 namespace sw {
 
 namespace {
@@ -192,20 +194,6 @@ bool parse_digits(const char*& p, const char* end, int n, int& out) {
   return true;
 }
 
-// Days since 1970-01-01 of a proleptic Gregorian date (era-based civil calendar algorithm).
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-bool leap(int y) {
-  return (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-}
-
 }  // namespace
 
 std::string_view decode_error_code(DecodeError e) {
@@ -226,7 +214,7 @@ bool parse_rfc3339(std::string_view s, int64_t& epoch_ms) {
   }
   static constexpr int kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12 || day < 1) return false;
-  if (day > kDays[month - 1] + (month == 2 && leap(year) ? 1 : 0)) return false;
+  if (day > kDays[month - 1] + (month == 2 && civil::is_leap(year) ? 1 : 0)) return false;
   int64_t ms = 0;
   int64_t offset_s = 0;
   if (p != end) {
@@ -270,7 +258,8 @@ bool parse_rfc3339(std::string_view s, int64_t& epoch_ms) {
     if (p != end) return false;
   }
   if (year < 1970 || year > 9999) return false;
-  int64_t days = days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
+  int64_t days =
+      civil::days_from_civil(year, static_cast<unsigned>(month), static_cast<unsigned>(day));
   epoch_ms = ((days * 86400 + hour * 3600 + minute * 60 + second) - offset_s) * 1000 + ms;
   return true;
 }

@@ -1,29 +1,11 @@
 #include "stream/task.h"
 
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
 
-#include "stream/bytes.h"
 #include "stream/config.h"
 #include "stream/json_writer.h"
 
 namespace sw {
-
-namespace {
-constexpr std::string_view kTaskNs = "task";
-constexpr std::string_view kKeysNs = "keys";  // one key per entry (read for restore only)
-// New keys of a checkpoint in chunks: key = be32 first id, value = per key the u32 length
-// and bytes of the store, then of the sku. One entry per chunk instead of one per key.
-constexpr std::string_view kKeyChunksNs = "key_chunks";
-constexpr size_t kKeysPerChunk = 65536;
-constexpr std::string_view kDedupNs = "dedup";
-constexpr uint8_t kMetaVersion = 2;
-
-}  // namespace
 
 TaskOptions TaskOptions::from_config(const Config& c) {
   TaskOptions o;
@@ -46,11 +28,14 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
            std::vector<Operator*> operators, const Calendar& calendar)
     : options_(options),
       source_(source),
-      sinks_(std::move(sinks)),
       store_(store),
       operators_(std::move(operators)),
       calendar_(calendar),
-      decoders_() {
+      decoders_(),
+      clock_(options.out_of_orderness_ms, counters_),
+      dedup_(options.dedup_capacity),
+      checkpointer_(store, source, std::move(sinks), counters_, options.exactly_once,
+                    options.commit_nice) {
   for (int i = 0; i <= kPipelineDepth; ++i) {
     decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
   }
@@ -60,46 +45,11 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
       if (mask & (1u << t)) subscribers_[t].push_back(i);
     }
   }
-  dedup_ring_.assign(options_.dedup_capacity, 0);
-  dedup_set_ = HashSlots<NoValue>(options_.dedup_capacity);
   pending_.reserve(1024);
 }
 
 // ---------------------------------------------------------------------------------------
 // Per-record hot path.
-
-Task::PartitionClock& Task::clock(int32_t partition) {
-  if (last_clock_ < clocks_.size() && clocks_[last_clock_].partition == partition) {
-    return clocks_[last_clock_];
-  }
-  for (size_t i = 0; i < clocks_.size(); ++i) {
-    if (clocks_[i].partition == partition) {
-      last_clock_ = i;
-      return clocks_[i];
-    }
-  }
-  clocks_.push_back({partition, INT64_MIN, kNoOffset, 0});
-  std::sort(clocks_.begin(), clocks_.end(), [](const PartitionClock& a, const PartitionClock& b) {
-    return a.partition < b.partition;
-  });
-  return clock(partition);
-}
-
-bool Task::seen_before(uint64_t h) {
-  if (options_.dedup_capacity == 0) return false;
-  if (dedup_set_.contains(h)) return true;
-  remember(h);
-  return false;
-}
-
-void Task::remember(uint64_t h) {
-  // The slot of the id this insertion evicts was warmed by the stages (touch_evictions).
-  size_t slot = dedup_total_ % options_.dedup_capacity;
-  if (dedup_total_ >= options_.dedup_capacity) dedup_set_.erase(dedup_ring_[slot]);
-  dedup_ring_[slot] = h;
-  dedup_set_.insert(h);
-  ++dedup_total_;
-}
 
 void Task::process(const std::vector<RawRecord>& records) {
   constexpr size_t kSlots = kPipelineDepth + 1;
@@ -108,10 +58,16 @@ void Task::process(const std::vector<RawRecord>& records) {
     if (i < n) {
       decode_ahead(records[i], in_flight_[i % kSlots], static_cast<int>(i % kSlots));
       // The records still in flight insert before this one does.
-      touch_evictions(dedup_total_ + std::min<size_t>(i, kPipelineDepth), 1);
+      dedup_.touch_evictions(dedup_.total() + std::min<size_t>(i, kPipelineDepth), 1);
     }
-    if (i >= kMapAhead && i - kMapAhead < n) prefetch_key(in_flight_[(i - kMapAhead) % kSlots]);
-    if (i >= kPipelineDepth) apply(in_flight_[(i - kPipelineDepth) % kSlots]);
+    if (i >= kMapAhead && i - kMapAhead < n) {
+      const size_t slot = (i - kMapAhead) % kSlots;
+      in_flight_keys_[slot] = prefetch_key(in_flight_[slot]);
+    }
+    if (i >= kPipelineDepth) {
+      const size_t slot = (i - kPipelineDepth) % kSlots;
+      apply(in_flight_[slot], in_flight_keys_[slot]);
+    }
   }
 }
 
@@ -124,8 +80,8 @@ void Task::process_decoded(std::span<const DecodedRecord> records) {
   // up (warming key entries and operator state), group g-2 warms what those lead to (sku
   // names and per-sku data) and group g-3 is applied.
   const size_t n = records.size();
-  // Key ids found by prefetch_key for the two groups between it and prefetch_related.
-  std::array<KeyId, 2 * kGroup> ids;
+  // Key ids found by prefetch_key, for prefetch_related and apply (three groups in flight).
+  std::array<KeyId, 4 * kGroup> ids;
   for (size_t g = 0; g < n + 3 * kGroup; g += kGroup) {
     // Runs `fn` over the group `lag` records behind group g.
     auto stage = [&](size_t lag, auto&& fn) {
@@ -134,20 +90,12 @@ void Task::process_decoded(std::span<const DecodedRecord> records) {
     };
     stage(0, [&](size_t i) { prefetch_slots(records[i]); });
     // Groups g-3 to g-1 insert before group g does (fewer at the batch's start).
-    if (g < n) touch_evictions(dedup_total_ + std::min(g, 3 * kGroup), std::min(n, g + kGroup) - g);
+    if (g < n) {
+      dedup_.touch_evictions(dedup_.total() + std::min(g, 3 * kGroup), std::min(n, g + kGroup) - g);
+    }
     stage(kGroup, [&](size_t i) { ids[i % ids.size()] = prefetch_key(records[i]); });
     stage(2 * kGroup, [&](size_t i) { prefetch_related(records[i], ids[i % ids.size()]); });
-    stage(3 * kGroup, [&](size_t i) { apply(records[i]); });
-  }
-}
-
-void Task::touch_evictions(uint64_t first, size_t count) {
-  // Insertion number k (k >= capacity) evicts the id inserted at k - capacity.
-  const uint64_t cap = options_.dedup_capacity;
-  if (cap == 0) return;
-  for (uint64_t k = std::max(first, cap); k < first + count; ++k) {
-    if (k - cap >= dedup_total_) break;  // not inserted yet
-    dedup_set_.touch_for_erase(dedup_ring_[k % cap]);
+    stage(3 * kGroup, [&](size_t i) { apply(records[i], ids[i % ids.size()]); });
   }
 }
 
@@ -182,18 +130,16 @@ void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
 
 void Task::prefetch_slots(const Decoded& d) {
   if (d.error != DecodeError::kNone) return;
-  if (d.event.event_id_hash != 0 && options_.dedup_capacity > 0) {
-    dedup_set_.touch(d.event.event_id_hash);
-  }
+  if (d.event.event_id_hash != 0) dedup_.touch(d.event.event_id_hash);
   if (d.key_hash != 0) keys_.touch(d.key_hash);
 }
 
-void Task::apply(const Decoded& d) {
+void Task::apply(const Decoded& d, KeyId key) {
   const RawRecord& r = *d.record;
   bump(counters_.read);
   current_origin_ = static_cast<uint32_t>(r.partition);
   current_detail_ = d.detail;
-  PartitionClock& pc = clock(r.partition);
+  EventClock::PartitionClock& pc = clock_.clock(r.partition);
   pc.next_offset = r.next_offset;
   pc.line = r.line;
   if (d.error != DecodeError::kNone) {
@@ -202,68 +148,33 @@ void Task::apply(const Decoded& d) {
   }
   const Event& e = d.event;
   const int type = static_cast<int>(e.type);
-  if (e.event_id_hash != 0 && seen_before(e.event_id_hash)) {
+  if (e.event_id_hash != 0 && dedup_.seen_before(e.event_id_hash)) {
     bump(counters_.duplicates[type]);
     return;
   }
-  if (e.type != EventType::kInventory && watermark_ != INT64_MIN &&
-      e.ts_ms < watermark_ - options_.allowed_lateness_ms) {
+  const int64_t watermark = clock_.watermark();
+  if (e.type != EventType::kInventory && watermark != INT64_MIN &&
+      e.ts_ms < watermark - options_.allowed_lateness_ms) {
     late(r, e);
     return;
   }
-  dispatch(e, d.key_hash);
+  dispatch(e, d.key_hash, key);
   bump(counters_.applied[type]);
 
-  if (e.ts_ms > pc.max_event_ms) {
-    pc.max_event_ms = e.ts_ms;
-    if (e.ts_ms > stream_time_) {
-      stream_time_ = e.ts_ms;
-      counters_.max_event_ms.store(e.ts_ms, std::memory_order_relaxed);
-    }
-    advance_watermark();
+  if (clock_.observe(pc, e.ts_ms) && clock_.advance_watermark(source_)) {
+    fire_timers(clock_.watermark());
   }
-}
-
-void Task::track_partitions() {
-  std::span<const int32_t> now = source_.partitions();
-  if (std::equal(now.begin(), now.end(), tracked_partitions_.begin(), tracked_partitions_.end())) {
-    return;
-  }
-  tracked_partitions_.assign(now.begin(), now.end());
-  for (int32_t p : now) clock(p);
-}
-
-void Task::advance_watermark() {
-  int64_t low = INT64_MAX;
-  for (const PartitionClock& c : clocks_) {
-    if (source_.partition_idle(c.partition)) continue;
-    // A partition that has not delivered an event yet holds the watermark back (its first
-    // events may be older than everything seen so far).
-    if (c.max_event_ms == INT64_MIN) return;
-    low = std::min(low, c.max_event_ms);
-  }
-  if (low == INT64_MAX) return;
-  int64_t wm = low - options_.out_of_orderness_ms;
-  if (wm <= watermark_) return;
-  watermark_ = wm;
-  counters_.watermark_ms.store(wm, std::memory_order_relaxed);
-  fire_timers(wm);
 }
 
 void Task::fire_timers(int64_t up_to) {
-  Timer last{INT64_MIN, 0, 0, 0};
-  while (!timers_.empty() && timers_.top().time <= up_to) {
-    Timer t = timers_.top();
-    timers_.pop();
-    if (t == last) continue;  // duplicate registration
-    last = t;
+  clock_.fire_timers(up_to, [&](const EventClock::Timer& t) {
     current_op_ = t.op;
     operators_[t.op]->on_timer(t.key, t.time, t.tag, *this);
-  }
+  });
 }
 
 void Task::set_timer(KeyId key, int64_t time_ms, uint32_t tag) {
-  timers_.push(Timer{time_ms, current_op_, key, tag});
+  clock_.add_timer(EventClock::Timer{time_ms, current_op_, key, tag});
 }
 
 void Task::emit(OutputRecord&& record) {
@@ -304,7 +215,7 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
   emit(std::move(o));
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
-    operators_[i]->on_dead_letter(stream_time_, *this);
+    operators_[i]->on_dead_letter(clock_.stream_time(), *this);
   }
 }
 
@@ -322,7 +233,7 @@ void Task::late(const RawRecord& r, const Event& e) {
       .key("time")
       .time_value(e.ts_ms)
       .key("watermark")
-      .time_value(watermark_)
+      .time_value(clock_.watermark())
       .field("source", source_.name())
       .field("partition", static_cast<int64_t>(r.partition))
       .field("offset", r.offset)
@@ -333,9 +244,8 @@ void Task::late(const RawRecord& r, const Event& e) {
   emit(std::move(o));
 }
 
-void Task::dispatch(const Event& e, uint64_t key_hash) {
-  KeyId key = kNoKey;
-  if (key_hash != 0) {
+void Task::dispatch(const Event& e, uint64_t key_hash, KeyId key) {
+  if (key == kNoKey && key_hash != 0) {
     bool added;
     key = keys_.find_or_add(key_hash, e.store, e.sku, added);
   }
@@ -346,12 +256,11 @@ void Task::dispatch(const Event& e, uint64_t key_hash) {
 }
 
 void Task::apply_reference(const Event& e) {
-  dispatch(e, keyed_event(e) ? KeyIndex::hash(e.store, e.sku) : 0);
+  dispatch(e, keyed_event(e) ? KeyIndex::hash(e.store, e.sku) : 0, kNoKey);
 }
 
 void Task::end_of_input() {
-  watermark_ = INT64_MAX;
-  counters_.watermark_ms.store(INT64_MAX, std::memory_order_relaxed);
+  clock_.end_of_time();
   fire_timers(INT64_MAX);
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
@@ -382,7 +291,7 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
     if (reader != nullptr) {
       if (ReadAhead::Batch* b = reader->next(100)) {
         SW_RETURN_IF_ERROR(b->status);
-        track_partitions();
+        clock_.track(source_.partitions());
         batch_start = std::chrono::steady_clock::now();
         process_decoded(std::span<const DecodedRecord>(b->decoded.data(), b->records.size()));
         records = b->records.size();
@@ -392,26 +301,26 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
     } else {
       batch.clear();
       SW_RETURN_IF_ERROR(source_.poll(batch, options_.batch_size, 100));
-      track_partitions();
+      clock_.track(source_.partitions());
       batch_start = std::chrono::steady_clock::now();
       process(batch);
       records = batch.size();
       at_end = source_.at_end();
     }
-    if (!options_.exactly_once) SW_RETURN_IF_ERROR(release_pending());
+    if (!options_.exactly_once) SW_RETURN_IF_ERROR(checkpointer_.release(pending_));
     if (batch_hook_ && records > 0) {
       batch_hook_(BatchStats{
           records,
           std::chrono::duration<double>(std::chrono::steady_clock::now() - batch_start).count(),
-          stream_time_, watermark_});
+          clock_.stream_time(), clock_.watermark()});
     }
     if (loop_hook_) loop_hook_();
     if (at_end) {
       // A restart after a completed run must not end the operators twice.
-      if (watermark_ != INT64_MAX) end_of_input();
+      if (clock_.watermark() != INT64_MAX) end_of_input();
       SW_RETURN_IF_ERROR(checkpoint());
       SW_RETURN_IF_ERROR(wait_checkpoint());
-      for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
+      SW_RETURN_IF_ERROR(checkpointer_.close_sinks());
       return Status::ok();
     }
     auto now = std::chrono::steady_clock::now();
@@ -422,302 +331,57 @@ Status Task::run_loop(const std::atomic<bool>& stop, ReadAhead* reader) {
   }
   SW_RETURN_IF_ERROR(checkpoint());
   SW_RETURN_IF_ERROR(wait_checkpoint());
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->close());
-  return Status::ok();
-}
-
-Status Task::release_pending() {
-  if (pending_.empty()) return Status::ok();
-  // Sinks that stage durable entries (outboxes) get them committed before release; the state
-  // itself is checkpointed on the interval as usual.
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(pending_, eager_));
-  if (!eager_.empty()) {
-    SW_RETURN_IF_ERROR(wait_checkpoint());  // one store commit at a time
-    SW_RETURN_IF_ERROR(store_.commit(eager_));
-  }
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
-  pending_.clear();
-  eager_.clear();
-  return Status::ok();
-}
-
-std::string Task::encode_meta() const {
-  std::string out;
-  ByteWriter w(out);
-  w.put<uint8_t>(kMetaVersion);
-  w.put<int64_t>(watermark_);
-  w.put<int64_t>(stream_time_);
-  w.put<uint32_t>(static_cast<uint32_t>(clocks_.size()));
-  for (const PartitionClock& c : clocks_) {
-    w.put(c.partition);
-    w.put(c.max_event_ms);
-    w.put(c.next_offset);
-    w.put(c.line);
-  }
-  w.put<uint32_t>(static_cast<uint32_t>(seqs_.size()));
-  for (const auto& [origin, seq] : seqs_) {
-    w.put(origin);
-    w.put(seq);
-  }
-  // Counters, so accounting covers the whole run across restarts.
-  w.put<uint64_t>(counters_.read.load());
-  for (const auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
-    for (const auto& c : *arr) w.put<uint64_t>(c.load());
-  }
-  for (const auto& c : counters_.dead_lettered) w.put<uint64_t>(c.load());
-  for (const auto& c : counters_.outputs) w.put<uint64_t>(c.load());
-  w.put<uint64_t>(counters_.checkpoints.load());
-  return out;
-}
-
-Status Task::decode_meta(std::string_view v) {
-  ByteReader r(v);
-  uint8_t version;
-  uint32_t n;
-  auto bad = [] { return Status::corruption("task checkpoint metadata is truncated"); };
-  if (!r.get(version) || version != kMetaVersion)
-    return Status::corruption("unknown task metadata version");
-  if (!r.get(watermark_) || !r.get(stream_time_) || !r.get(n)) return bad();
-  clocks_.clear();
-  for (uint32_t i = 0; i < n; ++i) {
-    PartitionClock c{};
-    if (!r.get(c.partition) || !r.get(c.max_event_ms) || !r.get(c.next_offset) || !r.get(c.line)) {
-      return bad();
-    }
-    clocks_.push_back(c);
-  }
-  if (!r.get(n)) return bad();
-  seqs_.clear();
-  for (uint32_t i = 0; i < n; ++i) {
-    uint32_t origin;
-    uint64_t seq;
-    if (!r.get(origin) || !r.get(seq)) return bad();
-    seqs_.emplace_back(origin, seq);
-  }
-  uint64_t v64;
-  if (!r.get(v64)) return bad();
-  counters_.read.store(v64);
-  for (auto* arr : {&counters_.applied, &counters_.duplicates, &counters_.late}) {
-    for (auto& c : *arr) {
-      if (!r.get(v64)) return bad();
-      c.store(v64);
-    }
-  }
-  for (auto& c : counters_.dead_lettered) {
-    if (!r.get(v64)) return bad();
-    c.store(v64);
-  }
-  for (auto& c : counters_.outputs) {
-    if (!r.get(v64)) return bad();
-    c.store(v64);
-  }
-  if (!r.get(v64)) return bad();
-  counters_.checkpoints.store(v64);
-  counters_.watermark_ms.store(watermark_);
-  counters_.max_event_ms.store(stream_time_);
+  SW_RETURN_IF_ERROR(checkpointer_.close_sinks());
   return Status::ok();
 }
 
 Task::~Task() {
-  wait_checkpoint().permit_unchecked();
+  checkpointer_.wait().permit_unchecked();
 }
 
 Status Task::wait_checkpoint() {
-  if (!committer_.joinable()) return Status::ok();
-  committer_.join();
-  if (!committer_status_.is_ok()) {
-    bump(counters_.checkpoint_failures);
-    return committer_status_;
-  }
-  source_.on_checkpoint(committing_positions_);
-  return Status::ok();
-}
-
-void Task::start_committer(bool with_sinks) {
-  committer_status_ = Status::ok();
-  committer_ = std::thread([this, with_sinks] {
-    if (options_.commit_nice > 0) {
-      // This thread only (Linux nice is per thread; it starts at its creator's): the commit
-      // yields the cores to the task and reader threads and runs in their gaps; the task
-      // waits for it at the next checkpoint at the latest. Advisory: a failure changes nothing.
-      const id_t self = static_cast<id_t>(syscall(SYS_gettid));
-      errno = 0;
-      const int base = getpriority(PRIO_PROCESS, self);
-      if (errno == 0) {
-        (void)setpriority(PRIO_PROCESS, self, std::min(19, base + options_.commit_nice));
-      }
-    }
-    committer_status_ = commit_job(committing_records_, committing_batch_, with_sinks);
-  });
-}
-
-Status Task::commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks) {
-  auto start = std::chrono::steady_clock::now();
-  if (with_sinks) {
-    for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->prepare(records, batch));
-  }
-  SW_RETURN_IF_ERROR(store_.commit(batch));
-  if (with_sinks) {
-    for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->committed());
-  }
-  auto us = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() -
-                                                                  start)
-                .count();
-  counters_.checkpoint_duration_us_last.store(static_cast<uint64_t>(us));
-  bump(counters_.checkpoint_duration_us_total, static_cast<uint64_t>(us));
-  counters_.checkpoint_bytes_last.store(batch.bytes());
-  records.clear();
-  batch.clear();
-  return Status::ok();
+  return checkpointer_.wait();
 }
 
 Status Task::checkpoint() {
-  SW_RETURN_IF_ERROR(wait_checkpoint());
-  StateBatch& batch = committing_batch_;
-  batch.clear();
+  SW_RETURN_IF_ERROR(checkpointer_.wait());
+  StateBatch& batch = checkpointer_.next_batch();
   for (Operator* op : operators_) op->snapshot(batch, keys_);
-  // New keys, in id order.
-  std::string v;
-  for (size_t first = keys_persisted_; first < keys_.size(); first += kKeysPerChunk) {
-    v.clear();
-    ByteWriter w(v);
-    const size_t end = std::min(first + kKeysPerChunk, keys_.size());
-    for (size_t id = first; id < end; ++id) {
-      w.put_string(keys_.store(static_cast<KeyId>(id)));
-      w.put_string(keys_.sku(static_cast<KeyId>(id)));
-    }
-    batch.put(kKeyChunksNs, be32_key(static_cast<uint32_t>(first)), v);
-  }
-  keys_persisted_ = keys_.size();
-  // Dedup ids inserted since the last checkpoint, as one chunk; drop fully evicted chunks.
-  if (dedup_total_ > dedup_persisted_ && options_.dedup_capacity > 0) {
-    uint64_t first = dedup_persisted_;
-    if (dedup_total_ - dedup_persisted_ > options_.dedup_capacity) {
-      first = dedup_total_ - options_.dedup_capacity;  // older ids already left the ring
-    }
-    v.clear();
-    for (uint64_t i = first; i < dedup_total_; ++i) {
-      uint64_t h = dedup_ring_[i % options_.dedup_capacity];
-      v.append(reinterpret_cast<const char*>(&h), sizeof h);
-    }
-    batch.put(kDedupNs, be64_key(first), v);
-    dedup_chunks_.emplace_back(first, dedup_total_);
-    dedup_persisted_ = dedup_total_;
-    uint64_t horizon =
-        dedup_total_ > options_.dedup_capacity ? dedup_total_ - options_.dedup_capacity : 0;
-    while (!dedup_chunks_.empty() && dedup_chunks_.front().second <= horizon) {
-      batch.remove(kDedupNs, be64_key(dedup_chunks_.front().first));
-      dedup_chunks_.erase(dedup_chunks_.begin());
-    }
-  }
+  checkpointer_.snapshot_keys(keys_, batch);  // new keys, in id order
+  dedup_.snapshot(batch);
   bump(counters_.checkpoints);
-  batch.put(kTaskNs, "meta", encode_meta());
-  committing_positions_.clear();
-  for (const PartitionClock& c : clocks_) {
-    if (c.next_offset == kNoOffset) continue;
-    committing_positions_.push_back({c.partition, c.next_offset, c.line});
+  checkpointer_.put_meta(batch, Checkpointer::encode_meta(clock_, seqs_, counters_));
+  std::vector<SourcePosition> positions;
+  for (const EventClock::PartitionClock& c : clock_.clocks()) {
+    if (c.next_offset == EventClock::kNoOffset) continue;
+    positions.push_back({c.partition, c.next_offset, c.line});
   }
   counters_.state_keys.store(keys_.size());
-  size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 +
-                 dedup_set_.capacity() * dedup_set_.slot_bytes();
+  size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
-  if (options_.exactly_once) {
-    committing_records_.swap(pending_);
-    pending_.clear();
-    start_committer(true);
-    return Status::ok();
-  }
-  // at_least_once: outputs were already released per batch, without waiting for their
-  // acknowledgements; all of them must be acknowledged before positions past them commit.
-  // Sinks are called on this thread only (run() calls them per batch); the store commit and
-  // its fsync run in the background as in exactly_once.
-  committing_records_.clear();
-  Status released = release_pending();  // outputs of end_of_input() or of bare process()
-  if (!released.is_ok()) {
-    bump(counters_.checkpoint_failures);
-    return released;
-  }
-  for (Sink* s : sinks_) {
-    Status st = s->drain();
-    if (st.is_ok()) st = s->prepare({}, batch);
-    if (!st.is_ok()) {
-      bump(counters_.checkpoint_failures);
-      return st;
-    }
-  }
-  start_committer(false);
-  return Status::ok();
+  return checkpointer_.commit(pending_, std::move(positions));
 }
 
 Status Task::restore() {
-  auto meta = store_.get(kTaskNs, "meta");
+  auto meta = checkpointer_.read_meta();
   if (!meta.is_ok()) return meta.status();
   if (meta.value().has_value()) {
-    SW_RETURN_IF_ERROR(decode_meta(*meta.value()));
+    SW_RETURN_IF_ERROR(Checkpointer::decode_meta(*meta.value(), clock_, seqs_, counters_));
     restored_ = true;
   }
-  // Keys in id order: ids are identical to the uninterrupted run.
-  Status scan_err = Status::ok();
-  auto restore_key = [&](std::string_view store, std::string_view sku) {
-    bool added;
-    keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);
-    if (!added) scan_err = Status::corruption("key index checkpoint repeats a key");
-    return added;
-  };
-  SW_RETURN_IF_ERROR(store_.scan_prefix(kKeysNs, "", [&](std::string_view k, std::string_view v) {
-    uint32_t id = from_be32(k);
-    size_t sep = v.find('\x1f');
-    if (id != keys_.size() || sep == std::string_view::npos) {
-      scan_err = Status::corruption("key index checkpoint is not dense");
-      return false;
-    }
-    return restore_key(v.substr(0, sep), v.substr(sep + 1));
-  }));
-  SW_RETURN_IF_ERROR(scan_err);
-  SW_RETURN_IF_ERROR(
-      store_.scan_prefix(kKeyChunksNs, "", [&](std::string_view k, std::string_view v) {
-        if (k.size() != 4 || from_be32(k) != keys_.size()) {
-          scan_err = Status::corruption("key index checkpoint is not dense");
-          return false;
-        }
-        ByteReader r(v);
-        std::string store, sku;
-        while (!r.empty()) {
-          if (!r.get_string(store) || !r.get_string(sku)) {
-            scan_err = Status::corruption("key index checkpoint chunk is truncated");
-            return false;
-          }
-          if (!restore_key(store, sku)) return false;
-        }
-        return true;
-      }));
-  SW_RETURN_IF_ERROR(scan_err);
-  keys_persisted_ = keys_.size();
-  // Dedup chunks in insertion order.
-  dedup_total_ = 0;
-  dedup_set_.clear();
-  SW_RETURN_IF_ERROR(store_.scan_prefix(kDedupNs, "", [&](std::string_view k, std::string_view v) {
-    uint64_t first = from_be64(k);
-    uint64_t n = v.size() / sizeof(uint64_t);
-    if (dedup_total_ < first) dedup_total_ = first;  // ids before `first` were evicted
-    for (uint64_t i = 0; i < n && options_.dedup_capacity > 0; ++i) {
-      uint64_t h;
-      std::memcpy(&h, v.data() + i * sizeof h, sizeof h);
-      remember(h);
-    }
-    dedup_chunks_.emplace_back(first, first + n);
-    return true;
-  }));
-  dedup_persisted_ = dedup_total_;
+  SW_RETURN_IF_ERROR(checkpointer_.restore_keys(keys_));
+  SW_RETURN_IF_ERROR(dedup_.restore(store_));
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
     SW_RETURN_IF_ERROR(operators_[i]->restore(store_, *this));
   }
-  for (Sink* s : sinks_) SW_RETURN_IF_ERROR(s->recover(store_));
+  SW_RETURN_IF_ERROR(checkpointer_.recover_sinks());
   std::vector<SourcePosition> positions;
-  for (const PartitionClock& c : clocks_) {
-    if (c.next_offset != kNoOffset) positions.push_back({c.partition, c.next_offset, c.line});
+  for (const EventClock::PartitionClock& c : clock_.clocks()) {
+    if (c.next_offset != EventClock::kNoOffset) {
+      positions.push_back({c.partition, c.next_offset, c.line});
+    }
   }
   return source_.seek(positions);
 }

@@ -1,7 +1,10 @@
 #pragma once
 // The task (DESIGN.md §5): owns a source's partitions and all their keys, and runs one loop —
 // poll a batch, decode, dedup, route by key, call operators, advance watermarks and fire
-// timers, and at checkpoint time commit state + positions + outputs atomically.
+// timers, and at checkpoint time commit state + positions + outputs atomically. The loop and
+// the per-record stages live here; the dedup window (stream/dedup_window.h), the event clock
+// (stream/event_clock.h: partition clocks, watermark, timers) and the checkpointer
+// (stream/checkpointer.h: background commit, sinks, meta record) are units of their own.
 //
 // Threading: a task runs on one thread. Counters are readable from others.
 // Determinism: every decision is per record in input order; batch size, checkpoint timing
@@ -12,16 +15,16 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <queue>
 #include <span>
 #include <string>
-#include <thread>
 #include <vector>
 
 #include "stream/calendar.h"
+#include "stream/checkpointer.h"
 #include "stream/counters.h"
 #include "stream/decoder.h"
-#include "stream/hash_slots.h"
+#include "stream/dedup_window.h"
+#include "stream/event_clock.h"
 #include "stream/key_index.h"
 #include "stream/operator.h"
 #include "stream/read_ahead.h"
@@ -102,33 +105,12 @@ class Task final : public OperatorContext {
   // OperatorContext
   void emit(OutputRecord&& record) override;
   void set_timer(KeyId key, int64_t time_ms, uint32_t tag) override;
-  int64_t watermark() const override { return watermark_; }
+  int64_t watermark() const override { return clock_.watermark(); }
   const KeyIndex& keys() const override { return keys_; }
   const Calendar& calendar() const override { return calendar_; }
   const OperatorViews& views() const override { return views_; }
 
  private:
-  struct Timer {
-    int64_t time;
-    uint32_t op;
-    KeyId key;
-    uint32_t tag;
-    bool operator>(const Timer& o) const {
-      if (time != o.time) return time > o.time;
-      if (op != o.op) return op > o.op;
-      if (key != o.key) return key > o.key;
-      return tag > o.tag;
-    }
-    bool operator==(const Timer& o) const = default;
-  };
-  static constexpr int64_t kNoOffset = -1;  // the partition has delivered no record yet
-  struct PartitionClock {
-    int32_t partition;
-    int64_t max_event_ms;  // INT64_MIN: no event yet
-    int64_t next_offset;   // kNoOffset: not checkpointed as a position
-    int64_t line;
-  };
-
   // Records flow through three stages, so the cache misses of million-key tables overlap
   // with decoding other records: decode (prefetches the record's key-index and dedup
   // slots), kMapAhead records later look its key up (prefetches the key's entry and the
@@ -144,39 +126,23 @@ class Task final : public OperatorContext {
   void process_decoded(std::span<const DecodedRecord> records);
   // The warming stages load table slots into cache (huge_pages::touch), not prefetch.
   void prefetch_slots(const Decoded& d);  // dedup and key-index slots
-  //! The key's entry and operator state; returns the key's id (kNoKey if none yet).
+  //! The key's entry and operator state; returns the key's id (kNoKey if none yet), which
+  //! apply() then uses: one key lookup per record.
   KeyId prefetch_key(const Decoded& d);
   //! The key's names and operators' related data, for the id prefetch_key returned.
   void prefetch_related(const Decoded& d, KeyId id);
-  //! Warms the dedup slots of the ids that insertions first..first+count-1 will evict.
-  void touch_evictions(uint64_t first, size_t count);
-  void apply(const Decoded& d);
+  //! Applies a record; `key` is prefetch_key's answer for it (kNoKey: look it up or add it).
+  void apply(const Decoded& d, KeyId key);
   Status run_loop(const std::atomic<bool>& stop, ReadAhead* reader);
   void dead_letter(const RawRecord& r, DecodeError e);
   void late(const RawRecord& r, const Event& e);
-  bool seen_before(uint64_t event_id_hash);
-  //! Adds an id to the dedup horizon (live processing and checkpoint restore alike).
-  void remember(uint64_t event_id_hash);
-  //! Routes an event to its key (0 = not keyed) and the operators subscribed to its type.
-  void dispatch(const Event& event, uint64_t key_hash);
-  PartitionClock& clock(int32_t partition);
-  //! Gives every partition the source reads a clock, once per change of its partition set.
-  void track_partitions();
-  void advance_watermark();
+  //! Routes an event to its key (key_hash 0 = not keyed; `key` kNoKey = not looked up yet)
+  //! and the operators subscribed to its type.
+  void dispatch(const Event& event, uint64_t key_hash, KeyId key);
   void fire_timers(int64_t up_to);
-  std::string encode_meta() const;
-  //! Runs commit_job on committer_, a thread at state.commit_nice.
-  void start_committer(bool with_sinks);
-  //! Background part of a checkpoint: commits `batch`; with_sinks (exactly_once) lets the
-  //! sinks stage `records` into it first and release them after the commit.
-  Status commit_job(std::vector<OutputRecord>& records, StateBatch& batch, bool with_sinks);
-  Status decode_meta(std::string_view v);
-  //! at_least_once: hands the outputs emitted so far to the sinks now.
-  Status release_pending();
 
   TaskOptions options_;
   Source& source_;
-  std::vector<Sink*> sinks_;
   StateStore& store_;
   std::vector<Operator*> operators_;
   std::array<std::vector<uint32_t>, kEventTypeCount> subscribers_;
@@ -184,42 +150,24 @@ class Task final : public OperatorContext {
   OperatorViews views_;
   std::vector<std::unique_ptr<Decoder>> decoders_;
   std::array<Decoded, kPipelineDepth + 1> in_flight_;
+  std::array<KeyId, kPipelineDepth + 1> in_flight_keys_;  // prefetch_key's answers (process)
   const std::string* current_detail_ = nullptr;
   KeyIndex keys_;
-  size_t keys_persisted_ = 0;
   TaskCounters counters_;
-
-  // Event time.
-  std::vector<PartitionClock> clocks_;
-  std::vector<int32_t> tracked_partitions_;
-  size_t last_clock_ = 0;
-  int64_t watermark_ = INT64_MIN;
-  int64_t stream_time_ = INT64_MIN;  // max event time over all partitions
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers_;
+  EventClock clock_;
   uint32_t current_op_ = 0;
-
-  // Dedup horizon: ring of the most recent event_id hashes + set.
-  HugePageVector<uint64_t> dedup_ring_;
-  HashSlots<NoValue> dedup_set_;
-  uint64_t dedup_total_ = 0;                                 // ids ever inserted
-  uint64_t dedup_persisted_ = 0;                             // ids written to checkpoints
-  std::vector<std::pair<uint64_t, uint64_t>> dedup_chunks_;  // (first id no, end id no)
+  DedupWindow dedup_;
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
   std::vector<OutputRecord> pending_;
-  StateBatch eager_;  // at_least_once: sink entries committed before a release
-  std::vector<std::pair<uint32_t, uint64_t>> seqs_;
+  OutputSeqs seqs_;
   uint32_t current_origin_ = 0;
   bool restored_ = false;
 
   std::function<void(const BatchStats&)> batch_hook_;
   std::function<void()> loop_hook_;
-  // Background commit of the last checkpoint (exactly_once mode).
-  std::thread committer_;
-  Status committer_status_;
-  std::vector<OutputRecord> committing_records_;
-  StateBatch committing_batch_;
-  std::vector<SourcePosition> committing_positions_;
+  // Declared last: destroyed first, so the in-flight commit finishes while the rest lives.
+  Checkpointer checkpointer_;
 };
 
 }  // namespace sw

@@ -12,8 +12,8 @@
 #include <set>
 #include <string>
 
+#include "sim/generator.h"
 #include "stream/cli/commands.h"
-#include "stream/generator.h"
 
 namespace sw::cli {
 

@@ -16,6 +16,7 @@
 
 #include "operators/anomaly/anomaly.h"
 #include "stream/calendar.h"
+#include "stream/civil_time.h"
 #include "stream/cli/commands.h"
 #include "stream/config.h"
 #include "stream/key_index.h"
@@ -47,22 +48,13 @@ class CsvContext : public OperatorContext {
   int64_t watermark_ = INT64_MIN;
 };
 
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
 //! "YYYY-MM-DD HH:MM:SS" with optional fraction, as UTC epoch ms.
 bool parse_nab_time(const std::string& s, int64_t& ms) {
   int y, mo, d, h, mi;
   double sec;
   if (std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6) return false;
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
-  ms = days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400000LL +
+  ms = civil::days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400000LL +
        (h * 3600LL + mi * 60LL) * 1000LL + static_cast<int64_t>(sec * 1000.0 + 0.5);
   return true;
 }

@@ -844,9 +844,9 @@ TEST(LowStockOperatorTest, SteadyStateEventsDoNotAllocate) {
 }  // namespace
 }  // namespace sw
 
-#if __has_include("stream/generator.h")
+#if __has_include("sim/generator.h")
+#include "sim/generator.h"
 #include "stream/decoder.h"
-#include "stream/generator.h"
 #include "stream/json_writer.h"
 
 namespace sw {

@@ -61,7 +61,8 @@ fs::path fresh_dir(const std::string& name) {
   return p;
 }
 
-const fs::path kFixtures = fs::path(__FILE__).parent_path().parent_path() / "fixtures/nab_small";
+// SW_SOURCE_DIR: the checkout's root, passed by tests/CMakeLists.txt.
+const fs::path kFixtures = fs::path(SW_SOURCE_DIR) / "tests/fixtures/nab_small";
 
 TEST(ScoreCsvTest, ScoresGeneratedFixturesOneRowPerInputRow) {
   fs::path out = fresh_dir("fixtures");
@@ -93,7 +94,11 @@ TEST(ScoreCsvTest, MissingArgumentsAreAUsageError) {
 }
 
 TEST(ScoreCsvTest, NabDevelopmentFilesWhenPresent) {
-  const fs::path nab = "/work/shared/data/nab-dev/data";
+  // $SHELFWATCH_NAB_DIR, else the shared data next to the checkout (docs/anomaly.md).
+  const char* env = std::getenv("SHELFWATCH_NAB_DIR");
+  const fs::path nab = (env != nullptr && *env != '\0')
+                           ? fs::path(env) / "data"
+                           : fs::path(SW_SOURCE_DIR).parent_path() / "shared/data/nab-dev/data";
   const std::vector<std::string> picks = {"artificialWithAnomaly/art_daily_jumpsup.csv",
                                           "realAWSCloudwatch/ec2_cpu_utilization_825cc2.csv"};
   for (const auto& p : picks) {

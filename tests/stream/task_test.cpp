@@ -182,11 +182,28 @@ TEST(TaskTest, AccountingBalancesAndEveryTermIsExercised) {
   EXPECT_FALSE(r.outputs.empty());
 }
 
+// Counts of the outputs of each kind the stream must produce: daily totals (the operator's
+// timers), dead letters and late records. An empty run would make the invariance vacuous.
+void expect_every_output_kind(const std::vector<std::string>& outputs) {
+  size_t totals = 0, dlq = 0, late = 0;
+  for (const std::string& l : outputs) {
+    totals += l.find("\"day_end\"") != std::string::npos;
+    dlq += l.find("\"error\"") != std::string::npos;
+    late += l.find("\"reason\":\"late\"") != std::string::npos;
+  }
+  EXPECT_GT(totals, 0u);
+  EXPECT_GT(dlq, 0u);
+  EXPECT_GT(late, 0u);
+}
+
 TEST(TaskTest, OutputsInvariantAcrossBatchSizes) {
   auto lines = make_stream(3000, 2);
   RunResult base = run(lines, 1, {}, 1000);
+  ASSERT_FALSE(base.outputs.empty());
+  expect_every_output_kind(base.outputs);
   for (size_t batch : {3u, 64u, 5000u}) {
     RunResult r = run(lines, batch, {}, 2);
+    ASSERT_FALSE(r.outputs.empty()) << "batch " << batch;
     EXPECT_EQ(r.outputs, base.outputs) << "batch " << batch;
   }
 }

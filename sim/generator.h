@@ -1,5 +1,9 @@
 #pragma once
-// Deterministic synthetic retail event stream (`shelfwatch gen`, docs/generator.md).
+// Deterministic synthetic retail event stream (`shelfwatch gen`, docs/generator.md): the
+// public entry point of the shelfwatch::sim library, which the runtime does not link. Its
+// parts: sim/rng.h (random streams), sim/catalog.h (categories, stores, SKUs), sim/demand.h
+// (demand and replenishment model), sim/event_writer.h (JSON lines), sim/bad_records.h
+// (malformed-record kinds); sim/generator.cpp runs the day-by-day simulation.
 //
 // Produces JSON lines that follow the input contract (DESIGN.md §2) and, optionally, a
 // ground-truth JSON-lines file (true demand, elasticities, injected anomalies, stock-out
@@ -16,6 +20,7 @@
 #include <utility>
 #include <vector>
 
+#include "sim/bad_records.h"
 #include "stream/status.h"
 
 namespace sw {
@@ -42,11 +47,6 @@ struct GeneratorOptions {
   bool truth_demand = true;             // write one truth line per (store, sku, day) with demand
   bool log_bad_lines = false;           // fill GeneratorStats::bad_lines (tests)
 };
-
-//! Dead-letter codes the generator injects, in cycle order (names as in stream/decoder.h).
-inline constexpr std::array<std::string_view, 9> kGeneratedBadCodes = {
-    "not_json",   "not_object",   "missing_type",  "unknown_type", "missing_field",
-    "wrong_type", "out_of_range", "bad_timestamp", "bad_enum"};
 
 struct GeneratorStats {
   uint64_t lines = 0;       // all output lines

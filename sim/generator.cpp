@@ -1,4 +1,4 @@
-#include "stream/generator.h"
+#include "sim/generator.h"
 
 #include <algorithm>
 #include <cmath>
@@ -7,495 +7,21 @@
 #include <memory>
 #include <tuple>
 
+#include "sim/bad_records.h"
+#include "sim/catalog.h"
+#include "sim/demand.h"
+#include "sim/event_writer.h"
+#include "sim/format.h"
+#include "sim/rng.h"
+#include "stream/civil_time.h"
+
 namespace sw {
 
 namespace {
 
-// ---------------------------------------------------------------------------------------
-// Randomness: splitmix64 streams, seeded per (seed, entity, day) so that every draw is a
-// function of the options alone and independent of loop order.
+using namespace sim;
 
-constexpr uint64_t kGolden = 0x9e3779b97f4a7c15ULL;
-
-uint64_t mix64(uint64_t z) {
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-  return z ^ (z >> 31);
-}
-
-class Rng {
- public:
-  explicit Rng(uint64_t seed) : s_(mix64(seed + kGolden)) {}
-  Rng(uint64_t seed, uint64_t a, uint64_t b)
-      : s_(mix64(seed ^ mix64(a * 0xd1b54a32d192ed03ULL + mix64(b + 0x632be59bd9b4e019ULL)))) {}
-  uint64_t next() {
-    s_ += kGolden;
-    return mix64(s_);
-  }
-  //! Uniform in [0, 1).
-  double uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
-  double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
-  //! Uniform integer in [0, n).
-  uint64_t below(uint64_t n) {
-    return static_cast<uint64_t>((static_cast<unsigned __int128>(next()) * n) >> 64);
-  }
-  int64_t range(int64_t lo, int64_t hi) {  // inclusive
-    return lo + static_cast<int64_t>(below(static_cast<uint64_t>(hi - lo + 1)));
-  }
-  bool chance(double p) { return uniform() < p; }
-  //! Standard normal (Box-Muller, one value per call).
-  double normal() {
-    double u1 = 1.0 - uniform();  // (0, 1]
-    double u2 = uniform();
-    return std::sqrt(-2.0 * std::log(u1)) * std::cos(6.283185307179586 * u2);
-  }
-  //! Poisson: multiplication method below 10, Hoermann's PTRS above.
-  int64_t poisson(double lam) {
-    if (!(lam > 0)) return 0;
-    if (lam < 10) {
-      double limit = std::exp(-lam);
-      double p = uniform();
-      int64_t k = 0;
-      while (p > limit) {
-        ++k;
-        p *= uniform();
-      }
-      return k;
-    }
-    double slam = std::sqrt(lam);
-    double loglam = std::log(lam);
-    double b = 0.931 + 2.53 * slam;
-    double a = -0.059 + 0.02483 * b;
-    double invalpha = 1.1239 + 1.1328 / (b - 3.4);
-    double vr = 0.9277 - 3.6224 / (b - 2);
-    for (;;) {
-      double u = uniform() - 0.5;
-      double v = uniform();
-      double us = 0.5 - std::fabs(u);
-      double kf = std::floor((2 * a / us + b) * u + lam + 0.43);
-      if (us >= 0.07 && v <= vr) return static_cast<int64_t>(kf);
-      if (kf < 0 || (us < 0.013 && v > us)) continue;
-      if (std::log(v) + std::log(invalpha) - std::log(a / (us * us) + b) <=
-          -lam + kf * loglam - std::lgamma(kf + 1)) {
-        return static_cast<int64_t>(kf);
-      }
-    }
-  }
-
- private:
-  uint64_t s_;
-};
-
-// ---------------------------------------------------------------------------------------
-// Calendar arithmetic (proleptic Gregorian, Howard Hinnant's algorithms).
-
-int64_t days_from_civil(int64_t y, unsigned m, unsigned d) {
-  y -= m <= 2;
-  const int64_t era = (y >= 0 ? y : y - 399) / 400;
-  const unsigned yoe = static_cast<unsigned>(y - era * 400);
-  const unsigned doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-  return era * 146097 + static_cast<int64_t>(doe) - 719468;
-}
-
-void civil_from_days(int64_t z, int64_t& y, unsigned& m, unsigned& d) {
-  z += 719468;
-  const int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-  const unsigned doe = static_cast<unsigned>(z - era * 146097);
-  const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-  y = static_cast<int64_t>(yoe) + era * 400;
-  const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-  const unsigned mp = (5 * doy + 2) / 153;
-  d = doy - (153 * mp + 2) / 5 + 1;
-  m = mp < 10 ? mp + 3 : mp - 9;
-  y += m <= 2;
-}
-
-int64_t floor_div(int64_t a, int64_t b) {
-  return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-constexpr int64_t kDayMs = 86'400'000;
-constexpr int64_t kHourMs = 3'600'000;
-constexpr int64_t kMinuteMs = 60'000;
-
-// ---------------------------------------------------------------------------------------
-// Fast formatting into a raw char buffer. Callers guarantee room (OutBuf::room).
-
-inline char* put(char* p, std::string_view s) {
-  std::memcpy(p, s.data(), s.size());
-  return p + s.size();
-}
-
-inline char* put_u64(char* p, uint64_t v) {
-  char tmp[24];
-  int n = 0;
-  do {
-    tmp[n++] = static_cast<char>('0' + v % 10);
-    v /= 10;
-  } while (v != 0);
-  while (n > 0) *p++ = tmp[--n];
-  return p;
-}
-
-inline char* put_i64(char* p, int64_t v) {
-  if (v < 0) {
-    *p++ = '-';
-    return put_u64(p, static_cast<uint64_t>(-v));
-  }
-  return put_u64(p, static_cast<uint64_t>(v));
-}
-
-inline char* put_2d(char* p, unsigned v) {
-  p[0] = static_cast<char>('0' + v / 10);
-  p[1] = static_cast<char>('0' + v % 10);
-  return p + 2;
-}
-
-//! Fixed-point decimal of `units` / 10^decimals ("349" with 2 -> "3.49").
-inline char* put_fixed(char* p, int64_t units, int decimals) {
-  if (units < 0) {
-    *p++ = '-';
-    units = -units;
-  }
-  int64_t scale = 1;
-  for (int i = 0; i < decimals; ++i) scale *= 10;
-  p = put_u64(p, static_cast<uint64_t>(units / scale));
-  if (decimals > 0) {
-    *p++ = '.';
-    int64_t frac = units % scale;
-    for (int64_t s = scale / 10; s >= 1; s /= 10) {
-      *p++ = static_cast<char>('0' + (frac / s) % 10);
-    }
-  }
-  return p;
-}
-
-inline char* put_double(char* p, double v, int decimals) {
-  double scale = std::pow(10.0, decimals);
-  return put_fixed(p, std::llround(v * scale), decimals);
-}
-
-inline char* put_date(char* p, int64_t day) {
-  int64_t y;
-  unsigned m, d;
-  civil_from_days(day, y, m, d);
-  p = put_u64(p, static_cast<uint64_t>(y));
-  *p++ = '-';
-  p = put_2d(p, m);
-  *p++ = '-';
-  return put_2d(p, d);
-}
-
-//! RFC 3339 with milliseconds; offset_min 0 renders "Z", otherwise "+hh:mm"/"-hh:mm".
-inline char* put_rfc3339(char* p, int64_t epoch_ms, int offset_min) {
-  int64_t local = epoch_ms + static_cast<int64_t>(offset_min) * kMinuteMs;
-  int64_t day = floor_div(local, kDayMs);
-  int64_t in_day = local - day * kDayMs;
-  p = put_date(p, day);
-  *p++ = 'T';
-  unsigned secs = static_cast<unsigned>(in_day / 1000);
-  p = put_2d(p, secs / 3600);
-  *p++ = ':';
-  p = put_2d(p, (secs / 60) % 60);
-  *p++ = ':';
-  p = put_2d(p, secs % 60);
-  *p++ = '.';
-  unsigned ms = static_cast<unsigned>(in_day % 1000);
-  *p++ = static_cast<char>('0' + ms / 100);
-  p = put_2d(p, ms % 100);
-  if (offset_min == 0) {
-    *p++ = 'Z';
-  } else {
-    unsigned a = static_cast<unsigned>(offset_min < 0 ? -offset_min : offset_min);
-    *p++ = offset_min < 0 ? '-' : '+';
-    p = put_2d(p, a / 60);
-    *p++ = ':';
-    p = put_2d(p, a % 60);
-  }
-  return p;
-}
-
-class OutBuf {
- public:
-  OutBuf(const ChunkWriter* writer, uint64_t* bytes)
-      : writer_(writer), bytes_(bytes), buf_(new char[kCapacity]) {}
-  //! Ensures `n` writable bytes (n <= kReserve) and returns the write position.
-  char* room(Status& st) {
-    if (pos_ + kReserve > kCapacity) st = flush();
-    return buf_.get() + pos_;
-  }
-  void commit(char* end) { pos_ = static_cast<size_t>(end - buf_.get()); }
-  Status flush() {
-    if (pos_ == 0 || writer_ == nullptr) {
-      pos_ = 0;
-      return Status::ok();
-    }
-    if (bytes_ != nullptr) *bytes_ += pos_;
-    Status s = (*writer_)(std::string_view(buf_.get(), pos_));
-    pos_ = 0;
-    return s;
-  }
-  bool enabled() const { return writer_ != nullptr; }
-  static constexpr size_t kReserve = 16 * 1024;
-
- private:
-  static constexpr size_t kCapacity = 1 << 20;
-  const ChunkWriter* writer_;
-  uint64_t* bytes_;
-  std::unique_ptr<char[]> buf_;
-  size_t pos_ = 0;
-};
-
-// ---------------------------------------------------------------------------------------
-// Model tables.
-
-struct Category {
-  const char* name;
-  double elasticity_centre;
-  double median_price;
-  double lead_time_days;
-  double lead_time_sd_days;
-  double perishable_share;
-  int shelf_life_days;
-  double weekly[7];    // Monday..Sunday
-  double monthly[12];  // January..December
-};
-
-// Month-of-year and day-of-week profiles are relative; they are normalised to mean 1 at start.
-const Category kCategories[] = {
-    {"grocery",
-     -1.3,
-     3.0,
-     4,
-     1.0,
-     0.0,
-     0,
-     {0.9, 0.88, 0.9, 0.95, 1.12, 1.3, 0.95},
-     {0.95, 0.9, 0.97, 1.0, 1.0, 1.0, 1.02, 1.02, 0.98, 1.0, 1.03, 1.15}},
-    {"produce",
-     -1.1,
-     2.2,
-     2,
-     0.5,
-     1.0,
-     7,
-     {0.92, 0.9, 0.95, 0.95, 1.1, 1.28, 0.9},
-     {0.85, 0.85, 0.92, 1.0, 1.08, 1.15, 1.15, 1.12, 1.05, 0.98, 0.92, 0.95}},
-    {"dairy",
-     -1.0,
-     1.8,
-     3,
-     0.7,
-     1.0,
-     14,
-     {0.95, 0.92, 0.95, 0.97, 1.08, 1.22, 0.91},
-     {1.0, 0.98, 1.0, 1.0, 0.98, 0.97, 0.96, 0.96, 1.0, 1.02, 1.03, 1.1}},
-    {"bakery",
-     -0.9,
-     2.5,
-     1,
-     0.3,
-     1.0,
-     3,
-     {0.95, 0.9, 0.92, 0.95, 1.1, 1.3, 0.88},
-     {0.97, 0.95, 0.98, 1.02, 1.0, 0.98, 0.96, 0.96, 1.0, 1.02, 1.04, 1.12}},
-    {"beverages",
-     -1.8,
-     2.8,
-     5,
-     1.5,
-     0.0,
-     0,
-     {0.88, 0.87, 0.9, 0.98, 1.15, 1.3, 0.92},
-     {0.75, 0.75, 0.85, 0.95, 1.1, 1.3, 1.4, 1.35, 1.1, 0.9, 0.8, 0.95}},
-    {"frozen",
-     -1.4,
-     4.5,
-     5,
-     1.2,
-     0.0,
-     0,
-     {0.95, 0.92, 0.95, 0.97, 1.08, 1.2, 0.93},
-     {0.9, 0.9, 0.95, 1.0, 1.08, 1.15, 1.2, 1.15, 1.0, 0.92, 0.9, 0.95}},
-    {"snacks",
-     -2.0,
-     2.4,
-     6,
-     1.5,
-     0.0,
-     0,
-     {0.88, 0.88, 0.9, 0.97, 1.18, 1.3, 0.89},
-     {0.95, 1.05, 0.95, 0.97, 1.0, 1.05, 1.05, 1.03, 0.97, 1.0, 0.98, 1.15}},
-    {"household",
-     -1.6,
-     6.0,
-     7,
-     2.0,
-     0.0,
-     0,
-     {1.0, 0.95, 0.95, 0.98, 1.05, 1.17, 0.9},
-     {1.05, 0.97, 1.1, 1.08, 1.0, 0.95, 0.93, 0.95, 1.0, 1.0, 0.97, 1.0}},
-    {"personal_care",
-     -1.7,
-     5.5,
-     7,
-     2.0,
-     0.0,
-     0,
-     {1.0, 0.97, 0.97, 1.0, 1.05, 1.12, 0.89},
-     {1.0, 0.97, 0.98, 1.0, 1.02, 1.05, 1.05, 1.03, 0.98, 0.97, 0.95, 1.0}},
-    {"electronics",
-     -2.6,
-     45.0,
-     10,
-     3.0,
-     0.0,
-     0,
-     {0.85, 0.85, 0.88, 0.95, 1.1, 1.4, 0.97},
-     {0.8, 0.75, 0.8, 0.8, 0.85, 0.85, 0.85, 0.95, 0.95, 1.0, 1.6, 1.9}},
-    {"apparel",
-     -2.2,
-     25.0,
-     12,
-     3.5,
-     0.0,
-     0,
-     {0.8, 0.8, 0.85, 0.95, 1.15, 1.45, 1.0},
-     {0.7, 0.7, 1.05, 1.2, 1.15, 1.0, 0.9, 0.95, 1.15, 1.1, 1.0, 1.1}},
-    {"toys",
-     -2.4,
-     18.0,
-     14,
-     4.0,
-     0.0,
-     0,
-     {0.8, 0.78, 0.82, 0.9, 1.1, 1.5, 1.1},
-     {0.6, 0.6, 0.7, 0.75, 0.75, 0.8, 0.8, 0.8, 0.85, 1.0, 1.8, 3.0}},
-};
-constexpr int kCategoryCount = sizeof(kCategories) / sizeof(kCategories[0]);
-
-const int kDisplayOffsetsMin[] = {60, 120, -300, 330, -480, 540, 0, -180};
-const char* const kCompetitors[] = {"compA", "compB", "compC"};
 const char* const kFeedbackActions[] = {"ack", "dismiss", "confirm"};
-const char* const kChannels[] = {"store", "online", "mobile", "marketplace"};
-
-constexpr double kMeanTxnQty = 1.25;  // P(1)=0.8, P(2)=0.15, P(3)=0.05
-constexpr double kPromoDisplayUplift = 1.25;
-
-int txn_qty(Rng& r) {
-  double u = r.uniform();
-  return u < 0.8 ? 1 : (u < 0.95 ? 2 : 3);
-}
-
-int64_t price_ending_cents(double price) {
-  // Round to the nearest 10 cents, then end in 9 ("3.49"), at least 0.49.
-  int64_t tens = std::llround(price * 10.0);
-  return std::max<int64_t>(49, tens * 10 - 1);
-}
-
-double z_for_service_level(double sl) {
-  if (sl >= 0.99) return 2.3263;
-  if (sl >= 0.98) return 2.0537;
-  if (sl >= 0.95) return 1.6449;
-  return 1.2816;
-}
-
-// ---------------------------------------------------------------------------------------
-// Simulation state.
-
-struct Store {
-  std::string name;
-  double size = 1;
-  int open_hour = 8;
-  int close_hour = 21;
-  int display_offset_min = 0;
-  double latency_base_ms = 120;
-  std::array<double, 24> hour_cdf{};  // cumulative intra-day profile over opening hours
-  int64_t metric_anom_start = -1, metric_anom_end = -1;
-  double metric_anom_mult = 1;
-};
-
-struct Promo {
-  int64_t id = 0;                      // 0 = none
-  int64_t start_day = 0, end_day = 0;  // [start, end) in simulation days
-  int discount_pct = 0;
-};
-
-struct Sku {
-  std::string name;
-  int category = 0;
-  double elasticity = -1;
-  double trend_per_year = 0;
-  double level = 1;  // relative demand level (long-tailed, mean 1)
-  int64_t base_cents = 0;
-  int64_t price_cents = 0;  // current chain-wide regular price
-  int64_t cost_cents = 0;
-  int64_t min_cents = 0, max_cents = 0, map_cents = 0;
-  int lead_time_days = 4;
-  double lead_time_sd_days = 1;
-  double service_level = 0.95;
-  int pack_size = 1;
-  int moq = 1;
-  bool perishable = false;
-  int shelf_life_days = 0;
-  bool competitor_tracked = false;
-  Promo promo;
-  // Per-day values.
-  double day_mult = 1;  // seasonality x trend x price/promo effect at the chain price
-  bool on_promo = false;
-  int64_t day_price_cents = 0;  // shelf price today (promo applied)
-};
-
-struct Pending {
-  int32_t day = 0;
-  int32_t t = 0;  // ms in day
-  int32_t qty = 0;
-  uint8_t kind = 0;  // 0 receipt, 1 transfer_in
-};
-
-struct KeyState {
-  float base_txn = 0;  // mean transactions per day at base price, before seasonality
-  int32_t on_hand = 0;
-  int32_t on_order = 0;
-  int32_t reorder_point = 0;               // s
-  int32_t order_up_to = 0;                 // S
-  int32_t price_override_cents = 0;        // store-specific price, 0 = none
-  int64_t anom_start = -1, anom_end = -1;  // epoch ms
-  float anom_mult = 1;
-  int64_t stockout_start = -1;  // epoch ms of the open stock-out, -1 = in stock
-  int32_t stockout_lost = 0;
-  uint8_t n_pending = 0;
-  std::array<Pending, 4> pending{};
-};
-
-enum RecType : uint8_t {
-  kRecSale,
-  kRecReturn,
-  kRecInventory,
-  kRecPrice,
-  kRecCompetitor,
-  kRecItem,
-  kRecPromotion,
-  kRecMetric,
-  kRecFeedback,
-};
-
-//! One event to emit. t = ms in the day; the emission order is (t + delay, id, dup).
-struct Rec {
-  int32_t t;
-  uint32_t delay;
-  uint32_t id;  // index within the day; global id = day base + id
-  uint32_t a;   // key index (sale/return/inventory), sku (price/competitor/item/promo), store
-  int32_t b;    // qty / price cents / metric value (tenths)
-  int32_t c;    // price cents / on_order (-1 none) / cost / pool offset / store+1
-  int32_t d;    // promo id / expiry day (-1 none) / pool length / competitor
-  uint8_t type;
-  uint8_t sub;  // inventory kind, channel, restock code
-  uint8_t flags;
-  uint8_t dup;
-};
-static_assert(sizeof(Rec) == 32);
 
 enum TimelineKind : uint8_t {
   kTlSnapshot,
@@ -528,8 +54,6 @@ class Generator {
  private:
   static constexpr int kBuckets = 1440 + 30;
 
-  void init_model();
-  void init_keys();
   void sku_day(int64_t day, int64_t day_start);
   void key_day(uint32_t key, int64_t day, int64_t day_start);
   void store_day(uint32_t store, int64_t day, int64_t day_start);
@@ -537,13 +61,10 @@ class Generator {
   void push(Rec rec, Rng& r);
   void push_raw(uint8_t type, uint32_t a, int32_t t, std::string_view body, Rng& r);
   Status emit_day(int64_t day_start);
-  char* write_rec(char* p, const Rec& rec, int64_t day_start);
-  char* write_bad(char* p, uint64_t n, int64_t ts);
   void open_stockout(KeyState& k, int64_t ts);
   void close_stockout(uint32_t key, KeyState& k, int64_t ts);
   Status truth_line(std::string_view line);
   char* truth_room(Status& st) { return truth_.room(st); }
-  int sample_time(const Store& s, Rng& r) const;
 
   const GeneratorOptions& o_;
   GeneratorStats& stats_;
@@ -552,11 +73,10 @@ class Generator {
   Status status_;
   int64_t start_day_ = 0;
   std::string id_prefix_;
-  std::vector<Store> stores_;
-  std::vector<Sku> skus_;
+  Catalog catalog_;
+  std::vector<Store>& stores_ = catalog_.stores;
+  std::vector<Sku>& skus_ = catalog_.skus;
   std::vector<KeyState> keys_;
-  double cat_weekly_[kCategoryCount][7];
-  double cat_monthly_[kCategoryCount][12];
   std::vector<std::vector<Rec>> buckets_;
   std::string pool_;
   uint32_t day_events_ = 0;
@@ -566,117 +86,6 @@ class Generator {
   int64_t promo_counter_ = 0;
   std::vector<TimelineItem> timeline_;
 };
-
-void Generator::init_model() {
-  for (int c = 0; c < kCategoryCount; ++c) {
-    double ws = 0, ms = 0;
-    for (double w : kCategories[c].weekly) ws += w;
-    for (double m : kCategories[c].monthly) ms += m;
-    for (int i = 0; i < 7; ++i) cat_weekly_[c][i] = kCategories[c].weekly[i] * 7 / ws;
-    for (int i = 0; i < 12; ++i) cat_monthly_[c][i] = kCategories[c].monthly[i] * 12 / ms;
-  }
-  int store_width = o_.stores > 9999 ? 6 : 4;
-  int sku_width = o_.skus > 999999 ? 8 : 6;
-  stores_.resize(static_cast<size_t>(o_.stores));
-  double size_sum = 0;
-  for (int i = 0; i < o_.stores; ++i) {
-    Store& s = stores_[static_cast<size_t>(i)];
-    Rng r(o_.seed ^ 0x1111, 1, static_cast<uint64_t>(i));
-    char name[32];
-    std::snprintf(name, sizeof name, "S%0*d", store_width, i + 1);
-    s.name = name;
-    s.size = std::exp(0.35 * r.normal());
-    size_sum += s.size;
-    s.open_hour = static_cast<int>(r.range(7, 9));
-    s.close_hour = static_cast<int>(r.range(20, 22));
-    s.display_offset_min =
-        kDisplayOffsetsMin[r.below(sizeof kDisplayOffsetsMin / sizeof kDisplayOffsetsMin[0])];
-    s.latency_base_ms = r.uniform(80, 200);
-    double w[24] = {};
-    double total = 0;
-    for (int h = s.open_hour; h < s.close_hour; ++h) {
-      double x = h + 0.5;
-      w[h] = 0.6 + 0.7 * std::exp(-(x - 12.5) * (x - 12.5) / 2.0) +
-             1.0 * std::exp(-(x - 17.5) * (x - 17.5) / 3.0);
-      total += w[h];
-    }
-    double acc = 0;
-    for (int h = 0; h < 24; ++h) {
-      acc += w[h] / total;
-      s.hour_cdf[static_cast<size_t>(h)] = acc;
-    }
-    s.hour_cdf[23] = 1.0;
-  }
-  for (Store& s : stores_) s.size *= o_.stores / size_sum;
-
-  skus_.resize(static_cast<size_t>(o_.skus));
-  const double level_sigma = 1.3;
-  for (int i = 0; i < o_.skus; ++i) {
-    Sku& k = skus_[static_cast<size_t>(i)];
-    Rng r(o_.seed ^ 0x2222, 2, static_cast<uint64_t>(i));
-    char name[32];
-    std::snprintf(name, sizeof name, "SKU-%0*d", sku_width, i + 1);
-    k.name = name;
-    k.category = static_cast<int>(r.below(kCategoryCount));
-    const Category& cat = kCategories[k.category];
-    k.elasticity = std::clamp(cat.elasticity_centre + 0.35 * r.normal(), -3.2, -0.4);
-    k.trend_per_year = 0.02 + 0.15 * r.normal();
-    k.level = std::exp(level_sigma * r.normal() - level_sigma * level_sigma / 2);
-    k.base_cents = price_ending_cents(cat.median_price * std::exp(0.5 * r.normal()));
-    k.price_cents = k.base_cents;
-    k.cost_cents = std::llround(static_cast<double>(k.base_cents) * r.uniform(0.45, 0.75));
-    k.min_cents =
-        std::max<int64_t>(std::llround(k.cost_cents * 1.05), std::llround(k.base_cents * 0.7));
-    k.max_cents = std::llround(k.base_cents * 1.5);
-    if (k.category == 9 && r.chance(0.6)) k.map_cents = std::llround(k.base_cents * 0.9);
-    k.lead_time_days =
-        std::max(1, static_cast<int>(std::lround(cat.lead_time_days * r.uniform(0.6, 1.5))));
-    k.lead_time_sd_days = std::round(cat.lead_time_sd_days * r.uniform(0.5, 1.5) * 10) / 10;
-    const double levels[] = {0.9, 0.95, 0.95, 0.98};
-    k.service_level = levels[r.below(4)];
-    const int packs[] = {1, 1, 4, 6, 6, 12, 12, 24};
-    k.pack_size = k.category >= 9 ? 1 : packs[r.below(8)];
-    k.moq = k.pack_size * static_cast<int>(r.range(1, 2));
-    k.perishable = r.chance(cat.perishable_share);
-    k.shelf_life_days = k.perishable ? cat.shelf_life_days : 0;
-    k.competitor_tracked = r.chance(0.3);
-  }
-}
-
-void Generator::init_keys() {
-  const size_t n = static_cast<size_t>(o_.stores) * static_cast<size_t>(o_.skus);
-  keys_.assign(n, KeyState{});
-  stats_.keys = n;
-  for (size_t key = 0; key < n; ++key) {
-    const Store& st = stores_[key / static_cast<size_t>(o_.skus)];
-    const Sku& sku = skus_[key % static_cast<size_t>(o_.skus)];
-    KeyState& k = keys_[key];
-    Rng r(o_.seed ^ 0x3333, 3, key);
-    double noise = std::exp(0.3 * r.normal() - 0.045);
-    k.base_txn = static_cast<float>(o_.events_per_key_day * sku.level * st.size * noise);
-    double d = k.base_txn * kMeanTxnQty;  // units per day
-    double sd = std::sqrt(k.base_txn * 1.85);
-    double lt = sku.lead_time_days;
-    double z = z_for_service_level(sku.service_level);
-    double safety =
-        z * std::sqrt(lt * sd * sd + d * d * sku.lead_time_sd_days * sku.lead_time_sd_days);
-    // A quarter of the keys run a too-small reorder point: they reorder late and stock out.
-    double late = r.chance(0.25) ? r.uniform(0.2, 0.7) : 1.0;
-    k.reorder_point = static_cast<int32_t>(std::ceil(late * (d * lt + safety)));
-    double cycle = d * r.uniform(5, 14);
-    int32_t qty =
-        std::max<int32_t>({static_cast<int32_t>(std::ceil(cycle)), sku.pack_size, sku.moq, 2});
-    k.order_up_to = k.reorder_point + qty;
-    k.on_hand = static_cast<int32_t>(std::lround(r.uniform(0.2, 1.1) * k.order_up_to));
-  }
-}
-
-int Generator::sample_time(const Store& s, Rng& r) const {
-  double u = r.uniform();
-  int h = s.open_hour;
-  while (h < 23 && s.hour_cdf[static_cast<size_t>(h)] <= u) ++h;
-  return static_cast<int>(h * kHourMs + static_cast<int64_t>(r.below(kHourMs)));
-}
 
 void Generator::push(Rec rec, Rng& r) {
   rec.id = day_events_++;
@@ -758,10 +167,9 @@ void Generator::close_stockout(uint32_t key, KeyState& k, int64_t ts) {
 
 void Generator::sku_day(int64_t day, int64_t day_start) {
   const int64_t sim_day = day - start_day_;
-  int64_t yy;
-  unsigned mm, dd;
-  civil_from_days(day, yy, mm, dd);
-  int weekday = static_cast<int>(((day % 7) + 7 + 3) % 7);  // 1970-01-01 was a Thursday
+  const civil::Date date = civil::civil_from_days(day);
+  const auto mm = static_cast<unsigned>(date.month), dd = static_cast<unsigned>(date.day);
+  const int weekday = civil::weekday(day);
   // Month-of-year profile interpolated between month midpoints (cyclic).
   double pos = (static_cast<double>(mm) - 1) + (static_cast<double>(dd) - 0.5) / 30.44 - 0.5;
   int m0 = static_cast<int>(std::floor(pos));
@@ -890,8 +298,8 @@ void Generator::sku_day(int64_t day, int64_t day_start) {
     k.day_price_cents = on_promo
                             ? std::llround(k.price_cents * (100 - k.promo.discount_pct) / 100.0)
                             : k.price_cents;
-    double seasonal =
-        cat_weekly_[c][weekday] * (cat_monthly_[c][ma] * (1 - frac) + cat_monthly_[c][mb] * frac);
+    double seasonal = catalog_.cat_weekly[c][weekday] * (catalog_.cat_monthly[c][ma] * (1 - frac) +
+                                                         catalog_.cat_monthly[c][mb] * frac);
     double trend = std::exp(k.trend_per_year * static_cast<double>(sim_day) / 365.0);
     double price_mult = price_demand_multiplier(static_cast<double>(k.day_price_cents),
                                                 static_cast<double>(k.base_cents), k.elasticity);
@@ -1221,300 +629,6 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
   }
 }
 
-char* Generator::write_rec(char* p, const Rec& rec, int64_t day_start) {
-  static constexpr std::string_view kTypeHead[] = {"{\"type\":\"sale\",\"ts\":",
-                                                   "{\"type\":\"return\",\"ts\":",
-                                                   "{\"type\":\"inventory\",\"ts\":",
-                                                   "{\"type\":\"price\",\"ts\":",
-                                                   "{\"type\":\"competitor_price\",\"ts\":",
-                                                   "{\"type\":\"item\",\"ts\":",
-                                                   "{\"type\":\"promotion\",\"ts\":",
-                                                   "{\"type\":\"metric\",\"ts\":",
-                                                   "{\"type\":\"feedback\",\"ts\":"};
-  static constexpr std::string_view kKinds[] = {"snapshot", "receipt", "transfer_in",
-                                                "transfer_out", "adjustment"};
-  const uint64_t id = id_base_ + rec.id;
-  const int64_t ts = day_start + rec.t;
-  p = put(p, kTypeHead[rec.type]);
-  // Timestamp rendering is a function of the event id, so a re-sent duplicate is identical.
-  const uint64_t h = mix64(id ^ 0xabcdef);
-  const unsigned form = static_cast<unsigned>(h % 100);
-  const bool keyed = rec.type == kRecSale || rec.type == kRecReturn || rec.type == kRecInventory;
-  if (form < 20) {
-    p = put_i64(p, ts);
-  } else {
-    int offset = 0;
-    if (form >= 85 && keyed) {
-      offset = stores_[rec.a / static_cast<uint32_t>(o_.skus)].display_offset_min;
-    } else if (form >= 85) {
-      offset = kDisplayOffsetsMin[(h >> 32) % 8];
-    }
-    *p++ = '"';
-    p = put_rfc3339(p, ts, offset);
-    *p++ = '"';
-  }
-  p = put(p, ",\"event_id\":\"");
-  p = put(p, id_prefix_);
-  p = put_u64(p, id);
-  *p++ = '"';
-  if (keyed) {
-    p = put(p, ",\"store\":\"");
-    p = put(p, stores_[rec.a / static_cast<uint32_t>(o_.skus)].name);
-    p = put(p, "\",\"sku\":\"");
-    p = put(p, skus_[rec.a % static_cast<uint32_t>(o_.skus)].name);
-    *p++ = '"';
-  }
-  switch (rec.type) {
-    case kRecSale:
-      p = put(p, ",\"qty\":");
-      p = put_i64(p, rec.b);
-      p = put(p, ",\"unit_price\":");
-      p = put_fixed(p, rec.c, 2);
-      if (rec.sub != 0) {
-        p = put(p, ",\"channel\":\"");
-        p = put(p, kChannels[rec.sub]);
-        *p++ = '"';
-      }
-      if (rec.d != 0) {
-        p = put(p, ",\"promo_id\":\"PR");
-        p = put_i64(p, rec.d);
-        *p++ = '"';
-      }
-      if (rec.flags & 1) p = put(p, ",\"currency\":\"EUR\"");
-      break;
-    case kRecReturn:
-      p = put(p, ",\"qty\":");
-      p = put_i64(p, rec.b);
-      if (rec.sub == 0) p = put(p, ",\"restock\":false");
-      if (rec.sub == 1) p = put(p, ",\"restock\":true");
-      break;
-    case kRecInventory:
-      p = put(p, ",\"kind\":\"");
-      p = put(p, kKinds[rec.sub]);
-      p = put(p, "\",\"qty\":");
-      p = put_i64(p, rec.b);
-      if (rec.c >= 0) {
-        p = put(p, ",\"on_order\":");
-        p = put_i64(p, rec.c);
-      }
-      if (rec.d >= 0) {
-        p = put(p, ",\"expires\":\"");
-        p = put_date(p, rec.d);
-        *p++ = '"';
-      }
-      break;
-    case kRecPrice:
-      p = put(p, ",\"sku\":\"");
-      p = put(p, skus_[rec.a].name);
-      p = put(p, "\",\"price\":");
-      p = put_fixed(p, rec.b, 2);
-      if (rec.sub == 1) {
-        p = put(p, ",\"store\":\"");
-        p = put(p, stores_[static_cast<size_t>(rec.d)].name);
-        *p++ = '"';
-      }
-      if (rec.c >= 0) {
-        p = put(p, ",\"cost\":");
-        p = put_fixed(p, rec.c, 2);
-      }
-      break;
-    case kRecCompetitor:
-      p = put(p, ",\"sku\":\"");
-      p = put(p, skus_[rec.a].name);
-      p = put(p, "\",\"competitor\":\"");
-      p = put(p, kCompetitors[rec.d]);
-      p = put(p, "\",\"price\":");
-      p = put_fixed(p, rec.b, 2);
-      if (rec.c > 0) {
-        p = put(p, ",\"store\":\"");
-        p = put(p, stores_[static_cast<size_t>(rec.c - 1)].name);
-        *p++ = '"';
-      }
-      break;
-    case kRecMetric:
-      p = put(p, ",\"series\":\"pos_latency_ms.");
-      p = put(p, stores_[rec.a].name);
-      p = put(p, "\",\"value\":");
-      p = put_fixed(p, rec.b, 1);
-      break;
-    default:  // item, promotion, feedback: pre-rendered body
-      p = put(p, std::string_view(pool_.data() + rec.c, static_cast<size_t>(rec.d)));
-      break;
-  }
-  p = put(p, "}\n");
-  return p;
-}
-
-char* Generator::write_bad(char* p, uint64_t n, int64_t ts) {
-  const size_t code = n % kGeneratedBadCodes.size();
-  const uint64_t v = n / kGeneratedBadCodes.size();
-  char tsbuf[40];
-  char* te = tsbuf;
-  *te++ = '"';
-  te = put_rfc3339(te, ts, 0);
-  *te++ = '"';
-  const std::string_view t(tsbuf, static_cast<size_t>(te - tsbuf));
-  const std::string_view store = stores_[v % stores_.size()].name;
-  const std::string_view sku = skus_[v % skus_.size()].name;
-  auto sale_head = [&](char* q) {
-    q = put(q, "{\"type\":\"sale\",\"ts\":");
-    q = put(q, t);
-    q = put(q, ",\"store\":\"");
-    q = put(q, store);
-    q = put(q, "\",\"sku\":\"");
-    q = put(q, sku);
-    return put(q, "\"");
-  };
-  auto inv_head = [&](char* q) {
-    q = put(q, "{\"type\":\"inventory\",\"ts\":");
-    q = put(q, t);
-    q = put(q, ",\"store\":\"");
-    q = put(q, store);
-    q = put(q, "\",\"sku\":\"");
-    q = put(q, sku);
-    return put(q, "\"");
-  };
-  switch (code) {
-    case 0:  // not_json
-      switch (v % 3) {
-        case 0:
-          p = put(sale_head(p), ",\"qty\":1,\"unit_price\":2.49");
-          break;  // truncated
-        case 1:
-          p = put(p, "POS-TERMINAL-7 HEARTBEAT ok");
-          break;
-        default:
-          p = put(sale_head(p), ",,\"qty\":1}");
-          break;
-      }
-      break;
-    case 1:  // not_object
-      switch (v % 3) {
-        case 0:
-          p = put(p, "[{\"type\":\"sale\"}]");
-          break;
-        case 1:
-          p = put(p, "\"sale\"");
-          break;
-        default:
-          p = put(p, "42");
-          break;
-      }
-      break;
-    case 2:  // missing_type
-      p = put(p, "{\"ts\":");
-      p = put(p, t);
-      p = put(p, ",\"store\":\"");
-      p = put(p, store);
-      p = put(p, "\",\"sku\":\"");
-      p = put(p, sku);
-      p = put(p, "\",\"qty\":1,\"unit_price\":1.99}");
-      break;
-    case 3:  // unknown_type
-      p = put(p, v % 2 == 0 ? "{\"type\":\"refund\",\"ts\":" : "{\"type\":\"SALE\",\"ts\":");
-      p = put(p, t);
-      p = put(p, ",\"store\":\"");
-      p = put(p, store);
-      p = put(p, "\",\"sku\":\"");
-      p = put(p, sku);
-      p = put(p, "\",\"qty\":1}");
-      break;
-    case 4:  // missing_field
-      switch (v % 4) {
-        case 0:
-          p = put(sale_head(p), ",\"unit_price\":1.99}");
-          break;  // no qty
-        case 1:
-          p = put(inv_head(p), ",\"qty\":5}");
-          break;  // no kind
-        case 2:
-          p = put(p, "{\"type\":\"metric\",\"ts\":");
-          p = put(p, t);
-          p = put(p, ",\"series\":\"pos_latency_ms.");
-          p = put(p, store);
-          p = put(p, "\"}");
-          break;
-        default:
-          p = put(p, "{\"type\":\"price\",\"ts\":");
-          p = put(p, t);
-          p = put(p, ",\"price\":3.49}");  // no sku
-          break;
-      }
-      break;
-    case 5:  // wrong_type
-      switch (v % 3) {
-        case 0:
-          p = put(sale_head(p), ",\"qty\":\"3\",\"unit_price\":1.99}");
-          break;
-        case 1:
-          p = put(sale_head(p), ",\"qty\":2,\"unit_price\":\"cheap\"}");
-          break;
-        default:
-          p = put(p, "{\"type\":\"metric\",\"ts\":");
-          p = put(p, t);
-          p = put(p, ",\"series\":\"pos_latency_ms.");
-          p = put(p, store);
-          p = put(p, "\",\"value\":\"high\"}");
-          break;
-      }
-      break;
-    case 6:  // out_of_range
-      switch (v % 4) {
-        case 0:
-          p = put(sale_head(p), ",\"qty\":0,\"unit_price\":1.99}");
-          break;
-        case 1:
-          p = put(sale_head(p), ",\"qty\":-2,\"unit_price\":1.99}");
-          break;
-        case 2:
-          p = put(sale_head(p), ",\"qty\":1,\"unit_price\":-4.5}");
-          break;
-        default:
-          p = put(inv_head(p), ",\"kind\":\"snapshot\",\"qty\":-7}");
-          break;
-      }
-      break;
-    case 7:  // bad_timestamp
-      p = put(p, "{\"type\":\"sale\",\"ts\":");
-      switch (v % 3) {
-        case 0:
-          p = put(p, "\"2026-13-45T99:00:00Z\"");
-          break;
-        case 1:
-          p = put(p, "\"yesterday\"");
-          break;
-        default:
-          p = put(p, "\"2026-01-01 10:00\"");
-          break;
-      }
-      p = put(p, ",\"store\":\"");
-      p = put(p, store);
-      p = put(p, "\",\"sku\":\"");
-      p = put(p, sku);
-      p = put(p, "\",\"qty\":1,\"unit_price\":1.99}");
-      break;
-    default:  // bad_enum
-      switch (v % 3) {
-        case 0:
-          p = put(inv_head(p), ",\"kind\":\"teleport\",\"qty\":3}");
-          break;
-        case 1:
-          p = put(p, "{\"type\":\"feedback\",\"ts\":");
-          p = put(p, t);
-          p = put(p, ",\"alert_id\":\"a-0001\",\"action\":\"like\"}");
-          break;
-        default:
-          p = put(sale_head(p), ",\"qty\":1,\"unit_price\":1.99,\"channel\":\"pigeon\"}");
-          break;
-      }
-      break;
-  }
-  *p++ = '\n';
-  stats_.bad++;
-  stats_.bad_by_code[code]++;
-  return p;
-}
-
 Status Generator::emit_day(int64_t day_start) {
   Status st;
   for (auto& bucket : buckets_) {
@@ -1527,7 +641,7 @@ Status Generator::emit_day(int64_t day_start) {
     for (const Rec& rec : bucket) {
       char* p = out_.room(st);
       if (!st.is_ok()) return st;
-      p = write_rec(p, rec, day_start);
+      p = write_event(p, rec, day_start, EventContext{catalog_, id_base_, id_prefix_, pool_});
       stats_.lines++;
       stats_.good++;
       if (bad_per_good_ > 0) {
@@ -1538,7 +652,9 @@ Status Generator::emit_day(int64_t day_start) {
             stats_.bad_lines.emplace_back(
                 stats_.lines + 1, static_cast<uint8_t>(stats_.bad % kGeneratedBadCodes.size()));
           }
-          p = write_bad(p, stats_.bad, day_start + rec.t);
+          p = write_bad_record(p, stats_.bad, day_start + rec.t, catalog_);
+          stats_.bad_by_code[bad_record_code(stats_.bad)]++;
+          stats_.bad++;
           stats_.lines++;
         }
       }
@@ -1559,8 +675,9 @@ Status Generator::run() {
     id_prefix_ = pfx;
   }
   bad_per_good_ = o_.bad_rate > 0 ? o_.bad_rate / (1.0 - o_.bad_rate) : 0.0;
-  init_model();
-  init_keys();
+  build_catalog(o_, catalog_);
+  init_key_states(o_, catalog_, keys_);
+  stats_.keys = keys_.size();
   if (truth_.enabled()) {
     char buf[512];
     for (int c = 0; c < kCategoryCount; ++c) {
@@ -1664,11 +781,6 @@ Status Generator::run() {
 
 }  // namespace
 
-double price_demand_multiplier(double price, double base_price, double elasticity) {
-  if (!(price > 0) || !(base_price > 0)) return 1.0;
-  return std::pow(price / base_price, elasticity);
-}
-
 bool parse_civil_date(std::string_view s, int64_t& days) {
   if (s.size() != 10 || s[4] != '-' || s[7] != '-') return false;
   auto num = [&](size_t pos, size_t len, unsigned& out) {
@@ -1685,7 +797,7 @@ bool parse_civil_date(std::string_view s, int64_t& days) {
   static const unsigned kDays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
   bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
   if (d > kDays[m - 1] + (m == 2 && leap ? 1 : 0)) return false;
-  days = days_from_civil(y, m, d);
+  days = civil::days_from_civil(y, m, d);
   return true;
 }
 

@@ -1,9 +1,9 @@
-// Tests of the synthetic stream generator (stream/generator.h): determinism, the input contract
+// Tests of the synthetic stream generator (sim/generator.h): determinism, the input contract
 // (checked with simdjson directly and with sw::Decoder), the bad-record mix, and the ground
 // truth (stock-outs recomputed from the events, sales vs. truth demand, elasticities,
 // injected anomalies).
 
-#include "stream/generator.h"
+#include "sim/generator.h"
 
 #include <algorithm>
 #include <cmath>
