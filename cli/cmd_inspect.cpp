@@ -3,8 +3,8 @@
 #include <cstdio>
 
 #include "state/rocksdb_store.h"
-#include "stream/cli/commands.h"
-#include "stream/cli/pipeline.h"
+#include "cli/commands.h"
+#include "cli/pipeline.h"
 #include "stream/json_writer.h"
 
 namespace sw::cli {

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "connectors/kafka_mock_broker.h"
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 
 namespace sw::cli {
 

@@ -26,7 +26,7 @@
 #include "operators/forecast_model.h"
 #include "state/memory_store.h"
 #include "stream/calendar.h"
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 #include "stream/config.h"
 #include "stream/decoder.h"
 #include "stream/json_writer.h"

@@ -12,7 +12,7 @@
 #include <set>
 #include <string>
 
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 #include "stream/generator.h"
 
 namespace sw::cli {

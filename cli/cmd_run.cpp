@@ -3,9 +3,9 @@
 #include <csignal>
 #include <cstdio>
 
-#include "stream/cli/commands.h"
-#include "stream/cli/pipeline.h"
-#include "stream/cli/summary.h"
+#include "cli/commands.h"
+#include "cli/pipeline.h"
+#include "cli/summary.h"
 
 namespace sw::cli {
 

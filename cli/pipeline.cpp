@@ -1,4 +1,4 @@
-#include "stream/cli/pipeline.h"
+#include "cli/pipeline.h"
 
 #include <chrono>
 #include <cmath>

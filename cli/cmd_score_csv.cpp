@@ -16,7 +16,7 @@
 
 #include "operators/anomaly.h"
 #include "stream/calendar.h"
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 #include "stream/config.h"
 #include "stream/key_index.h"
 

@@ -8,7 +8,7 @@
 
 #include "operators/registry.h"
 #include "stream/calendar.h"
-#include "stream/cli/live_state.h"
+#include "cli/live_state.h"
 #include "stream/config.h"
 #include "stream/sink.h"
 #include "stream/source.h"
