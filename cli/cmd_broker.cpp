@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
-#include "connectors/kafka_mock_broker.h"
 #include "cli/commands.h"
+#include "connectors/kafka_mock_broker.h"
 
 namespace sw::cli {
 
