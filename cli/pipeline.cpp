@@ -36,6 +36,7 @@ constexpr const char* kDefaultMetricsListen = "127.0.0.1:9464";
 Pipeline::Pipeline() = default;
 Pipeline::~Pipeline() = default;
 Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
 
 PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts) {
   PipelineOptions o;

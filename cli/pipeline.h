@@ -98,6 +98,7 @@ struct Pipeline {
   ~Pipeline();
   Pipeline();
   Pipeline(Pipeline&&) noexcept;
+  Pipeline& operator=(Pipeline&&) noexcept;
 };
 
 //! Phase 2: opens I/O and assembles the task. Throws ConfigError naming the key when
