@@ -4,7 +4,7 @@ SHELL := /bin/bash
 JOBS ?= 2
 BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
-SHELFWATCH := $(BUILD)/stream/cli/shelfwatch
+SHELFWATCH := $(BUILD)/cli/shelfwatch
 
 .PHONY: all deps deps-e2e configure build demo test test-unit sanitize-test bench fuzz format clean
 

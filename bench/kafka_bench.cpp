@@ -36,14 +36,12 @@
 #include <thread>
 #include <vector>
 
+#include "cli/pipeline.h"
 #include "connectors/kafka_common.h"
 #include "connectors/kafka_mock_broker.h"
 #include "connectors/kafka_sink.h"
 #include "connectors/kafka_source.h"
-#include "operators/registry.h"
 #include "sim/generator.h"
-#include "state/rocksdb_store.h"
-#include "stream/calendar.h"
 #include "stream/task.h"
 
 namespace {
@@ -138,14 +136,15 @@ std::string pipeline_yaml(const std::string& bootstrap, const std::string& in,
     }
   }
   std::string y = "kafka: {brokers: '" + bootstrap + "', properties: {" + props + "}}\n";
-  y += "source:\n  kafka:\n    topics: [" + in + "]\n    mode: assign\n";
+  y += "state: {dir: ''}\n";  // set by Pipeline
+  y += "source:\n  kind: kafka\n  kafka:\n    topics: [" + in + "]\n    mode: assign\n";
   y += std::string("    stop_at_end: ") + (stop_at_end ? "true" : "false") + "\n";
   if (!stop_at_end) y += "    properties: {fetch.wait.max.ms: 1}\n";
   y += "delivery: " + delivery + "\n";
-  y += "sinks:\n  kafka:\n    topics:\n";
-  for (const char* s :
-       {"alerts", "forecasts", "price-triggers", "replenishment", "dlq", "late", "scores"}) {
-    y += std::string("      ") + s + ": " + out_prefix + s + "\n";
+  y += "sinks:\n  file: {dir: ''}\n  kafka:\n    enabled: true\n    topics:\n";
+  for (int i = 0; i < sw::kOutputStreamCount; ++i) {
+    std::string s(sw::output_stream_name(static_cast<sw::OutputStream>(i)));
+    y += "      " + s + ": " + out_prefix + s + "\n";
   }
   y += all_operators ? "operators: {low_stock: {enabled: true}}\n"
                      : "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, "
@@ -156,15 +155,11 @@ std::string pipeline_yaml(const std::string& bootstrap, const std::string& in,
 struct ProbeClocks;
 
 struct Pipeline {
-  sw::Config config;
-  sw::Calendar calendar;
-  sw::OperatorSet ops;
-  std::unique_ptr<sw::KafkaSource> source;
-  std::unique_ptr<sw::KafkaSink> sink;
   std::unique_ptr<sw::Source> stamping_source;  // latency runs: probe clocks
   std::unique_ptr<sw::Sink> stamping_sink;
-  std::unique_ptr<sw::RocksDbStateStore> store;
-  std::unique_ptr<sw::Task> task;
+  sw::cli::Pipeline built;  // declared after the wrappers: the task stops first
+  sw::Task* task = nullptr;
+  sw::KafkaSink* sink = nullptr;
 
   Pipeline(const std::string& yaml, const std::string& dir, int64_t checkpoint_ms,
            ProbeClocks* clocks = nullptr);
@@ -276,27 +271,30 @@ class StampingSink final : public sw::Sink {
 };
 
 Pipeline::Pipeline(const std::string& yaml, const std::string& dir, int64_t checkpoint_ms,
-                   ProbeClocks* clocks)
-    : config(sw::Config::from_yaml(yaml)), calendar(config), ops(sw::make_operators(config)) {
-  source = std::make_unique<sw::KafkaSource>(config);
-  sink = std::make_unique<sw::KafkaSink>(config);
-  sw::Source* src = source.get();
-  sw::Sink* snk = sink.get();
+                   ProbeClocks* clocks) {
+  // Built like `run` (cli/pipeline.h): Kafka source and sink, RocksDB state in `dir`; no
+  // file sink, delivery sink, metrics or live state.
+  sw::Config config = sw::Config::from_yaml(yaml);
+  sw::cli::PipelineParts parts;
+  parts.delivery = parts.live = false;
+  sw::cli::PipelineOptions options = sw::cli::parse_pipeline(config, parts);
+  options.state_dir = dir;
+  options.task.checkpoint_interval_ms = checkpoint_ms;
+  sw::cli::PipelineInputs inputs;
   if (clocks) {
-    stamping_source = std::make_unique<StampingSource>(*source, *clocks);
-    stamping_sink = std::make_unique<StampingSink>(*sink, *clocks);
-    src = stamping_source.get();
-    snk = stamping_sink.get();
+    inputs.wrap_source = [this, clocks](sw::Source& s) {
+      stamping_source = std::make_unique<StampingSource>(s, *clocks);
+      return stamping_source.get();
+    };
+    inputs.wrap_sink = [this, clocks](sw::Sink& s) {
+      stamping_sink = std::make_unique<StampingSink>(s, *clocks);
+      return stamping_sink.get();
+    };
   }
   std::filesystem::remove_all(dir);
-  auto s = sw::RocksDbStateStore::open({dir, 256u << 20, true, false});
-  if (!s.is_ok()) std::abort();
-  store = std::move(s.value());
-  sw::TaskOptions o = sw::TaskOptions::from_config(config);
-  o.checkpoint_interval_ms = checkpoint_ms;
-  task = std::make_unique<sw::Task>(o, *src, std::vector<sw::Sink*>{snk}, *store, ops.pointers(),
-                                    calendar);
-  task->mutable_views() = ops.views;
+  built = sw::cli::open_pipeline(std::move(options), std::move(inputs));
+  task = built.task.get();
+  sink = built.kafka_sink;
   if (!task->restore().is_ok()) std::abort();
 }
 

@@ -15,10 +15,8 @@
 #include <fstream>
 #include <string>
 
-#include "connectors/file_sink.h"
+#include "cli/pipeline.h"
 #include "connectors/file_source.h"
-#include "operators/registry.h"
-#include "state/rocksdb_store.h"
 #include "stream/decoder.h"
 #include "stream/task.h"
 
@@ -98,23 +96,27 @@ int main(int argc, char** argv) {
   std::string dir = argv[3];
   std::filesystem::remove_all(dir);
   size_t rss0 = rss_bytes();
+  // Built like `run` (cli/pipeline.h): file source, RocksDB state, file sink, low_stock; no
+  // delivery sink, metrics or live state. Task settings as before: defaults plus these.
   sw::Config config = sw::Config::from_yaml(
       "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: {enabled: "
       "false}}\n");
-  sw::Calendar calendar;
-  sw::OperatorSet ops = sw::make_operators(config);
-  sw::FileSource src = open_source(path);
-  auto store = sw::RocksDbStateStore::open({dir + "/state", 256u << 20, true, false});
-  if (!store.is_ok()) return 1;
-  sw::FileSink sink(dir + "/out");
-  sw::TaskOptions o;
+  config.set("source.file.path", path);
+  config.set("state.dir", dir + "/state");
+  config.set("sinks.file.dir", dir + "/out");
+  sw::cli::PipelineParts parts;
+  parts.delivery = parts.live = false;
+  sw::cli::PipelineOptions options = sw::cli::parse_pipeline(config, parts);
+  sw::TaskOptions& o = options.task;
+  o = sw::TaskOptions{};
   o.checkpoint_interval_ms = 1000;
   o.dedup_capacity = 1'000'000;
   // PIPELINE_BENCH_READ_AHEAD=0 decodes on the task thread (for A/B runs).
   if (const char* ra = std::getenv("PIPELINE_BENCH_READ_AHEAD")) o.read_ahead = ra[0] != '0';
   // PIPELINE_BENCH_COMMIT_NICE=0 commits at the task's priority (for A/B runs).
   if (const char* n = std::getenv("PIPELINE_BENCH_COMMIT_NICE")) o.commit_nice = std::atoi(n);
-  sw::Task task(o, src, {&sink}, *store.value(), ops.pointers(), calendar);
+  sw::cli::Pipeline p = sw::cli::open_pipeline(std::move(options));
+  sw::Task& task = *p.task;
   if (!task.restore().is_ok()) return 1;
   std::atomic<bool> stop{false};
   double t0 = now_s(), c0 = thread_cpu_s(), p0 = process_cpu_s();

@@ -5,7 +5,7 @@ set -euo pipefail
 build=${1:-build}
 data=${BENCH_DIR:-bench-data}
 mkdir -p "$data"
-sw="$build/stream/cli/shelfwatch"
+sw="$build/cli/shelfwatch"
 input="$data/bench-5m.jsonl"
 if [[ ! -s $input ]]; then
   "$sw" gen --stores 100 --skus 10000 --days 1 --seed 1 --events-per-key-day 4 \

@@ -20,13 +20,10 @@ using prometheus::MetricType;
 
 namespace {
 
-constexpr std::string_view kAlertTypes[] = {"low_stock", "stockout", "overstock",
-                                            "expiry",    "transfer", "receipt_overdue",
-                                            "anomaly",   "price",    "forecast_drift"};
 constexpr std::string_view kSeverities[] = {"info", "warning", "critical", "emergency"};
 
-template <size_t N>
-std::string bounded(std::string_view v, const std::string_view (&allowed)[N]) {
+template <class List>
+std::string bounded(std::string_view v, const List& allowed) {
   for (std::string_view a : allowed) {
     if (a == v) return std::string(v);
   }
@@ -262,7 +259,7 @@ void DeliverySink::count_alert(const DeliveryAlert& a, OutputStream stream, std:
     collector_->count_trigger(trigger_field(json, "reason"), trigger_field(json, "approval"));
     return;
   }
-  collector_->count_alert(bounded(a.type, kAlertTypes), bounded(a.severity, kSeverities),
+  collector_->count_alert(bounded(a.type, opt_.alert_types), bounded(a.severity, kSeverities),
                           a.status == "firing" || a.status == "resolved" ? a.status : "other",
                           a.store);
 }
@@ -503,9 +500,10 @@ EndpointOptions common_options(const Config& cfg, const std::string& p) {
 
 }  // namespace
 
-std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* ack_store) {
+DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::string> alert_types) {
   const std::string root = "sinks.delivery";
   DeliverySinkOptions opt;
+  opt.alert_types = std::move(alert_types);
   opt.outbox_max_bytes = cfg.get_int(root + ".outbox_max_bytes", 64ll << 20, 1, int64_t{1} << 40);
   opt.drain_timeout_ms = cfg.get_duration_ms(root + ".drain_timeout", 10000);
   opt.include_price_triggers = cfg.get_bool(root + ".include_price_triggers", false);
@@ -596,7 +594,17 @@ std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* 
     routes.add(std::move(x));
   }
   routes.set_default(expand_list(named.default_endpoints()));
-  return std::make_unique<DeliverySink>(std::move(specs), std::move(routes), opt, ack_store);
+  return {std::move(specs), std::move(routes), std::move(opt)};
+}
+
+std::unique_ptr<DeliverySink> make_delivery_sink(DeliverySinkConfig config, StateStore* ack_store) {
+  return std::make_unique<DeliverySink>(std::move(config.endpoints), std::move(config.routes),
+                                        std::move(config.options), ack_store);
+}
+
+std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* ack_store,
+                                                 std::vector<std::string> alert_types) {
+  return make_delivery_sink(delivery_sink_config(cfg, std::move(alert_types)), ack_store);
 }
 
 }  // namespace sw

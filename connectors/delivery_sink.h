@@ -45,6 +45,9 @@ struct DeliverySinkOptions {
   bool include_price_triggers = false;  // deliver the price-triggers stream too
   size_t store_label_limit = 50;        // distinct `store` label values before "other"
   uint64_t seed = 0x5eed;               // jitter
+  //! Values of the `type` label of shelfwatch_alerts_total; other types count as "other".
+  //! The composition root passes every alert type the operator table lists.
+  std::vector<std::string> alert_types;
 };
 
 class DeliverySink final : public Sink {
@@ -97,10 +100,19 @@ class DeliverySink final : public Sink {
   std::shared_ptr<Collector> collector_;
 };
 
-//! Builds the sink from `sinks.delivery.*` (docs/delivery.md). Reads secrets from the
-//! environment or files named in config; throws ConfigError on bad config or missing secrets
-//! (messages never contain secret values). With no endpoints configured the sink only counts
-//! alerts.
-std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* ack_store);
+struct DeliverySinkConfig {
+  std::vector<DeliveryEndpointSpec> endpoints;
+  RouteTable routes;
+  DeliverySinkOptions options;
+};
+//! Reads `sinks.delivery.*` (docs/delivery.md) without starting anything; `alert_types`: see
+//! DeliverySinkOptions. Reads secrets from the environment or files named in config; throws
+//! ConfigError on bad config or missing secrets (messages never contain secret values). With
+//! no endpoints configured the sink only counts alerts.
+DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::string> alert_types);
+//! Starts the endpoint workers.
+std::unique_ptr<DeliverySink> make_delivery_sink(DeliverySinkConfig config, StateStore* ack_store);
+std::unique_ptr<DeliverySink> make_delivery_sink(const Config& cfg, StateStore* ack_store,
+                                                 std::vector<std::string> alert_types);
 
 }  // namespace sw

@@ -85,6 +85,10 @@ ConfPtr make_conf(const std::vector<Property>& props) {
   return conf;
 }
 
+void check_properties(const std::vector<Property>& props) {
+  make_conf(props);
+}
+
 ConfPtr make_conf(const std::string& brokers, const Properties& extra) {
   std::vector<Property> props{{"bootstrap.servers", brokers, ""}};
   for (const auto& [name, value] : extra) props.push_back({name, value, ""});

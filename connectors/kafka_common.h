@@ -18,12 +18,11 @@
 #include <utility>
 #include <vector>
 
+#include "connectors/kafka_options.h"
 #include "stream/config.h"
 #include "stream/status.h"
 
 namespace sw::kafka {
-
-enum class ClientRole { kConsumer, kProducer };
 
 using Properties = std::vector<std::pair<std::string, std::string>>;
 
@@ -34,13 +33,6 @@ using Properties = std::vector<std::pair<std::string, std::string>>;
 //! socket.nagle.disable stays false: true cut the mock-cluster consumer's throughput 2.3 x
 //! (kafka_source_drain 445 k -> 192 k events/s) with no measurable latency gain.
 Properties default_properties(ClientRole role);
-
-//! One effective property and the config key it came from ("" for built-in defaults).
-struct Property {
-  std::string name, value, source_key;
-};
-//! Effective properties for a client, in application order (see the header comment).
-std::vector<Property> client_properties(const Config& cfg, ClientRole role);
 
 struct ConfDeleter {
   void operator()(rd_kafka_conf_t* c) const { rd_kafka_conf_destroy(c); }

@@ -381,23 +381,36 @@ struct KafkaSink::Impl {
                    std::map<std::tuple<uint32_t, int32_t, uint32_t>, uint64_t>& max_seq);
 };
 
-KafkaSink::KafkaSink(const Config& cfg) : impl_(std::make_unique<Impl>()) {
-  Impl& s = *impl_;
-  s.exactly_once =
+KafkaSinkOptions kafka_sink_options(const Config& cfg) {
+  KafkaSinkOptions o;
+  o.exactly_once =
       cfg.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
-  s.ce_source = cfg.get_string("sinks.kafka.ce_source", "shelfwatch");
+  o.ce_source = cfg.get_string("sinks.kafka.ce_source", "shelfwatch");
   for (int i = 0; i < kOutputStreamCount; ++i) {
     std::string stream(output_stream_name(static_cast<OutputStream>(i)));
-    std::string topic = cfg.get_string("sinks.kafka.topics." + stream, "shelfwatch." + stream);
-    s.stream_topic[i] = topic.empty() ? -1 : static_cast<int32_t>(s.intern_topic(topic));
+    o.stream_topics[i] = cfg.get_string("sinks.kafka.topics." + stream, "shelfwatch." + stream);
   }
   for (const std::string& type : cfg.children("sinks.kafka.routes")) {
-    std::string topic =
-        cfg.require_string("sinks.kafka.routes." + type, "map an alert type to a topic name");
-    s.routes[type] = s.intern_topic(topic);
+    o.routes.emplace_back(type, cfg.require_string("sinks.kafka.routes." + type,
+                                                   "map an alert type to a topic name"));
   }
-  s.producer_props = kafka::client_properties(cfg, kafka::ClientRole::kProducer);
-  kafka::make_conf(s.producer_props);  // validates every property now, at start-up
+  o.producer_properties = kafka::client_properties(cfg, kafka::ClientRole::kProducer);
+  kafka::check_properties(o.producer_properties);  // every property now, at start-up
+  return o;
+}
+
+KafkaSink::KafkaSink(const Config& cfg) : KafkaSink(kafka_sink_options(cfg)) {}
+
+KafkaSink::KafkaSink(KafkaSinkOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.exactly_once = options.exactly_once;
+  s.ce_source = std::move(options.ce_source);
+  for (int i = 0; i < kOutputStreamCount; ++i) {
+    const std::string& topic = options.stream_topics[i];
+    s.stream_topic[i] = topic.empty() ? -1 : static_cast<int32_t>(s.intern_topic(topic));
+  }
+  for (const auto& [type, topic] : options.routes) s.routes[type] = s.intern_topic(topic);
+  s.producer_props = std::move(options.producer_properties);
   for (auto& [name, value] : kafka::default_properties(kafka::ClientRole::kConsumer)) {
     s.readback_props.push_back({name, value, ""});
   }

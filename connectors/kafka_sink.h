@@ -31,6 +31,7 @@
 #include <span>
 #include <string>
 
+#include "connectors/kafka_options.h"
 #include "stream/config.h"
 #include "stream/sink.h"
 
@@ -40,6 +41,8 @@ class KafkaSink final : public Sink {
  public:
   //! Throws ConfigError for bad keys or librdkafka properties. Connects lazily.
   explicit KafkaSink(const Config& cfg);
+  //! From options already read and checked (kafka_sink_options()). Connects lazily.
+  explicit KafkaSink(KafkaSinkOptions options);
   ~KafkaSink() override;
 
   std::string name() const override { return "kafka"; }

@@ -231,26 +231,52 @@ struct KafkaSource::Impl {
   }
 };
 
-KafkaSource::KafkaSource(const Config& cfg) : impl_(std::make_unique<Impl>()) {
-  Impl& s = *impl_;
-  s.topics = cfg.get_list("source.kafka.topics");
-  if (s.topics.empty()) {
+KafkaSourceOptions kafka_source_options(const Config& cfg) {
+  KafkaSourceOptions o;
+  o.topics = cfg.get_list("source.kafka.topics");
+  if (o.topics.empty()) {
     throw ConfigError("source.kafka.topics", "is required for source.kind: kafka",
                       "list the input topics, e.g. [shelfwatch.events]");
   }
-  s.group_id = cfg.get_string("source.kafka.group_id", "shelfwatch");
-  s.assign_mode =
+  o.group_id = cfg.get_string("source.kafka.group_id", "shelfwatch");
+  o.assign_mode =
       cfg.get_enum("source.kafka.mode", "subscribe", {"subscribe", "assign"}) == "assign";
-  s.stop_at_end = cfg.get_bool("source.kafka.stop_at_end", false);
-  s.idle_ms = cfg.get_duration_ms("source.kafka.idle_ms", 5000);
-  std::string start =
+  o.stop_at_end = cfg.get_bool("source.kafka.stop_at_end", false);
+  o.idle_ms = cfg.get_duration_ms("source.kafka.idle_ms", 5000);
+  o.start_from =
       cfg.get_enum("source.kafka.start_from", "earliest", {"earliest", "latest", "committed"});
+  o.properties = kafka::client_properties(cfg, kafka::ClientRole::kConsumer);
+  // Every property and the group id are checked now, at start-up, not at the first poll.
+  std::vector<kafka::Property> checked = o.properties;
+  checked.push_back({"group.id", o.group_id, "source.kafka.group_id"});
+  kafka::check_properties(checked);
+  return o;
+}
+
+KafkaSource::KafkaSource(const Config& cfg) : KafkaSource(kafka_source_options(cfg)) {}
+
+KafkaSource::KafkaSource(KafkaSourceOptions options) : impl_(std::make_unique<Impl>()) {
+  Impl& s = *impl_;
+  s.topics = std::move(options.topics);
+  s.group_id = std::move(options.group_id);
+  s.assign_mode = options.assign_mode;
+  s.stop_at_end = options.stop_at_end;
+  s.idle_ms = options.idle_ms;
+  const std::string& start = options.start_from;
   s.start_offset = start == "earliest" ? RD_KAFKA_OFFSET_BEGINNING
                    : start == "latest" ? RD_KAFKA_OFFSET_END
                                        : RD_KAFKA_OFFSET_STORED;
-  s.properties = kafka::client_properties(cfg, kafka::ClientRole::kConsumer);
-  kafka::make_conf(s.properties);  // validates every property now, at start-up
+  s.properties = std::move(options.properties);
   s.parts.resize(s.topics.size() * kafka::kPartitionsPerTopic);
+}
+
+void KafkaSource::update_probe() {
+  for (const PartitionLag& l : consumer_lag()) {
+    probe_
+        .gauge("consumer_lag_messages", "Kafka consumer lag per partition (librdkafka statistics).",
+               {{"topic", l.topic}, {"partition", std::to_string(l.partition)}})
+        .set(static_cast<double>(l.lag));
+  }
 }
 
 KafkaSource::~KafkaSource() {

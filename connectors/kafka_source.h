@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "connectors/kafka_options.h"
 #include "stream/config.h"
 #include "stream/source.h"
 
@@ -29,6 +30,8 @@ class KafkaSource final : public Source {
  public:
   //! Connects lazily (first poll); throws ConfigError for bad keys or librdkafka properties.
   explicit KafkaSource(const Config& cfg);
+  //! From options already read and checked (kafka_source_options()); connects lazily.
+  explicit KafkaSource(KafkaSourceOptions options);
   ~KafkaSource() override;
 
   //! Returns as soon as at least one record is available (or after timeout_ms). Payloads are
@@ -70,10 +73,14 @@ class KafkaSource final : public Source {
   std::vector<PartitionLag> consumer_lag() const;
   //! Records skipped because they were already returned (after pause/resume or rebalances).
   uint64_t duplicates_skipped() const;
+  //! Consumer lag per partition (shelfwatch_consumer_lag_messages{topic,partition}).
+  const Probe* probe() const override { return &probe_; }
+  void update_probe() override;
 
  private:
   struct Impl;
   std::unique_ptr<Impl> impl_;
+  Probe probe_;
 };
 
 //! Factory for the task/CLI wiring (source.kind: kafka).

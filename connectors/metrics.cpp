@@ -84,24 +84,12 @@ ClientMetric LatencyRecorder::snapshot() const {
 RuntimeMetrics::RuntimeMetrics()
     : processing_latency_(
           {0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10}),
-      event_lag_({0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800}),
-      forecast_mase_(std::numeric_limits<double>::quiet_NaN()),
-      forecast_wape_(std::numeric_limits<double>::quiet_NaN()) {}
-
-void RuntimeMetrics::set_forecast_accuracy(double mase, double wape) {
-  forecast_mase_.store(mase, std::memory_order_relaxed);
-  forecast_wape_.store(wape, std::memory_order_relaxed);
-}
+      event_lag_({0.1, 0.5, 1, 5, 15, 60, 300, 900, 3600, 21600, 86400, 604800}) {}
 
 void RuntimeMetrics::set_partition_watermark(const std::string& source, int partition,
                                              int64_t watermark_ms) {
   std::lock_guard lk(mu_);
   watermarks_[{source, partition}] = watermark_ms;
-}
-
-void RuntimeMetrics::set_consumer_lag(const std::string& topic, int partition, int64_t lag) {
-  std::lock_guard lk(mu_);
-  consumer_lag_[{topic, partition}] = lag;
 }
 
 void RuntimeMetrics::collect(std::vector<MetricFamily>& out) const {
@@ -114,22 +102,6 @@ void RuntimeMetrics::collect(std::vector<MetricFamily>& out) const {
        "Wall time from polling a batch to handing its outputs to the sinks.", processing_latency_);
   hist("shelfwatch_event_lag_seconds", "Wall clock minus event time when an event is applied.",
        event_lag_);
-  double mase = forecast_mase_.load(std::memory_order_relaxed);
-  double wape = forecast_wape_.load(std::memory_order_relaxed);
-  if (mase == mase) {
-    MetricFamily f = metric_family("shelfwatch_forecast_mase_ratio",
-                                   "Overall forecast MASE against seasonal naive (1 = as good).",
-                                   MetricType::Gauge);
-    add_sample(f, {}, mase);
-    out.push_back(std::move(f));
-  }
-  if (wape == wape) {
-    MetricFamily f = metric_family("shelfwatch_forecast_wape_ratio",
-                                   "Overall forecast weighted absolute percentage error (0..1+).",
-                                   MetricType::Gauge);
-    add_sample(f, {}, wape);
-    out.push_back(std::move(f));
-  }
   std::lock_guard lk(mu_);
   if (!watermarks_.empty()) {
     MetricFamily f = metric_family("shelfwatch_source_watermark_timestamp_seconds",
@@ -137,16 +109,6 @@ void RuntimeMetrics::collect(std::vector<MetricFamily>& out) const {
     for (const auto& [k, v] : watermarks_) {
       add_sample(f, {{"source", k.first}, {"partition", std::to_string(k.second)}},
                  static_cast<double>(v) / 1000.0);
-    }
-    out.push_back(std::move(f));
-  }
-  if (!consumer_lag_.empty()) {
-    MetricFamily f = metric_family("shelfwatch_consumer_lag_messages",
-                                   "Kafka consumer lag per partition (librdkafka statistics).",
-                                   MetricType::Gauge);
-    for (const auto& [k, v] : consumer_lag_) {
-      add_sample(f, {{"topic", k.first}, {"partition", std::to_string(k.second)}},
-                 static_cast<double>(v));
     }
     out.push_back(std::move(f));
   }
@@ -353,11 +315,41 @@ void MetricsServer::add_collectable(std::shared_ptr<prometheus::Collectable> c) 
   collectables_.push_back(std::move(c));
 }
 
+void MetricsServer::add_probe(const Probe* probe) {
+  if (probe == nullptr) return;
+  std::lock_guard lk(mu_);
+  probes_.push_back(probe);
+}
+
+void collect_probes(const std::vector<const Probe*>& probes, std::vector<MetricFamily>& out) {
+  std::map<std::string, size_t, std::less<>> index;  // name -> family in `added`
+  std::vector<MetricFamily> added;
+  for (const Probe* probe : probes) {
+    probe->for_each([&](const Probe::Metric& m) {
+      double v =
+          m.kind == Probe::Kind::kGauge ? m.gauge.value() : static_cast<double>(m.counter.value());
+      if (v != v) return;  // a gauge not known yet
+      std::string name = "shelfwatch_" + m.name;
+      auto it = index.find(name);
+      if (it == index.end()) {
+        it = index.emplace(name, added.size()).first;
+        added.push_back(metric_family(
+            name, m.help, m.kind == Probe::Kind::kGauge ? MetricType::Gauge : MetricType::Counter));
+      }
+      std::vector<ClientMetric::Label> labels;
+      for (const auto& [k, val] : m.labels) labels.push_back({k, val});
+      add_sample(added[it->second], std::move(labels), v);
+    });
+  }
+  for (auto& f : added) out.push_back(std::move(f));
+}
+
 std::string MetricsServer::render_metrics() const {
   std::vector<MetricFamily> families = task_collector_->Collect();
   runtime_->collect(families);
   {
     std::lock_guard lk(mu_);
+    collect_probes(probes_, families);
     for (const auto& c : collectables_) {
       std::vector<MetricFamily> more = c->Collect();
       for (auto& f : more) families.push_back(std::move(f));

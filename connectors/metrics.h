@@ -28,6 +28,7 @@
 #include <prometheus/metric_family.h>
 
 #include "stream/counters.h"
+#include "stream/probe.h"
 
 namespace sw {
 
@@ -57,12 +58,8 @@ class RuntimeMetrics {
   LatencyRecorder& processing_latency() { return processing_latency_; }
   //! Wall clock minus event time when an event is applied, seconds (negative -> 0).
   LatencyRecorder& event_lag() { return event_lag_; }
-  //! Overall forecast accuracy (MASE, WAPE) over all keys; NaN = not yet known (not exported).
-  void set_forecast_accuracy(double mase, double wape);
   //! Per source partition watermark (epoch ms). `source` is a topic or file name.
   void set_partition_watermark(const std::string& source, int partition, int64_t watermark_ms);
-  //! Kafka consumer lag per partition, messages (from librdkafka statistics).
-  void set_consumer_lag(const std::string& topic, int partition, int64_t lag);
   //! Set once the task restored its checkpoint and opened its sources (/readyz).
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
@@ -72,12 +69,9 @@ class RuntimeMetrics {
  private:
   LatencyRecorder processing_latency_;
   LatencyRecorder event_lag_;
-  std::atomic<double> forecast_mase_;
-  std::atomic<double> forecast_wape_;
   std::atomic<bool> ready_{false};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, int64_t> watermarks_;
-  std::map<std::pair<std::string, int>, int64_t> consumer_lag_;
 };
 
 //! Reads TaskCounters (one per task, summed; watermarks per task) at scrape time.
@@ -113,6 +107,9 @@ class MetricsServer {
   void add_task(const TaskCounters& counters) { task_collector_->add_task(&counters); }
   //! Adds any other collectable (e.g. DeliverySink::collectable()).
   void add_collectable(std::shared_ptr<prometheus::Collectable> c);
+  //! Adds an operator's or a source's probe (kept by pointer: it must outlive the server).
+  //! Each metric is exported as "shelfwatch_" + its name; unknown gauges are left out.
+  void add_probe(const Probe* probe);
   RuntimeMetrics& runtime() { return *runtime_; }
   //! The bound port (useful with port 0).
   int port() const { return port_; }
@@ -127,6 +124,7 @@ class MetricsServer {
   std::shared_ptr<RuntimeMetrics> runtime_;
   mutable std::mutex mu_;
   std::vector<std::shared_ptr<prometheus::Collectable>> collectables_;
+  std::vector<const Probe*> probes_;
   std::unique_ptr<Impl> impl_;
   int port_ = 0;
 };
@@ -136,6 +134,10 @@ prometheus::MetricFamily metric_family(std::string name, std::string help,
                                        prometheus::MetricType type);
 void add_sample(prometheus::MetricFamily& f, std::vector<prometheus::ClientMetric::Label> labels,
                 double value);
+
+//! Renders probes as families (one per metric name, in first-registration order).
+void collect_probes(const std::vector<const Probe*>& probes,
+                    std::vector<prometheus::MetricFamily>& out);
 
 //! Build information, exported as shelfwatch_build_info{version,compiler} 1.
 std::string_view shelfwatch_version();

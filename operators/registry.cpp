@@ -1,37 +1,109 @@
 #include "operators/registry.h"
 
+#include <algorithm>
+
 #include "operators/anomaly/anomaly.h"
 #include "operators/forecast/forecast.h"
 #include "operators/low_stock/low_stock.h"
 
 namespace sw {
 
-OperatorSet make_operators(const Config& config) {
-  OperatorSet set;
-  // Order matters: forecast runs first so low_stock reads a current demand view.
-  if (config.get_bool("operators.forecast.enabled", true)) {
-    auto forecast = std::make_unique<ForecastOperator>(ForecastOptions::from_config(config));
-    set.views.demand = forecast->demand_view();
-    set.owned.push_back(std::move(forecast));
-  } else {
-    config.mark_read("operators.forecast");
-  }
-  if (config.get_bool("operators.low_stock.enabled", true)) {
-    set.owned.push_back(std::make_unique<LowStockOperator>(config));
-  } else {
-    config.mark_read("operators.low_stock");
-  }
-  if (config.get_bool("operators.anomaly.enabled", true)) {
-    set.owned.push_back(std::make_unique<AnomalyOperator>(config));
-  } else {
-    config.mark_read("operators.anomaly");
-  }
+namespace {
+
+const std::vector<OperatorEntry>& table() {
+  static const std::vector<OperatorEntry> kTable = {
+      {"forecast",
+       [](const Config& c, OperatorViews& v) -> std::unique_ptr<Operator> {
+         auto op = std::make_unique<ForecastOperator>(ForecastOptions::from_config(c));
+         v.demand = op->demand_view();
+         return op;
+       },
+       {"demand"},
+       {},
+       {OutputStream::kForecasts, OutputStream::kAlerts},
+       {"forecast_drift"}},
+      {"low_stock",
+       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
+         return std::make_unique<LowStockOperator>(c);
+       },
+       {},
+       {"demand"},
+       {OutputStream::kAlerts},
+       {"low_stock", "stockout", "overstock"}},
+      {"anomaly",
+       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
+         return std::make_unique<AnomalyOperator>(c);
+       },
+       {},
+       {},
+       {OutputStream::kAlerts, OutputStream::kScores},
+       {"anomaly"}},
+  };
+  return kTable;
+}
+
+void reject_unknown(const Config& config) {
   for (const std::string& name : config.children("operators")) {
-    if (name != "low_stock" && name != "forecast" && name != "anomaly") {
-      throw ConfigError("operators." + name, "unknown operator",
-                        "available operators: forecast, low_stock, anomaly");
+    if (find_operator(name) == nullptr) {
+      throw ConfigError("operators." + name, "unknown operator", available_operators_hint());
     }
   }
+}
+
+}  // namespace
+
+std::span<const OperatorEntry> operator_table() {
+  return table();
+}
+
+const OperatorEntry* find_operator(std::string_view name) {
+  for (const OperatorEntry& e : table()) {
+    if (e.name == name) return &e;
+  }
+  return nullptr;
+}
+
+std::vector<std::string> operator_alert_types() {
+  std::vector<std::string> out;
+  for (const OperatorEntry& e : table()) {
+    for (std::string_view t : e.alert_types) {
+      if (std::find(out.begin(), out.end(), t) == out.end()) out.emplace_back(t);
+    }
+  }
+  return out;
+}
+
+std::string available_operators_hint() {
+  std::string out = "available operators: ";
+  for (const OperatorEntry& e : table()) {
+    if (&e != &table().front()) out += ", ";
+    out += e.name;
+  }
+  return out;
+}
+
+OperatorSet make_operators(const Config& config) {
+  OperatorSet set;
+  for (const OperatorEntry& e : table()) {
+    const std::string section = "operators." + std::string(e.name);
+    if (config.get_bool(section + ".enabled", e.enabled_by_default)) {
+      set.owned.push_back(e.make(config, set.views));
+    } else {
+      config.mark_read(section);
+    }
+  }
+  reject_unknown(config);
+  return set;
+}
+
+OperatorSet make_operators(const Config& config, const std::vector<std::string_view>& only) {
+  OperatorSet set;
+  for (const OperatorEntry& e : table()) {
+    if (std::find(only.begin(), only.end(), e.name) != only.end()) {
+      set.owned.push_back(e.make(config, set.views));
+    }
+  }
+  config.mark_read("operators");
   return set;
 }
 

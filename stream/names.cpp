@@ -17,9 +17,7 @@ std::string_view inventory_kind_name(InventoryKind k) {
 }
 
 std::string_view output_stream_name(OutputStream s) {
-  static constexpr std::string_view kNames[] = {
-      "alerts", "forecasts", "price-triggers", "replenishment", "dlq", "late", "scores"};
-  return kNames[static_cast<int>(s)];
+  return kOutputStreamNames[static_cast<int>(s)];
 }
 
 }  // namespace sw

@@ -14,6 +14,7 @@
 #include "stream/event.h"
 #include "stream/key_index.h"
 #include "stream/output.h"
+#include "stream/probe.h"
 #include "stream/state_store.h"
 #include "stream/status.h"
 
@@ -90,6 +91,11 @@ class Operator {
   //! Live per-key state as JSON (inspect, queryable state); "{}" if none. `keys` is the
   //! task's key index (names of KeyIds).
   virtual std::string describe(KeyId /*key*/, const KeyIndex& /*keys*/) const { return "{}"; }
+  //! Monitoring values (stream/probe.h), rendered by connectors/metrics; null = none.
+  virtual const Probe* probe() const { return nullptr; }
+  //! Refreshes gauges derived from state; called on the task thread between batches when
+  //! metrics are served. Must not change state or outputs.
+  virtual void update_probe() {}
 };
 
 }  // namespace sw

@@ -3,11 +3,15 @@
 // rendered once, by the producer; sinks only route and frame it.
 
 #include <cstdint>
+#include <iterator>
 #include <string>
 #include <string_view>
 
 namespace sw {
 
+//! The output streams, in this order everywhere (file sink files, Kafka topics, metrics).
+//! Which operator emits which stream is in the operator table (operators/registry.cpp); the
+//! runtime emits dlq and late.
 enum class OutputStream : uint8_t {
   kAlerts,
   kForecasts,
@@ -17,7 +21,12 @@ enum class OutputStream : uint8_t {
   kLate,
   kScores,
 };
-inline constexpr int kOutputStreamCount = 7;
+//! File name stem and default Kafka topic suffix of each stream, by enum value.
+inline constexpr std::string_view kOutputStreamNames[] = {
+    "alerts", "forecasts", "price-triggers", "replenishment", "dlq", "late", "scores"};
+inline constexpr int kOutputStreamCount = static_cast<int>(std::size(kOutputStreamNames));
+static_assert(static_cast<int>(OutputStream::kScores) + 1 == kOutputStreamCount,
+              "every OutputStream needs a name in kOutputStreamNames");
 //! File name stem and default Kafka topic suffix: "alerts", "forecasts", "price-triggers", ...
 std::string_view output_stream_name(OutputStream s);
 

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "stream/probe.h"
 #include "stream/status.h"
 
 namespace sw {
@@ -56,6 +57,11 @@ class Source {
   //! must not depend on poll state). Such sources are polled and decoded ahead
   //! (stream/read_ahead.h).
   virtual bool allows_read_ahead() const { return false; }
+  //! Monitoring values (consumer lag, ...), rendered by connectors/metrics; null = none.
+  virtual const Probe* probe() const { return nullptr; }
+  //! Refreshes the probe from the source's state; called on the polling thread between
+  //! batches when metrics are served.
+  virtual void update_probe() {}
 };
 
 }  // namespace sw

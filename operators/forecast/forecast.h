@@ -23,6 +23,7 @@
 // Threading: one task thread. Determinism: outputs depend only on the call sequence.
 
 #include <array>
+#include <cmath>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -61,6 +62,12 @@ class ForecastOperator final : public Operator, public DemandView {
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
   std::string describe(KeyId key, const KeyIndex& keys) const override;
+  //! Overall MASE and WAPE gauges, set once both are known.
+  const Probe* probe() const override { return &probe_; }
+  void update_probe() override {
+    double mase = forecast::accuracy_mase(overall_), wape = forecast::accuracy_wape(overall_);
+    if (std::isfinite(mase) && std::isfinite(wape)) mase_gauge_.set(mase), wape_gauge_.set(wape);
+  }
 
   //! The demand view low_stock reads (DESIGN.md §5); valid for the operator's lifetime.
   const DemandView* demand_view() const { return this; }
@@ -166,6 +173,11 @@ class ForecastOperator final : public Operator, public DemandView {
   mutable std::vector<DayStarts> day_starts_;
   mutable std::vector<HorizonPoint> scratch_;
   std::string horizon_json_;
+  Probe probe_;
+  Probe::Gauge& mase_gauge_ = probe_.gauge(
+      "forecast_mase_ratio", "Overall forecast MASE against seasonal naive (1 = as good).");
+  Probe::Gauge& wape_gauge_ = probe_.gauge(
+      "forecast_wape_ratio", "Overall forecast weighted absolute percentage error (0..1+).");
 };
 
 }  // namespace sw

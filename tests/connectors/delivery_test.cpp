@@ -14,6 +14,7 @@
 #include "connectors/delivery_sink.h"
 #include "connectors/pagerduty.h"
 #include "connectors/slack.h"
+#include "operators/registry.h"
 
 #include "state/memory_store.h"
 #include "stream/decoder.h"
@@ -368,7 +369,7 @@ TEST(DeliverySinkTest, RetriesUntilDeliveredInOrderHonouringRetryAfter) {
   rx.set_default(Reply{202, "{}", "", 0});
   rx.script({Reply{500, "boom", "", 0}, Reply{429, "slow", "1", 0}});
   LockedStore store;
-  auto sink = make_delivery_sink(Config::from_yaml(pd_config(rx)), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(pd_config(rx)), &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   checkpoint(*sink, store,
              {record(alert_json("a1", "firing")), record(alert_json("a2", "firing")),
@@ -405,7 +406,7 @@ TEST(DeliverySinkTest, PermanentFailureIsRecordedNotRetried) {
   rx.set_default(Reply{202, "{}", "", 0});
   rx.script({Reply{400, "{\"status\":\"invalid event\"}", "", 0}});
   LockedStore store;
-  auto sink = make_delivery_sink(Config::from_yaml(pd_config(rx)), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(pd_config(rx)), &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   checkpoint(*sink, store,
              {record(alert_json("bad", "firing")), record(alert_json("good", "firing"))});
@@ -444,7 +445,7 @@ TEST(DeliverySinkTest, SurvivesRestartWhileTheEndpointIsDown) {
   rx.stop();  // connection refused
   LockedStore store;
   {
-    auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+    auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
     ASSERT_TRUE(sink->recover(store).is_ok());
     std::vector<OutputRecord> recs;
     for (int i = 0; i < 5; ++i)
@@ -457,7 +458,7 @@ TEST(DeliverySinkTest, SurvivesRestartWhileTheEndpointIsDown) {
   }
   EXPECT_EQ(store.count(kOutboxNamespace), 5u);
   rx.restart();
-  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   ASSERT_TRUE(sink->wait_idle(10000));
   std::multiset<std::string> keys;
@@ -479,7 +480,7 @@ TEST(DeliverySinkTest, DiskBudgetDropsOldestFirst) {
       pd_config(rx, "    outbox_max_bytes: " + std::to_string(3 * entry + 10) + "\n");
   rx.stop();
   LockedStore store;
-  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   for (int i = 0; i < 10; ++i) {
     // std::string("b").append(...) rather than "b" + std::to_string(i): GCC 12 at -O3 reports a
@@ -518,7 +519,7 @@ sinks:
         min_interval: 300ms
         backoff_initial: 50ms
 )"),
-                                 &store);
+                                 &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   checkpoint(*sink, store,
              {record(alert_json("s1", "firing")), record(alert_json("s2", "firing")),
@@ -549,7 +550,7 @@ sinks:
                           ", " + am2.url() + R"(]
         resend_interval: 300ms
 )";
-  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
   ASSERT_EQ(sink->endpoint_count(), 2u);
   ASSERT_TRUE(sink->recover(store).is_ok());
   checkpoint(*sink, store, {record(alert_json("m1", "firing", "warning", "anomaly"))});
@@ -593,13 +594,13 @@ TEST(DeliverySinkTest, AlertmanagerFiringSetSurvivesRestart) {
   const std::string cfg = "sinks: {delivery: {endpoints: {am: {kind: alertmanager, urls: [" +
                           am.url() + "], resend_interval: 200ms}}}}";
   {
-    auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+    auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
     ASSERT_TRUE(sink->recover(store).is_ok());
     checkpoint(*sink, store, {record(alert_json("f1", "firing"))});
     ASSERT_TRUE(sink->wait_idle(5000));
   }
   size_t before = am.count();
-  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store);
+  auto sink = make_delivery_sink(Config::from_yaml(cfg), &store, operator_alert_types());
   ASSERT_TRUE(sink->recover(store).is_ok());
   // The restarted sink re-asserts f1 although no new alert arrived.
   ASSERT_TRUE(am.wait_for([&](const auto& v) { return v.size() >= before + 2; }, 5000));
@@ -608,7 +609,7 @@ TEST(DeliverySinkTest, AlertmanagerFiringSetSurvivesRestart) {
 
 TEST(DeliverySinkTest, CountsAlertsWithoutEndpoints) {
   LockedStore store;
-  auto sink = make_delivery_sink(Config::from_yaml("a: 1"), &store);
+  auto sink = make_delivery_sink(Config::from_yaml("a: 1"), &store, operator_alert_types());
   ASSERT_EQ(sink->endpoint_count(), 0u);
   StateBatch b;
   EXPECT_FALSE(sink->prepare({}, b).is_ok());  // recover() first: it fences sequences

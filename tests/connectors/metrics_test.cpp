@@ -48,8 +48,10 @@ class MetricsServerTest : public ::testing::Test {
     o.alerts_query = [] { return std::string("[{\"id\":\"a1\"}]"); };
     server_ = std::make_unique<MetricsServer>(o);
     server_->add_task(counters_);
+    server_->add_probe(&probe_);
   }
   TaskCounters counters_;
+  Probe probe_;  // as the forecast operator and the Kafka source register theirs
   std::unique_ptr<MetricsServer> server_;
 };
 
@@ -63,7 +65,8 @@ TEST_F(MetricsServerTest, ServesCountersAtScrapeTime) {
   bump(counters_.checkpoint_duration_us_total, 2'000'000);
   counters_.watermark_ms.store(1764065700000);
   server_->runtime().processing_latency().observe(0.003);
-  server_->runtime().set_forecast_accuracy(0.8, 0.25);
+  probe_.gauge("forecast_mase_ratio", "MASE.").set(0.8);
+  probe_.gauge("forecast_wape_ratio", "WAPE.").set(0.25);
   server_->runtime().set_partition_watermark("events.jsonl", 0, 1764065700000);
   std::string body = get(server_->port(), "/metrics");
   EXPECT_NE(body.find("shelfwatch_events_read_total 42"), std::string::npos) << body;
@@ -116,7 +119,8 @@ TEST_F(MetricsServerTest, PromtoolAcceptsTheExposition) {
   }
   bump(counters_.read, 3);
   server_->runtime().event_lag().observe(12);
-  server_->runtime().set_consumer_lag("events", 3, 17);
+  probe_.gauge("consumer_lag_messages", "Lag.", {{"topic", "events"}, {"partition", "3"}}).set(17);
+  probe_.counter("probe_things_total", "Things.").add(2);
   std::string path = ::testing::TempDir() + "/sw_metrics_" + std::to_string(::getpid()) + ".txt";
   std::ofstream(path) << server_->render_metrics();
   std::string cmd = std::string(promtool) + " check metrics < " + path + " 2>&1";
@@ -128,6 +132,32 @@ TEST_F(MetricsServerTest, PromtoolAcceptsTheExposition) {
   int rc = ::pclose(p);
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "") << out;  // no lint findings either
+}
+
+TEST_F(MetricsServerTest, RendersEveryProbeGenerically) {
+  Probe other;
+  server_->add_probe(&other);
+  server_->add_probe(nullptr);  // components without a probe
+  probe_.counter("widgets_total", "Widgets seen.").add(3);
+  Probe::Gauge& unknown = probe_.gauge("not_known_yet_ratio", "Not exported while NaN.");
+  probe_.gauge("lag_messages", "Lag per partition.", {{"topic", "t"}, {"partition", "0"}}).set(5);
+  other.gauge("lag_messages", "Lag per partition.", {{"topic", "t"}, {"partition", "1"}}).set(7);
+  std::string body = get(server_->port(), "/metrics");
+  EXPECT_NE(body.find("# TYPE shelfwatch_widgets_total counter"), std::string::npos) << body;
+  EXPECT_NE(body.find("shelfwatch_widgets_total 3"), std::string::npos) << body;
+  EXPECT_NE(body.find("# HELP shelfwatch_widgets_total Widgets seen."), std::string::npos);
+  EXPECT_EQ(body.find("shelfwatch_not_known_yet_ratio"), std::string::npos) << body;
+  // One family for a name, samples from every probe that has it.
+  EXPECT_EQ(body.find("# TYPE shelfwatch_lag_messages gauge"),
+            body.rfind("# TYPE shelfwatch_lag_messages gauge"));
+  EXPECT_NE(body.find("shelfwatch_lag_messages{topic=\"t\",partition=\"0\"} 5"), std::string::npos)
+      << body;
+  EXPECT_NE(body.find("shelfwatch_lag_messages{topic=\"t\",partition=\"1\"} 7"), std::string::npos);
+  unknown.set(0.5);
+  probe_.counter("widgets_total", "Widgets seen.").add(1);  // the same counter again
+  body = get(server_->port(), "/metrics");
+  EXPECT_NE(body.find("shelfwatch_not_known_yet_ratio 0.5"), std::string::npos) << body;
+  EXPECT_NE(body.find("shelfwatch_widgets_total 4"), std::string::npos) << body;
 }
 
 TEST(MetricsServerStartTest, BusyPortIsAStartUpError) {

@@ -32,6 +32,44 @@ msg=$("$sw" validate --config bad.yaml --set state.checkpoint_intervl_ms= --set 
 set -e
 [[ $rc -eq 2 ]] && grep -q "exactly_once, at_least_once" <<< "$msg" || fail "enum error: $msg"
 
+# Kafka, delivery and operator settings are parsed in phase 1 (validate included): a bad
+# librdkafka property, an unknown source.kafka key, a bad group id, an unknown operator
+# exit 2 naming the key at start-up, not as a runtime error on the first poll.
+cat > kafka.yaml <<'Y'
+source:
+  kind: kafka
+  kafka: {topics: [events], stop_at_end: true}
+state: {dir: ks}
+sinks: {file: {dir: ko}}
+metrics: {listen: "off"}
+Y
+expect_exit2() {  # expect_exit2 <key named in the error> <shelfwatch args...>
+  local key=$1; shift
+  set +e
+  msg=$(timeout 20 "$sw" "$@" 2>&1); rc=$?
+  set -e
+  [[ $rc -eq 2 ]] || fail "$* exited $rc, not 2: $msg"
+  grep -qF "$key" <<< "$msg" || fail "$* does not name $key: $msg"
+}
+for cmd in validate run; do
+  expect_exit2 kafka.properties.bogus.prop $cmd --config kafka.yaml --set kafka.properties.bogus.prop=1
+  expect_exit2 source.kafka.properties.fetch.wait.max.ms $cmd --config kafka.yaml \
+    --set source.kafka.properties.fetch.wait.max.ms=soon
+  expect_exit2 source.kafka.topicz $cmd --config kafka.yaml --set source.kafka.topicz=[x]
+  expect_exit2 sinks.kafka.properties.linger.ms $cmd --config kafka.yaml --set sinks.kafka.enabled=true \
+    --set sinks.kafka.properties.linger.ms=soon
+  expect_exit2 sinks.kafka.topicz $cmd --config kafka.yaml --set sinks.kafka.enabled=true \
+    --set sinks.kafka.topicz.alerts=x
+  expect_exit2 sinks.delivery.endpoints.pd.routing_key_env $cmd --config kafka.yaml \
+    --set sinks.delivery.endpoints.pd.kind=pagerduty \
+    --set sinks.delivery.endpoints.pd.routing_key_env=SW_CLI_TEST_UNSET_VARIABLE
+  expect_exit2 "available operators: forecast, low_stock, anomaly" $cmd --config kafka.yaml \
+    --set operators.pricing.enabled=true
+done
+[[ ! -e ks && ! -e ko ]] || fail "a config error left state or output directories behind"
+"$sw" validate --config kafka.yaml --set sinks.kafka.enabled=true \
+  --set kafka.properties.security.protocol=plaintext > /dev/null || fail "valid kafka config rejected"
+
 "$sw" gen --stores 3 --skus 20 --days 10 --seed 5 --bad-rate 0.01 --quiet --out events.jsonl
 out=$("$sw" run --set metrics.listen=off --set source.file.path=events.jsonl --set state.dir=s1 --set sinks.file.dir=o1)
 grep -q "\[balanced\]" <<< "$out" || fail "summary not balanced: $out"

@@ -17,6 +17,7 @@
 
 #include "connectors/delivery_sink.h"
 #include "connectors/metrics.h"
+#include "operators/registry.h"
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
@@ -73,7 +74,7 @@ int serve(int argc, char** argv) {
       "am: {kind: alertmanager, urls: ['" +
       am.url() + "'], resend_interval: 1s}}}}");
   sw::MemoryStateStore store;  // single-threaded use: removals ride on the next checkpoint
-  auto sink = sw::make_delivery_sink(cfg, nullptr);
+  auto sink = sw::make_delivery_sink(cfg, nullptr, sw::operator_alert_types());
   if (!sink->recover(store).is_ok()) return 1;
 
   sw::TaskCounters tc;
@@ -87,6 +88,8 @@ int serve(int argc, char** argv) {
   mo.alerts_query = [] { return std::string("[]"); };
   sw::MetricsServer server(mo);
   server.add_task(tc);
+  sw::Probe probe;  // what the forecast operator and the Kafka source export
+  server.add_probe(&probe);
   server.add_collectable(sink->collectable());
   server.runtime().set_ready(true);
   std::printf("listening %d\n", server.port());
@@ -111,9 +114,13 @@ int serve(int argc, char** argv) {
     tc.state_bytes.store(168000 + 168 * static_cast<uint64_t>(i));
     server.runtime().processing_latency().observe(0.002 + 0.001 * (i % 5));
     server.runtime().event_lag().observe(1.0 + (i % 7));
-    server.runtime().set_forecast_accuracy(0.85, 0.22);
+    probe.gauge("forecast_mase_ratio", "Overall forecast MASE.").set(0.85);
+    probe.gauge("forecast_wape_ratio", "Overall forecast WAPE.").set(0.22);
     server.runtime().set_partition_watermark("events.jsonl", 0, now - 60000);
-    server.runtime().set_consumer_lag("retail.events", 0, 100 + i % 50);
+    probe
+        .gauge("consumer_lag_messages", "Kafka consumer lag per partition.",
+               {{"topic", "retail.events"}, {"partition", "0"}})
+        .set(100 + i % 50);
     if (i % 7 == 3) pd.script({{500, "oops", "", 0}});
     std::vector<OutputRecord> recs;
     OutputRecord r;
@@ -169,7 +176,7 @@ int deliver(int argc, char** argv) {
     owned = std::make_unique<sw::MemoryStateStore>();
   }
   sw::StateStore& store = *owned;
-  auto sink = sw::make_delivery_sink(cfg, ack_store);
+  auto sink = sw::make_delivery_sink(cfg, ack_store, sw::operator_alert_types());
   if (!sink->recover(store).is_ok()) return 1;
   std::printf("recovered=%zu\n", sink->pending());
   std::fflush(stdout);

@@ -14,7 +14,7 @@
 #include <string>
 #include <vector>
 
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 
 namespace sw {
 namespace {

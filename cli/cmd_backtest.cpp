@@ -21,12 +21,12 @@
 
 #include <simdjson.h>
 
+#include "cli/commands.h"
+#include "cli/pipeline.h"
 #include "connectors/file_source.h"
 #include "operators/forecast/forecast.h"
 #include "operators/forecast/model.h"
-#include "state/memory_store.h"
 #include "stream/calendar.h"
-#include "stream/cli/commands.h"
 #include "stream/config.h"
 #include "stream/decoder.h"
 #include "stream/json_writer.h"
@@ -371,8 +371,13 @@ int backtest_command(const Args& args) {
   double min_volume = 0;
   if (value_of(args, "--min-volume", min_volume_arg)) min_volume = std::stod(min_volume_arg);
   ForecastOptions fo = ForecastOptions::from_config(config);
-  TaskOptions to = TaskOptions::from_config(config);
-  Calendar calendar(config);
+  // Phase 1: the task settings, calendar and the forecast operator (whatever `enabled` says);
+  // source, state and sinks are the backtest's own.
+  PipelineParts parts;
+  parts.source = parts.state = parts.sinks = parts.delivery = parts.live = false;
+  parts.operators = {"forecast"};
+  parts.reject_unknown_keys = false;
+  PipelineOptions options = parse_pipeline(config, parts);
   config.mark_read("");  // the rest of the file configures `run`, not the backtest
 
   Truth truth;
@@ -389,11 +394,9 @@ int backtest_command(const Args& args) {
     }
   }
 
-  ForecastOperator op(fo);
   Scorer scorer(fo.horizon, fo.hourly ? 24 * 7 : 7, fo.interval, from_ms, fixed, min_volume,
                 with_truth ? &truth : nullptr);
   ScoringSink sink(scorer);
-  MemoryStateStore store;
   FileSourceOptions so;
   so.path = input;
   FileSource source(so);
@@ -402,8 +405,11 @@ int backtest_command(const Args& args) {
     std::fprintf(stderr, "shelfwatch backtest: %s\n", s.to_string().c_str());
     return 1;
   }
-  Task task(to, source, {&sink}, store, {&op}, calendar);
-  task.mutable_views().demand = op.demand_view();
+  PipelineInputs inputs;
+  inputs.source = &source;
+  inputs.sinks = {&sink};
+  Pipeline p = open_pipeline(std::move(options), std::move(inputs));  // state in memory
+  Task& task = *p.task;
   s = task.restore();
   std::atomic<bool> stop{false};
   if (s.is_ok()) s = task.run(stop);

@@ -1,4 +1,4 @@
-// `shelfwatch gen`: deterministic synthetic retail stream (stream/generator.h,
+// `shelfwatch gen`: deterministic synthetic retail stream (sim/generator.h,
 // docs/generator.md).
 
 #include <algorithm>
@@ -12,8 +12,8 @@
 #include <set>
 #include <string>
 
+#include "cli/commands.h"
 #include "sim/generator.h"
-#include "stream/cli/commands.h"
 
 namespace sw::cli {
 

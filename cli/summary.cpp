@@ -1,4 +1,4 @@
-#include "stream/cli/summary.h"
+#include "cli/summary.h"
 
 #include <algorithm>
 #include <fstream>

@@ -2,9 +2,9 @@
 
 #include <cstdio>
 
+#include "cli/commands.h"
+#include "cli/pipeline.h"
 #include "state/rocksdb_store.h"
-#include "stream/cli/commands.h"
-#include "stream/cli/pipeline.h"
 #include "stream/json_writer.h"
 
 namespace sw::cli {
@@ -56,10 +56,19 @@ int inspect_command(const Args& args) {
     std::fprintf(stderr, "shelfwatch inspect: %s\n", opened.status().to_string().c_str());
     return 1;
   }
-  Pipeline p = build_pipeline(config, false);
+  // Phase 1 checks the whole run configuration; phase 2 opens none of its I/O: the
+  // checkpoint is read through `opened`, no input is read, no output is written.
+  PipelineOptions options = parse_pipeline(config);
+  options.output_dir.clear();
+  options.kafka_sink.reset();
+  options.delivery.reset();
+  options.parts.live = false;
   NoSource source;
-  Task task(TaskOptions::from_config(config), source, {}, *opened.value(), p.operators.pointers(),
-            *p.calendar);
+  PipelineInputs inputs;
+  inputs.source = &source;
+  inputs.store = opened.value().get();
+  Pipeline p = open_pipeline(std::move(options), std::move(inputs));
+  Task& task = *p.task;
   Status s = task.restore();
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch inspect: %s\n", s.to_string().c_str());
@@ -106,7 +115,7 @@ int inspect_command(const Args& args) {
       w.field("found", false);
     } else {
       w.field("found", true).field("key_id", static_cast<uint64_t>(key));
-      for (Operator* op : p.operators.pointers())
+      for (Operator* op : p.options.operators.pointers())
         w.key(op->name()).raw(op->describe(key, task.keys()));
     }
     w.end_object();

@@ -9,13 +9,13 @@ namespace sw::cli {
 
 using Args = std::vector<std::string>;
 
-int run_command(const Args& args);        // stream/cli/cmd_run.cpp
-int validate_command(const Args& args);   // stream/cli/cmd_run.cpp
-int inspect_command(const Args& args);    // stream/cli/cmd_inspect.cpp
-int gen_command(const Args& args);        // stream/cli/cmd_gen.cpp
-int broker_command(const Args& args);     // stream/cli/cmd_broker.cpp
-int score_csv_command(const Args& args);  // stream/cli/cmd_score_csv.cpp
-int backtest_command(const Args& args);   // stream/cli/cmd_backtest.cpp
+int run_command(const Args& args);        // cli/cmd_run.cpp
+int validate_command(const Args& args);   // cli/cmd_run.cpp
+int inspect_command(const Args& args);    // cli/cmd_inspect.cpp
+int gen_command(const Args& args);        // cli/cmd_gen.cpp
+int broker_command(const Args& args);     // cli/cmd_broker.cpp
+int score_csv_command(const Args& args);  // cli/cmd_score_csv.cpp
+int backtest_command(const Args& args);   // cli/cmd_backtest.cpp
 
 //! True if args contain --help or -h.
 bool wants_help(const Args& args);

@@ -1,4 +1,4 @@
-#include "stream/cli/live_state.h"
+#include "cli/live_state.h"
 
 #include <chrono>
 

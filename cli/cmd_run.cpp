@@ -3,9 +3,9 @@
 #include <csignal>
 #include <cstdio>
 
-#include "stream/cli/commands.h"
-#include "stream/cli/pipeline.h"
-#include "stream/cli/summary.h"
+#include "cli/commands.h"
+#include "cli/pipeline.h"
+#include "cli/summary.h"
 
 namespace sw::cli {
 
@@ -54,16 +54,15 @@ int run_command(const Args& args) {
   Config config = load_config(args);
   bool quiet = false;
   for (const auto& a : args) quiet |= a == "--quiet";
-  Pipeline p = build_pipeline(config, true);
-  config.check_unknown();
+  Pipeline p = open_pipeline(parse_pipeline(config));
   Status s = p.task->restore();
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch run: restoring state from '%s' failed: %s\n",
-                 p.state_dir.c_str(), s.to_string().c_str());
+                 p.options.state_dir.c_str(), s.to_string().c_str());
     return 1;
   }
-  if (!p.task->restored_from_checkpoint()) load_reference_items(config, p);
-  start_metrics(config, p);
+  if (!p.task->restored_from_checkpoint()) load_reference_items(p);
+  start_metrics(p);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto start = std::chrono::steady_clock::now();
@@ -73,7 +72,8 @@ int run_command(const Args& args) {
     std::fprintf(stderr, "shelfwatch run: %s\n", s.to_string().c_str());
     return 1;
   }
-  print_summary(quiet ? stderr : stdout, p.task->counters(), p.output_dir, p.state_dir, secs);
+  print_summary(quiet ? stderr : stdout, p.task->counters(), p.options.output_dir,
+                p.options.state_dir, secs);
   return p.task->counters().balanced() ? 0 : 1;
 }
 
@@ -88,8 +88,7 @@ int validate_command(const Args& args) {
     return 2;
   }
   Config config = Config::from_file(path, values_of(args, "--set"));
-  Pipeline p = build_pipeline(config, false);
-  config.check_unknown();
+  parse_pipeline(config);  // phase 1 only: every key read and checked, nothing opened
   std::printf("config OK: %s\n%s", path.c_str(), config.dump().c_str());
   return 0;
 }

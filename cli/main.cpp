@@ -1,11 +1,11 @@
-// `shelfwatch` entry point: dispatches to subcommands (stream/cli/commands.h).
+// `shelfwatch` entry point: dispatches to subcommands (cli/commands.h).
 
 #include <cstdio>
 #include <cstring>
 #include <exception>
 #include <string>
 
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 
 namespace {
 

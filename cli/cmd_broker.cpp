@@ -14,8 +14,8 @@
 #include <thread>
 #include <vector>
 
+#include "cli/commands.h"
 #include "connectors/kafka_mock_broker.h"
-#include "stream/cli/commands.h"
 
 namespace sw::cli {
 

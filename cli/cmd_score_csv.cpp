@@ -14,10 +14,11 @@
 #include <string>
 #include <vector>
 
+#include "cli/commands.h"
+#include "cli/pipeline.h"
 #include "operators/anomaly/anomaly.h"
 #include "stream/calendar.h"
 #include "stream/civil_time.h"
-#include "stream/cli/commands.h"
 #include "stream/config.h"
 #include "stream/key_index.h"
 
@@ -140,12 +141,15 @@ int score_csv_command(const Args& args) {
   std::vector<std::string> sets = values_of(args, "--set");
   Config config = value_of(args, "--config", config_path) ? Config::from_file(config_path, sets)
                                                           : Config::from_yaml("{}", sets);
-  config.mark_read("operators");  // other operators' keys may share the file
   config.mark_read("source");
   config.mark_read("sinks");
   config.mark_read("state");
-  { AnomalyOperator probe(config); }  // reads and validates operators.anomaly.* once
-  config.check_unknown();
+  // Phase 1 of the pipeline builder, the anomaly operator only: reads and validates
+  // operators.anomaly.* once and rejects unknown keys. Each file then gets a fresh operator.
+  PipelineParts parts;
+  parts.task = parts.source = parts.state = parts.sinks = parts.delivery = parts.live = false;
+  parts.operators = {"anomaly"};
+  parse_pipeline(config, parts);
 
   std::vector<fs::path> files;
   std::error_code ec;

@@ -1,4 +1,4 @@
-#include "stream/cli/commands.h"
+#include "cli/commands.h"
 
 namespace sw::cli {
 

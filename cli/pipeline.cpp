@@ -1,0 +1,208 @@
+#include "cli/pipeline.h"
+
+#include <chrono>
+#include <fstream>
+
+#include "connectors/file_sink.h"
+#include "connectors/kafka_sink.h"
+#include "connectors/kafka_source.h"
+#include "connectors/metrics.h"
+#include "state/memory_store.h"
+#include "state/rocksdb_store.h"
+
+namespace sw::cli {
+
+const char* const kDefaultConfig = R"(# shelfwatch embedded default configuration
+source:
+  kind: file
+  file:
+    path: events.jsonl
+state:
+  dir: state
+  checkpoint_interval_ms: 1000
+sinks:
+  file:
+    dir: out
+delivery: exactly_once
+operators:
+  low_stock:
+    enabled: true
+)";
+
+namespace {
+constexpr const char* kDefaultMetricsListen = "127.0.0.1:9464";
+}  // namespace
+
+Pipeline::Pipeline() = default;
+Pipeline::~Pipeline() = default;
+Pipeline::Pipeline(Pipeline&&) noexcept = default;
+Pipeline& Pipeline::operator=(Pipeline&&) noexcept = default;
+
+PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts) {
+  PipelineOptions o;
+  o.parts = parts;
+  if (parts.task) {
+    o.calendar = std::make_unique<Calendar>(config);
+    o.task = TaskOptions::from_config(config);
+  } else {
+    o.calendar = std::make_unique<Calendar>();
+  }
+  if (parts.source) o.source_kind = config.get_enum("source.kind", "file", {"file", "kafka"});
+  if (parts.state) {
+    o.state_dir = config.get_string("state.dir", "state");
+    o.memory_budget_bytes =
+        static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20)) << 20;
+  }
+  bool kafka_sink = false;
+  if (parts.sinks) {
+    o.output_dir = config.get_string("sinks.file.dir", "out");
+    kafka_sink = config.get_bool("sinks.kafka.enabled", false);
+  }
+  o.operators =
+      parts.operators.empty() ? make_operators(config) : make_operators(config, parts.operators);
+  if (parts.live) {
+    o.metrics_listen = config.get_string("metrics.listen", kDefaultMetricsListen);
+    o.reference_items_file = config.get_string("reference.items_file", "");
+  }
+  if (o.source_kind == "file") o.file_source = file_source_options(config);
+  if (o.source_kind == "kafka") o.kafka_source = kafka_source_options(config);
+  if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
+  if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
+  if (parts.reject_unknown_keys) config.check_unknown();
+  return o;
+}
+
+Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
+  Pipeline p;
+  p.options = std::move(options);
+  PipelineOptions& o = p.options;
+  if (inputs.source != nullptr) {
+    p.source = inputs.source;
+  } else if (o.source_kind == "file") {
+    auto src = std::make_unique<FileSource>(o.file_source);
+    Status s = src->open();
+    if (!s.is_ok()) throw ConfigError("source.file.path", s.message(), "check the path exists");
+    p.owned_source = std::move(src);
+  } else if (o.source_kind == "kafka") {
+    p.owned_source = std::make_unique<KafkaSource>(o.kafka_source);
+  } else {
+    throw ConfigError("source.kind", "no source to open", "set source.kind: file or kafka");
+  }
+  if (p.owned_source) p.source = p.owned_source.get();
+  StateStore* ack_store = nullptr;
+  if (inputs.store != nullptr) {
+    p.store = inputs.store;
+  } else if (o.state_dir.empty()) {
+    p.owned_store = std::make_unique<MemoryStateStore>();
+  } else {
+    RocksDbOptions ro;
+    ro.path = o.state_dir;
+    ro.memory_budget_bytes = o.memory_budget_bytes;
+    auto r = RocksDbStateStore::open(ro);
+    if (!r.is_ok()) throw ConfigError("state.dir", r.status().message(), "check the directory");
+    p.owned_store = std::move(r.value());
+    ack_store = p.owned_store.get();  // RocksDB commits are thread-safe
+  }
+  if (p.owned_store) p.store = p.owned_store.get();
+  if (!o.output_dir.empty()) p.owned_sinks.push_back(std::make_unique<FileSink>(o.output_dir));
+  if (o.kafka_sink) {
+    auto sink = std::make_unique<KafkaSink>(std::move(*o.kafka_sink));
+    p.kafka_sink = sink.get();
+    p.owned_sinks.push_back(std::move(sink));
+    o.kafka_sink.reset();
+  }
+  if (o.delivery) {
+    auto delivery = make_delivery_sink(std::move(*o.delivery), ack_store);
+    p.delivery = delivery.get();
+    p.owned_sinks.push_back(std::move(delivery));
+    o.delivery.reset();
+  }
+  if (o.parts.live) {
+    auto open_alerts = std::make_unique<OpenAlertsSink>();
+    p.open_alerts = open_alerts.get();
+    p.owned_sinks.push_back(std::move(open_alerts));
+  }
+  std::vector<Sink*> sinks;
+  for (auto& s : p.owned_sinks) sinks.push_back(inputs.wrap_sink ? inputs.wrap_sink(*s) : s.get());
+  for (Sink* s : inputs.sinks) sinks.push_back(s);
+  Source* polled = inputs.wrap_source ? inputs.wrap_source(*p.source) : p.source;
+  p.task =
+      std::make_unique<Task>(o.task, *polled, sinks, *p.store, o.operators.pointers(), *o.calendar);
+  p.task->mutable_views() = o.operators.views;
+  if (o.parts.live) {
+    p.queries = std::make_unique<StateQueries>();
+    StateQueries* queries = p.queries.get();
+    Task* task = p.task.get();
+    p.task->set_loop_hook([queries, task] { queries->serve(*task); });
+  }
+  return p;
+}
+
+void start_metrics(Pipeline& p) {
+  const std::string& listen = p.options.metrics_listen;
+  if (listen.empty() || listen == "off") return;
+  MetricsServerOptions o;
+  o.listen = listen;
+  StateQueries* queries = p.queries.get();
+  OpenAlertsSink* open = p.open_alerts;
+  o.state_query = [queries](std::string_view store, std::string_view sku) {
+    return queries->query(store, sku);
+  };
+  o.alerts_query = [open] { return open->open_alerts_json(); };
+  try {
+    p.metrics = std::make_unique<MetricsServer>(std::move(o));
+  } catch (const std::exception& e) {
+    throw ConfigError("metrics.listen", std::string("cannot serve metrics: ") + e.what(),
+                      "pick a free host:port, or set metrics.listen: off");
+  }
+  p.metrics->add_task(p.task->counters());
+  if (p.delivery) p.metrics->add_collectable(p.delivery->collectable());
+  // Every probe, generically: the source's (consumer lag) and each operator's.
+  Source* source = p.source;
+  std::vector<Operator*> operators = p.options.operators.pointers();
+  p.metrics->add_probe(source->probe());
+  for (Operator* op : operators) p.metrics->add_probe(op->probe());
+  RuntimeMetrics* rt = &p.metrics->runtime();
+  std::string source_name = source->name();
+  p.task->set_batch_hook([rt, source_name, source, operators](const Task::BatchStats& b) {
+    source->update_probe();
+    for (Operator* op : operators) op->update_probe();
+    rt->processing_latency().observe(b.seconds / static_cast<double>(b.records));
+    if (b.max_event_ms != INT64_MIN) {
+      int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                        std::chrono::system_clock::now().time_since_epoch())
+                        .count();
+      rt->event_lag().observe(static_cast<double>(now - b.max_event_ms) / 1000.0);
+    }
+    if (b.watermark_ms != INT64_MIN && b.watermark_ms != INT64_MAX) {
+      rt->set_partition_watermark(source_name, 0, b.watermark_ms);
+    }
+  });
+  rt->set_ready(true);
+}
+
+void load_reference_items(Pipeline& p) {
+  const std::string& path = p.options.reference_items_file;
+  if (path.empty()) return;
+  std::ifstream in(path);
+  if (!in)
+    throw ConfigError("reference.items_file", "cannot open '" + path + "'", "check the path");
+  Decoder decoder;
+  std::string line;
+  int64_t n = 0;
+  while (std::getline(in, line)) {
+    ++n;
+    if (line.find_first_not_of(" \t\r") == std::string::npos) continue;
+    Event e;
+    DecodeError err = decoder.decode(line, 0, e);
+    if (err != DecodeError::kNone || e.type != EventType::kItem) {
+      throw ConfigError("reference.items_file",
+                        path + ":" + std::to_string(n) + ": " +
+                            (err != DecodeError::kNone ? decoder.detail() : "not an item record"),
+                        "every line must be an `item` record of the input contract");
+    }
+    p.task->apply_reference(e);
+  }
+}
+
+}  // namespace sw::cli

@@ -1,0 +1,119 @@
+#pragma once
+// The pipeline builder: the one place that wires pipelines (STYLE.md §4). Every pipeline is
+// built here — `run`, `validate`, `inspect`, `backtest`, `score-csv` and both benches — in two
+// phases:
+//   1. parse_pipeline() reads every component's options from config into plain structs
+//      (source, state, sinks including Kafka and delivery, operators through the operator
+//      table, metrics, reference data), checks them (librdkafka properties included) and
+//      rejects unknown keys. Nothing is opened: `validate` is exactly this phase.
+//   2. open_pipeline() opens I/O from those structs (files, RocksDB, Kafka clients lazily,
+//      delivery workers) and assembles the task. A caller may adjust the options between
+//      the phases or supply its own source, store or extra sinks.
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli/live_state.h"
+#include "connectors/delivery_sink.h"
+#include "connectors/file_source.h"
+#include "connectors/kafka_options.h"
+#include "operators/registry.h"
+#include "stream/calendar.h"
+#include "stream/config.h"
+#include "stream/sink.h"
+#include "stream/source.h"
+#include "stream/state_store.h"
+#include "stream/task.h"
+
+namespace sw {
+class MetricsServer;
+class KafkaSink;
+}  // namespace sw
+
+namespace sw::cli {
+
+//! Which parts a command takes from config. The others it supplies itself (open_pipeline's
+//! PipelineInputs) or goes without; their config sections are left for the caller.
+struct PipelineParts {
+  bool task = true;      // pipeline.*, calendar.*, state.checkpoint_interval_ms, delivery
+  bool source = true;    // source.*, kafka.*
+  bool state = true;     // state.*
+  bool sinks = true;     // sinks.file, sinks.kafka
+  bool delivery = true;  // sinks.delivery: alerts to PagerDuty/Slack/Alertmanager, alert counts
+  bool live = true;      // metrics.*, reference.*, open-alerts and queryable state
+  //! Empty: every operator the table has enabled by config. Otherwise exactly these.
+  std::vector<std::string_view> operators;
+  bool reject_unknown_keys = true;  // config.check_unknown() at the end of phase 1
+};
+
+//! Phase 1: everything the config says, parsed and checked. Nothing opened.
+struct PipelineOptions {
+  PipelineParts parts;
+  std::unique_ptr<Calendar> calendar;
+  TaskOptions task;
+  std::string source_kind;  // "file" | "kafka"; "" = supplied by the caller
+  FileSourceOptions file_source;
+  KafkaSourceOptions kafka_source;
+  std::string state_dir;  // "" = in memory
+  size_t memory_budget_bytes = 256u << 20;
+  std::string output_dir;  // file sink directory, "" = none
+  std::optional<KafkaSinkOptions> kafka_sink;
+  std::optional<DeliverySinkConfig> delivery;
+  OperatorSet operators;
+  std::string metrics_listen;  // "" or "off" = no server
+  std::string reference_items_file;
+};
+
+//! Reads and checks every key of the parts asked for; throws ConfigError naming the key.
+PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts = {});
+
+//! What a command supplies itself in phase 2.
+struct PipelineInputs {
+  Source* source = nullptr;     // instead of a configured source (must outlive the pipeline)
+  StateStore* store = nullptr;  // instead of the configured state
+  std::vector<Sink*> sinks;     // appended after the configured sinks
+  //! Wraps the source / each configured sink the task sees (benchmark probes); the wrapper
+  //! must outlive the pipeline.
+  std::function<Source*(Source&)> wrap_source;
+  std::function<Sink*(Sink&)> wrap_sink;
+};
+
+struct Pipeline {
+  PipelineOptions options;
+  std::unique_ptr<StateStore> owned_store;
+  StateStore* store = nullptr;
+  std::unique_ptr<Source> owned_source;
+  Source* source = nullptr;  // what the task polls
+  std::vector<std::unique_ptr<Sink>> owned_sinks;
+  KafkaSink* kafka_sink = nullptr;        // owned by `owned_sinks`
+  OpenAlertsSink* open_alerts = nullptr;  // owned by `owned_sinks`
+  DeliverySink* delivery = nullptr;       // owned by `owned_sinks`
+  std::unique_ptr<Task> task;
+  std::unique_ptr<StateQueries> queries;
+  std::unique_ptr<MetricsServer> metrics;  // declared last: stops serving first
+  ~Pipeline();
+  Pipeline();
+  Pipeline(Pipeline&&) noexcept;
+  Pipeline& operator=(Pipeline&&) noexcept;
+};
+
+//! Phase 2: opens I/O and assembles the task. Throws ConfigError naming the key when
+//! something cannot be opened.
+Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs = {});
+
+//! Starts the metrics/queryable-state server on `metrics.listen` (empty = off) and hooks
+//! it into the task: task counters, delivery, every operator's and the source's probe.
+//! Call after restore().
+void start_metrics(Pipeline& p);
+
+//! Feeds `item` reference records from `reference.items_file` (JSON lines) to the operators.
+void load_reference_items(Pipeline& p);
+
+//! The embedded default configuration (used when --config is omitted).
+extern const char* const kDefaultConfig;
+
+}  // namespace sw::cli
