@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "stream/event.h"
 #include "stream/key_index.h"
@@ -41,8 +42,47 @@ class DemandView {
                       DemandEstimate& out) const = 0;
 };
 
+//! Stock position of a (store, sku) key.
+struct StockPosition {
+  double on_hand = 0;   // units on hand (>= 0)
+  double on_order = 0;  // units ordered and not yet received
+  double lead_time_days = 0;
+  double lead_time_sd_days = 0;
+  double unit_cost = -1;  // -1: unknown
+  double pack_size = 1;
+  bool perishable = false;
+};
+
+//! A received lot of a perishable key: `units` left that expire at `expires_ms`.
+struct StockLot {
+  int64_t expires_ms = 0;
+  double units = 0;
+};
+
+//! Published by the operator that keeps stock (low_stock): positions and perishable lots.
+class InventoryView {
+ public:
+  virtual ~InventoryView() = default;
+  //! False if the key has no stock record yet.
+  virtual bool position(KeyId key, StockPosition& out) const = 0;
+  //! Appends the key's lots with units left, first-expiring first; appends nothing when the
+  //! key's lots are not tracked.
+  virtual void lots(KeyId key, std::vector<StockLot>& out) const = 0;
+};
+
+//! Published by the anomaly operator: whether an anomaly alert is firing on a key's own
+//! sales series (approval classes escalate on it).
+class AnomalyView {
+ public:
+  virtual ~AnomalyView() = default;
+  virtual bool open_anomaly(KeyId key) const = 0;
+};
+
+//! Views operators publish for others; each may be absent (null) when its publisher is off.
 struct OperatorViews {
-  const DemandView* demand = nullptr;
+  const DemandView* demand = nullptr;        // forecast
+  const InventoryView* inventory = nullptr;  // low_stock
+  const AnomalyView* anomalies = nullptr;    // anomaly
 };
 
 //! What an operator sees of the task. Implemented by the task; fakes in tests.

@@ -1156,6 +1156,14 @@ size_t ForecastOperator::memory_bytes() const {
   return b;
 }
 
+void ForecastOperator::update_probe() {
+  const double mase = forecast::accuracy_mase(g_.overall);
+  const double wape = forecast::accuracy_wape(g_.overall);
+  if (!std::isfinite(mase) || !std::isfinite(wape)) return;
+  mase_gauge_.set(mase);
+  wape_gauge_.set(wape);
+}
+
 std::string ForecastOperator::describe(KeyId key, const KeyIndex& keys) const {
   if (key >= states_.size() || !(states_[key].flags & kStarted)) return "{}";
   const KeyState& s = states_[key];

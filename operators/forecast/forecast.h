@@ -64,10 +64,7 @@ class ForecastOperator final : public Operator, public DemandView {
   std::string describe(KeyId key, const KeyIndex& keys) const override;
   //! Overall MASE and WAPE gauges, set once both are known.
   const Probe* probe() const override { return &probe_; }
-  void update_probe() override {
-    double mase = forecast::accuracy_mase(overall_), wape = forecast::accuracy_wape(overall_);
-    if (std::isfinite(mase) && std::isfinite(wape)) mase_gauge_.set(mase), wape_gauge_.set(wape);
-  }
+  void update_probe() override;
 
   //! The demand view low_stock reads (DESIGN.md §5); valid for the operator's lifetime.
   const DemandView* demand_view() const { return this; }
