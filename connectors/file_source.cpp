@@ -89,6 +89,41 @@ Status FileSource::fill() {
   return Status::ok();
 }
 
+Status FileSource::wait_for_data(std::chrono::steady_clock::time_point deadline, int timeout_ms,
+                                 bool& stop) {
+  stop = false;
+  SW_RETURN_IF_ERROR(fill());
+  if (pending_end_ != pending_begin_ && !eof_) return Status::ok();
+  if (!eof_) return Status::ok();
+  if (!options_.follow) {
+    stop = pending_end_ == pending_begin_ && !skipping_;
+    return Status::ok();
+  }
+  if (std::chrono::steady_clock::now() >= deadline) {
+    stop = true;
+    return Status::ok();
+  }
+  std::this_thread::sleep_for(
+      std::chrono::milliseconds(std::min(options_.follow_poll_ms, std::max(timeout_ms, 1))));
+  eof_ = false;
+  return Status::ok();
+}
+
+RawRecord FileSource::finish_oversize(int64_t ingest) {
+  skipping_ = false;
+  ++line_;
+  RawRecord r;
+  r.payload = oversize_prefix_;
+  r.readable_after = 0;
+  r.partition = 0;
+  r.offset = oversize_offset_;
+  r.next_offset = file_offset_;
+  r.line = line_;
+  r.ingest_ms = ingest;
+  r.oversize_bytes = std::max<int64_t>(oversize_bytes_, 1);
+  return r;
+}
+
 Status FileSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) {
   auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
   int64_t ingest = now_ms();
@@ -97,25 +132,43 @@ Status FileSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms)
     char* p = base + pending_begin_;
     char* end = base + pending_end_;
     char* nl = static_cast<char*>(std::memchr(p, '\n', end - p));
+    if (skipping_) {
+      // Inside a line longer than max_record_bytes: count and drop its bytes up to the
+      // newline; only its first kOversizePrefixBytes were kept.
+      size_t n = static_cast<size_t>((nl == nullptr ? end : nl) - p);
+      size_t consumed = n + (nl == nullptr ? 0 : 1);
+      oversize_bytes_ += static_cast<int64_t>(n);
+      file_offset_ += static_cast<int64_t>(consumed);
+      pending_begin_ += consumed;
+      if (nl != nullptr || (eof_ && !options_.follow)) {
+        // The payload views oversize_prefix_: hand it out before anything can replace it.
+        out.push_back(finish_oversize(ingest));
+        return Status::ok();
+      }
+      if (!out.empty()) return Status::ok();
+      bool stop;
+      SW_RETURN_IF_ERROR(wait_for_data(deadline, timeout_ms, stop));
+      if (stop) return Status::ok();
+      continue;
+    }
     if (nl == nullptr) {
+      if (static_cast<size_t>(end - p) > options_.max_record_bytes) {
+        // Longer than any record may be: keep a prefix for the dead-letter record and
+        // stream past the rest without buffering it.
+        skipping_ = true;
+        oversize_prefix_.assign(p, std::min(kOversizePrefixBytes, static_cast<size_t>(end - p)));
+        oversize_offset_ = file_offset_;
+        oversize_bytes_ = 0;
+        continue;
+      }
       if (!out.empty()) return Status::ok();  // hand out what we have before refilling
       if (eof_ && !options_.follow && p != end) {
         // Last line without a trailing newline.
         nl = end;
       } else {
-        SW_RETURN_IF_ERROR(fill());
-        if (pending_end_ == pending_begin_ || eof_) {
-          if (eof_ && !options_.follow) {
-            if (pending_end_ == pending_begin_) return Status::ok();
-            continue;
-          }
-          if (eof_) {
-            if (std::chrono::steady_clock::now() >= deadline) return Status::ok();
-            std::this_thread::sleep_for(std::chrono::milliseconds(
-                std::min(options_.follow_poll_ms, std::max(timeout_ms, 1))));
-            eof_ = false;
-          }
-        }
+        bool stop;
+        SW_RETURN_IF_ERROR(wait_for_data(deadline, timeout_ms, stop));
+        if (stop) return Status::ok();
         continue;
       }
     }
@@ -150,6 +203,9 @@ FileSourceOptions file_source_options(const Config& config) {
   o.follow = config.get_bool("source.file.follow", false);
   o.chunk_bytes =
       static_cast<size_t>(config.get_int("source.file.chunk_bytes", 4 << 20, 64 << 10, 256 << 20));
+  // Same key, default and range as the task's (TaskOptions::from_config).
+  o.max_record_bytes =
+      static_cast<size_t>(config.get_int("pipeline.max_record_bytes", 1 << 20, 256, 64 << 20));
   return o;
 }
 

@@ -21,7 +21,14 @@ struct RawRecord {
   int64_t next_offset = 0;  // position to resume from after this record
   int64_t line = 0;         // file: 1-based line number; Kafka: 0
   int64_t ingest_ms = 0;    // wall-clock time the record was read
+  // > 0: the record was this many bytes long, more than the source buffers for one record,
+  // and `payload` holds only its first kOversizePrefixBytes (the decoder dead-letters it
+  // too_large without parsing).
+  int64_t oversize_bytes = 0;
 };
+
+//! How much of a too_large record a source keeps and the dead-letter record carries.
+inline constexpr size_t kOversizePrefixBytes = 1024;
 
 //! Positions are "next offset to read" per partition; they are checkpointed with the state.
 struct SourcePosition {

@@ -172,7 +172,7 @@ void Task::prefetch_related(const Decoded& d, KeyId id) {
 void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
   d.record = &r;
   d.detail = &decoders_[decoder]->detail();
-  d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event);
+  d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event, r.oversize_bytes);
   d.key_hash = 0;
   if (d.error == DecodeError::kNone && keyed_event(d.event)) {
     d.key_hash = KeyIndex::hash(d.event.store, d.event.sku);
@@ -298,9 +298,14 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
       .field("line", r.line)
       .key("ingest_time")
       .time_value(r.ingest_ms)
-      .field("payload", r.payload)
-      .field("schema_version", 1)
-      .end_object();
+      .field("payload",
+             err == DecodeError::kTooLarge ? r.payload.substr(0, kOversizePrefixBytes) : r.payload);
+  if (err == DecodeError::kTooLarge) {
+    // The payload is a prefix; `bytes` is the record's true length.
+    w.field("bytes",
+            r.oversize_bytes > 0 ? r.oversize_bytes : static_cast<int64_t>(r.payload.size()));
+  }
+  w.field("schema_version", 1).end_object();
   emit(std::move(o));
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;

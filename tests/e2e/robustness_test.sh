@@ -1,0 +1,83 @@
+#!/usr/bin/env bash
+# Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
+# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity |
+#        slowloris | config)
+set -euo pipefail
+bin=$(realpath "$1")
+part=$2
+source "$(dirname "$0")/lib.sh"
+e2e_workdir
+cd "$work"
+fail() {
+  echo "FAIL [$part]: $*" >&2
+  exit 1
+}
+run() { "$bin" run --quiet --set metrics.listen=off "$@"; }
+
+case "$part" in
+record_size)
+  # A 300 MB line is streamed past, not buffered: dead-lettered too_large with its true length
+  # and a bounded prefix while the process's peak RSS stays far below the line's size. Lines of
+  # random bytes give dead-letter records that a strict JSON reader (Python's json) parses.
+  python3 - "$bin" <<'PY' || exit 1
+import json, os, random, resource, subprocess, sys
+bin = sys.argv[1]
+big = 300_000_000
+p = subprocess.Popen([bin, "run", "--quiet", "--set", "metrics.listen=off",
+                      "--set", "source.file.path=-", "--set", "state.dir=st",
+                      "--set", "sinks.file.dir=out"],
+                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+ok = b'{"type":"sale","store":"S1","sku":"A","qty":1,"ts":"2026-11-25T10:00:00Z"}\n'
+p.stdin.write(ok)
+chunk = b"x" * (1 << 20)
+left = big
+while left > 0:
+    n = min(left, len(chunk))
+    p.stdin.write(chunk[:n])
+    left -= n
+p.stdin.write(b"\n")
+rnd = random.Random(21)
+for i in range(200):
+    line = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))).replace(b"\n", b" ")
+    p.stdin.write(line + b"\n")
+# Invalid UTF-8 inside an otherwise well-formed record, and a well-formed multibyte one.
+p.stdin.write(b'{"type":"sale","store":"S\xff\xfe","sku":"\xc3\x28","qty":1}\n')
+p.stdin.write(b'{"type":"sale","store":"S\xc3\xa9","qty":1}\n')
+p.stdin.write(ok)
+p.stdin.close()
+rc = p.wait()
+peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"exit {rc}, peak RSS {peak_mb:.0f} MB")
+if rc != 0:
+    sys.exit(f"run exited {rc}")
+if peak_mb > 150:
+    sys.exit(f"peak RSS {peak_mb:.0f} MB for a 300 MB line: the line was buffered")
+lines = open("out/dlq.jsonl", "rb").read().splitlines()
+recs = []
+for raw in lines:
+    try:
+        recs.append(json.loads(raw.decode("utf-8")))
+    except Exception as e:
+        sys.exit(f"dlq line is not strict JSON ({e}): {raw[:120]!r}")
+big_recs = [r for r in recs if r["error"] == "too_large"]
+if len(big_recs) != 1:
+    sys.exit(f"expected one too_large record, got {len(big_recs)}")
+r = big_recs[0]
+if r.get("bytes") != big:
+    sys.exit(f"too_large bytes = {r.get('bytes')}, want {big}")
+if len(r["payload"]) > 1024 or not r["payload"].startswith("xxxx"):
+    sys.exit(f"too_large payload is not a bounded prefix ({len(r['payload'])} chars)")
+if r["offset"] != len(ok) or r["line"] != 2:
+    sys.exit(f"too_large position offset={r['offset']} line={r['line']}")
+if os.path.getsize("out/dlq.jsonl") > 1_000_000:
+    sys.exit("dlq.jsonl holds more than bounded prefixes")
+if len(recs) < 203:
+    sys.exit(f"expected at least 203 dead-letter records, got {len(recs)}")
+print(f"ok: {len(recs)} dlq records parse as strict JSON; too_large bytes={r['bytes']}")
+PY
+  ;;
+*)
+  fail "unknown part"
+  ;;
+esac
+echo "PASS [$part]"
