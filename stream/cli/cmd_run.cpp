@@ -2,7 +2,10 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
+#include "connectors/file_sink.h"
+#include "state/rocksdb_store.h"
 #include "stream/cli/commands.h"
 #include "stream/cli/pipeline.h"
 #include "stream/cli/summary.h"
@@ -19,16 +22,28 @@ void on_signal(int) {
 Config load_config(const Args& args) {
   std::string path;
   std::vector<std::string> sets = values_of(args, "--set");
+  for (const auto& a : args) {
+    if (a == "--reset-outputs") sets.push_back("sinks.file.reset_outputs=true");
+  }
   if (value_of(args, "--config", path)) return Config::from_file(path, sets);
   return Config::from_yaml(kDefaultConfig, sets);
 }
 
+// Read by run and validate alike (so validate knows the key).
+bool reset_outputs(const Config& config) {
+  return config.get_bool("sinks.file.reset_outputs", false);
+}
+
 const char* const kRunHelp =
-    "usage: shelfwatch run [--config FILE] [--set key.path=value ...] [--quiet]\n\n"
+    "usage: shelfwatch run [--config FILE] [--set key.path=value ...] [--quiet] "
+    "[--reset-outputs]\n\n"
     "Runs a pipeline. Without --config the embedded default is used (file source\n"
     "events.jsonl, state in ./state, outputs in ./out). A file source exits 0 at end of\n"
     "input after every window closed and every output was written; SIGINT/SIGTERM\n"
-    "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n\n"
+    "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n"
+    "A damaged state directory is refused (exit 1, nothing touched); so are non-empty\n"
+    "output files when the state directory is new, unless --reset-outputs is given\n"
+    "(= --set sinks.file.reset_outputs=true), which truncates them.\n\n"
     "examples:\n"
     "  shelfwatch run --config examples/demo.yaml\n"
     "  shelfwatch run --set source.file.path=x.jsonl --set state.dir=state --set "
@@ -54,8 +69,30 @@ int run_command(const Args& args) {
   Config config = load_config(args);
   bool quiet = false;
   for (const auto& a : args) quiet |= a == "--quiet";
-  Pipeline p = build_pipeline(config, true);
+  bool reset = reset_outputs(config);
+  std::optional<Pipeline> built;
+  try {
+    built.emplace(build_pipeline(config, true));
+  } catch (const StateDirError& e) {
+    std::fprintf(stderr, "shelfwatch run: %s\n", e.what());
+    return 1;
+  }
+  Pipeline& p = *built;
   config.check_unknown();
+  if (auto* rocks = dynamic_cast<RocksDbStateStore*>(p.store.get())) {
+    if (rocks->wal_rolled_back()) {
+      std::fprintf(stderr,
+                   "shelfwatch run: warning: the state WAL in '%s' ended in a corrupt or torn "
+                   "record (%s); the state was recovered to the last intact checkpoint and "
+                   "the input is re-read from there (normal after a crash during a commit; "
+                   "otherwise check the disk)\n",
+                   p.state_dir.c_str(), rocks->wal_problem().c_str());
+    }
+    for (auto& sink : p.sinks) {
+      if (auto* fs = dynamic_cast<FileSink*>(sink.get()))
+        fs->set_fresh_state(rocks->created(), reset);
+    }
+  }
   Status s = p.task->restore();
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch run: restoring state from '%s' failed: %s\n",
@@ -89,6 +126,7 @@ int validate_command(const Args& args) {
   }
   Config config = Config::from_file(path, values_of(args, "--set"));
   Pipeline p = build_pipeline(config, false);
+  (void)reset_outputs(config);
   config.check_unknown();
   std::printf("config OK: %s\n%s", path.c_str(), config.dump().c_str());
   return 0;

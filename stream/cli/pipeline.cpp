@@ -74,7 +74,7 @@ Pipeline build_pipeline(const Config& config, bool open_io) {
     ro.path = p.state_dir;
     ro.memory_budget_bytes = budget;
     auto r = RocksDbStateStore::open(ro);
-    if (!r.is_ok()) throw ConfigError("state.dir", r.status().message(), "check the directory");
+    if (!r.is_ok()) throw StateDirError(r.status().message());  // exit 1, nothing touched
     p.store = std::move(r.value());
     ack_store = p.store.get();  // RocksDB commits are thread-safe
   }

@@ -76,6 +76,49 @@ if len(recs) < 203:
 print(f"ok: {len(recs)} dlq records parse as strict JSON; too_large bytes={r['bytes']}")
 PY
   ;;
+state_dir)
+  # A damaged or lost state directory must never lead to silently emptied outputs.
+  "$bin" gen --stores 2 --skus 20 --days 20 --seed 3 --bad-rate 0.01 --out ev.jsonl >/dev/null
+  cfg=(--set source.file.path=ev.jsonl --set state.dir=st --set sinks.file.dir=out
+    --set operators.forecast.enabled=true)
+  run "${cfg[@]}" >/dev/null || fail "first run failed"
+  [[ -s out/dlq.jsonl && -s out/alerts.jsonl ]] || fail "first run wrote no outputs"
+  snapshot() { find st out -type f | sort | xargs sha256sum; }
+  # 1. CURRENT deleted: exit 1 naming the path, directory and outputs untouched, twice.
+  rm st/CURRENT
+  before=$(snapshot)
+  for attempt in 1 2; do
+    rc=0
+    run "${cfg[@]}" >/dev/null 2>err.txt || rc=$?
+    [[ $rc == 1 ]] || fail "missing CURRENT: attempt $attempt exit $rc, want 1 ($(cat err.txt))"
+    grep -q "state directory 'st'.*CURRENT" err.txt || fail "message does not name the problem: $(cat err.txt)"
+    [[ "$(snapshot)" == "$before" ]] || fail "missing CURRENT: attempt $attempt changed the state or outputs"
+  done
+  # 2. A non-empty directory that is not a state directory is never initialised.
+  mkdir junk && echo "notes" >junk/README
+  rc=0
+  run "${cfg[@]}" --set state.dir=junk >/dev/null 2>err.txt || rc=$?
+  [[ $rc == 1 ]] || fail "foreign directory: exit $rc, want 1"
+  [[ "$(ls junk)" == README ]] || fail "foreign directory was written to: $(ls junk)"
+  # 3. Lost state + non-empty outputs: refused, outputs untouched; --reset-outputs proceeds and
+  #    reproduces the first run's outputs.
+  rm -rf st
+  outs=$(find out -type f | sort | xargs sha256sum)
+  rc=0
+  run "${cfg[@]}" >/dev/null 2>err.txt || rc=$?
+  [[ $rc == 1 ]] || fail "fresh state with non-empty outputs: exit $rc, want 1 ($(cat err.txt))"
+  grep -q -- "--reset-outputs" err.txt || fail "refusal does not name --reset-outputs: $(cat err.txt)"
+  [[ "$(find out -type f | sort | xargs sha256sum)" == "$outs" ]] || fail "refusal changed the outputs"
+  rm -rf st
+  run "${cfg[@]}" --reset-outputs >/dev/null || fail "--reset-outputs run failed"
+  strip() { sed 's/"ingest_time":"[^"]*",//' "$1" | sha256sum; }
+  [[ $(sha256sum <out/alerts.jsonl) == $(echo "$outs" | awk '/alerts.jsonl/{print $1"  -"}') ]] ||
+    fail "--reset-outputs did not reproduce alerts.jsonl"
+  # 4. A start that stopped while RocksDB created the database (LOCK, no CURRENT, no data)
+  #    is not damage: it starts empty.
+  mkdir -p st2 && : >st2/LOCK && : >st2/IDENTITY
+  run "${cfg[@]}" --set state.dir=st2 --set sinks.file.dir=out2 >/dev/null || fail "interrupted creation refused"
+  ;;
 *)
   fail "unknown part"
   ;;
