@@ -1,19 +1,27 @@
 #include "connectors/file_source.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
+#include <xxhash.h>
 
 #include <cerrno>
 #include <chrono>
+#include <cstdio>
 #include <cstring>
 #include <thread>
 
+#include "stream/bytes.h"
 #include "stream/config.h"
+#include "stream/state_store.h"
 
 namespace sw {
 
 namespace {
 constexpr size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
+constexpr std::string_view kNamespace = "source/file";
+constexpr std::string_view kIdentityKey = "identity";
+constexpr uint8_t kIdentityVersion = 1;
 int64_t now_ms() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -38,27 +46,233 @@ Status FileSource::open() {
   if (fd_ < 0) {
     return Status::io("cannot open input '" + options_.path + "': " + std::strerror(errno));
   }
+  return switch_to(fd_, 0);
+}
+
+bool FileSource::fingerprint(int fd, uint32_t& len, uint64_t& fp) {
+  char head[kFingerprintBytes];
+  size_t got = 0;
+  while (got < len) {
+    ssize_t n = ::pread(fd, head + got, len - got, static_cast<off_t>(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return false;
+    if (n == 0) break;
+    got += static_cast<size_t>(n);
+  }
+  len = static_cast<uint32_t>(got);
+  fp = XXH64(head, got, 0);
+  return true;
+}
+
+Status FileSource::identify(int fd, int64_t base, FileIdentity& id) const {
+  struct stat st {};
+  if (::fstat(fd, &st) != 0) {
+    return Status::io("cannot stat input '" + options_.path + "': " + std::strerror(errno));
+  }
+  id.dev = static_cast<uint64_t>(st.st_dev);
+  id.ino = static_cast<uint64_t>(st.st_ino);
+  id.base = base;
+  id.fp_len = kFingerprintBytes;
+  if (!fingerprint(fd, id.fp_len, id.fp)) {
+    return Status::io("reading '" + options_.path + "': " + std::strerror(errno));
+  }
+  return Status::ok();
+}
+
+Status FileSource::switch_to(int fd, int64_t base) {
+  FileIdentity id;
+  Status s = identify(fd, base, id);
+  if (!s.is_ok()) {
+    if (fd != fd_) ::close(fd);
+    return s;
+  }
+  std::lock_guard lock(mu_);  // snapshot() reads fd_ and files_
+  if (fd != fd_) {
+    if (fd_ > 0) ::close(fd_);
+    fd_ = fd;
+  }
+  files_.push_back(id);
+  if (files_.size() > 64) files_.erase(files_.begin());  // positions only move forward
+  return Status::ok();
+}
+
+void FileSource::snapshot(const std::vector<SourcePosition>& positions, StateBatch& batch) {
+  if (fd_ == 0) return;  // stdin: no identity
+  for (const SourcePosition& p : positions) {
+    if (p.partition != 0) continue;
+    std::lock_guard lock(mu_);
+    if (files_.empty()) return;
+    // The file the position is in: the newest one starting before it (a position at the
+    // very end of a rotated file belongs to that file; on restart it is a different file
+    // than the one now at the path, which is then read from its start, as it should be).
+    size_t i = files_.size() - 1;
+    while (i > 0 && files_[i].base >= p.next_offset) --i;
+    FileIdentity& id = files_[i];
+    if (i + 1 == files_.size() && id.fp_len < kFingerprintBytes) {
+      // Grown since it was opened: cover more of it, if what was covered is unchanged.
+      uint32_t len = id.fp_len;
+      uint64_t fp;
+      if (fingerprint(fd_, len, fp) && len == id.fp_len && fp == id.fp) {
+        len = kFingerprintBytes;
+        if (fingerprint(fd_, len, fp)) id.fp_len = len, id.fp = fp;
+      }
+    }
+    std::string v;
+    ByteWriter w(v);
+    w.put<uint8_t>(kIdentityVersion);
+    w.put(id.dev);
+    w.put(id.ino);
+    w.put(id.base);
+    w.put(id.fp_len);
+    w.put(id.fp);
+    batch.put(kNamespace, kIdentityKey, v);
+  }
+}
+
+Status FileSource::restore(const StateStore& store) {
+  auto r = store.get(kNamespace, kIdentityKey);
+  if (!r.is_ok()) return r.status();
+  if (!r.value().has_value()) return Status::ok();
+  ByteReader in(*r.value());
+  uint8_t version;
+  FileIdentity id;
+  if (!in.get(version) || version != kIdentityVersion || !in.get(id.dev) || !in.get(id.ino) ||
+      !in.get(id.base) || !in.get(id.fp_len) || !in.get(id.fp) || id.fp_len > kFingerprintBytes) {
+    return Status::corruption("file source checkpoint entry is truncated or of an unknown version");
+  }
+  stored_ = id;
   return Status::ok();
 }
 
 Status FileSource::seek(const std::vector<SourcePosition>& positions) {
   for (const SourcePosition& p : positions) {
     if (p.partition != 0) continue;
+    pending_begin_ = pending_end_ = 0;
     if (fd_ == 0) {
-      // stdin cannot seek: skip the already-processed bytes.
-      int64_t skip = p.next_offset;
-      while (skip > 0) {
-        ssize_t n = ::read(fd_, buf_.data(), std::min<int64_t>(skip, options_.chunk_bytes));
-        if (n <= 0) return Status::io("stdin ended before the checkpointed position");
-        skip -= n;
+      // stdin is a new stream on every run: skipping the stored number of bytes of it would
+      // drop records of this run's input. The state carries over; the position does not.
+      if (p.next_offset > 0) {
+        std::fprintf(stderr,
+                     "shelfwatch: source.file.path is stdin: the checkpointed position (byte "
+                     "%lld) is ignored, this run reads its stdin from the start\n",
+                     static_cast<long long>(p.next_offset));
+        replaced_.fetch_add(1, std::memory_order_relaxed);
       }
-    } else if (::lseek(fd_, p.next_offset, SEEK_SET) < 0) {
+      return Status::ok();
+    }
+    int64_t phys = p.next_offset;
+    bool same = true;
+    if (stored_) {
+      // Same file = same first bytes (whatever its inode: a copied or restored file resumes)
+      // and at least as long as the position.
+      phys = p.next_offset - stored_->base;
+      uint32_t len = stored_->fp_len;
+      uint64_t fp = 0;
+      struct stat st {};
+      same = phys >= 0 && ::fstat(fd_, &st) == 0 && st.st_size >= phys &&
+             fingerprint(fd_, len, fp) && len == stored_->fp_len && fp == stored_->fp;
+    }
+    if (!same) {
+      std::fprintf(stderr,
+                   "shelfwatch: '%s' is not the file the checkpoint was taken on (its first "
+                   "bytes differ, or it is shorter than the checkpointed position %lld): "
+                   "reading it from its beginning\n",
+                   options_.path.c_str(), static_cast<long long>(phys));
+      replaced_.fetch_add(1, std::memory_order_relaxed);
+      file_offset_ = p.next_offset;  // positions keep growing
+      line_ = 0;
+      read_pos_ = 0;
+      std::lock_guard lock(mu_);
+      files_.back().base = p.next_offset;
+      return Status::ok();
+    }
+    if (::lseek(fd_, phys, SEEK_SET) < 0) {
       return Status::io("cannot seek '" + options_.path + "': " + std::strerror(errno));
     }
+    read_pos_ = phys;
     file_offset_ = p.next_offset;
     line_ = p.line;
-    pending_begin_ = pending_end_ = 0;
+    std::lock_guard lock(mu_);
+    files_.back().base = p.next_offset - phys;
   }
+  return Status::ok();
+}
+
+Status FileSource::check_file(bool& changed, bool rotation) {
+  changed = false;
+  struct stat cur {};
+  if (::fstat(fd_, &cur) != 0) return Status::io("stat '" + name() + "': " + std::strerror(errno));
+  const int64_t pending = static_cast<int64_t>(pending_end_ - pending_begin_);
+  if (cur.st_size < read_pos_) {
+    // Truncated (copytruncate, or rewritten in place): its new content starts at byte 0.
+    std::fprintf(stderr,
+                 "shelfwatch: '%s' was truncated (%lld -> %lld bytes): reading it again from "
+                 "its beginning%s\n",
+                 options_.path.c_str(), static_cast<long long>(read_pos_),
+                 static_cast<long long>(cur.st_size),
+                 pending > 0 || skipping_ ? "; the unterminated line before it is dropped" : "");
+    truncations_.fetch_add(1, std::memory_order_relaxed);
+    file_offset_ += pending;
+    pending_begin_ = pending_end_ = 0;
+    skipping_ = false;
+    if (::lseek(fd_, 0, SEEK_SET) < 0) return Status::io(std::strerror(errno));
+    read_pos_ = 0;
+    line_ = 0;
+    SW_RETURN_IF_ERROR(switch_to(fd_, file_offset_));
+    changed = true;
+    return Status::ok();
+  }
+  {
+    // Rewritten in place without shrinking below what was read: its first bytes changed.
+    FileIdentity current;
+    {
+      std::lock_guard lock(mu_);
+      current = files_.back();
+    }
+    uint32_t len = current.fp_len;
+    uint64_t fp = 0;
+    if (fingerprint(fd_, len, fp) && (len != current.fp_len || fp != current.fp)) {
+      std::fprintf(stderr,
+                   "shelfwatch: '%s' was rewritten in place (its first bytes changed): reading "
+                   "it again from its beginning\n",
+                   options_.path.c_str());
+      truncations_.fetch_add(1, std::memory_order_relaxed);
+      file_offset_ += pending;
+      pending_begin_ = pending_end_ = 0;
+      skipping_ = false;
+      if (::lseek(fd_, 0, SEEK_SET) < 0) return Status::io(std::strerror(errno));
+      read_pos_ = 0;
+      line_ = 0;
+      SW_RETURN_IF_ERROR(switch_to(fd_, file_offset_));
+      changed = true;
+      return Status::ok();
+    }
+  }
+  if (!rotation) return Status::ok();
+  struct stat now {};
+  if (::stat(options_.path.c_str(), &now) != 0) return Status::ok();  // renamed, not yet replaced
+  if (now.st_dev == cur.st_dev && now.st_ino == cur.st_ino) return Status::ok();
+  // Rotated: the old file is read to its end (we are at its end now); its unterminated last
+  // line, if any, is its last record.
+  if ((pending > 0 || skipping_) && !flush_partial_) {
+    flush_partial_ = true;
+    changed = true;
+    return Status::ok();
+  }
+  int fd = ::open(options_.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return Status::ok();  // gone again: retry at the next poll
+  std::fprintf(stderr,
+               "shelfwatch: '%s' was rotated: the old file was read to its end (%lld bytes), "
+               "now reading the new one from its start\n",
+               options_.path.c_str(), static_cast<long long>(read_pos_));
+  rotations_.fetch_add(1, std::memory_order_relaxed);
+  flush_partial_ = false;
+  file_offset_ += pending;
+  pending_begin_ = pending_end_ = 0;
+  read_pos_ = 0;
+  line_ = 0;
+  SW_RETURN_IF_ERROR(switch_to(fd, file_offset_));
+  changed = true;
   return Status::ok();
 }
 
@@ -83,7 +297,9 @@ Status FileSource::fill() {
     eof_ = true;
   } else {
     eof_ = false;
+    flush_partial_ = false;
     pending_end_ += static_cast<size_t>(n);
+    read_pos_ += n;
   }
   std::memset(buf_.data() + pending_end_, ' ', kPadding);
   return Status::ok();
@@ -92,12 +308,26 @@ Status FileSource::fill() {
 Status FileSource::wait_for_data(std::chrono::steady_clock::time_point deadline, int timeout_ms,
                                  bool& stop) {
   stop = false;
+  if (options_.follow && fd_ != 0) {
+    // Before reading more of a followed file, make sure it was only appended to (a file
+    // truncated or rewritten since is read from its start; one fstat and a 1 KiB pread per
+    // chunk). A rotation is only acted on at the old file's end, below, so nothing appended
+    // to it is lost.
+    bool changed;
+    SW_RETURN_IF_ERROR(check_file(changed, false));
+    if (changed) return Status::ok();
+  }
   SW_RETURN_IF_ERROR(fill());
   if (pending_end_ != pending_begin_ && !eof_) return Status::ok();
   if (!eof_) return Status::ok();
   if (!options_.follow) {
     stop = pending_end_ == pending_begin_ && !skipping_;
     return Status::ok();
+  }
+  if (fd_ != 0) {
+    bool changed;
+    SW_RETURN_IF_ERROR(check_file(changed, true));
+    if (changed) return Status::ok();
   }
   if (std::chrono::steady_clock::now() >= deadline) {
     stop = true;
@@ -140,7 +370,7 @@ Status FileSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms)
       oversize_bytes_ += static_cast<int64_t>(n);
       file_offset_ += static_cast<int64_t>(consumed);
       pending_begin_ += consumed;
-      if (nl != nullptr || (eof_ && !options_.follow)) {
+      if (nl != nullptr || (eof_ && (!options_.follow || flush_partial_))) {
         // The payload views oversize_prefix_: hand it out before anything can replace it.
         out.push_back(finish_oversize(ingest));
         return Status::ok();
@@ -162,7 +392,7 @@ Status FileSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms)
         continue;
       }
       if (!out.empty()) return Status::ok();  // hand out what we have before refilling
-      if (eof_ && !options_.follow && p != end) {
+      if (eof_ && (!options_.follow || flush_partial_) && p != end) {
         // Last line without a trailing newline.
         nl = end;
       } else {

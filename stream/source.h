@@ -12,6 +12,9 @@
 
 namespace sw {
 
+class StateBatch;
+class StateStore;
+
 struct RawRecord {
   std::string_view payload;  // valid until the next poll()
   // Bytes readable past payload.end() (simdjson padding); >= 64 guarantees in-place parsing.
@@ -56,6 +59,12 @@ class Source {
   //! an event or is idle, so the watermark does not depend on which partition is fetched
   //! first. The span stays valid until the next poll().
   virtual std::span<const int32_t> partitions() const { return {}; }
+  //! Adds the source's own entries for the checkpoint of `positions` to `batch` (the file
+  //! source: the identity of the file the position is in). Called on the task thread while
+  //! poll() may run on the reader thread.
+  virtual void snapshot(const std::vector<SourcePosition>& /*positions*/, StateBatch& /*batch*/) {}
+  //! Reads those entries back; called once before seek().
+  virtual Status restore(const StateStore& /*store*/) { return Status::ok(); }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
   //! True if poll() and at_end() may run on a reader thread of their own while the task

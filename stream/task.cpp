@@ -622,6 +622,7 @@ Status Task::checkpoint() {
     if (c.next_offset == kNoOffset) continue;
     committing_positions_.push_back({c.partition, c.next_offset, c.line});
   }
+  source_.snapshot(committing_positions_, batch);
   counters_.state_keys.store(keys_.size());
   size_t bytes = keys_.memory_bytes() + dedup_ring_.capacity() * 8 +
                  dedup_set_.capacity() * dedup_set_.slot_bytes();
@@ -724,6 +725,7 @@ Status Task::restore() {
   for (const PartitionClock& c : clocks_) {
     if (c.next_offset != kNoOffset) positions.push_back({c.partition, c.next_offset, c.line});
   }
+  SW_RETURN_IF_ERROR(source_.restore(store_));
   return source_.seek(positions);
 }
 
