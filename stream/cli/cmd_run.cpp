@@ -4,7 +4,10 @@
 #include <cstdio>
 #include <optional>
 
+#include "connectors/counter_collectable.h"
 #include "connectors/file_sink.h"
+#include "connectors/file_source.h"
+#include "connectors/metrics.h"
 #include "state/rocksdb_store.h"
 #include "stream/cli/commands.h"
 #include "stream/cli/pipeline.h"
@@ -101,6 +104,28 @@ int run_command(const Args& args) {
   }
   if (!p.task->restored_from_checkpoint()) load_reference_items(config, p);
   start_metrics(config, p);
+  if (p.metrics) {
+    // Issue 21: what the state store and the file source noticed (docs/contract.md).
+    std::vector<CounterCollectable::Counter> counts;
+    if (auto* rocks = dynamic_cast<RocksDbStateStore*>(p.store.get())) {
+      double rolled = rocks->wal_rolled_back() ? 1 : 0;
+      counts.push_back({"shelfwatch_state_wal_rollbacks_total",
+                        "State WAL replays that dropped a corrupt or torn tail at start-up.",
+                        [rolled] { return rolled; }});
+    }
+    if (auto* file = dynamic_cast<const FileSource*>(p.source.get())) {
+      counts.push_back({"shelfwatch_source_file_rotations_total",
+                        "Followed input files renamed away and replaced (followed).",
+                        [file] { return static_cast<double>(file->rotations()); }});
+      counts.push_back({"shelfwatch_source_file_truncations_total",
+                        "Followed input files truncated or rewritten (read again from the start).",
+                        [file] { return static_cast<double>(file->truncations()); }});
+      counts.push_back({"shelfwatch_source_file_replaced_total",
+                        "Restarts on a different input file than the checkpoint's, or on stdin.",
+                        [file] { return static_cast<double>(file->replaced()); }});
+    }
+    p.metrics->add_collectable(std::make_shared<CounterCollectable>(std::move(counts)));
+  }
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto start = std::chrono::steady_clock::now();
