@@ -167,6 +167,53 @@ file_identity)
   grep -q "was rotated" log6 || fail "rotation not logged"
   grep -q "was truncated" log6 || fail "truncation not logged"
   ;;
+config)
+  # --config must be a small regular file; duplicate keys, CR/LF in secrets and unusable
+  # receiver URLs are config errors (exit 2) naming the key; URL credentials never printed.
+  expect2() {
+    local what=$1 words=$2
+    shift 2
+    local rc=0
+    timeout 10 "$@" >out.txt 2>err.txt || rc=$?
+    [[ $rc == 2 ]] || fail "$what: exit $rc, want 2 ($(head -c 300 err.txt))"
+    grep -q -- "$words" err.txt || fail "$what: message lacks '$words': $(head -c 300 err.txt)"
+  }
+  expect2 "/dev/zero" "not a regular file" "$bin" validate --config /dev/zero
+  expect2 "/dev/urandom" "not a regular file" "$bin" validate --config /dev/urandom
+  mkdir cfgdir
+  expect2 "directory" "a directory" "$bin" run --config cfgdir
+  printf 'state:\n  dir: a\n  dir: b\n' >dup.yaml
+  expect2 "duplicate key" "state.dir" "$bin" validate --config dup.yaml
+  : >ev.jsonl
+  runargs=(--set source.file.path=ev.jsonl --set state.dir= --set sinks.file.dir=o --set metrics.listen=off)
+  cat >am.yaml <<'YAML'
+source:
+  file:
+    path: ev.jsonl
+sinks:
+  delivery:
+    endpoints:
+      am:
+        kind: alertmanager
+        urls: [http://admin:hunter2@127.0.0.1:9093]
+        bearer_token_env: SW_E2E_TOKEN
+YAML
+  SW_E2E_TOKEN=$'tok\r\nX-Injected: yes' expect2 "CR/LF in a secret" "bearer_token_env" \
+    "$bin" run --config am.yaml "${runargs[@]}"
+  SW_E2E_TOKEN=good "$bin" validate --config am.yaml >out.txt 2>&1 || fail "validate of a good config failed: $(cat out.txt)"
+  grep -q hunter2 out.txt && fail "validate printed a URL password: $(grep hunter2 out.txt)"
+  grep -q "http://<redacted>@127.0.0.1:9093" out.txt || fail "validate lost the URL: $(cat out.txt)"
+  printf 'not a url\n' >hook
+  cat >slack.yaml <<YAML
+sinks:
+  delivery:
+    endpoints:
+      s:
+        kind: slack
+        webhook_url_file: $work/hook
+YAML
+  expect2 "webhook file holding a non-URL" "webhook_url_file" "$bin" run --config slack.yaml "${runargs[@]}"
+  ;;
 *)
   fail "unknown part"
   ;;
