@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <thread>
+#include <utility>
 
 #include "stream/bytes.h"
 #include "stream/config.h"
@@ -32,6 +33,24 @@ int64_t now_ms() {
 FileSource::FileSource(FileSourceOptions options) : options_(std::move(options)) {
   buf_.resize(options_.chunk_bytes + kPadding);
 }
+
+FileSource::FileSource(FileSource&& o) noexcept
+    : options_(std::move(o.options_)),
+      fd_(std::exchange(o.fd_, -1)),
+      buf_(std::move(o.buf_)),
+      pending_begin_(o.pending_begin_),
+      pending_end_(o.pending_end_),
+      file_offset_(o.file_offset_),
+      line_(o.line_),
+      eof_(o.eof_),
+      read_pos_(o.read_pos_),
+      flush_partial_(o.flush_partial_),
+      shared_(std::move(o.shared_)),
+      stored_(o.stored_),
+      skipping_(o.skipping_),
+      oversize_prefix_(std::move(o.oversize_prefix_)),
+      oversize_offset_(o.oversize_offset_),
+      oversize_bytes_(o.oversize_bytes_) {}
 
 FileSource::~FileSource() {
   if (fd_ > 0) ::close(fd_);
@@ -86,13 +105,14 @@ Status FileSource::switch_to(int fd, int64_t base) {
     if (fd != fd_) ::close(fd);
     return s;
   }
-  std::lock_guard lock(mu_);  // snapshot() reads fd_ and files_
+  std::lock_guard lock(shared_->mu);  // snapshot() reads fd_ and shared_->files
   if (fd != fd_) {
     if (fd_ > 0) ::close(fd_);
     fd_ = fd;
   }
-  files_.push_back(id);
-  if (files_.size() > 64) files_.erase(files_.begin());  // positions only move forward
+  shared_->files.push_back(id);
+  if (shared_->files.size() > 64)
+    shared_->files.erase(shared_->files.begin());  // positions only move forward
   return Status::ok();
 }
 
@@ -100,15 +120,15 @@ void FileSource::snapshot(const std::vector<SourcePosition>& positions, StateBat
   if (fd_ == 0) return;  // stdin: no identity
   for (const SourcePosition& p : positions) {
     if (p.partition != 0) continue;
-    std::lock_guard lock(mu_);
-    if (files_.empty()) return;
+    std::lock_guard lock(shared_->mu);
+    if (shared_->files.empty()) return;
     // The file the position is in: the newest one starting before it (a position at the
     // very end of a rotated file belongs to that file; on restart it is a different file
     // than the one now at the path, which is then read from its start, as it should be).
-    size_t i = files_.size() - 1;
-    while (i > 0 && files_[i].base >= p.next_offset) --i;
-    FileIdentity& id = files_[i];
-    if (i + 1 == files_.size() && id.fp_len < kFingerprintBytes) {
+    size_t i = shared_->files.size() - 1;
+    while (i > 0 && shared_->files[i].base >= p.next_offset) --i;
+    FileIdentity& id = shared_->files[i];
+    if (i + 1 == shared_->files.size() && id.fp_len < kFingerprintBytes) {
       // Grown since it was opened: cover more of it, if what was covered is unchanged.
       uint32_t len = id.fp_len;
       uint64_t fp;
@@ -156,7 +176,7 @@ Status FileSource::seek(const std::vector<SourcePosition>& positions) {
                      "shelfwatch: source.file.path is stdin: the checkpointed position (byte "
                      "%lld) is ignored, this run reads its stdin from the start\n",
                      static_cast<long long>(p.next_offset));
-        replaced_.fetch_add(1, std::memory_order_relaxed);
+        shared_->replaced.fetch_add(1, std::memory_order_relaxed);
       }
       return Status::ok();
     }
@@ -178,12 +198,12 @@ Status FileSource::seek(const std::vector<SourcePosition>& positions) {
                    "bytes differ, or it is shorter than the checkpointed position %lld): "
                    "reading it from its beginning\n",
                    options_.path.c_str(), static_cast<long long>(phys));
-      replaced_.fetch_add(1, std::memory_order_relaxed);
+      shared_->replaced.fetch_add(1, std::memory_order_relaxed);
       file_offset_ = p.next_offset;  // positions keep growing
       line_ = 0;
       read_pos_ = 0;
-      std::lock_guard lock(mu_);
-      files_.back().base = p.next_offset;
+      std::lock_guard lock(shared_->mu);
+      shared_->files.back().base = p.next_offset;
       return Status::ok();
     }
     if (::lseek(fd_, phys, SEEK_SET) < 0) {
@@ -192,8 +212,8 @@ Status FileSource::seek(const std::vector<SourcePosition>& positions) {
     read_pos_ = phys;
     file_offset_ = p.next_offset;
     line_ = p.line;
-    std::lock_guard lock(mu_);
-    files_.back().base = p.next_offset - phys;
+    std::lock_guard lock(shared_->mu);
+    shared_->files.back().base = p.next_offset - phys;
   }
   return Status::ok();
 }
@@ -211,7 +231,7 @@ Status FileSource::check_file(bool& changed, bool rotation) {
                  options_.path.c_str(), static_cast<long long>(read_pos_),
                  static_cast<long long>(cur.st_size),
                  pending > 0 || skipping_ ? "; the unterminated line before it is dropped" : "");
-    truncations_.fetch_add(1, std::memory_order_relaxed);
+    shared_->truncations.fetch_add(1, std::memory_order_relaxed);
     file_offset_ += pending;
     pending_begin_ = pending_end_ = 0;
     skipping_ = false;
@@ -226,8 +246,8 @@ Status FileSource::check_file(bool& changed, bool rotation) {
     // Rewritten in place without shrinking below what was read: its first bytes changed.
     FileIdentity current;
     {
-      std::lock_guard lock(mu_);
-      current = files_.back();
+      std::lock_guard lock(shared_->mu);
+      current = shared_->files.back();
     }
     uint32_t len = current.fp_len;
     uint64_t fp = 0;
@@ -236,7 +256,7 @@ Status FileSource::check_file(bool& changed, bool rotation) {
                    "shelfwatch: '%s' was rewritten in place (its first bytes changed): reading "
                    "it again from its beginning\n",
                    options_.path.c_str());
-      truncations_.fetch_add(1, std::memory_order_relaxed);
+      shared_->truncations.fetch_add(1, std::memory_order_relaxed);
       file_offset_ += pending;
       pending_begin_ = pending_end_ = 0;
       skipping_ = false;
@@ -265,7 +285,7 @@ Status FileSource::check_file(bool& changed, bool rotation) {
                "shelfwatch: '%s' was rotated: the old file was read to its end (%lld bytes), "
                "now reading the new one from its start\n",
                options_.path.c_str(), static_cast<long long>(read_pos_));
-  rotations_.fetch_add(1, std::memory_order_relaxed);
+  shared_->rotations.fetch_add(1, std::memory_order_relaxed);
   flush_partial_ = false;
   file_offset_ += pending;
   pending_begin_ = pending_end_ = 0;

@@ -45,6 +45,8 @@ struct FileSourceOptions {
 class FileSource final : public Source {
  public:
   explicit FileSource(FileSourceOptions options);
+  //! Moves the open file too (the moved-from source no longer closes it).
+  FileSource(FileSource&& o) noexcept;
   ~FileSource() override;
   //! Opens the file; errors name the path.
   Status open();
@@ -61,12 +63,12 @@ class FileSource final : public Source {
   Status restore(const StateStore& store) override;
 
   //! Follow mode: files renamed away and replaced at the path, followed to the new file.
-  uint64_t rotations() const { return rotations_.load(std::memory_order_relaxed); }
+  uint64_t rotations() const { return shared_->rotations.load(std::memory_order_relaxed); }
   //! Follow mode: times the file shrank and was read again from its beginning.
-  uint64_t truncations() const { return truncations_.load(std::memory_order_relaxed); }
+  uint64_t truncations() const { return shared_->truncations.load(std::memory_order_relaxed); }
   //! Restarts that found a different file at the path than the checkpoint's (read from its
   //! beginning) or read stdin while a position was stored (ignored).
-  uint64_t replaced() const { return replaced_.load(std::memory_order_relaxed); }
+  uint64_t replaced() const { return shared_->replaced.load(std::memory_order_relaxed); }
 
   //! Identity of one file read by this source (persisted with each checkpoint).
   struct FileIdentity {
@@ -101,11 +103,15 @@ class FileSource final : public Source {
   int64_t read_pos_ = 0;  // bytes read from fd_ (its file offset)
   // Rotated: hand out the unterminated last line of the old file, then switch.
   bool flush_partial_ = false;
-  // Files of this run, oldest first; guarded by mu_ (snapshot() runs on the task thread).
-  mutable std::mutex mu_;
-  std::vector<FileIdentity> files_;
+  // What snapshot() (task thread) shares with poll() (reader thread), behind a pointer so
+  // the source stays movable.
+  struct Shared {
+    std::mutex mu;
+    std::vector<FileIdentity> files;  // of this run, oldest first; guarded by mu
+    std::atomic<uint64_t> rotations{0}, truncations{0}, replaced{0};
+  };
+  std::unique_ptr<Shared> shared_ = std::make_unique<Shared>();
   std::optional<FileIdentity> stored_;  // from the checkpoint, for seek()
-  std::atomic<uint64_t> rotations_{0}, truncations_{0}, replaced_{0};
   // Inside a line longer than max_record_bytes (skipped while read).
   bool skipping_ = false;
   std::string oversize_prefix_;
