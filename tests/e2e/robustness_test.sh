@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
 # usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity |
-#        slowloris | config)
+#        config; the slow HTTP client check is tests/connectors/metrics_server_test.cpp)
 set -euo pipefail
 bin=$(realpath "$1")
 part=$2
