@@ -123,7 +123,9 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
     }
   }
   if (!s.ok()) {
-    return from_rocks(s, "opening state store at '" + o.path + "' (" + fix_damaged + ")");
+    std::string what =
+        "opening state store at '" + o.path + "': " + s.ToString() + "; " + fix_damaged;
+    return s.IsIOError() ? Status::io(what) : Status::corruption(what);
   }
   store->created_ = empty;
   store->db_.reset(db);
