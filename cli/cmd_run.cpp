@@ -2,10 +2,12 @@
 
 #include <csignal>
 #include <cstdio>
+#include <optional>
 
 #include "cli/commands.h"
 #include "cli/pipeline.h"
 #include "cli/summary.h"
+#include "state/rocksdb_store.h"
 
 namespace sw::cli {
 
@@ -19,16 +21,23 @@ void on_signal(int) {
 Config load_config(const Args& args) {
   std::string path;
   std::vector<std::string> sets = values_of(args, "--set");
+  for (const auto& a : args) {
+    if (a == "--reset-outputs") sets.push_back("sinks.file.reset_outputs=true");
+  }
   if (value_of(args, "--config", path)) return Config::from_file(path, sets);
   return Config::from_yaml(kDefaultConfig, sets);
 }
 
 const char* const kRunHelp =
-    "usage: shelfwatch run [--config FILE] [--set key.path=value ...] [--quiet]\n\n"
+    "usage: shelfwatch run [--config FILE] [--set key.path=value ...] [--quiet] "
+    "[--reset-outputs]\n\n"
     "Runs a pipeline. Without --config the embedded default is used (file source\n"
     "events.jsonl, state in ./state, outputs in ./out). A file source exits 0 at end of\n"
     "input after every window closed and every output was written; SIGINT/SIGTERM\n"
-    "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n\n"
+    "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n"
+    "A damaged state directory is refused (exit 1, nothing touched); so are non-empty\n"
+    "output files when the state directory is new, unless --reset-outputs is given\n"
+    "(= --set sinks.file.reset_outputs=true), which truncates them.\n\n"
     "examples:\n"
     "  shelfwatch run --config examples/demo.yaml\n"
     "  shelfwatch run --set source.file.path=x.jsonl --set state.dir=state --set "
@@ -54,7 +63,17 @@ int run_command(const Args& args) {
   Config config = load_config(args);
   bool quiet = false;
   for (const auto& a : args) quiet |= a == "--quiet";
-  Pipeline p = open_pipeline(parse_pipeline(config));
+  std::optional<Pipeline> opened;
+  try {
+    opened.emplace(open_pipeline(parse_pipeline(config)));
+  } catch (const StateDirError& e) {
+    std::fprintf(stderr, "shelfwatch run: %s\n", e.what());
+    return 1;
+  }
+  Pipeline& p = *opened;
+  if (!p.state_warning.empty()) {
+    std::fprintf(stderr, "shelfwatch run: warning: %s\n", p.state_warning.c_str());
+  }
   Status s = p.task->restore();
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch run: restoring state from '%s' failed: %s\n",

@@ -64,6 +64,7 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
     o.metrics_listen = config.get_string("metrics.listen", kDefaultMetricsListen);
     o.reference_items_file = config.get_string("reference.items_file", "");
   }
+  if (parts.sinks) o.reset_outputs = config.get_bool("sinks.file.reset_outputs", false);
   if (o.source_kind == "file") o.file_source = file_source_options(config);
   if (o.source_kind == "kafka") o.kafka_source = kafka_source_options(config);
   if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
@@ -90,6 +91,7 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   }
   if (p.owned_source) p.source = p.owned_source.get();
   StateStore* ack_store = nullptr;
+  const RocksDbStateStore* rocks = nullptr;
   if (inputs.store != nullptr) {
     p.store = inputs.store;
   } else if (o.state_dir.empty()) {
@@ -99,12 +101,28 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     ro.path = o.state_dir;
     ro.memory_budget_bytes = o.memory_budget_bytes;
     auto r = RocksDbStateStore::open(ro);
-    if (!r.is_ok()) throw ConfigError("state.dir", r.status().message(), "check the directory");
+    if (!r.is_ok()) throw StateDirError(r.status().message());
+    rocks = r.value().get();
+    if (rocks->wal_rolled_back()) {
+      p.probe
+          ->counter("state_wal_rollbacks_total",
+                    "State WAL replays that dropped a corrupt or torn tail at start-up.")
+          .add();
+      p.state_warning = "the state WAL in '" + o.state_dir +
+                        "' ended in a corrupt or torn record (" + rocks->wal_problem() +
+                        "); the state was recovered to the last intact checkpoint and the input "
+                        "is re-read from there (normal after a crash during a commit; otherwise "
+                        "check the disk)";
+    }
     p.owned_store = std::move(r.value());
     ack_store = p.owned_store.get();  // RocksDB commits are thread-safe
   }
   if (p.owned_store) p.store = p.owned_store.get();
-  if (!o.output_dir.empty()) p.owned_sinks.push_back(std::make_unique<FileSink>(o.output_dir));
+  if (!o.output_dir.empty()) {
+    auto file_sink = std::make_unique<FileSink>(o.output_dir);
+    if (rocks != nullptr) file_sink->set_fresh_state(rocks->created(), o.reset_outputs);
+    p.owned_sinks.push_back(std::move(file_sink));
+  }
   if (o.kafka_sink) {
     auto sink = std::make_unique<KafkaSink>(std::move(*o.kafka_sink));
     p.kafka_sink = sink.get();
@@ -161,6 +179,7 @@ void start_metrics(Pipeline& p) {
   Source* source = p.source;
   std::vector<Operator*> operators = p.options.operators.pointers();
   p.metrics->add_probe(source->probe());
+  p.metrics->add_probe(p.probe.get());
   for (Operator* op : operators) p.metrics->add_probe(op->probe());
   RuntimeMetrics* rt = &p.metrics->runtime();
   std::string source_name = source->name();

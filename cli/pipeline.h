@@ -24,6 +24,7 @@
 #include "operators/registry.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
+#include "stream/probe.h"
 #include "stream/sink.h"
 #include "stream/source.h"
 #include "stream/state_store.h"
@@ -61,6 +62,9 @@ struct PipelineOptions {
   std::string state_dir;  // "" = in memory
   size_t memory_budget_bytes = 256u << 20;
   std::string output_dir;  // file sink directory, "" = none
+  //! sinks.file.reset_outputs (run --reset-outputs): a new state directory may truncate
+  //! non-empty outputs; otherwise such a start is refused.
+  bool reset_outputs = false;
   std::optional<KafkaSinkOptions> kafka_sink;
   std::optional<DeliverySinkConfig> delivery;
   OperatorSet operators;
@@ -94,6 +98,10 @@ struct Pipeline {
   DeliverySink* delivery = nullptr;       // owned by `owned_sinks`
   std::unique_ptr<Task> task;
   std::unique_ptr<StateQueries> queries;
+  //! Pipeline-level metrics (state_wal_rollbacks_total), rendered like operator probes.
+  std::unique_ptr<Probe> probe = std::make_unique<Probe>();
+  //! Set when the state store recovered from a corrupt or torn WAL tail (printed by run).
+  std::string state_warning;
   std::unique_ptr<MetricsServer> metrics;  // declared last: stops serving first
   ~Pipeline();
   Pipeline();
@@ -102,7 +110,8 @@ struct Pipeline {
 };
 
 //! Phase 2: opens I/O and assembles the task. Throws ConfigError naming the key when
-//! something cannot be opened.
+//! something cannot be opened, StateDirError (state/rocksdb_store.h) when the state directory
+//! is damaged or partial (run exits 1; nothing was touched).
 Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs = {});
 
 //! Starts the metrics/queryable-state server on `metrics.listen` (empty = off) and hooks

@@ -102,11 +102,37 @@ Classification classify_http(const Result<HttpResponse>& response) {
   } else if (r.status == 408 || r.status == 425 || r.status == 429 || r.status >= 500) {
     c.outcome = DeliveryOutcome::kRetry;
     c.retry_after_ms = r.retry_after_ms;
+  } else if (r.status >= 300 && r.status < 400) {
+    // A redirect is a configuration problem (a moved receiver, http -> https), not a
+    // verdict on the alert: keep it and retry with backoff, saying what to fix. Redirects
+    // are not followed (the request carries credentials).
+    c.outcome = DeliveryOutcome::kRetry;
+    c.retry_after_ms = r.retry_after_ms;
+    c.reason = "http " + std::to_string(r.status) +
+               " redirect (not followed): point the endpoint's URL at the receiver's final "
+               "address; retrying";
   } else {
     c.outcome = DeliveryOutcome::kPermanentFailure;
   }
   return c;
 }
+
+namespace {
+// Secrets end up in HTTP headers and URLs: a CR or LF would inject a header, other control
+// characters are never part of a token.
+std::string checked_secret(const std::string& key, std::string v) {
+  for (char c : v) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) {
+      throw ConfigError(key,
+                        c == '\r' || c == '\n'
+                            ? "the secret contains a CR or LF (it would inject an HTTP header)"
+                            : "the secret contains a control character",
+                        "remove it (a secret file may end in one newline, nothing else)");
+    }
+  }
+  return v;
+}
+}  // namespace
 
 std::string read_secret(const Config& cfg, const std::string& prefix) {
   const std::string env_key = prefix + "_env";
@@ -119,7 +145,7 @@ std::string read_secret(const Config& cfg, const std::string& prefix) {
       throw ConfigError(env_key, "environment variable " + env_name + " is unset or empty",
                         "export it before starting shelfwatch");
     }
-    return v;
+    return checked_secret(env_key, v);
   }
   if (!file_name.empty()) {
     std::ifstream in(file_name);
@@ -133,7 +159,7 @@ std::string read_secret(const Config& cfg, const std::string& prefix) {
     while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
     if (s.empty())
       throw ConfigError(file_key, "the secret file is empty", "write the secret into it");
-    return s;
+    return checked_secret(file_key, std::move(s));
   }
   throw ConfigError(env_key, "no secret configured",
                     "set " + env_key + " (environment variable name) or " + file_key +

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include "connectors/alertmanager.h"
+#include "connectors/http_client.h"
 #include "connectors/metrics.h"
 #include "connectors/pagerduty.h"
 #include "connectors/slack.h"
@@ -498,6 +499,20 @@ EndpointOptions common_options(const Config& cfg, const std::string& p) {
   return o;
 }
 
+// A receiver URL that cannot work is a config error at load, not an endless retry.
+void check_endpoint_url(const std::string& key, const std::string& url) {
+  Status s = check_http_url(url);
+  if (!s.is_ok()) {
+    throw ConfigError(key, "not a usable receiver URL: " + s.message(),
+                      "use http://host[:port]/path or https://...");
+  }
+}
+
+// The key a secret was read from (for errors about its value).
+std::string secret_source_key(const Config& cfg, const std::string& prefix) {
+  return cfg.get_string(prefix + "_env", "").empty() ? prefix + "_file" : prefix + "_env";
+}
+
 }  // namespace
 
 DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::string> alert_types) {
@@ -525,6 +540,7 @@ DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::stri
     if (kind == "pagerduty") {
       PagerDutyOptions po;
       po.url = cfg.get_string(p + ".url", po.url);
+      check_endpoint_url(p + ".url", po.url);
       po.routing_key = read_secret(cfg, p + ".routing_key");
       po.source = cfg.get_string(p + ".source", po.source);
       po.link_template = cfg.get_string(p + ".link_template", "");
@@ -536,6 +552,7 @@ DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::stri
     } else if (kind == "slack") {
       SlackOptions so;
       so.webhook_url = read_secret(cfg, p + ".webhook_url");
+      check_endpoint_url(secret_source_key(cfg, p + ".webhook_url"), so.webhook_url);
       so.link_template = cfg.get_string(p + ".link_template", "");
       so.resolved_note = cfg.get_enum(p + ".resolved", "note", {"note", "none"}) == "note";
       int64_t min_interval = cfg.get_duration_ms(p + ".min_interval", 1000);
@@ -560,6 +577,7 @@ DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::stri
       int64_t factor = cfg.get_int(p + ".ends_at_factor", 4, 2, 100);
       std::string link = cfg.get_string(p + ".link_template", "");
       double per_s = cfg.get_double(p + ".rate_per_s", 0, 0, 1e6);
+      for (const std::string& u : urls) check_endpoint_url(p + ".urls", u);
       for (size_t i = 0; i < urls.size(); ++i) {
         AlertmanagerOptions ao;
         ao.base_url = urls[i];

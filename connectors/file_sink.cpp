@@ -56,29 +56,46 @@ Status FileSink::open_all() {
 
 Status FileSink::recover(const StateStore& store) {
   SW_RETURN_IF_ERROR(open_all());
+  // Check every file before truncating any: a refusal leaves all of them untouched.
+  std::array<int64_t, kOutputStreamCount> committed{};
+  std::array<int64_t, kOutputStreamCount> size{};
   for (int i = 0; i < kOutputStreamCount; ++i) {
     std::string_view stream = output_stream_name(static_cast<OutputStream>(i));
     auto r = store.get(kNamespace, stream);
     if (!r.is_ok()) return r.status();
-    int64_t committed = 0;
     if (r.value().has_value()) {
       const std::string& v = *r.value();
       if (v.size() != sizeof(int64_t)) return Status::corruption("bad file sink checkpoint entry");
-      std::memcpy(&committed, v.data(), sizeof committed);
+      std::memcpy(&committed[i], v.data(), sizeof(int64_t));
     }
     struct stat st {};
     if (::fstat(fds_[i], &st) != 0) return Status::io(std::strerror(errno));
+    size[i] = st.st_size;
     std::string path = dir_ + "/" + std::string(stream) + ".jsonl";
-    if (st.st_size < committed) {
-      return Status::corruption("'" + path + "' is shorter (" + std::to_string(st.st_size) +
-                                " bytes) than its last checkpoint (" + std::to_string(committed) +
+    if (size[i] < committed[i]) {
+      return Status::corruption("'" + path + "' is shorter (" + std::to_string(size[i]) +
+                                " bytes) than its last checkpoint (" +
+                                std::to_string(committed[i]) +
                                 " bytes): was it modified or removed?");
     }
-    if (st.st_size > committed && ::ftruncate(fds_[i], committed) != 0) {
+    if (fresh_state_ && !reset_outputs_ && size[i] > 0) {
+      return Status::invalid(
+          "'" + path + "' holds " + std::to_string(size[i]) +
+          " bytes but the state directory is new and vouches for none of them (a lost or "
+          "damaged state directory?); outputs left untouched. Restore the state directory, "
+          "or start over with `shelfwatch run --reset-outputs` (sinks.file.reset_outputs: "
+          "true) to truncate the outputs in '" +
+          dir_ + "'");
+    }
+  }
+  for (int i = 0; i < kOutputStreamCount; ++i) {
+    std::string path =
+        dir_ + "/" + std::string(output_stream_name(static_cast<OutputStream>(i))) + ".jsonl";
+    if (size[i] > committed[i] && ::ftruncate(fds_[i], committed[i]) != 0) {
       return Status::io("cannot truncate '" + path + "': " + std::strerror(errno));
     }
-    if (::lseek(fds_[i], committed, SEEK_SET) < 0) return Status::io(std::strerror(errno));
-    sizes_[i] = committed;
+    if (::lseek(fds_[i], committed[i], SEEK_SET) < 0) return Status::io(std::strerror(errno));
+    sizes_[i] = committed[i];
   }
   return Status::ok();
 }

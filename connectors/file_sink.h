@@ -5,6 +5,10 @@
 // checkpoint batch; recover() truncates each file back to the length of the last committed
 // checkpoint (0 when there is none), so records written after it are re-produced, never
 // duplicated. The directory is owned by one pipeline.
+// A state directory created by this start vouches for no output byte: recover() then refuses
+// non-empty output files (touching none of them) unless reset_outputs is set
+// (`--reset-outputs`, `sinks.file.reset_outputs`), so a lost or damaged state directory can
+// never silently empty the outputs.
 
 #include <array>
 #include <memory>
@@ -26,6 +30,12 @@ class FileSink final : public Sink {
   Status recover(const StateStore& store) override;
   Status close() override;
   const std::string& dir() const { return dir_; }
+  //! Before recover(): `fresh_state` = the state store was created empty by this start;
+  //! `reset_outputs` = non-empty outputs may then be truncated to 0.
+  void set_fresh_state(bool fresh_state, bool reset_outputs) {
+    fresh_state_ = fresh_state;
+    reset_outputs_ = reset_outputs;
+  }
 
  private:
   Status open_all();
@@ -34,6 +44,8 @@ class FileSink final : public Sink {
   std::array<int64_t, kOutputStreamCount> sizes_{};
   std::array<std::string, kOutputStreamCount> buffers_;
   bool opened_ = false;
+  bool fresh_state_ = false;
+  bool reset_outputs_ = false;
 };
 
 std::unique_ptr<Sink> make_file_sink(const Config& config);

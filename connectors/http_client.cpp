@@ -108,6 +108,12 @@ Result<HttpResponse> HttpClient::perform(bool post, const std::string& url, std:
   curl_easy_reset(c);
   HttpResponse resp;
   HeaderCapture cap;
+  for (const std::string& h : headers) {
+    // A CR or LF would end the header and start another (header injection).
+    if (h.find_first_of("\r\n") != std::string::npos || h.find('\0') != std::string::npos) {
+      return Status::invalid("an HTTP header value contains CR, LF or NUL");
+    }
+  }
   curl_slist* list = nullptr;
   for (const std::string& h : headers) list = curl_slist_append(list, h.c_str());
   // Disable "Expect: 100-continue": receivers answer faster and small bodies need no probe.
@@ -146,6 +152,45 @@ Result<HttpResponse> HttpClient::perform(bool post, const std::string& url, std:
   resp.status = static_cast<int>(code);
   resp.retry_after_ms = parse_retry_after_ms(cap.retry_after, wall_now_ms());
   return resp;
+}
+
+}  // namespace sw
+
+namespace sw {
+
+Status check_http_url(std::string_view url) {
+  auto lower = [](std::string_view s) {
+    std::string out(s);
+    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return out;
+  };
+  size_t scheme_end = url.find("://");
+  if (scheme_end == std::string_view::npos) {
+    return Status::invalid("not a URL (no scheme://)");
+  }
+  std::string scheme = lower(url.substr(0, scheme_end));
+  if (scheme != "http" && scheme != "https") {
+    return Status::invalid("the scheme must be http or https, not '" + scheme + "'");
+  }
+  for (char c : url) {
+    if (static_cast<unsigned char>(c) <= 0x20 || c == 0x7f) {
+      return Status::invalid("the URL contains whitespace or a control character");
+    }
+  }
+  std::string_view rest = url.substr(scheme_end + 3);
+  std::string_view authority = rest.substr(0, rest.find_first_of("/?#"));
+  size_t at = authority.rfind('@');
+  if (at != std::string_view::npos) authority = authority.substr(at + 1);
+  std::string_view host = authority;
+  if (!host.empty() && host.front() == '[') {
+    size_t close = host.find(']');
+    if (close == std::string_view::npos) return Status::invalid("unterminated IPv6 address");
+    host = host.substr(1, close - 1);
+  } else {
+    host = host.substr(0, host.find(':'));
+  }
+  if (host.empty()) return Status::invalid("the URL has no host");
+  return Status::ok();
 }
 
 }  // namespace sw

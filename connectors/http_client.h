@@ -52,6 +52,10 @@ class HttpClient {
 //! from `now_ms`, clamped at 0, or -1 when unparseable.
 int64_t parse_retry_after_ms(std::string_view value, int64_t now_ms);
 
+//! OK if `url` is an http:// or https:// URL with a host and no whitespace or control
+//! characters; otherwise Status::invalid with the reason (never the URL: it may be secret).
+Status check_http_url(std::string_view url);
+
 //! Wall-clock now in epoch milliseconds.
 int64_t wall_now_ms();
 

@@ -258,9 +258,18 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
       task_collector_(std::make_shared<TaskCountersCollector>()),
       runtime_(std::make_shared<RuntimeMetrics>()),
       impl_(std::make_unique<Impl>()) {
+  // Slow or idle clients must not starve health checks and scrapes (issue 21): civetweb
+  // gives each connection a worker thread for its whole life, so there are many cheap
+  // workers (idle ones only cost their stack's touched pages), each connection gets at most
+  // request_timeout_ms to send its request headers (civetweb bounds the whole header read,
+  // not each byte), no keep-alive (a scrape is one request), and a short linger on close.
   std::vector<std::string> options = {
-      "listening_ports",    opt_.listen, "num_threads", std::to_string(std::max(1, opt_.threads)),
-      "request_timeout_ms", "10000"};
+      "listening_ports",    opt_.listen,
+      "num_threads",        std::to_string(std::max(1, opt_.threads)),
+      "request_timeout_ms", std::to_string(std::max(100, opt_.request_timeout_ms)),
+      "enable_keep_alive",  "no",
+      "linger_timeout_ms",  "100",
+      "max_request_size",   "16384"};
   try {
     impl_->server = std::make_unique<CivetServer>(options);
   } catch (const CivetException& e) {

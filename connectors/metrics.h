@@ -87,7 +87,11 @@ class TaskCountersCollector final : public prometheus::Collectable {
 
 struct MetricsServerOptions {
   std::string listen = "127.0.0.1:9464";  // host:port; port 0 picks a free port
-  int threads = 2;
+  // Worker threads: each open connection holds one until its request was answered or its
+  // header read timed out, so this bounds how many slow clients can be served at once.
+  int threads = 128;
+  // Time a connection has to send its whole request header (slowloris bound).
+  int request_timeout_ms = 3000;
   std::function<std::string(std::string_view store, std::string_view sku)> state_query;
   std::function<std::string()> alerts_query;
   //! Readiness; absent = RuntimeMetrics::ready().

@@ -22,6 +22,25 @@ Status from_rocks(const rocksdb::Status& s, const std::string& what) {
   if (s.IsCorruption()) return Status::corruption(what + ": " + s.ToString());
   return Status::internal(what + ": " + s.ToString());
 }
+
+// True when `dir` holds only what RocksDB writes while creating a database before CURRENT
+// exists (LOCK, IDENTITY, LOG*, OPTIONS-*, MANIFEST-*, temp files, empty WAL files): no
+// table file and no WAL byte, so no checkpoint was ever committed there.
+bool interrupted_creation(const std::string& dir) {
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(dir, ec)) {
+    std::string name = e.path().filename().string();
+    auto starts = [&](std::string_view p) { return name.rfind(p, 0) == 0; };
+    if (!e.is_regular_file(ec)) return false;
+    if (name == "LOCK" || name == "IDENTITY" || starts("LOG") || starts("OPTIONS-") ||
+        starts("MANIFEST-") || e.path().extension() == ".dbtmp") {
+      continue;
+    }
+    if (e.path().extension() == ".log" && e.file_size(ec) == 0 && !ec) continue;
+    return false;
+  }
+  return !ec;
+}
 }  // namespace
 
 Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDbOptions& o) {
@@ -29,7 +48,6 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   store->sync_ = o.sync;
   store->cache_ = rocksdb::NewLRUCache(o.memory_budget_bytes);
   rocksdb::Options options;
-  options.create_if_missing = true;
   options.max_open_files = 256;
   // Checkpoints are large sorted-on-flush bulk writes and reads happen only at restore, so
   // an append-only vector memtable beats the skiplist; values are small binary structs that
@@ -45,15 +63,71 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   table.block_cache = store->cache_;
   table.cache_index_and_filter_blocks = true;
   options.table_factory.reset(rocksdb::NewBlockBasedTableFactory(table));
+  // Never create a database over files that are there: a non-empty directory without
+  // CURRENT is a damaged state directory (or not one at all), and a fresh database inside
+  // it would silently forget every checkpoint.
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const std::string fix_damaged =
+      "restore the directory from a backup, or move it away to start from empty state (the "
+      "outputs then need `shelfwatch run --reset-outputs`); it was left untouched";
+  if (fs::exists(o.path, ec) && !fs::is_directory(o.path, ec)) {
+    return Status::io("state directory '" + o.path + "' is not a directory");
+  }
+  bool empty = !fs::exists(o.path, ec) || fs::is_empty(o.path, ec);
+  if (ec) return Status::io("cannot read state directory '" + o.path + "': " + ec.message());
+  if (!empty && !fs::exists(fs::path(o.path) / "CURRENT", ec) && !o.read_only &&
+      interrupted_creation(o.path)) {
+    // A first start stopped while RocksDB was creating the database, before it wrote
+    // CURRENT: nothing was ever committed. Empty WAL files would make the creation fail.
+    for (const auto& e : fs::directory_iterator(o.path, ec)) {
+      if (e.path().extension() == ".log") fs::remove(e.path(), ec);
+    }
+    empty = true;
+  }
+  if (!empty && !fs::exists(fs::path(o.path) / "CURRENT", ec)) {
+    return Status::corruption("state directory '" + o.path +
+                              "' is not empty but has no CURRENT file: it is damaged, partial "
+                              "or not a shelfwatch state directory; " +
+                              fix_damaged);
+  }
+  if (empty && o.read_only) {
+    return Status::io("state directory '" + o.path + "' is absent or empty");
+  }
+  options.create_if_missing = empty;
+  options.error_if_exists = false;
   if (!o.read_only) {
-    std::error_code ec;
-    std::filesystem::create_directories(o.path, ec);
+    fs::create_directories(o.path, ec);
     if (ec) return Status::io("cannot create state directory '" + o.path + "': " + ec.message());
   }
+  // Strict replay first: a corrupt or torn WAL record is reported, not silently skipped.
+  options.wal_recovery_mode = rocksdb::WALRecoveryMode::kAbsoluteConsistency;
   rocksdb::DB* db = nullptr;
-  rocksdb::Status s = o.read_only ? rocksdb::DB::OpenForReadOnly(options, o.path, &db)
-                                  : rocksdb::DB::Open(options, o.path, &db);
-  if (!s.ok()) return from_rocks(s, "opening state store at '" + o.path + "'");
+  auto do_open = [&] {
+    return o.read_only ? rocksdb::DB::OpenForReadOnly(options, o.path, &db)
+                       : rocksdb::DB::Open(options, o.path, &db);
+  };
+  rocksdb::Status s = do_open();
+  if (!s.ok() && s.IsCorruption() && !empty) {
+    // Possibly the WAL only (a torn tail after a crash mid-commit, or lost bytes): recover
+    // to the last intact record. If the damage is elsewhere this fails too and the first
+    // error is reported.
+    std::string strict = s.ToString();
+    options.wal_recovery_mode = rocksdb::WALRecoveryMode::kPointInTimeRecovery;
+    db = nullptr;
+    rocksdb::Status pit = do_open();
+    if (pit.ok()) {
+      store->wal_rolled_back_ = true;
+      store->wal_problem_ = strict;
+      s = pit;
+    }
+  }
+  if (!s.ok()) {
+    std::string what =
+        "opening state store at '" + o.path + "': " + s.ToString() + "; " + fix_damaged;
+    return s.IsIOError() ? Status::io(what) : Status::corruption(what);
+  }
+  store->created_ = empty;
   store->db_.reset(db);
   return store;
 }

@@ -5,6 +5,7 @@
 // charged to the cache).
 
 #include <memory>
+#include <stdexcept>
 #include <string>
 
 #include "stream/state_store.h"
@@ -23,9 +24,21 @@ struct RocksDbOptions {
   bool read_only = false;
 };
 
+//! The state directory cannot be opened as it is (damaged, partial, not a state directory):
+//! the run stops with exit 1 and touches neither the directory nor the outputs.
+class StateDirError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
 class RocksDbStateStore final : public StateStore {
  public:
-  //! Opens (creating if missing) the database; errors name the path.
+  //! Opens the database, creating it only when the directory is absent or empty: a
+  //! non-empty directory without RocksDB's CURRENT file is refused (damaged or foreign),
+  //! never initialised over. The WAL is replayed with kAbsoluteConsistency first; if that
+  //! finds a corrupt or torn record, the open is repeated with kPointInTimeRecovery (the
+  //! state rolls back to the last intact commit) and wal_rolled_back() reports it. Errors
+  //! name the path and the fix.
   static Result<std::unique_ptr<RocksDbStateStore>> open(const RocksDbOptions& options);
   ~RocksDbStateStore() override;
 
@@ -36,12 +49,22 @@ class RocksDbStateStore final : public StateStore {
   Status commit(const StateBatch& batch) override;
   //! Approximate bytes on disk (SST + WAL estimates).
   uint64_t disk_bytes() const;
+  //! True when this open created the database (the directory was absent or empty).
+  bool created() const { return created_; }
+  //! True when the WAL held a corrupt or torn record and recovery dropped it and whatever
+  //! followed (what was dropped was not a complete commit, or the disk lost data).
+  bool wal_rolled_back() const { return wal_rolled_back_; }
+  //! RocksDB's description of what the strict WAL replay found (empty if nothing).
+  const std::string& wal_problem() const { return wal_problem_; }
 
  private:
   RocksDbStateStore() = default;
   std::unique_ptr<rocksdb::DB> db_;
   std::shared_ptr<rocksdb::Cache> cache_;
   bool sync_ = true;
+  bool created_ = false;
+  bool wal_rolled_back_ = false;
+  std::string wal_problem_;
 };
 
 }  // namespace sw

@@ -4,8 +4,12 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstring>
 #include <fstream>
+#include <set>
 #include <sstream>
+
+#include <sys/stat.h>
 
 namespace sw {
 
@@ -36,8 +40,36 @@ size_t edit_distance(std::string_view a, std::string_view b) {
 }  // namespace
 
 ConfigError::ConfigError(const std::string& key, const std::string& problem, const std::string& fix)
-    : std::runtime_error("config key '" + key + "': " + problem + (fix.empty() ? "" : "; " + fix)),
+    : std::runtime_error("config key '" + key + "': " + redact_url_credentials(problem) +
+                         (fix.empty() ? "" : "; " + fix)),
       key_(key) {}
+
+std::string redact_url_credentials(std::string_view text) {
+  std::string out;
+  size_t pos = 0;
+  for (;;) {
+    size_t scheme = text.find("://", pos);
+    if (scheme == std::string_view::npos) break;
+    size_t start = scheme + 3;
+    // The authority ends at the first '/', '?', '#', whitespace, quote or bracket.
+    size_t end = start;
+    while (end < text.size() &&
+           std::string_view("/?#\"' \t\r\n,[]{}").find(text[end]) == std::string_view::npos) {
+      ++end;
+    }
+    size_t at = text.rfind('@', end == 0 ? 0 : end - 1);
+    out.append(text.substr(pos, start - pos));
+    if (at != std::string_view::npos && at >= start && at < end) {
+      out += "<redacted>";
+      out.append(text.substr(at, end - at));
+    } else {
+      out.append(text.substr(start, end - start));
+    }
+    pos = end;
+  }
+  out.append(text.substr(pos));
+  return out;
+}
 
 bool is_secret_key(std::string_view key) {
   static const char* const kWords[] = {"password", "secret",  "token",         "routing_key",
@@ -78,17 +110,50 @@ Config Config::from_yaml(std::string_view yaml, const std::vector<std::string>& 
 }
 
 Config Config::from_file(const std::string& path, const std::vector<std::string>& overrides) {
-  std::ifstream in(path);
+  // A config is a small regular file: a device (/dev/zero, /dev/urandom), a FIFO or a
+  // directory would hang, exhaust memory or read as an empty config.
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) {
+    throw ConfigError("--config", "cannot open '" + path + "': " + std::strerror(errno),
+                      "pass an existing file");
+  }
+  if (!S_ISREG(st.st_mode)) {
+    throw ConfigError("--config",
+                      "'" + path + "' is not a regular file (" +
+                          (S_ISDIR(st.st_mode) ? "a directory" : "a device, FIFO or socket") + ")",
+                      "pass a YAML file");
+  }
+  if (st.st_size > kMaxConfigBytes) {
+    throw ConfigError("--config",
+                      "'" + path + "' is " + std::to_string(st.st_size) +
+                          " bytes, more than a config may be (" + std::to_string(kMaxConfigBytes) +
+                          ")",
+                      "pass the YAML config file, not a data file");
+  }
+  std::ifstream in(path, std::ios::binary);
   if (!in) throw ConfigError("--config", "cannot open '" + path + "'", "pass an existing file");
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return from_yaml(ss.str(), overrides);
+  std::string text(static_cast<size_t>(kMaxConfigBytes) + 1, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<size_t>(in.gcount()));
+  if (text.size() > static_cast<size_t>(kMaxConfigBytes)) {
+    throw ConfigError(
+        "--config",
+        "'" + path + "' grew past " + std::to_string(kMaxConfigBytes) + " bytes while read",
+        "pass the YAML config file");
+  }
+  return from_yaml(text, overrides);
 }
 
 void Config::flatten(const YAML::Node& n, const std::string& prefix) {
+  std::set<std::string, std::less<>> seen;  // yaml-cpp keeps duplicate keys silently
   for (const auto& kv : n) {
-    std::string key =
-        prefix.empty() ? kv.first.as<std::string>() : prefix + "." + kv.first.as<std::string>();
+    std::string name = kv.first.as<std::string>();
+    std::string key = prefix.empty() ? name : prefix + "." + name;
+    if (!seen.insert(name).second) {
+      throw ConfigError(key, "the key appears twice in the same mapping",
+                        "keep one of them (YAML keys are unique; which one would win is not "
+                        "defined)");
+    }
     if (kv.second.IsMap()) {
       flatten(kv.second, key);
     } else {
@@ -336,7 +401,10 @@ void Config::check_unknown() const {
 std::string Config::dump() const {
   std::string out;
   for (const auto& [key, value] : values_) {
-    out += key + ": " + (is_secret_key(key) ? std::string("<redacted>") : node_text(value)) + "\n";
+    out += key + ": " +
+           (is_secret_key(key) ? std::string("<redacted>")
+                               : redact_url_credentials(node_text(value))) +
+           "\n";
   }
   return out;
 }

@@ -30,7 +30,9 @@ class Config {
   Config() = default;
   //! Parses YAML text; `overrides` are "key.path=value" strings applied on top.
   static Config from_yaml(std::string_view yaml, const std::vector<std::string>& overrides = {});
+  //! `path` must be a regular file of at most kMaxConfigBytes.
   static Config from_file(const std::string& path, const std::vector<std::string>& overrides = {});
+  static constexpr int64_t kMaxConfigBytes = 4 << 20;
 
   bool has(std::string_view key) const;
   std::string get_string(std::string_view key, std::string_view def) const;
@@ -71,5 +73,9 @@ class Config {
 
 //! True for keys whose values must never be printed (tokens, webhook URLs, passwords).
 bool is_secret_key(std::string_view key);
+
+//! `text` with the user-info of every URL in it replaced ("http://admin:pw@host/x" ->
+//! "http://<redacted>@host/x"), for printing configs, logs and errors.
+std::string redact_url_credentials(std::string_view text);
 
 }  // namespace sw

@@ -269,11 +269,14 @@ DecodeError Decoder::fail(DecodeError e, std::string detail) {
   return e;
 }
 
-DecodeError Decoder::decode(std::string_view payload, size_t readable_after, Event& out) {
+DecodeError Decoder::decode(std::string_view payload, size_t readable_after, Event& out,
+                            int64_t record_bytes) {
   detail_.clear();
   unescaped_.clear();
-  if (payload.size() > max_record_bytes_) {
-    return fail(DecodeError::kTooLarge, "record of " + std::to_string(payload.size()) +
+  const size_t size =
+      std::max(payload.size(), static_cast<size_t>(std::max<int64_t>(record_bytes, 0)));
+  if (size > max_record_bytes_ || record_bytes > 0) {
+    return fail(DecodeError::kTooLarge, "record of " + std::to_string(size) +
                                             " bytes exceeds the limit of " +
                                             std::to_string(max_record_bytes_));
   }

@@ -35,8 +35,10 @@ class Decoder {
   explicit Decoder(size_t max_record_bytes = 1 << 20) : max_record_bytes_(max_record_bytes) {}
   //! Decodes one record. `readable_after` is how many bytes past `payload` may be read
   //! (>= simdjson::SIMDJSON_PADDING avoids a copy). String views in `out` point into the
-  //! payload or into an internal buffer valid until the next decode().
-  DecodeError decode(std::string_view payload, size_t readable_after, Event& out);
+  //! payload or into an internal buffer valid until the next decode(). `record_bytes` > 0:
+  //! the record was that long and `payload` is only its prefix (RawRecord::oversize_bytes).
+  DecodeError decode(std::string_view payload, size_t readable_after, Event& out,
+                     int64_t record_bytes = 0);
   //! Human-readable detail of the last error ("field 'qty' must be > 0, got -3").
   const std::string& detail() const { return detail_; }
 

@@ -7,13 +7,48 @@
 
 namespace sw {
 
+namespace {
+// Length of the well-formed UTF-8 sequence at s[i] (RFC 3629: no overlong forms, no
+// surrogates, nothing above U+10FFFF), or 0 when the bytes there are not one.
+size_t utf8_sequence(std::string_view s, size_t i) {
+  auto byte = [&](size_t k) { return static_cast<unsigned char>(s[k]); };
+  auto cont = [&](size_t k) { return k < s.size() && (byte(k) & 0xc0) == 0x80; };
+  unsigned char c = byte(i);
+  if (c >= 0xc2 && c <= 0xdf) return cont(i + 1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (!cont(i + 1) || !cont(i + 2)) return 0;
+    unsigned char c1 = byte(i + 1);
+    if (c == 0xe0 && c1 < 0xa0) return 0;  // overlong
+    if (c == 0xed && c1 > 0x9f) return 0;  // surrogate
+    return 3;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (!cont(i + 1) || !cont(i + 2) || !cont(i + 3)) return 0;
+    unsigned char c1 = byte(i + 1);
+    if (c == 0xf0 && c1 < 0x90) return 0;  // overlong
+    if (c == 0xf4 && c1 > 0x8f) return 0;  // above U+10FFFF
+    return 4;
+  }
+  return 0;
+}
+}  // namespace
+
 void json_escape(std::string& out, std::string_view s) {
   static const char* const kHex = "0123456789abcdef";
-  // Append runs of characters that need no escaping in one go.
+  // Append runs of characters that need no escaping in one go. Well-formed UTF-8 is copied
+  // as is; a byte that does not start a well-formed sequence is written as \u00XX (its
+  // Latin-1 value), so the output is valid JSON whatever the input bytes (docs/contract.md).
   size_t run = 0;
   for (size_t i = 0; i < s.size(); ++i) {
     unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') continue;
+    if (c >= 0x80) {
+      size_t n = utf8_sequence(s, i);
+      if (n > 0) {
+        i += n - 1;
+        continue;
+      }
+    }
     out.append(s.data() + run, i - run);
     run = i + 1;
     switch (c) {

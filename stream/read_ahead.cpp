@@ -185,7 +185,7 @@ void ReadAhead::decode(Batch& b, Decoder& decoder) {
     d.key_hash = 0;
     d.detail = nullptr;
     for (std::string_view* v : string_fields(d.event)) *v = {};
-    d.error = decoder.decode(r.payload, r.readable_after, d.event);
+    d.error = decoder.decode(r.payload, r.readable_after, d.event, r.oversize_bytes);
     if (d.error != DecodeError::kNone) {
       b.details.push_back(decoder.detail());
       d.detail = &b.details.back();

@@ -13,6 +13,9 @@
 
 namespace sw {
 
+class StateBatch;
+class StateStore;
+
 struct RawRecord {
   std::string_view payload;  // valid until the next poll()
   // Bytes readable past payload.end() (simdjson padding); >= 64 guarantees in-place parsing.
@@ -22,7 +25,14 @@ struct RawRecord {
   int64_t next_offset = 0;  // position to resume from after this record
   int64_t line = 0;         // file: 1-based line number; Kafka: 0
   int64_t ingest_ms = 0;    // wall-clock time the record was read
+  // > 0: the record was this many bytes long, more than the source buffers for one record,
+  // and `payload` holds only its first kOversizePrefixBytes (the decoder dead-letters it
+  // too_large without parsing).
+  int64_t oversize_bytes = 0;
 };
+
+//! How much of a too_large record a source keeps and the dead-letter record carries.
+inline constexpr size_t kOversizePrefixBytes = 1024;
 
 //! Positions are "next offset to read" per partition; they are checkpointed with the state.
 struct SourcePosition {
@@ -50,6 +60,12 @@ class Source {
   //! an event or is idle, so the watermark does not depend on which partition is fetched
   //! first. The span stays valid until the next poll().
   virtual std::span<const int32_t> partitions() const { return {}; }
+  //! Adds the source's own entries for the checkpoint of `positions` to `batch` (the file
+  //! source: the identity of the file the position is in). Called on the task thread while
+  //! poll() may run on the reader thread.
+  virtual void snapshot(const std::vector<SourcePosition>& /*positions*/, StateBatch& /*batch*/) {}
+  //! Reads those entries back; called once before seek().
+  virtual Status restore(const StateStore& /*store*/) { return Status::ok(); }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
   //! True if poll() and at_end() may run on a reader thread of their own while the task

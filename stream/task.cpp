@@ -120,7 +120,7 @@ void Task::prefetch_related(const Decoded& d, KeyId id) {
 void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
   d.record = &r;
   d.detail = &decoders_[decoder]->detail();
-  d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event);
+  d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event, r.oversize_bytes);
   d.key_hash = 0;
   if (d.error == DecodeError::kNone && keyed_event(d.event)) {
     d.key_hash = KeyIndex::hash(d.event.store, d.event.sku);
@@ -209,9 +209,14 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
       .field("line", r.line)
       .key("ingest_time")
       .time_value(r.ingest_ms)
-      .field("payload", r.payload)
-      .field("schema_version", 1)
-      .end_object();
+      .field("payload",
+             err == DecodeError::kTooLarge ? r.payload.substr(0, kOversizePrefixBytes) : r.payload);
+  if (err == DecodeError::kTooLarge) {
+    // The payload is a prefix; `bytes` is the record's true length.
+    w.field("bytes",
+            r.oversize_bytes > 0 ? r.oversize_bytes : static_cast<int64_t>(r.payload.size()));
+  }
+  w.field("schema_version", 1).end_object();
   emit(std::move(o));
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
@@ -356,6 +361,7 @@ Status Task::checkpoint() {
     if (c.next_offset == EventClock::kNoOffset) continue;
     positions.push_back({c.partition, c.next_offset, c.line});
   }
+  source_.snapshot(positions, batch);
   counters_.state_keys.store(keys_.size());
   size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
@@ -383,6 +389,7 @@ Status Task::restore() {
       positions.push_back({c.partition, c.next_offset, c.line});
     }
   }
+  SW_RETURN_IF_ERROR(source_.restore(store_));
   return source_.seek(positions);
 }
 

@@ -4,6 +4,7 @@
 
 #include <unistd.h>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <mutex>
 #include <set>
@@ -239,6 +240,60 @@ TEST(ClassifyTest, StatusMapping) {
             DeliveryOutcome::kRetry);
   EXPECT_EQ(classify_http(Result<HttpResponse>(Status::invalid("bad url"))).outcome,
             DeliveryOutcome::kPermanentFailure);
+}
+
+TEST(ClassifyTest, RedirectsAreRetriedWithAClearReasonNotPermanentFailures) {
+  HttpResponse r;
+  r.status = 307;
+  Classification c = classify_http(Result<HttpResponse>(r));
+  EXPECT_EQ(c.outcome, DeliveryOutcome::kRetry);
+  EXPECT_NE(c.reason.find("redirect"), std::string::npos) << c.reason;
+  r.status = 301;
+  EXPECT_EQ(classify_http(Result<HttpResponse>(r)).outcome, DeliveryOutcome::kRetry);
+}
+
+// Issue 21 point 6: secrets with CR/LF and unusable receiver URLs are config errors at load.
+TEST(DeliveryConfigTest, SecretWithCrLfIsAConfigErrorNamingTheKey) {
+  ::setenv("SW_TEST_BAD_TOKEN", "abc\r\nX-Injected: 1", 1);
+  std::string cfg =
+      "sinks:\n  delivery:\n    endpoints:\n      am:\n        kind: alertmanager\n"
+      "        urls: [http://127.0.0.1:9093]\n        bearer_token_env: SW_TEST_BAD_TOKEN\n";
+  try {
+    make_delivery_sink(Config::from_yaml(cfg), nullptr, operator_alert_types());
+    FAIL() << "a token with CR/LF was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "sinks.delivery.endpoints.am.bearer_token_env");
+    EXPECT_NE(std::string(e.what()).find("CR or LF"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("Injected"), std::string::npos) << "secret printed";
+  }
+  ::unsetenv("SW_TEST_BAD_TOKEN");
+}
+
+TEST(DeliveryConfigTest, ReceiverUrlsAreValidatedAtLoad) {
+  auto key_of = [](const std::string& cfg) -> std::string {
+    try {
+      make_delivery_sink(Config::from_yaml(cfg), nullptr, operator_alert_types());
+    } catch (const ConfigError& e) {
+      return e.key();
+    }
+    return "";
+  };
+  const std::string am =
+      "sinks:\n  delivery:\n    endpoints:\n      am:\n        kind: alertmanager\n";
+  EXPECT_EQ(key_of(am + "        urls: [not a url]\n"), "sinks.delivery.endpoints.am.urls");
+  EXPECT_EQ(key_of(am + "        urls: [ftp://host/x]\n"), "sinks.delivery.endpoints.am.urls");
+  EXPECT_EQ(key_of(am + "        urls: [\"http:///path\"]\n"), "sinks.delivery.endpoints.am.urls");
+  EXPECT_EQ(key_of(am + "        urls: [http://am1:9093, https://am2]\n"), "");
+  auto dir = std::filesystem::temp_directory_path() / ("sw_dlv_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  { std::ofstream(dir / "hook") << "this is not a URL\n"; }
+  std::string slack =
+      "sinks:\n  delivery:\n    endpoints:\n      s:\n        kind: slack\n"
+      "        webhook_url_file: " +
+      (dir / "hook").string() + "\n";
+  std::string key = key_of(slack);
+  std::filesystem::remove_all(dir);
+  EXPECT_EQ(key, "sinks.delivery.endpoints.s.webhook_url_file");
 }
 
 TEST(BackoffTest, ExponentialWithJitterAndCap) {

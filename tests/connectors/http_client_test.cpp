@@ -10,6 +10,28 @@ namespace {
 using testing::HttpReceiver;
 using testing::Reply;
 
+TEST(HttpClientTest, HeaderWithCrLfIsRefusedBeforeAnythingIsSent) {
+  HttpReceiver rx;
+  rx.script({Reply{202, "", "", 0}});
+  HttpClient http;
+  auto r = http.post(rx.url(), "{}", {"Authorization: Bearer x\r\nX-Injected: 1"});
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(r.status().code(), Status::Code::kInvalid);
+}
+
+TEST(HttpClientTest, CheckHttpUrl) {
+  EXPECT_TRUE(check_http_url("http://am:9093").is_ok());
+  EXPECT_TRUE(check_http_url("HTTPS://hooks.slack.com/services/T/B/X").is_ok());
+  EXPECT_TRUE(check_http_url("http://user:pw@[::1]:8080/x").is_ok());
+  EXPECT_FALSE(check_http_url("hooks.slack.com/services").is_ok());
+  EXPECT_FALSE(check_http_url("file:///etc/passwd").is_ok());
+  EXPECT_FALSE(check_http_url("http://").is_ok());
+  EXPECT_FALSE(check_http_url("http://:80/x").is_ok());
+  EXPECT_FALSE(check_http_url("http://user@/x").is_ok());
+  EXPECT_FALSE(check_http_url("http://host/a b").is_ok());
+  EXPECT_FALSE(check_http_url("http://host/\r\nX: y").is_ok());
+}
+
 TEST(HttpClientTest, PostsBodyAndHeadersAndReturnsStatus) {
   HttpReceiver rx;
   rx.script({Reply{202, "{\"status\":\"success\"}", "", 0}});

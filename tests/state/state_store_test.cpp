@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <fstream>
+#include <map>
 
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
@@ -135,6 +137,97 @@ TEST_P(StateStoreTest, LargeBatchesAcrossChunksReadBackAndCommit) {
     EXPECT_EQ(store_->get("big", "huge").value()->size(), huge.size());
     EXPECT_FALSE(store_->get("big", "k0").value().has_value());
   }
+}
+
+// Issue 21, point 2: a damaged state directory is refused and left untouched; a WAL whose
+// tail is corrupt is rolled back to the last intact commit and says so.
+class RocksDbIntegrityTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = std::filesystem::temp_directory_path() / ("sw_integrity_" + std::to_string(::getpid()));
+    std::filesystem::remove_all(dir_);
+  }
+  void TearDown() override { std::filesystem::remove_all(dir_); }
+  Result<std::unique_ptr<RocksDbStateStore>> open() {
+    return RocksDbStateStore::open({dir_.string(), 64u << 20, true, false});
+  }
+  void commit(RocksDbStateStore& s, const std::string& key, const std::string& value) {
+    StateBatch b;
+    b.put("ns", key, value);
+    ASSERT_TRUE(s.commit(b).is_ok());
+  }
+  std::map<std::string, uintmax_t> listing() const {
+    std::map<std::string, uintmax_t> out;
+    for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+      out[e.path().filename().string()] = e.is_regular_file() ? e.file_size() : 0;
+    }
+    return out;
+  }
+  std::filesystem::path dir_;
+};
+
+TEST_F(RocksDbIntegrityTest, CreatesOnlyInAnAbsentOrEmptyDirectory) {
+  auto r = open();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_TRUE(r.value()->created());
+  commit(*r.value(), "k", "v");
+  r.value().reset();
+  auto again = open();
+  ASSERT_TRUE(again.is_ok()) << again.status().to_string();
+  EXPECT_FALSE(again.value()->created());
+  EXPECT_FALSE(again.value()->wal_rolled_back());
+  EXPECT_EQ(*again.value()->get("ns", "k").value(), "v");
+}
+
+TEST_F(RocksDbIntegrityTest, MissingCurrentIsRefusedEveryTimeAndNothingIsWritten) {
+  {
+    auto r = open();
+    ASSERT_TRUE(r.is_ok());
+    commit(*r.value(), "k", "v");
+  }
+  std::filesystem::remove(dir_ / "CURRENT");
+  auto before = listing();
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    auto r = open();
+    ASSERT_FALSE(r.is_ok()) << "attempt " << attempt << " opened a database without CURRENT";
+    EXPECT_NE(r.status().message().find("CURRENT"), std::string::npos) << r.status().message();
+    EXPECT_NE(r.status().message().find(dir_.string()), std::string::npos);
+    EXPECT_EQ(listing(), before) << "attempt " << attempt << " changed the directory";
+  }
+}
+
+TEST_F(RocksDbIntegrityTest, ForeignNonEmptyDirectoryIsRefused) {
+  std::filesystem::create_directories(dir_);
+  { std::ofstream(dir_ / "notes.txt") << "not a database\n"; }
+  auto r = open();
+  ASSERT_FALSE(r.is_ok());
+  EXPECT_EQ(listing().size(), 1u);
+}
+
+TEST_F(RocksDbIntegrityTest, CorruptWalTailRollsBackToLastIntactCommitAndReportsIt) {
+  {
+    auto r = open();
+    ASSERT_TRUE(r.is_ok());
+    commit(*r.value(), "first", "intact");
+    commit(*r.value(), "second", std::string(4096, 'x'));
+  }
+  // Flip a byte inside the last record of the newest WAL file.
+  std::filesystem::path wal;
+  for (const auto& e : std::filesystem::directory_iterator(dir_)) {
+    if (e.path().extension() == ".log" && e.file_size() > 0) wal = e.path();
+  }
+  ASSERT_FALSE(wal.empty()) << "no WAL data: the test needs the commits in the WAL";
+  {
+    std::fstream f(wal, std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(static_cast<std::streamoff>(std::filesystem::file_size(wal)) - 100);
+    f.put('\x5a');
+  }
+  auto r = open();
+  ASSERT_TRUE(r.is_ok()) << r.status().to_string();
+  EXPECT_TRUE(r.value()->wal_rolled_back());
+  EXPECT_FALSE(r.value()->wal_problem().empty());
+  EXPECT_EQ(*r.value()->get("ns", "first").value(), "intact");
+  EXPECT_FALSE(r.value()->get("ns", "second").value().has_value());
 }
 
 INSTANTIATE_TEST_SUITE_P(Stores, StateStoreTest, ::testing::Values(false, true),

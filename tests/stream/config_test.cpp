@@ -1,9 +1,71 @@
 #include "stream/config.h"
 
 #include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
 
 namespace sw {
 namespace {
+
+// Issue 21 point 6: duplicate keys, non-regular or huge --config files, URL credentials.
+TEST(ConfigTest, DuplicateKeysAreConfigErrorsNamingTheKey) {
+  try {
+    Config::from_yaml("state:\n  dir: a\n  checkpoint_interval_ms: 5\n  dir: b\n");
+    FAIL() << "duplicate key accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_EQ(e.key(), "state.dir");
+    EXPECT_NE(std::string(e.what()).find("twice"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(Config::from_yaml("a: 1\nb: 2\na: 3\n"), ConfigError);
+  EXPECT_NO_THROW(Config::from_yaml("a:\n  x: 1\nb:\n  x: 2\n"));  // same name, other maps
+}
+
+TEST(ConfigTest, ConfigMustBeABoundedRegularFile) {
+  auto expect_fast_error = [](const std::string& path, const std::string& words) {
+    auto t0 = std::chrono::steady_clock::now();
+    try {
+      Config::from_file(path);
+      ADD_FAILURE() << path << " accepted";
+    } catch (const ConfigError& e) {
+      EXPECT_EQ(e.key(), "--config");
+      EXPECT_NE(std::string(e.what()).find(words), std::string::npos) << e.what();
+    }
+    EXPECT_LT(std::chrono::steady_clock::now() - t0, std::chrono::seconds(2)) << path;
+  };
+  expect_fast_error("/dev/zero", "not a regular file");
+  expect_fast_error("/dev/urandom", "not a regular file");
+  auto dir = std::filesystem::temp_directory_path() / ("sw_cfg_" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  expect_fast_error(dir.string(), "a directory");
+  {
+    std::ofstream big(dir / "big.yaml");
+    std::string line = "# " + std::string(1000, 'x') + "\n";
+    for (int i = 0; i < 5000; ++i) big << line;
+  }
+  expect_fast_error((dir / "big.yaml").string(), "more than a config may be");
+  expect_fast_error((dir / "absent.yaml").string(), "cannot open");
+  { std::ofstream(dir / "ok.yaml") << "state:\n  dir: s\n"; }
+  EXPECT_EQ(Config::from_file((dir / "ok.yaml").string()).get_string("state.dir", ""), "s");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(ConfigTest, UrlCredentialsAreRedactedInDumpAndErrors) {
+  EXPECT_EQ(redact_url_credentials("http://admin:hunter2@am:9093/x"),
+            "http://<redacted>@am:9093/x");
+  EXPECT_EQ(redact_url_credentials("[https://u@h, http://h2/p?q=a@b]"),
+            "[https://<redacted>@h, http://h2/p?q=a@b]");
+  EXPECT_EQ(redact_url_credentials("no url here @ all"), "no url here @ all");
+  Config c = Config::from_yaml(
+      "sinks:\n  delivery:\n    urls: [http://admin:hunter2@am1:9093, http://am2:9093]\n");
+  std::string dump = c.dump();
+  EXPECT_EQ(dump.find("hunter2"), std::string::npos) << dump;
+  EXPECT_NE(dump.find("http://<redacted>@am1:9093"), std::string::npos) << dump;
+  ConfigError e("k", "bad value 'http://root:pw@h/'", "fix");
+  EXPECT_EQ(std::string(e.what()).find("pw@"), std::string::npos) << e.what();
+}
 
 TEST(ConfigTest, FlattensAndOverrides) {
   Config c = Config::from_yaml(

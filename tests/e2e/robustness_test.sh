@@ -1,0 +1,221 @@
+#!/usr/bin/env bash
+# Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
+# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity |
+#        config; the slow HTTP client check is tests/connectors/metrics_server_test.cpp)
+set -euo pipefail
+bin=$(realpath "$1")
+part=$2
+source "$(dirname "$0")/lib.sh"
+e2e_workdir
+cd "$work"
+fail() {
+  echo "FAIL [$part]: $*" >&2
+  exit 1
+}
+run() { "$bin" run --quiet --set metrics.listen=off "$@"; }
+
+case "$part" in
+record_size)
+  # A 300 MB line is streamed past, not buffered: dead-lettered too_large with its true length
+  # and a bounded prefix while the process's peak RSS stays far below the line's size. Lines of
+  # random bytes give dead-letter records that a strict JSON reader (Python's json) parses.
+  python3 - "$bin" <<'PY' || exit 1
+import json, os, random, resource, subprocess, sys
+bin = sys.argv[1]
+big = 300_000_000
+p = subprocess.Popen([bin, "run", "--quiet", "--set", "metrics.listen=off",
+                      "--set", "source.file.path=-", "--set", "state.dir=st",
+                      "--set", "sinks.file.dir=out"],
+                     stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+ok = b'{"type":"sale","store":"S1","sku":"A","qty":1,"ts":"2026-11-25T10:00:00Z"}\n'
+p.stdin.write(ok)
+chunk = b"x" * (1 << 20)
+left = big
+while left > 0:
+    n = min(left, len(chunk))
+    p.stdin.write(chunk[:n])
+    left -= n
+p.stdin.write(b"\n")
+rnd = random.Random(21)
+for i in range(200):
+    line = bytes(rnd.randrange(256) for _ in range(rnd.randrange(1, 300))).replace(b"\n", b" ")
+    p.stdin.write(line + b"\n")
+# Invalid UTF-8 inside an otherwise well-formed record, and a well-formed multibyte one.
+p.stdin.write(b'{"type":"sale","store":"S\xff\xfe","sku":"\xc3\x28","qty":1}\n')
+p.stdin.write(b'{"type":"sale","store":"S\xc3\xa9","qty":1}\n')
+p.stdin.write(ok)
+p.stdin.close()
+rc = p.wait()
+peak_mb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+print(f"exit {rc}, peak RSS {peak_mb:.0f} MB")
+if rc != 0:
+    sys.exit(f"run exited {rc}")
+if peak_mb > 150:
+    sys.exit(f"peak RSS {peak_mb:.0f} MB for a 300 MB line: the line was buffered")
+lines = open("out/dlq.jsonl", "rb").read().splitlines()
+recs = []
+for raw in lines:
+    try:
+        recs.append(json.loads(raw.decode("utf-8")))
+    except Exception as e:
+        sys.exit(f"dlq line is not strict JSON ({e}): {raw[:120]!r}")
+big_recs = [r for r in recs if r["error"] == "too_large"]
+if len(big_recs) != 1:
+    sys.exit(f"expected one too_large record, got {len(big_recs)}")
+r = big_recs[0]
+if r.get("bytes") != big:
+    sys.exit(f"too_large bytes = {r.get('bytes')}, want {big}")
+if len(r["payload"]) > 1024 or not r["payload"].startswith("xxxx"):
+    sys.exit(f"too_large payload is not a bounded prefix ({len(r['payload'])} chars)")
+if r["offset"] != len(ok) or r["line"] != 2:
+    sys.exit(f"too_large position offset={r['offset']} line={r['line']}")
+if os.path.getsize("out/dlq.jsonl") > 1_000_000:
+    sys.exit("dlq.jsonl holds more than bounded prefixes")
+if len(recs) < 203:
+    sys.exit(f"expected at least 203 dead-letter records, got {len(recs)}")
+print(f"ok: {len(recs)} dlq records parse as strict JSON; too_large bytes={r['bytes']}")
+PY
+  ;;
+state_dir)
+  # A damaged or lost state directory must never lead to silently emptied outputs.
+  "$bin" gen --stores 2 --skus 20 --days 20 --seed 3 --bad-rate 0.01 --out ev.jsonl >/dev/null
+  cfg=(--set source.file.path=ev.jsonl --set state.dir=st --set sinks.file.dir=out
+    --set operators.forecast.enabled=true)
+  run "${cfg[@]}" >/dev/null || fail "first run failed"
+  [[ -s out/dlq.jsonl && -s out/alerts.jsonl ]] || fail "first run wrote no outputs"
+  snapshot() { find st out -type f | sort | xargs sha256sum; }
+  # 1. CURRENT deleted: exit 1 naming the path, directory and outputs untouched, twice.
+  rm st/CURRENT
+  before=$(snapshot)
+  for attempt in 1 2; do
+    rc=0
+    run "${cfg[@]}" >/dev/null 2>err.txt || rc=$?
+    [[ $rc == 1 ]] || fail "missing CURRENT: attempt $attempt exit $rc, want 1 ($(cat err.txt))"
+    grep -q "state directory 'st'.*CURRENT" err.txt || fail "message does not name the problem: $(cat err.txt)"
+    [[ "$(snapshot)" == "$before" ]] || fail "missing CURRENT: attempt $attempt changed the state or outputs"
+  done
+  # 2. A non-empty directory that is not a state directory is never initialised.
+  mkdir junk && echo "notes" >junk/README
+  rc=0
+  run "${cfg[@]}" --set state.dir=junk >/dev/null 2>err.txt || rc=$?
+  [[ $rc == 1 ]] || fail "foreign directory: exit $rc, want 1"
+  [[ "$(ls junk)" == README ]] || fail "foreign directory was written to: $(ls junk)"
+  # 3. Lost state + non-empty outputs: refused, outputs untouched; --reset-outputs proceeds and
+  #    reproduces the first run's outputs.
+  rm -rf st
+  outs=$(find out -type f | sort | xargs sha256sum)
+  rc=0
+  run "${cfg[@]}" >/dev/null 2>err.txt || rc=$?
+  [[ $rc == 1 ]] || fail "fresh state with non-empty outputs: exit $rc, want 1 ($(cat err.txt))"
+  grep -q -- "--reset-outputs" err.txt || fail "refusal does not name --reset-outputs: $(cat err.txt)"
+  [[ "$(find out -type f | sort | xargs sha256sum)" == "$outs" ]] || fail "refusal changed the outputs"
+  rm -rf st
+  run "${cfg[@]}" --reset-outputs >/dev/null || fail "--reset-outputs run failed"
+  strip() { sed 's/"ingest_time":"[^"]*",//' "$1" | sha256sum; }
+  [[ $(sha256sum <out/alerts.jsonl) == $(echo "$outs" | awk '/alerts.jsonl/{print $1"  -"}') ]] ||
+    fail "--reset-outputs did not reproduce alerts.jsonl"
+  # 4. A start that stopped while RocksDB created the database (LOCK, no CURRENT, no data)
+  #    is not damage: it starts empty.
+  mkdir -p st2 && : >st2/LOCK && : >st2/IDENTITY
+  run "${cfg[@]}" --set state.dir=st2 --set sinks.file.dir=out2 >/dev/null || fail "interrupted creation refused"
+  ;;
+file_identity)
+  # The checkpointed position belongs to a file: a different file at the path is read from its
+  # beginning, the same content (even copied to a new inode) resumes, stdin ignores it.
+  "$bin" gen --stores 1 --skus 5 --days 3 --seed 1 --out a.jsonl >/dev/null
+  "$bin" gen --stores 1 --skus 5 --days 4 --seed 2 --out b.jsonl >/dev/null
+  na=$(wc -l <a.jsonl)
+  nb=$(wc -l <b.jsonl)
+  reads() { sed -n 's/.*events read \([0-9]*\) .*/\1/p' "$1" | tail -1; }
+  cfg=(--set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out)
+  cp a.jsonl in.jsonl
+  run "${cfg[@]}" >/dev/null 2>log1 || fail "run on a failed"
+  [[ $(reads log1) == "$na" ]] || fail "first run read $(reads log1), want $na"
+  rm in.jsonl && cp b.jsonl in.jsonl
+  run "${cfg[@]}" >/dev/null 2>log2 || fail "run on b failed"
+  [[ $(reads log2) == $((na + nb)) ]] ||
+    fail "different file: total read $(reads log2), want $((na + nb)) (b read from its start)"
+  grep -q "not the file the checkpoint was taken on" log2 || fail "different file not logged"
+  cp in.jsonl copy.jsonl && mv copy.jsonl in.jsonl  # same bytes, new inode
+  run "${cfg[@]}" >/dev/null 2>log3 || fail "run on a copy of b failed"
+  [[ $(reads log3) == $((na + nb)) ]] || fail "same content at a new inode: read $(reads log3), want $((na + nb))"
+  # stdin with a persistent state directory: each run reads its own stdin from the start.
+  run --set source.file.path=- --set state.dir=st2 --set sinks.file.dir=out2 <a.jsonl >/dev/null 2>log4 ||
+    fail "stdin run 1 failed"
+  run --set source.file.path=- --set state.dir=st2 --set sinks.file.dir=out2 <b.jsonl >/dev/null 2>log5 ||
+    fail "stdin run 2 failed"
+  [[ $(reads log5) == $((na + nb)) ]] || fail "stdin: second run read $(reads log5) in total, want $((na + nb))"
+  grep -q "is ignored" log5 || fail "stdin: ignored position not logged"
+  # Follow mode: rotation and truncation through the whole pipeline.
+  head -n 100 a.jsonl >live.jsonl
+  "$bin" run --quiet --set metrics.listen=off --set source.file.path=live.jsonl \
+    --set source.file.follow=true --set state.dir=st3 --set sinks.file.dir=out3 \
+    --set state.checkpoint_interval_ms=50 >/dev/null 2>log6 &
+  pid=$!
+  pids+=("$pid")
+  sleep 1
+  mv live.jsonl live.jsonl.1
+  sed -n '101,150p' a.jsonl >>live.jsonl.1
+  sed -n '151,250p' a.jsonl >live.jsonl
+  sleep 1
+  : >live.jsonl && sleep 0.5
+  sed -n '251,300p' a.jsonl >>live.jsonl
+  sleep 1
+  kill -TERM "$pid"
+  wait "$pid" || fail "follow run exited $?"
+  [[ $(reads log6) == 300 ]] || fail "follow: read $(reads log6), want 300 ($(grep shelfwatch: log6))"
+  grep -q "was rotated" log6 || fail "rotation not logged"
+  grep -q "was truncated" log6 || fail "truncation not logged"
+  ;;
+config)
+  # --config must be a small regular file; duplicate keys, CR/LF in secrets and unusable
+  # receiver URLs are config errors (exit 2) naming the key; URL credentials never printed.
+  expect2() {
+    local what=$1 words=$2
+    shift 2
+    local rc=0
+    timeout 10 "$@" >out.txt 2>err.txt || rc=$?
+    [[ $rc == 2 ]] || fail "$what: exit $rc, want 2 ($(head -c 300 err.txt))"
+    grep -q -- "$words" err.txt || fail "$what: message lacks '$words': $(head -c 300 err.txt)"
+  }
+  expect2 "/dev/zero" "not a regular file" "$bin" validate --config /dev/zero
+  expect2 "/dev/urandom" "not a regular file" "$bin" validate --config /dev/urandom
+  mkdir cfgdir
+  expect2 "directory" "a directory" "$bin" run --config cfgdir
+  printf 'state:\n  dir: a\n  dir: b\n' >dup.yaml
+  expect2 "duplicate key" "state.dir" "$bin" validate --config dup.yaml
+  : >ev.jsonl
+  runargs=(--set source.file.path=ev.jsonl --set state.dir= --set sinks.file.dir=o --set metrics.listen=off)
+  cat >am.yaml <<'YAML'
+source:
+  file:
+    path: ev.jsonl
+sinks:
+  delivery:
+    endpoints:
+      am:
+        kind: alertmanager
+        urls: [http://admin:hunter2@127.0.0.1:9093]
+        bearer_token_env: SW_E2E_TOKEN
+YAML
+  SW_E2E_TOKEN=$'tok\r\nX-Injected: yes' expect2 "CR/LF in a secret" "bearer_token_env" \
+    "$bin" run --config am.yaml "${runargs[@]}"
+  SW_E2E_TOKEN=good "$bin" validate --config am.yaml >out.txt 2>&1 || fail "validate of a good config failed: $(cat out.txt)"
+  grep -q hunter2 out.txt && fail "validate printed a URL password: $(grep hunter2 out.txt)"
+  grep -q "http://<redacted>@127.0.0.1:9093" out.txt || fail "validate lost the URL: $(cat out.txt)"
+  printf 'not a url\n' >hook
+  cat >slack.yaml <<YAML
+sinks:
+  delivery:
+    endpoints:
+      s:
+        kind: slack
+        webhook_url_file: $work/hook
+YAML
+  expect2 "webhook file holding a non-URL" "webhook_url_file" "$bin" run --config slack.yaml "${runargs[@]}"
+  ;;
+*)
+  fail "unknown part"
+  ;;
+esac
+echo "PASS [$part]"
