@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 namespace sw {
 
@@ -39,6 +40,32 @@ double offset_sd(const AnomalySeriesState& s, int hour, double hv, double k) {
 }
 constexpr double kTailLevel[AnomalySeriesState::kTailLevels] = {2,  3,  4,  5,  6.5, 8, 10,
                                                                 13, 17, 22, 30, 45,  70};
+
+// Calibration. The rates at which the metric family's evidence on Gaussian white noise starts
+// an episode at each tail level (crosses it upward, counted again only after falling below
+// half of it): 6 M observations at a 5-minute cadence, 6 seeds; beyond 13, where noise never
+// went, extrapolated at the 8-13 slope (kNoiseSlope decades per unit of evidence).
+constexpr double kNoiseOnset[AnomalySeriesState::kTailLevels] = {
+    4.78e-3, 2.51e-3, 1.16e-3, 5.88e-4, 1.77e-4, 4.79e-5, 1.32e-5,
+    1.01e-6, 4.8e-8,  1.1e-9,  2.5e-12, 2.8e-17, 1.6e-25};
+constexpr double kNoiseSlope = 0.33;
+// Onsets in the tail memory a series gets for free: a real anomaly or two must not make the
+// next one look ordinary; a kind of series that starts episodes every few days is deflated.
+constexpr double kFreeOnsets = 2;
+
+//! The evidence white noise shows at onset rate 10^`l` (log-linear between the levels).
+double noise_evidence_at(double l) {
+  constexpr int K = AnomalySeriesState::kTailLevels;
+  for (int k = 0; k < K; ++k) {
+    const double nk = std::log10(kNoiseOnset[k]);
+    if (l >= nk) {
+      if (k == 0) return kTailLevel[0];
+      const double nk0 = std::log10(kNoiseOnset[k - 1]);
+      return kTailLevel[k - 1] + (kTailLevel[k] - kTailLevel[k - 1]) * (l - nk0) / (nk - nk0);
+    }
+  }
+  return kTailLevel[K - 1] + (std::log10(kNoiseOnset[K - 1]) - l) / kNoiseSlope;
+}
 
 //! -log10 of the two-sided normal tail probability of |z|.
 double gauss_nlp(double z) {
@@ -97,6 +124,49 @@ double AnomalyDetector::tail_nlp(const float* exceed, double norm, double z) con
     nlp = std::min(nlp, -std::log10(std::min(1.0, rate)));
   }
   return nlp;
+}
+
+bool AnomalyDetector::decode_state(uint32_t version, const void* bytes, size_t size,
+                                   AnomalySeriesState& out) {
+  // Version 2's fields are version 3's first ones (its last 4 bytes were tail padding).
+  constexpr size_t v2_fields = offsetof(AnomalySeriesState, onset);
+  static_assert(v2_fields <= AnomalySeriesState::kV2Bytes &&
+                AnomalySeriesState::kV2Bytes - v2_fields < 8);
+  if (version == AnomalySeriesState::kVersion && size == sizeof(AnomalySeriesState)) {
+    std::memcpy(static_cast<void*>(&out), bytes, size);
+    return true;
+  }
+  if (version == 2 && size == AnomalySeriesState::kV2Bytes) {
+    out = AnomalySeriesState{};
+    std::memcpy(static_cast<void*>(&out), bytes, v2_fields);
+    return true;
+  }
+  return false;
+}
+
+double AnomalyDetector::calibrated(const AnomalySeriesState& s, double evidence) const {
+  if (evidence <= kTailLevel[0]) return evidence;
+  return std::min(evidence, noise_evidence_at(onset_log_rate(s, evidence)));
+}
+
+double AnomalyDetector::onset_log_rate(const AnomalySeriesState& s, double evidence) const {
+  // The series' onset rate at each level, white noise's as prior (tail_prior pseudo
+  // observations: a young series is read as noise is), less the free onsets, monotone.
+  constexpr int K = AnomalySeriesState::kTailLevels;
+  const double prior = config_.tail_prior * a_tail_;
+  double lr[K];
+  for (int j = 0; j < K; ++j) {
+    const double u = (std::max(s.onset[j] - kFreeOnsets * a_tail_, 0.0) + kNoiseOnset[j] * prior) /
+                     (s.tail_norm + prior);
+    lr[j] = std::log10(std::max(u, 1e-300));
+    if (j > 0) lr[j] = std::min(lr[j], lr[j - 1]);
+  }
+  if (evidence < kTailLevel[0]) return lr[0] * std::max(evidence, 0.0) / kTailLevel[0];
+  int j = 0;
+  while (j + 1 < K && evidence >= kTailLevel[j + 1]) ++j;
+  return j + 1 < K ? lr[j] + (lr[j + 1] - lr[j]) * (evidence - kTailLevel[j]) /
+                                 (kTailLevel[j + 1] - kTailLevel[j])
+                   : lr[j] - kNoiseSlope * (evidence - kTailLevel[j]);
 }
 
 double AnomalyDetector::score_of_z(double z) {
@@ -322,6 +392,15 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
   if (z_silence > 0) {
     nlp = std::max(nlp, tail_nlp(quiet->run_exceed, s.tail_norm + prior, z_silence));
   }
+  // Calibration (metric family): the evidence as rare as this series makes it, on the scale
+  // of white noise's evidence, so one threshold means one false-alarm rate on every series.
+  const double evidence = nlp;
+  const bool calibrate = config_.calibrate && !config_.count_series;
+  if (calibrate) nlp = calibrated(s, evidence);
+  out.evidence = evidence;
+  if (warm) {
+    out.likelihood = 1.0 - std::pow(10.0, calibrate ? onset_log_rate(s, evidence) : -evidence);
+  }
   double raw = warm ? score_of_nlp(nlp) : 0.0;
   out.raw = raw;
   out.scored = warm;
@@ -368,6 +447,15 @@ AnomalyObservation AnomalyDetector::update(AnomalySeriesState& s, AnomalyWeekSta
             static_cast<float>(quiet->run_exceed[i] + at * (ended - quiet->run_exceed[i]));
       }
       s.recent2_exceed[i] = recent2[i];
+    }
+    if (calibrate) {
+      for (int j = 0; j < AnomalySeriesState::kTailLevels; ++j) {
+        const auto bit = static_cast<uint16_t>(1u << j);
+        const bool up = evidence >= kTailLevel[j] && (s.onset_armed & bit);
+        if (up) s.onset_armed &= static_cast<uint16_t>(~bit);
+        if (evidence < 0.5 * kTailLevel[j]) s.onset_armed |= bit;
+        s.onset[j] = static_cast<float>(s.onset[j] + at * (up - s.onset[j]));
+      }
     }
   }
   if (quiet) quiet->run = silence;

@@ -25,7 +25,7 @@ not fall (standard profile), with the shifted copies as a second guard.
                                               for `gen`; ~2 min)
   anomaly_eval.py run WORK BIN NAME [--set key=value]...
                                               score-csv on every data set, tables, WORK/NAME.json
-  anomaly_eval.py show WORK NAME [NAME2]      tables of a run, or NAME -> NAME2 side by side
+  anomaly_eval.py show WORK NAME [NAME2]...   tables of runs side by side
 """
 import bisect
 import importlib.util
@@ -262,7 +262,7 @@ def main(argv):
             sets.append(rest[1])
             rest = rest[2:]
         run(argv[2], argv[3], argv[4], sets)
-    elif len(argv) in (4, 5) and argv[1] == "show":
+    elif len(argv) >= 4 and argv[1] == "show":
         show([json.load(open(os.path.join(argv[2], n + ".json"))) for n in argv[3:]])
     else:
         sys.stderr.write(__doc__)
