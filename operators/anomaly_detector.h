@@ -91,6 +91,7 @@ struct AnomalyObservation {
   double score = 0;       // in [0, 1]
   double evidence = 0;    // -log10 p of the strongest signal (point tail, window tests)
   double likelihood = 0;  // 1 - this series' rate of episodes starting with such evidence
+  double novelty = 0;     // context-novelty evidence, calibrated (series with a context state)
   bool scored = false;    // false during warm-up
 };
 
@@ -166,6 +167,30 @@ struct AnomalySilenceState {
   uint16_t empty_rate[AnomalyWeekState::kSlots] = {};
 };
 
+//! Context novelty, a second detector family whose errors differ from the residual model's
+//! (in the spirit of CAD OSE and ARTime, own code): each value becomes one of 8 symbols by its
+//! distance from the series' robust running location (in mean absolute deviations: -2.5,
+//! -1.25, -0.5, 0, 0.5, 1.25, 2.5), the last three symbols a context (512 possible); a bitmap
+//! remembers the contexts seen in the current and the previous epoch (`tail_half_life`
+//! observations each). The evidence is the window test of the share of unseen contexts over
+//! the recent window against its long-run share, calibrated by its own onset rates like the
+//! residual model's and combined with it by the larger calibrated evidence. Optional (the
+//! caller gives a series one or not): 264 bytes. Trivially copyable.
+struct AnomalyContextState {
+  static constexpr uint32_t kVersion = 1;
+  static constexpr int kSymbols = 8;
+  static constexpr int kContexts = kSymbols * kSymbols * kSymbols;
+  double loc = 0;      // robust running location of the values
+  double dev = 0;      // their mean absolute deviation from it
+  float recent = 0;    // share of unseen contexts over the recent window
+  float long_run = 0;  // and over the tail memory
+  float onset[AnomalySeriesState::kTailLevels] = {};  // onset rates of the novelty evidence
+  uint32_t epoch_n = 0;                               // observations in the current epoch
+  uint16_t onset_armed = 0xffff;
+  uint8_t sym[2] = {};                  // the two previous symbols
+  uint8_t seen[2][kContexts / 8] = {};  // contexts seen this epoch and the previous one
+};
+
 class AnomalyDetector {
  public:
   AnomalyDetector() : AnomalyDetector(AnomalyDetectorConfig{}) {}
@@ -178,9 +203,11 @@ class AnomalyDetector {
   //! revenue per sale), so noise is quasi-Poisson: variance = dispersion x expected.
   //! `week`: the series' hour-of-week slots, or null for none.
   //! `quiet`: the silence state of a count series that has `week`, or null for none.
+  //! `context`: the context-novelty state of a metric series, or null for none.
   AnomalyObservation update(AnomalySeriesState& s, AnomalyWeekState* week, int64_t ts_ms,
                             double value, int hour, int weekday, double dispersion = 1.0,
-                            AnomalySilenceState* quiet = nullptr) const;
+                            AnomalySilenceState* quiet = nullptr,
+                            AnomalyContextState* context = nullptr) const;
   AnomalyObservation update(AnomalySeriesState& s, int64_t ts_ms, double value, int hour,
                             int weekday, double dispersion = 1.0) const {
     return update(s, nullptr, ts_ms, value, hour, weekday, dispersion);
@@ -206,6 +233,9 @@ class AnomalyDetector {
   //! log10 of the rate (per observation) at which this series' evidence starts episodes at
   //! least `evidence` strong (white noise's rates as prior, the first onsets free).
   double onset_log_rate(const AnomalySeriesState& s, double evidence) const;
+  //! The same for the context-novelty evidence, mapped to the residual model's noise scale.
+  double novelty_calibrated(const AnomalySeriesState& s, const AnomalyContextState& c,
+                            double evidence) const;
   //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> 0.29, 5 -> 0.50, 8 -> 0.70).
   static double score_of_z(double z);
   //! Maps -log10(p) to a score: nlp / (nlp + 6.24), 6.24 being a 5-sigma tail.

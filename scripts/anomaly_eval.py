@@ -23,8 +23,11 @@ not fall (standard profile), with the shifted copies as a second guard.
 
   anomaly_eval.py prepare WORK BIN            data sets under WORK (BIN: shelfwatch binary,
                                               for `gen`; ~2 min)
-  anomaly_eval.py run WORK BIN NAME [--set key=value]...
-                                              score-csv on every data set, tables, WORK/NAME.json
+  anomaly_eval.py run WORK BIN NAME [--set key=value]... [--arg ARG]...
+                                              score-csv on every data set, tables, WORK/NAME.json;
+                                              BIN may be build/bench/anomaly_bench instead (its
+                                              --nab mode: the bare detector, byte-identical to
+                                              score-csv; --arg --context adds the second family)
   anomaly_eval.py show WORK NAME [NAME2]...   tables of runs side by side
 """
 import bisect
@@ -209,16 +212,20 @@ def evaluate(work, name, det="shelfwatch"):
     return result
 
 
-def run(work, binary, name, sets):
+def run(work, binary, name, sets, args):
     for ds, root in datasets(work):
         out = os.path.join(work, "out", name, ds)
-        cmd = ["nice", "-n", "10", binary, "score-csv", "--in", os.path.join(root, "data"),
-               "--out", out, "--detector", "shelfwatch"]
+        if os.path.basename(binary).startswith("anomaly_bench"):
+            cmd = ["nice", "-n", "10", binary, "--nab", os.path.join(root, "data"), out] + args
+        else:
+            cmd = ["nice", "-n", "10", binary, "score-csv", "--in", os.path.join(root, "data"),
+                   "--out", out, "--detector", "shelfwatch"] + args
         for s in sets:
             cmd += ["--set", s]
         subprocess.check_call(cmd, stdout=subprocess.DEVNULL)
     result = evaluate(work, name)
     result["sets"] = sets
+    result["args"] = args
     with open(os.path.join(work, name + ".json"), "w") as f:
         json.dump(result, f, indent=1, sort_keys=True)
     show([result])
@@ -253,15 +260,15 @@ def main(argv):
     if len(argv) == 4 and argv[1] == "prepare":
         prepare(argv[2], argv[3])
     elif len(argv) >= 5 and argv[1] == "run":
-        sets = []
+        sets, args = [], []
         rest = argv[5:]
         while rest:
-            if rest[0] != "--set" or len(rest) < 2:
+            if rest[0] not in ("--set", "--arg") or len(rest) < 2:
                 sys.stderr.write(__doc__)
                 return 2
-            sets.append(rest[1])
+            (sets if rest[0] == "--set" else args).append(rest[1])
             rest = rest[2:]
-        run(argv[2], argv[3], argv[4], sets)
+        run(argv[2], argv[3], argv[4], sets, args)
     elif len(argv) >= 4 and argv[1] == "show":
         show([json.load(open(os.path.join(argv[2], n + ".json"))) for n in argv[3:]])
     else:

@@ -666,5 +666,42 @@ TEST(AnomalyDetectorTest, VersionTwoStateIsReadWithAFreshCalibration) {
   EXPECT_FALSE(AnomalyDetector::decode_state(1, bytes, AnomalySeriesState::kV2Bytes, v2));
 }
 
+TEST(AnomalyDetectorTest, ContextNoveltyFindsANewOrderOfFamiliarValues) {
+  // A square wave of period 12 (six lows, six highs): the same two levels in a new order
+  // (alternating every step) leave the value range unchanged, but every context of three
+  // symbols is new; the novelty evidence rises while the old order scores none.
+  Feed f;
+  AnomalyContextState ctx;
+  Noise n(41);
+  double before = 0, after = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const bool high = i < 2800 ? (i / 6) % 2 == 1 : i % 2 == 1;
+    AnomalyObservation o = f.det.update(f.st, nullptr, f.t, (high ? 110 : 90) + 0.2 * n.next(), 0,
+                                        0, 1.0, nullptr, &ctx);
+    f.t += f.step;
+    if (i >= 2000 && i < 2800) before = std::max(before, o.novelty);
+    if (i >= 2800 && i < 2830) after = std::max(after, o.novelty);
+  }
+  EXPECT_LT(before, 3.0);
+  EXPECT_GT(after, 8.0);
+  EXPECT_EQ(sizeof(AnomalyContextState), 216u) << "the bytes docs/anomaly.md states";
+}
+
+TEST(AnomalyDetectorTest, ContextStateIsIgnoredByCountSeries) {
+  AnomalyDetectorConfig c;
+  c.count_series = true;
+  AnomalyDetector det(c);
+  AnomalySeriesState a, b;
+  AnomalyContextState ctx;
+  for (int h = 0; h < 200; ++h) {
+    const double v = h % 24 < 8 ? 0 : 10 + h % 3;
+    AnomalyObservation x = det.update(a, nullptr, kMonday + h * kHour, v, h % 24, 0, 1.0);
+    AnomalyObservation y =
+        det.update(b, nullptr, kMonday + h * kHour, v, h % 24, 0, 1.0, nullptr, &ctx);
+    EXPECT_EQ(x.score, y.score);
+  }
+  EXPECT_EQ(ctx.epoch_n, 0u);
+}
+
 }  // namespace
 }  // namespace sw
