@@ -39,6 +39,13 @@
 
 namespace sw {
 
+//! The two families' constants (metric: these defaults; sales: AnomalyOperator::sales_defaults).
+//! Configuration surface (issue #19): of these, only `week_slots` (a memory decision: 1 KB per
+//! series) and `refractory` (how many rows of the scores output one episode may occupy; alerts
+//! read the undamped score) are meant as `operators.anomaly.detector.*` keys. Every other field
+//! is a property of the family (count or metric series) or was fitted on the development subset;
+//! no user has grounds to set one for a series nobody has seen, and a change must pass
+//! scripts/anomaly_eval.py (docs/anomaly.md) as a code change, not as a deployment setting.
 struct AnomalyDetectorConfig {
   // Half-lives in (typical-gap) observations.
   double local_half_life = 6;      // local robust level
