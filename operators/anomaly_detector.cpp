@@ -68,16 +68,18 @@ constexpr double kSymbolEdge[AnomalyContextState::kSymbols - 1] = {-2.5, -1.25, 
 double onset_rate_at(const double* noise, double slope, const float* onset, double norm,
                      double prior, double a, double evidence) {
   constexpr int K = AnomalySeriesState::kTailLevels;
-  double lr[K];
-  for (int j = 0; j < K; ++j) {
-    const double u =
-        (std::max(onset[j] - kFreeOnsets * a, 0.0) + noise[j] * prior) / (norm + prior);
-    lr[j] = std::log10(std::max(u, 1e-300));
-    if (j > 0) lr[j] = std::min(lr[j], lr[j - 1]);
-  }
-  if (evidence < kTailLevel[0]) return lr[0] * std::max(evidence, 0.0) / kTailLevel[0];
+  // Only the levels up to the one above `evidence` are needed (most rows: the first one).
   int j = 0;
   while (j + 1 < K && evidence >= kTailLevel[j + 1]) ++j;
+  const int need = std::min(j + 1, K - 1);
+  double lr[K];
+  for (int i = 0; i <= need; ++i) {
+    const double u =
+        (std::max(onset[i] - kFreeOnsets * a, 0.0) + noise[i] * prior) / (norm + prior);
+    lr[i] = std::log10(std::max(u, 1e-300));
+    if (i > 0) lr[i] = std::min(lr[i], lr[i - 1]);
+  }
+  if (evidence < kTailLevel[0]) return lr[0] * std::max(evidence, 0.0) / kTailLevel[0];
   return j + 1 < K ? lr[j] + (lr[j + 1] - lr[j]) * (evidence - kTailLevel[j]) /
                                  (kTailLevel[j + 1] - kTailLevel[j])
                    : lr[j] - slope * (evidence - kTailLevel[j]);
