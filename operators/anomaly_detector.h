@@ -182,7 +182,7 @@ struct AnomalySilenceState {
 //! observations each). The evidence is the window test of the share of unseen contexts over
 //! the recent window against its long-run share, calibrated by its own onset rates like the
 //! residual model's and combined with it by the larger calibrated evidence. Optional (the
-//! caller gives a series one or not): 264 bytes. Trivially copyable.
+//! caller gives a series one or not): 216 bytes. Trivially copyable.
 struct AnomalyContextState {
   static constexpr uint32_t kVersion = 1;
   static constexpr int kSymbols = 8;
