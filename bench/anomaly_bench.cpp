@@ -6,6 +6,13 @@
 // usage: anomaly_bench [--series N] [--observations-per-series K]
 //        anomaly_bench --replay EVENTS.jsonl --truth TRUTH.jsonl [--set key=value]...
 //                      [--episodes OUT.jsonl] [--scores OUT.jsonl --scores-key STORE|SKU]
+//        anomaly_bench --nab IN OUT [--context]
+//
+// The nab mode scores NAB-layout CSVs (IN/<category>/<file>.csv) with the bare metric-family
+// detector as `shelfwatch score-csv` does through the operator (same week table, UTC slots,
+// same scores: byte-identical outputs, OUT/<category>/shelfwatch_<file>.csv); `--context`
+// gives every series an AnomalyContextState (the second detector family), which the operator
+// does not yet, so scripts/anomaly_eval.py can judge it before it is wired in.
 //
 // The replay mode runs a `shelfwatch gen` stream through the operator (watermark = newest
 // event time - 5 min, timers in order, dead letters counted) and scores its alerts against
@@ -22,6 +29,8 @@
 #include <vector>
 
 #include <algorithm>
+#include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <map>
 
@@ -253,9 +262,94 @@ int replay(int argc, char** argv, const char* events_path, const char* truth_pat
   return 0;
 }
 
+//! "YYYY-MM-DD HH:MM:SS[.ffffff]" (UTC) as epoch ms, as score-csv parses it.
+bool parse_nab_time(const std::string& s, int64_t& ms) {
+  int y, mo, d, h, mi;
+  double sec;
+  if (std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6) return false;
+  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
+  int64_t yy = y - (mo <= 2);
+  const int64_t era = (yy >= 0 ? yy : yy - 399) / 400;
+  const auto yoe = static_cast<unsigned>(yy - era * 400);
+  const unsigned doy = (153 * (mo + (mo > 2 ? -3 : 9)) + 2) / 5 + d - 1;
+  const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+  const int64_t days = era * 146097 + static_cast<int64_t>(doe) - 719468;
+  ms = days * 86400000LL + (h * 3600LL + mi * 60LL) * 1000LL +
+       static_cast<int64_t>(sec * 1000.0 + 0.5);
+  return true;
+}
+
+std::string trim(std::string s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && s[i] == ' ') ++i;
+  return s.substr(i);
+}
+
+int nab(const char* in_dir, const char* out_dir, bool with_context) {
+  namespace fs = std::filesystem;
+  const sw::AnomalyDetector det{sw::AnomalyDetectorConfig{}};
+  size_t files = 0, rows = 0;
+  std::vector<fs::path> inputs;
+  for (const auto& cat : fs::directory_iterator(in_dir)) {
+    if (!cat.is_directory()) continue;
+    for (const auto& f : fs::directory_iterator(cat.path())) {
+      if (f.path().extension() == ".csv") inputs.push_back(f.path());
+    }
+  }
+  std::sort(inputs.begin(), inputs.end());
+  for (const fs::path& in : inputs) {
+    const fs::path target =
+        fs::path(out_dir) / in.parent_path().filename() / ("shelfwatch_" + in.filename().string());
+    fs::create_directories(target.parent_path());
+    std::ifstream is(in);
+    std::ofstream os(target);
+    sw::AnomalySeriesState st;
+    sw::AnomalyWeekState week;
+    sw::AnomalyContextState context;
+    std::string line;
+    std::getline(is, line);
+    os << "timestamp,value,anomaly_score\n";
+    char buf[32];
+    while (std::getline(is, line)) {
+      line = trim(line);
+      if (line.empty()) continue;
+      const size_t comma = line.find(',');
+      const std::string ts = trim(line.substr(0, comma));
+      const std::string val = comma == std::string::npos ? "" : trim(line.substr(comma + 1));
+      double score = 0;
+      int64_t ms = 0;
+      char* end = nullptr;
+      const double v = std::strtod(val.c_str(), &end);
+      if (parse_nab_time(ts, ms) && end != val.c_str() && std::isfinite(v)) {
+        const int64_t day = ms >= 0 ? ms / 86400000 : (ms - 86399999) / 86400000;
+        const int hour = static_cast<int>((ms - day * 86400000) / 3600000);
+        const int weekday = static_cast<int>(((day + 3) % 7 + 7) % 7);  // Monday = 0
+        score = det.update(st, &week, ms, v, hour, weekday, 1.0, nullptr,
+                           with_context ? &context : nullptr)
+                    .score;
+      }
+      std::snprintf(buf, sizeof buf, "%.9f", std::clamp(score, 0.0, 1.0));
+      os << ts << ',' << val << ',' << buf << '\n';
+      ++rows;
+    }
+    ++files;
+  }
+  std::printf("{\"bench\":\"anomaly_nab\",\"files\":%zu,\"rows\":%zu,\"context\":%s}\n", files,
+              rows, with_context ? "true" : "false");
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
+  for (int i = 1; i + 2 < argc; ++i) {
+    if (std::string(argv[i]) == "--nab") {
+      bool context = false;
+      for (int j = 1; j < argc; ++j) context = context || std::string(argv[j]) == "--context";
+      return nab(argv[i + 1], argv[i + 2], context);
+    }
+  }
   const char* events_path = arg_str(argc, argv, "--replay");
   const char* truth_path = arg_str(argc, argv, "--truth");
   if (events_path && truth_path) return replay(argc, argv, events_path, truth_path);

@@ -25,15 +25,27 @@
 //    few hours, or a daily step the slots cannot resolve, stops being news while a surprise
 //    never seen before keeps its full weight), or the chance of surprises as frequent as
 //    over a recent window at that long-run rate (two windows: a burst, a sustained change),
-//    whichever is smaller; -log10 of it maps to a score in [0, 1], damped
-//    for a refractory period after a detection so one episode yields one early peak.
+//    whichever is smaller: the evidence, -log10 of that probability;
+//  - calibration (metric family): the evidence is read as the level white noise reaches as
+//    often as this series' own evidence starts an episode that strong (onset rates per level,
+//    long memory, the first two onsets in memory free), so a score means the same rarity on a
+//    calm series and on a bursty one; it maps to a score in [0, 1], damped for a refractory
+//    period after a detection so one episode yields one early peak.
 // Irregular sampling: each observation's weight is its gap over the series' typical gap
 // (clamped), so a series sampled twice as often does not adapt twice as fast in time.
 
+#include <cstddef>
 #include <cstdint>
 
 namespace sw {
 
+//! The two families' constants (metric: these defaults; sales: AnomalyOperator::sales_defaults).
+//! Configuration surface (issue #19): of these, only `week_slots` (a memory decision: 1 KB per
+//! series) and `refractory` (how many rows of the scores output one episode may occupy; alerts
+//! read the undamped score) are meant as `operators.anomaly.detector.*` keys. Every other field
+//! is a property of the family (count or metric series) or was fitted on the development subset;
+//! no user has grounds to set one for a series nobody has seen, and a change must pass
+//! scripts/anomaly_eval.py (docs/anomaly.md) as a code change, not as a deployment setting.
 struct AnomalyDetectorConfig {
   // Half-lives in (typical-gap) observations.
   double local_half_life = 6;      // local robust level
@@ -72,21 +84,30 @@ struct AnomalyDetectorConfig {
   // weekday offset and the fast level's excess scale with the hour's share of the day (a
   // busier Saturday is busier at noon, not at 3 am when the store is shut).
   bool weekday_scales_hours = false;
+  // Per-series calibration of the evidence by its own onset rates (AnomalySeriesState::onset).
+  // The metric family's; count series ignore it (their scores are as before).
+  bool calibrate = true;
 };
 
 //! Result of one observation.
 struct AnomalyObservation {
-  double value = 0;     // the observed value
-  double expected = 0;  // combined baseline
-  double z = 0;         // standardized residual (signed)
-  double raw = 0;       // score before the recent-window comparison and refractory damping
-  double score = 0;     // in [0, 1]
-  bool scored = false;  // false during warm-up
+  double value = 0;       // the observed value
+  double expected = 0;    // combined baseline
+  double z = 0;           // standardized residual (signed)
+  double raw = 0;         // score before the refractory damping
+  double score = 0;       // in [0, 1]
+  double evidence = 0;    // -log10 p of the strongest signal (point tail, window tests)
+  double likelihood = 0;  // 1 - this series' rate of episodes starting with such evidence
+  double novelty = 0;     // context-novelty evidence, calibrated (series with a context state)
+  bool scored = false;    // false during warm-up
 };
 
 //! Per-series state; trivially copyable, persisted as bytes (AnomalySeriesState::kVersion).
 struct AnomalySeriesState {
-  static constexpr uint32_t kVersion = 2;  // 2: - point_exceed (unused), + recent2_exceed
+  // 2: - point_exceed (unused), + recent2_exceed. 3: + onset, onset_armed (calibration); the
+  // first fields are version 2's, AnomalyDetector::decode_state reads both.
+  static constexpr uint32_t kVersion = 3;
+  static constexpr size_t kV2Bytes = 624;
   static constexpr int kHours = 24;
   static constexpr int kWeekdays = 7;
   static constexpr int kTailLevels = 13;
@@ -116,6 +137,10 @@ struct AnomalySeriesState {
   float weekday_offset[kWeekdays] = {};
   uint16_t hour_visits[kHours] = {};
   uint16_t weekday_visits[kWeekdays] = {};
+  // Version 3. Calibration: long-run rate (tail memory) at which the evidence crossed each tail
+  // level upward, counted once until it fell below half the level again (an episode onset).
+  float onset[kTailLevels] = {};
+  uint16_t onset_armed = 0xffff;  // levels whose next crossing counts
 };
 
 //! Hour-of-week slots: the interaction the factorized hour + weekday offsets cannot express,
@@ -149,6 +174,30 @@ struct AnomalySilenceState {
   uint16_t empty_rate[AnomalyWeekState::kSlots] = {};
 };
 
+//! Context novelty, a second detector family whose errors differ from the residual model's
+//! (in the spirit of CAD OSE and ARTime, own code): each value becomes one of 8 symbols by its
+//! distance from the series' robust running location (in mean absolute deviations: -2.5,
+//! -1.25, -0.5, 0, 0.5, 1.25, 2.5), the last three symbols a context (512 possible); a bitmap
+//! remembers the contexts seen in the current and the previous epoch (`tail_half_life`
+//! observations each). The evidence is the window test of the share of unseen contexts over
+//! the recent window against its long-run share, calibrated by its own onset rates like the
+//! residual model's and combined with it by the larger calibrated evidence. Optional (the
+//! caller gives a series one or not): 216 bytes. Trivially copyable.
+struct AnomalyContextState {
+  static constexpr uint32_t kVersion = 1;
+  static constexpr int kSymbols = 8;
+  static constexpr int kContexts = kSymbols * kSymbols * kSymbols;
+  double loc = 0;      // robust running location of the values
+  double dev = 0;      // their mean absolute deviation from it
+  float recent = 0;    // share of unseen contexts over the recent window
+  float long_run = 0;  // and over the tail memory
+  float onset[AnomalySeriesState::kTailLevels] = {};  // onset rates of the novelty evidence
+  uint32_t epoch_n = 0;                               // observations in the current epoch
+  uint16_t onset_armed = 0xffff;
+  uint8_t sym[2] = {};                  // the two previous symbols
+  uint8_t seen[2][kContexts / 8] = {};  // contexts seen this epoch and the previous one
+};
+
 class AnomalyDetector {
  public:
   AnomalyDetector() : AnomalyDetector(AnomalyDetectorConfig{}) {}
@@ -161,9 +210,11 @@ class AnomalyDetector {
   //! revenue per sale), so noise is quasi-Poisson: variance = dispersion x expected.
   //! `week`: the series' hour-of-week slots, or null for none.
   //! `quiet`: the silence state of a count series that has `week`, or null for none.
+  //! `context`: the context-novelty state of a metric series, or null for none.
   AnomalyObservation update(AnomalySeriesState& s, AnomalyWeekState* week, int64_t ts_ms,
                             double value, int hour, int weekday, double dispersion = 1.0,
-                            AnomalySilenceState* quiet = nullptr) const;
+                            AnomalySilenceState* quiet = nullptr,
+                            AnomalyContextState* context = nullptr) const;
   AnomalyObservation update(AnomalySeriesState& s, int64_t ts_ms, double value, int hour,
                             int weekday, double dispersion = 1.0) const {
     return update(s, nullptr, ts_ms, value, hour, weekday, dispersion);
@@ -179,6 +230,19 @@ class AnomalyDetector {
   //! residual, the slot's own blended with the series' while the slot is young, floored).
   double sigma(const AnomalySeriesState& s, double expected, int hour,
                double dispersion = 1.0) const;
+  //! Restores a state persisted as `size` bytes of detector-state `version`: the current one,
+  //! or 2 (its series starts the calibration as a new series does). false if unreadable.
+  static bool decode_state(uint32_t version, const void* bytes, size_t size,
+                           AnomalySeriesState& out);
+  //! Calibrated evidence: the evidence white noise shows at the rate at which this series'
+  //! evidence starts episodes of `evidence` (never more than `evidence`).
+  double calibrated(const AnomalySeriesState& s, double evidence) const;
+  //! log10 of the rate (per observation) at which this series' evidence starts episodes at
+  //! least `evidence` strong (white noise's rates as prior, the first onsets free).
+  double onset_log_rate(const AnomalySeriesState& s, double evidence) const;
+  //! The same for the context-novelty evidence, mapped to the residual model's noise scale.
+  double novelty_calibrated(const AnomalySeriesState& s, const AnomalyContextState& c,
+                            double evidence) const;
   //! Maps a |z| to a score in [0, 1] (monotone; z = 3 -> 0.29, 5 -> 0.50, 8 -> 0.70).
   static double score_of_z(double z);
   //! Maps -log10(p) to a score: nlp / (nlp + 6.24), 6.24 being a 5-sigma tail.

@@ -7,9 +7,11 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <utility>
 #include <vector>
 
 namespace sw {
@@ -583,6 +585,103 @@ TEST(AnomalyDetectorTest, WeekStateBytesRoundTripGivesIdenticalScores) {
   std::memcpy(&wc, week_bytes, sizeof week_bytes);
   for (size_t i = cut; i < values.size(); ++i) split.push_back(c.push(values[i]).score);
   EXPECT_EQ(full, split);
+}
+
+TEST(AnomalyDetectorTest, CalibrationDeflatesASeriesThatKeepsStartingEpisodes) {
+  // The same burst (noise x6 for 12 observations) on a calm series scores at full evidence the
+  // first time; on a series that bursts every 300 observations its evidence is read against
+  // its own onset rates, so the tenth burst's rows score lower than they would uncalibrated.
+  auto run = [](bool calibrate, int bursts) {
+    AnomalyDetectorConfig c;
+    c.calibrate = calibrate;
+    Feed f(c);
+    Noise n(31);
+    double raw_sum = 0, evidence_sum = 0;
+    for (int i = 0; i < 300 * (bursts + 1); ++i) {
+      const bool burst = i >= 300 && i % 300 < 12;
+      AnomalyObservation o = f.push(100 + n.next() * (burst ? 6 : 1));
+      if (i >= 300 * bursts && i % 300 < 32) {  // the last burst and what follows it
+        raw_sum += o.raw;
+        evidence_sum += o.evidence;
+      }
+    }
+    return std::make_pair(raw_sum, evidence_sum);
+  };
+  const auto first_cal = run(true, 1), first_raw = run(false, 1);
+  EXPECT_NEAR(first_cal.first, first_raw.first, 1e-9) << "a first episode keeps its evidence";
+  const auto many_cal = run(true, 10), many_raw = run(false, 10);
+  EXPECT_NEAR(many_cal.second, many_raw.second, 1e-9) << "the same evidence before calibration";
+  EXPECT_LT(many_cal.first, 0.75 * many_raw.first);
+}
+
+TEST(AnomalyDetectorTest, LikelihoodIsOneMinusTheSeriesOwnOnsetRate) {
+  Feed f;
+  Noise n(32);
+  AnomalyObservation o;
+  for (int i = 0; i < 2000; ++i) o = f.push(100 + n.next());
+  EXPECT_GE(o.likelihood, 0.0);
+  EXPECT_LT(o.likelihood, 1.0);
+  o = f.push(160);
+  EXPECT_GT(o.likelihood, 0.999);
+  EXPECT_NEAR(o.likelihood, 1 - std::pow(10.0, f.det.onset_log_rate(f.st, o.evidence)), 1e-3);
+}
+
+TEST(AnomalyDetectorTest, VersionTwoStateIsReadWithAFreshCalibration) {
+  Feed a;
+  Noise n(33);
+  for (int i = 0; i < 800; ++i) a.push(100 + n.next() + (i % 200 == 150 ? 40 : 0));
+  char bytes[sizeof(AnomalySeriesState)];
+  std::memcpy(bytes, &a.st, sizeof bytes);
+  AnomalySeriesState v3;
+  ASSERT_TRUE(AnomalyDetector::decode_state(AnomalySeriesState::kVersion, bytes, sizeof bytes, v3));
+  EXPECT_EQ(std::memcmp(&v3, &a.st, sizeof v3), 0);
+  // A version-2 record: the same fields, 624 bytes, no calibration.
+  AnomalySeriesState v2;
+  ASSERT_TRUE(AnomalyDetector::decode_state(2, bytes, AnomalySeriesState::kV2Bytes, v2));
+  EXPECT_EQ(v2.n, a.st.n);
+  EXPECT_EQ(v2.scale, a.st.scale);
+  EXPECT_EQ(std::memcmp(v2.weekday_visits, a.st.weekday_visits, sizeof v2.weekday_visits), 0);
+  for (float r : v2.onset) EXPECT_EQ(r, 0.0f);
+  EXPECT_EQ(v2.onset_armed, 0xffff);
+  EXPECT_FALSE(AnomalyDetector::decode_state(2, bytes, 600, v2));
+  EXPECT_FALSE(AnomalyDetector::decode_state(1, bytes, AnomalySeriesState::kV2Bytes, v2));
+}
+
+TEST(AnomalyDetectorTest, ContextNoveltyFindsANewOrderOfFamiliarValues) {
+  // A square wave of period 12 (six lows, six highs): the same two levels in a new order
+  // (alternating every step) leave the value range unchanged, but every context of three
+  // symbols is new; the novelty evidence rises while the old order scores none.
+  Feed f;
+  AnomalyContextState ctx;
+  Noise n(41);
+  double before = 0, after = 0;
+  for (int i = 0; i < 3000; ++i) {
+    const bool high = i < 2800 ? (i / 6) % 2 == 1 : i % 2 == 1;
+    AnomalyObservation o = f.det.update(f.st, nullptr, f.t, (high ? 110 : 90) + 0.2 * n.next(), 0,
+                                        0, 1.0, nullptr, &ctx);
+    f.t += f.step;
+    if (i >= 2000 && i < 2800) before = std::max(before, o.novelty);
+    if (i >= 2800 && i < 2830) after = std::max(after, o.novelty);
+  }
+  EXPECT_LT(before, 3.0);
+  EXPECT_GT(after, 8.0);
+  EXPECT_EQ(sizeof(AnomalyContextState), 216u) << "the bytes docs/anomaly.md states";
+}
+
+TEST(AnomalyDetectorTest, ContextStateIsIgnoredByCountSeries) {
+  AnomalyDetectorConfig c;
+  c.count_series = true;
+  AnomalyDetector det(c);
+  AnomalySeriesState a, b;
+  AnomalyContextState ctx;
+  for (int h = 0; h < 200; ++h) {
+    const double v = h % 24 < 8 ? 0 : 10 + h % 3;
+    AnomalyObservation x = det.update(a, nullptr, kMonday + h * kHour, v, h % 24, 0, 1.0);
+    AnomalyObservation y =
+        det.update(b, nullptr, kMonday + h * kHour, v, h % 24, 0, 1.0, nullptr, &ctx);
+    EXPECT_EQ(x.score, y.score);
+  }
+  EXPECT_EQ(ctx.epoch_n, 0u);
 }
 
 }  // namespace
