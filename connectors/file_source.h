@@ -56,6 +56,7 @@ class FileSource final : public Source {
   bool at_end() const override {
     return eof_ && !options_.follow && pending_begin_ == pending_end_ && !skipping_;
   }
+  bool bounded() const override { return !options_.follow; }
   Status seek(const std::vector<SourcePosition>& positions) override;
   std::string name() const override { return options_.path == "-" ? "stdin" : options_.path; }
   //! No partition is ever idle and checkpoints need no call back: reading ahead is safe.

@@ -371,6 +371,10 @@ Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms
   return first_error;
 }
 
+bool KafkaSource::bounded() const {
+  return impl_->stop_at_end;
+}
+
 bool KafkaSource::at_end() const {
   const Impl& s = *impl_;
   if (!s.stop_at_end || !s.assignment_received) return false;

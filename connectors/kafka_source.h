@@ -40,6 +40,8 @@ class KafkaSource final : public Source {
   //! stop_at_end only: true once every assigned partition reached the end offset that was
   //! current when the source started.
   bool at_end() const override;
+  //! stop_at_end: a replay of what the topics held at start.
+  bool bounded() const override;
   Status seek(const std::vector<SourcePosition>& positions) override;
   //! The configured topics, comma-separated.
   std::string name() const override;

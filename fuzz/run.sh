@@ -16,6 +16,10 @@ for t in fuzz_decoder fuzz_config; do
     cp examples/*.yaml "$corpus/"
   fi
   echo "fuzzing $t for ${secs}s"
-  "$build/fuzz/$t" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 "$corpus" 2>&1 |
+  dict=()
+  [[ -f fuzz/dicts/${t#fuzz_}.dict ]] && dict=(-dict="fuzz/dicts/${t#fuzz_}.dict")
+  # Bounded memory per input: an allocation above 64 MB or a process above 1 GB is a crash.
+  "$build/fuzz/$t" -max_total_time="$secs" -max_len=4096 -print_final_stats=1 \
+    -rss_limit_mb=1024 -malloc_limit_mb=64 "${dict[@]}" "$corpus" 2>&1 |
     grep -E "stat::number_of_executed_units|stat::peak_rss|ERROR|SUMMARY" || true
 done

@@ -45,6 +45,13 @@ class ByteReader {
     in_.remove_prefix(n);
     return true;
   }
+  //! The next `n` bytes, as a view into the input.
+  [[nodiscard]] bool get_bytes(size_t n, std::string_view& out) {
+    if (in_.size() < n) return false;
+    out = in_.substr(0, n);
+    in_.remove_prefix(n);
+    return true;
+  }
   bool empty() const { return in_.empty(); }
 
  private:

@@ -19,7 +19,10 @@ constexpr std::string_view kKeysNs = "keys";  // one key per entry (read for res
 // and bytes of the store, then of the sku. One entry per chunk instead of one per key.
 constexpr std::string_view kKeyChunksNs = "key_chunks";
 constexpr size_t kKeysPerChunk = 65536;
-constexpr uint8_t kMetaVersion = 2;
+// Version 3 writes the number of dead-letter codes before their counts (version 2 had a
+// fixed 11, before future_timestamp); both are read.
+constexpr uint8_t kMetaVersion = 3;
+constexpr uint8_t kMetaVersion2DeadLetterCodes = 11;
 }  // namespace
 
 Checkpointer::Checkpointer(StateStore& store, Source& source, std::vector<Sink*> sinks,
@@ -213,6 +216,7 @@ std::string Checkpointer::encode_meta(const EventClock& clock, const OutputSeqs&
   for (const auto* arr : {&counters.applied, &counters.duplicates, &counters.late}) {
     for (const auto& c : *arr) w.put<uint64_t>(c.load());
   }
+  w.put<uint8_t>(static_cast<uint8_t>(counters.dead_lettered.size()));
   for (const auto& c : counters.dead_lettered) w.put<uint64_t>(c.load());
   for (const auto& c : counters.outputs) w.put<uint64_t>(c.load());
   w.put<uint64_t>(counters.checkpoints.load());
@@ -225,7 +229,7 @@ Status Checkpointer::decode_meta(std::string_view v, EventClock& clock, OutputSe
   uint8_t version;
   uint32_t n;
   auto bad = [] { return Status::corruption("task checkpoint metadata is truncated"); };
-  if (!r.get(version) || version != kMetaVersion)
+  if (!r.get(version) || (version != kMetaVersion && version != 2))
     return Status::corruption("unknown task metadata version");
   SW_RETURN_IF_ERROR(clock.decode(r));
   if (!r.get(n)) return bad();
@@ -245,9 +249,17 @@ Status Checkpointer::decode_meta(std::string_view v, EventClock& clock, OutputSe
       c.store(v64);
     }
   }
-  for (auto& c : counters.dead_lettered) {
-    if (!r.get(v64)) return bad();
-    c.store(v64);
+  uint8_t codes = kMetaVersion2DeadLetterCodes;
+  if (version >= 3 && !r.get(codes)) return bad();
+  if (codes > counters.dead_lettered.size()) {
+    return Status::corruption(
+        "task checkpoint metadata counts more dead-letter codes than this "
+        "build knows (written by a newer shelfwatch)");
+  }
+  for (size_t i = 0; i < counters.dead_lettered.size(); ++i) {
+    uint64_t count = 0;
+    if (i < codes && !r.get(count)) return bad();
+    counters.dead_lettered[i].store(count);
   }
   for (auto& c : counters.outputs) {
     if (!r.get(v64)) return bad();

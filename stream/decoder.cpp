@@ -200,7 +200,7 @@ std::string_view decode_error_code(DecodeError e) {
   static constexpr std::string_view kCodes[] = {"none",         "not_json",     "not_object",
                                                 "missing_type", "unknown_type", "missing_field",
                                                 "wrong_type",   "out_of_range", "bad_timestamp",
-                                                "bad_enum",     "too_large"};
+                                                "bad_enum",     "too_large",    "future_timestamp"};
   return kCodes[static_cast<int>(e)];
 }
 

@@ -26,8 +26,11 @@ enum class DecodeError : uint8_t {
   kBadTimestamp,  // bad_timestamp: "ts" (or a date field) is not RFC 3339 / epoch ms
   kBadEnum,       // bad_enum: kind/action/channel value not in the contract's list
   kTooLarge,      // too_large: record longer than the configured maximum
+  // future_timestamp: event time after 2100-01-01 or too far ahead of the stream
+  // (pipeline.max_future / max_future_replay); set by the task, not the decoder.
+  kFutureTimestamp,
 };
-inline constexpr int kDecodeErrorCount = 11;
+inline constexpr int kDecodeErrorCount = 12;
 std::string_view decode_error_code(DecodeError e);
 
 class Decoder {

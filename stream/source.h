@@ -49,6 +49,10 @@ class Source {
   virtual Status poll(std::vector<RawRecord>& out, size_t max, int timeout_ms) = 0;
   //! True once a bounded source has delivered everything (never true in follow/stream mode).
   virtual bool at_end() const = 0;
+  //! True for a replay: a source that has an end (a file read without follow, Kafka with
+  //! stop_at_end). Event-time sanity checks a replay against the stream's own time, a live
+  //! source against the wall clock (TaskOptions::max_future_ms).
+  virtual bool bounded() const { return false; }
   //! Resume from checkpointed positions; called once before the first poll.
   virtual Status seek(const std::vector<SourcePosition>& positions) = 0;
   //! Human-readable name for DLQ positions: file path or topic.

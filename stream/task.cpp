@@ -20,6 +20,14 @@ TaskOptions TaskOptions::from_config(const Config& c) {
   o.exactly_once =
       c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
   o.read_ahead = c.get_bool("pipeline.read_ahead", true);
+  o.max_future_ms = c.get_duration_ms("pipeline.max_future", o.max_future_ms);
+  o.max_future_replay_ms = c.get_duration_ms("pipeline.max_future_replay", o.max_future_replay_ms);
+  if (o.max_future_ms <= 0) {
+    throw ConfigError("pipeline.max_future", "must be > 0", "use e.g. 1d (the default)");
+  }
+  if (o.max_future_replay_ms <= 0) {
+    throw ConfigError("pipeline.max_future_replay", "must be > 0", "use e.g. 30d (the default)");
+  }
   o.commit_nice = static_cast<int>(c.get_int("state.commit_nice", 10, 0, 19));
   return o;
 }
@@ -147,6 +155,11 @@ void Task::apply(const Decoded& d, KeyId key) {
     return;
   }
   const Event& e = d.event;
+  if (const DecodeError err = check_event_time(pc, e.ts_ms, r.ingest_ms);
+      err != DecodeError::kNone) {
+    dead_letter(r, err);
+    return;
+  }
   const int type = static_cast<int>(e.type);
   if (e.event_id_hash != 0 && dedup_.seen_before(e.event_id_hash)) {
     bump(counters_.duplicates[type]);
@@ -164,6 +177,32 @@ void Task::apply(const Decoded& d, KeyId key) {
   if (clock_.observe(pc, e.ts_ms) && clock_.advance_watermark(source_)) {
     fire_timers(clock_.watermark());
   }
+}
+
+DecodeError Task::check_event_time(const EventClock::PartitionClock& pc, int64_t ts_ms,
+                                   int64_t ingest_ms) {
+  const char* rule = nullptr;
+  int64_t reference = 0, limit = 0;
+  if (ts_ms >= TaskOptions::kMaxEventMs) {
+    rule = "at or after 2100-01-01, outside the plausible range";
+  } else if (source_.bounded()) {
+    if (pc.max_event_ms == INT64_MIN) return DecodeError::kNone;
+    reference = pc.max_event_ms;
+    limit = options_.max_future_replay_ms;
+    if (ts_ms - reference <= limit) return DecodeError::kNone;
+    rule = "ahead of its partition's latest event time by more than pipeline.max_future_replay";
+  } else {
+    reference = ingest_ms;
+    limit = options_.max_future_ms;
+    if (ts_ms - reference <= limit) return DecodeError::kNone;
+    rule = "ahead of the wall clock by more than pipeline.max_future";
+  }
+  time_detail_ = "event time " + format_time(ts_ms) + " is " + rule;
+  if (limit > 0) {
+    time_detail_ += " (" + format_time(reference) + " + " + std::to_string(limit / 1000) + " s)";
+  }
+  current_detail_ = &time_detail_;
+  return DecodeError::kFutureTimestamp;
 }
 
 void Task::fire_timers(int64_t up_to) {

@@ -44,6 +44,14 @@ struct TaskOptions {
   size_t dedup_capacity = 1'000'000;            // event_id horizon (most recent ids)
   bool exactly_once = true;
   size_t max_record_bytes = 1 << 20;
+  //! Event-time sanity (docs/contract.md "Event time"): a live source's event more than
+  //! this ahead of the wall clock, or a replay's event more than max_future_replay_ms ahead
+  //! of its partition's largest accepted event time, is dead-lettered future_timestamp, and
+  //! so is any event at or after kMaxEventMs. It changes no state, watermark or timer.
+  int64_t max_future_ms = 24 * 3600 * 1000;
+  int64_t max_future_replay_ms = 30LL * 24 * 3600 * 1000;
+  //! 2100-01-01T00:00:00Z: no retail event of this century's data is later.
+  static constexpr int64_t kMaxEventMs = 4'102'444'800'000;
   //! Poll and decode on a reader thread while this one applies (sources that allow it).
   bool read_ahead = true;
   // Added to the nice value of the background checkpoint commit thread (0 = the task's).
@@ -132,6 +140,10 @@ class Task final : public OperatorContext {
   //! The key's names and operators' related data, for the id prefetch_key returned.
   void prefetch_related(const Decoded& d, KeyId id);
   //! Applies a record; `key` is prefetch_key's answer for it (kNoKey: look it up or add it).
+  //! Event-time sanity (TaskOptions::max_future_ms); kNone or kFutureTimestamp, with the
+  //! detail in time_detail_.
+  DecodeError check_event_time(const EventClock::PartitionClock& pc, int64_t ts_ms,
+                               int64_t ingest_ms);
   void apply(const Decoded& d, KeyId key);
   Status run_loop(const std::atomic<bool>& stop, ReadAhead* reader);
   void dead_letter(const RawRecord& r, DecodeError e);
@@ -152,6 +164,7 @@ class Task final : public OperatorContext {
   std::array<Decoded, kPipelineDepth + 1> in_flight_;
   std::array<KeyId, kPipelineDepth + 1> in_flight_keys_;  // prefetch_key's answers (process)
   const std::string* current_detail_ = nullptr;
+  std::string time_detail_;  // check_event_time()'s detail for the dead-letter record
   KeyIndex keys_;
   TaskCounters counters_;
   EventClock clock_;

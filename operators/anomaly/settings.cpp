@@ -7,6 +7,17 @@ namespace sw {
 
 namespace {
 
+// The metric family keeps two settings (docs/anomaly.md, "Fewer knobs"): week_slots (whether
+// hour-of-week slots may be learned) and refractory (how long after an episode the same
+// series stays quiet); every other constant of the detector holds for unseen series or is
+// flagged in the docs as fitted. The sales family's detector keeps its full surface.
+AnomalyDetectorConfig read_metric_detector(const Config& c, const std::string& prefix,
+                                           AnomalyDetectorConfig d) {
+  d.refractory = c.get_double(prefix + "refractory", d.refractory, 0, 1e6);
+  d.week_slots = c.get_bool(prefix + "week_slots", d.week_slots);
+  return d;
+}
+
 AnomalyDetectorConfig read_detector(const Config& c, const std::string& prefix,
                                     AnomalyDetectorConfig d) {
   d.local_half_life = c.get_double(prefix + "local_half_life", d.local_half_life, 0.5, 1e6);
@@ -90,7 +101,7 @@ AnomalySettings AnomalySettings::from_config(const Config& c) {
       s.suppress.push_back(std::move(w));
     }
   }
-  s.metric_detector = read_detector(c, p + "detector.", s.metric_detector);
+  s.metric_detector = read_metric_detector(c, p + "detector.", s.metric_detector);
   s.count_detector = read_detector(c, p + "sales_detector.", sales_defaults(s.metric_detector));
   s.revenue_detector = s.count_detector;
   return s;
@@ -99,6 +110,7 @@ AnomalySettings AnomalySettings::from_config(const Config& c) {
 AnomalyDetectorConfig AnomalySettings::sales_defaults(const AnomalyDetectorConfig& metric) {
   AnomalyDetectorConfig counts = metric;
   counts.count_series = true;
+  counts.calibrate = false;  // count series are judged by their quasi-Poisson tail instead
   // Bucketed sales series: hourly or daily observations, so fewer observations per day.
   counts.local_half_life = 24;
   counts.slow_half_life = 24 * 7;

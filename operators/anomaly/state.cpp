@@ -107,7 +107,8 @@ Status decode_series(std::string_view v, Series& s, uint32_t& format) {
   uint8_t kind = 0, armed = 0;
   if (!r.get(fmt) || !r.get(det_version)) return Status::corruption("truncated");
   format = fmt;
-  if (!readable_format(fmt) || det_version != AnomalySeriesState::kVersion) {
+  // The detector reads its current state version and version 2 (AnomalyDetector::decode_state).
+  if (!readable_format(fmt) || (det_version != AnomalySeriesState::kVersion && det_version != 2)) {
     return Status::state_version(
         "", std::to_string(fmt) + "/" + std::to_string(det_version),
         std::to_string(kFormatVersion) + "/" + std::to_string(AnomalySeriesState::kVersion));
@@ -118,8 +119,12 @@ Status decode_series(std::string_view v, Series& s, uint32_t& format) {
       !r.get(s.mean_amount) || !r.get(s.last_event_ms) || !r.get(s.episode_start) ||
       !r.get(s.last_episode_start) || !r.get(s.cooldown_until) || !r.get(s.below) ||
       !r.get(s.severity) || !r.get(s.peak_score) || !r.get(s.bump) || !r.get(s.bump_ms) ||
-      !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size) ||
-      det_size != sizeof(AnomalySeriesState) || !r.get(s.det)) {
+      !r.get(s.dismissed) || !r.get(s.confirmed) || !r.get(det_size)) {
+    return Status::corruption("undecodable record");
+  }
+  std::string_view det_bytes;
+  if (!r.get_bytes(det_size, det_bytes) ||
+      !AnomalyDetector::decode_state(det_version, det_bytes.data(), det_bytes.size(), s.det)) {
     return Status::corruption("undecodable record");
   }
   // Format 2 records end before the week table, format 3 records before the silence state:

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
-# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity |
+# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity | poison_timestamp |
 #        config; the slow HTTP client check is tests/connectors/metrics_server_test.cpp)
 set -euo pipefail
 bin=$(realpath "$1")
@@ -213,6 +213,38 @@ sinks:
         webhook_url_file: $work/hook
 YAML
   expect2 "webhook file holding a non-URL" "webhook_url_file" "$bin" run --config slack.yaml "${runargs[@]}"
+  ;;
+poison_timestamp)
+  # Point 1: one far-future sale (the probe's repro) or metric is dead-lettered
+  # future_timestamp under a 2 GB address-space cap, the watermark stays in 2026, later
+  # events are applied (not late); a replay whose times are legitimately in the future
+  # (2031) or the past (2013) runs unchanged.
+  cat > y.jsonl <<'EOF'
+{"type":"sale","ts":"2026-11-25T10:00:00Z","store":"S1","sku":"A","qty":1,"unit_price":2}
+{"type":"sale","ts":"9999-12-31T23:59:59Z","store":"S1","sku":"A","qty":1,"unit_price":2}
+{"type":"metric","ts":"9999-12-30T00:00:00Z","series":"cpu","value":1}
+{"type":"sale","ts":"2300-01-01T00:00:00Z","store":"S1","sku":"A","qty":1,"unit_price":2}
+{"type":"sale","ts":"2026-11-25T11:00:00Z","store":"S1","sku":"A","qty":2,"unit_price":2}
+EOF
+  (
+    ulimit -v 2000000
+    timeout 60 "$bin" run --quiet --set metrics.listen=off --set source.file.path=y.jsonl \
+      --set state.dir=st --set sinks.file.dir=out
+  ) || fail "run on the poison stream failed (exit $?)"
+  n=$(grep -c '"error":"future_timestamp"' out/dlq.jsonl || true)
+  [[ $n == 3 ]] || fail "expected 3 future_timestamp dead letters, got $n"
+  [[ ! -s out/late.jsonl ]] || fail "events after the poison records were late"
+  "$bin" inspect --state st > inspect.json
+  grep -q '9999-\|2300-' inspect.json && fail "a poison time reached the checkpoint: $(cat inspect.json)"
+  for start in 2031-03-01 2013-06-01; do
+    "$bin" gen --stores 2 --skus 5 --days 10 --seed 3 --start $start --out g.jsonl >/dev/null
+    rm -rf st2 out2
+    run --set source.file.path=g.jsonl --set state.dir=st2 --set sinks.file.dir=out2 >/dev/null ||
+      fail "replay starting $start failed"
+    n=$(grep -c future_timestamp out2/dlq.jsonl || true)
+    [[ $n == 0 ]] || fail "replay starting $start dead-lettered $n records as future_timestamp"
+    [[ -s out2/forecasts.jsonl ]] || fail "replay starting $start produced no forecasts"
+  done
   ;;
 *)
   fail "unknown part"

@@ -28,6 +28,7 @@ class LineSource final : public Source {
     return Status::ok();
   }
   bool at_end() const override { return next_ == lines_.size(); }
+  bool bounded() const override { return bounded_; }
   Status seek(const std::vector<SourcePosition>& positions) override {
     for (const auto& p : positions) next_ = static_cast<size_t>(p.next_offset);
     return Status::ok();
@@ -36,12 +37,15 @@ class LineSource final : public Source {
   bool allows_read_ahead() const override { return read_ahead_; }
   void stop_after(size_t n) { limit_ = n; }
   void set_read_ahead(bool on) { read_ahead_ = on; }
+  //! false: a live source (event-time sanity against ingest_ms = 42, the "wall clock").
+  void set_bounded(bool on) { bounded_ = on; }
 
  private:
   std::vector<std::string> lines_;
   size_t next_ = 0;
   size_t limit_ = 0;
   bool read_ahead_ = false;
+  bool bounded_ = true;
 };
 
 class CollectSink final : public Sink {

@@ -466,6 +466,83 @@ TEST(TaskTest, DeadLetterRecordCarriesPositionAndCode) {
   EXPECT_NE(d.find(R"("ingest_time":"1970-01-01T00:00:00.042Z")"), std::string::npos) << d;
 }
 
+// Issue 21 point 1: one far-future record must not move the clock, close windows or be
+// applied; the records after it are neither late nor lost.
+struct GuardRun {
+  std::vector<std::string> outputs;
+  uint64_t applied = 0, dead = 0, late = 0;
+  int64_t watermark = 0;
+};
+GuardRun run_guarded(std::vector<std::string> lines, TaskOptions o, bool bounded) {
+  MemoryStateStore store;
+  CollectSink sink;
+  Calendar cal;
+  VectorSource src(std::move(lines));
+  src.set_bounded(bounded);
+  DailyTotals op;
+  Task task(o, src, {&sink}, store, {&op}, cal);
+  EXPECT_TRUE(task.restore().is_ok());
+  std::vector<RawRecord> recs;
+  EXPECT_TRUE(src.poll(recs, 1000, 0).is_ok());
+  task.process(recs);
+  GuardRun g;
+  g.watermark = task.watermark();
+  task.end_of_input();
+  EXPECT_TRUE(task.checkpoint().is_ok());
+  EXPECT_TRUE(task.wait_checkpoint().is_ok());
+  const TaskCounters& c = task.counters();
+  EXPECT_TRUE(c.balanced());
+  g.outputs = sink.lines;
+  g.applied = TaskCounters::sum(c.applied);
+  g.dead = c.dead_lettered[static_cast<int>(DecodeError::kFutureTimestamp)].load();
+  g.late = TaskCounters::sum(c.late);
+  return g;
+}
+
+std::string sale_at(const std::string& ts) {
+  return R"({"type":"sale","ts":")" + ts + R"(","store":"S","sku":"K","qty":1,"unit_price":1})";
+}
+
+TEST(TaskTest, FarFutureEventIsDeadLetteredWithoutMovingTheClock) {
+  GuardRun g = run_guarded({sale_at("2026-11-25T10:00:00Z"), sale_at("9999-12-31T23:59:59Z"),
+                            sale_at("2026-11-25T12:00:00Z"), sale_at("2026-11-26T12:00:00Z")},
+                           TaskOptions{}, true);
+  EXPECT_EQ(g.applied, 3u);
+  EXPECT_EQ(g.dead, 1u);
+  EXPECT_EQ(g.late, 0u);
+  EXPECT_LT(g.watermark, int64_t{1'800'000'000'000});  // still 2026, not year 9999
+  size_t dlq = 0;
+  for (const std::string& l : g.outputs) {
+    if (l.find(R"("error":"future_timestamp")") == std::string::npos) continue;
+    ++dlq;
+    EXPECT_NE(l.find("9999-12-31T23:59:59Z"), std::string::npos) << l;
+    EXPECT_NE(l.find("\"line\":2"), std::string::npos) << l;
+  }
+  EXPECT_EQ(dlq, 1u);
+}
+
+TEST(TaskTest, ReplayJumpBeyondMaxFutureReplayIsDeadLetteredUnlessConfigured) {
+  std::vector<std::string> lines = {sale_at("2013-01-01T10:00:00Z"),
+                                    sale_at("2013-03-15T10:00:00Z")};
+  TaskOptions o;
+  EXPECT_EQ(run_guarded(lines, o, true).dead, 1u);  // 73 days ahead, default 30 d
+  o.max_future_replay_ms = 100LL * 86'400'000;
+  GuardRun g = run_guarded(lines, o, true);
+  EXPECT_EQ(g.dead, 0u);
+  EXPECT_EQ(g.applied, 2u);
+  // The first record of a replay has no reference: any time before 2100 is taken.
+  EXPECT_EQ(run_guarded({sale_at("2099-12-31T00:00:00Z")}, TaskOptions{}, true).dead, 0u);
+  EXPECT_EQ(run_guarded({sale_at("2100-01-01T00:00:00Z")}, TaskOptions{}, true).dead, 1u);
+}
+
+TEST(TaskTest, LiveSourceChecksEventTimeAgainstTheWallClock) {
+  // VectorSource stamps ingest_ms = 42: "now" is 1970-01-01T00:00:00.042Z.
+  GuardRun g = run_guarded({sale_at("1970-01-01T23:00:00Z"), sale_at("1970-01-02T01:00:00Z")},
+                           TaskOptions{}, false);
+  EXPECT_EQ(g.applied, 1u);
+  EXPECT_EQ(g.dead, 1u);
+}
+
 TEST(TaskTest, AtLeastOnceReleasesTheSameOutputsIncludingThoseOfEndOfInput) {
   std::vector<std::string> lines = make_stream(3000, 11);
   std::vector<std::string> by_mode[2];
@@ -510,6 +587,7 @@ class TwoPartitionSource final : public Source {
     return Status::ok();
   }
   bool at_end() const override { return step_ == order_.size(); }
+  bool bounded() const override { return true; }
   Status seek(const std::vector<SourcePosition>&) override { return Status::ok(); }
   std::string name() const override { return "two"; }
   bool partition_idle(int32_t p) const override { return next_[p] == lines_[p].size(); }
