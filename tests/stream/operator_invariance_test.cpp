@@ -180,11 +180,12 @@ std::vector<std::string> run_with_crashes(const std::string& op, size_t batch,
   return sink.lines;
 }
 
-//! The output streams an operator must write on the generated stream (besides the runtime's
-//! dlq, which every run writes).
+//! The output streams an operator must write on the generated stream: the first stream of
+//! its table entry (its primary output) and the runtime's dlq, which every run writes.
 std::vector<std::string> expected_streams(const std::string& op) {
-  if (op == "forecast") return {"forecasts", "dlq"};
-  return {"alerts", "dlq"};
+  const OperatorEntry* entry = find_operator(op);
+  if (entry == nullptr || entry->streams.empty()) return {"dlq"};
+  return {std::string(output_stream_name(entry->streams.front())), "dlq"};
 }
 
 void expect_non_empty(const std::string& op, const std::vector<std::string>& lines) {

@@ -1,18 +1,21 @@
 #pragma once
-// The operators the invariance suite (tests/stream/operator_invariance_test.cpp) runs, one
-// place for the list: a new operator is covered by adding its name here (later: derived from
-// the operator table), and operator_config() enables it alone.
+// The operators the invariance suite (tests/stream/operator_invariance_test.cpp) runs: every
+// entry of the operator table (operators/registry.cpp), so a new operator is covered by its
+// table entry alone; operator_config() enables it alone.
 
 #include <string>
 #include <vector>
 
+#include "operators/registry.h"
 #include "stream/config.h"
 
 namespace sw::testing {
 
-//! Names as in operators.<name> of the configuration.
+//! Names as in operators.<name> of the configuration, in table order.
 inline std::vector<std::string> invariance_operators() {
-  return {"forecast", "low_stock", "anomaly"};
+  std::vector<std::string> out;
+  for (const OperatorEntry& e : operator_table()) out.emplace_back(e.name);
+  return out;
 }
 
 //! A configuration with only `name` enabled (every operator's other settings at defaults).
