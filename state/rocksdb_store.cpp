@@ -1,10 +1,13 @@
 #include "state/rocksdb_store.h"
 
+#include <cstdarg>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 
 #include <rocksdb/cache.h>
 #include <rocksdb/db.h>
+#include <rocksdb/env.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
 #include <rocksdb/write_batch.h>
@@ -41,6 +44,22 @@ bool interrupted_creation(const std::string& dir) {
   }
   return !ec;
 }
+
+// RocksDB's diagnostics go to stderr, warnings and errors only, instead of an info LOG file in
+// the state directory: that file is one more writer on a disk that may be full, and Debian's
+// RocksDB asserts (aborts the process) when its LOG writer is used again after a failed
+// write, which turned a full disk into exit 134 at close instead of a clean exit 1.
+class StderrLogger final : public rocksdb::Logger {
+ public:
+  StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
+  using rocksdb::Logger::Logv;
+  void Logv(const char* format, va_list ap) override {
+    char line[1024];
+    std::vsnprintf(line, sizeof line, format, ap);
+    std::fprintf(stderr, "shelfwatch state (rocksdb): %s\n", line);
+  }
+};
+
 }  // namespace
 
 Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDbOptions& o) {
@@ -49,6 +68,7 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   store->cache_ = rocksdb::NewLRUCache(o.memory_budget_bytes);
   rocksdb::Options options;
   options.max_open_files = 256;
+  options.info_log = std::make_shared<StderrLogger>();
   // Checkpoints are large sorted-on-flush bulk writes and reads happen only at restore, so
   // an append-only vector memtable beats the skiplist; values are small binary structs that
   // compress poorly, so skip snappy on the hot levels.

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
-# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity | poison_timestamp |
+# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity | poison_timestamp | machine_faults |
 #        config; the slow HTTP client check is tests/connectors/metrics_server_test.cpp)
 set -euo pipefail
 bin=$(realpath "$1")
@@ -245,6 +245,92 @@ EOF
     [[ $n == 0 ]] || fail "replay starting $start dead-lettered $n records as future_timestamp"
     [[ -s out2/forecasts.jsonl ]] || fail "replay starting $start produced no forecasts"
   done
+  ;;
+machine_faults)
+  # The probe's machine checks, kept as tests: a full disk, a read-only state directory and a
+  # second process on the same state directory each stop the run with an error naming the
+  # problem, corrupt nothing, and the next start after the fix ends with outputs identical to
+  # a run that never met the fault. Small filesystems are tmpfs mounts (root only).
+  [[ $(id -u) == 0 ]] || { echo "SKIP: tmpfs mounts need root"; exit 77; }
+  mounts=()
+  trap 'for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done; e2e_cleanup' EXIT
+  small_fs() { mkdir -p "$1" && mount -t tmpfs -o "size=$2" tmpfs "$1" && mounts+=("$1"); }
+  same_outputs() {
+    for f in alerts forecasts scores late replenishment price-triggers; do
+      cmp -s "$1/$f.jsonl" "$2/$f.jsonl" || fail "$3: $f.jsonl differs from the reference"
+    done
+    diff <(sed 's/"ingest_time":"[^"]*",//' "$1/dlq.jsonl") \
+      <(sed 's/"ingest_time":"[^"]*",//' "$2/dlq.jsonl") >/dev/null 2>&1 || fail "$3: dlq differs"
+  }
+  "$bin" gen --stores 4 --skus 80 --days 30 --seed 9 --bad-rate 0.001 --out g.jsonl >/dev/null 2>&1
+  head -n 20000 g.jsonl > part1.jsonl
+
+  # Reference: the whole stream in one run, and part 1 then the whole file (same file grown).
+  run --set source.file.path=g.jsonl --set state.dir=ref_st --set sinks.file.dir=ref_out >/dev/null 2>&1
+  mkdir ref2 && cp part1.jsonl ref2/in.jsonl
+  (cd ref2 && exec "$bin" run --quiet --set metrics.listen=off --set source.file.path=in.jsonl \
+    --set state.dir=st --set sinks.file.dir=out --set source.file.follow=true >/dev/null 2>&1) &
+  ref2=$!
+  wait_for 60 test -s ref2/st/CURRENT
+  sleep 3
+  kill -TERM $ref2 && wait $ref2 || fail "reference follow run did not stop cleanly"
+  tail -n +20001 g.jsonl >> ref2/in.jsonl
+  (cd ref2 && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+    >/dev/null 2>&1) || fail "reference resume failed"
+
+  # 1. Disk full: state and outputs on a 2 MB filesystem.
+  small_fs full 2m
+  set +e
+  run --set source.file.path=g.jsonl --set state.dir=full/st --set sinks.file.dir=full/out \
+    >/dev/null 2>full.err
+  rc=$?
+  set -e
+  [[ $rc == 1 ]] || fail "disk full: exit $rc, want 1 ($(tail -2 full.err))"
+  grep -qi "space" full.err || fail "disk full: the error does not say so: $(tail -2 full.err)"
+  mount -o remount,size=400m full
+  run --set source.file.path=g.jsonl --set state.dir=full/st --set sinks.file.dir=full/out \
+    >/dev/null 2>&1 || fail "disk full: the run after the fix failed"
+  same_outputs full/out ref_out "disk full"
+
+  # 2. Read-only state directory: part 1 processed, then the filesystem turns read-only.
+  small_fs ro 400m
+  cp part1.jsonl ro/in.jsonl
+  (cd ro && exec "$bin" run --quiet --set metrics.listen=off --set source.file.path=in.jsonl \
+    --set state.dir=st --set sinks.file.dir=out --set source.file.follow=true >/dev/null 2>&1) &
+  a=$!
+  wait_for 60 test -s ro/st/CURRENT
+  sleep 3
+  kill -TERM $a && wait $a || fail "read-only: the first run did not stop cleanly"
+  tail -n +20001 g.jsonl >> ro/in.jsonl
+  mount -o remount,ro ro
+  set +e
+  (cd ro && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+    >/dev/null 2>../ro.err)
+  rc=$?
+  set -e
+  [[ $rc != 0 ]] || fail "read-only: the run succeeded on a read-only state directory"
+  grep -qi "read-only" ro.err || fail "read-only: the error does not say so: $(cat ro.err)"
+  mount -o remount,rw ro
+  (cd ro && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+    >/dev/null 2>&1) || fail "read-only: the run after the fix failed"
+  # The input grew at the same point as the reference's, so the outputs must match it.
+  same_outputs ro/out ref2/out "read-only"
+
+  # 3. A second process on the same state directory is refused; the first is unharmed.
+  "$bin" run --quiet --set metrics.listen=off --set source.file.path=g.jsonl \
+    --set state.dir=two_st --set sinks.file.dir=two_out --set source.file.follow=true \
+    >/dev/null 2>&1 &
+  a=$!
+  wait_for 60 test -s two_st/CURRENT
+  set +e
+  run --set source.file.path=g.jsonl --set state.dir=two_st --set sinks.file.dir=two_out2 \
+    >/dev/null 2>two.err
+  rc=$?
+  set -e
+  [[ $rc != 0 ]] || fail "second process: it ran on a state directory in use"
+  grep -qi "lock" two.err || fail "second process: the error does not name the lock: $(cat two.err)"
+  kill -0 $a || fail "second process: the first process died"
+  kill -TERM $a && wait $a || fail "second process: the first did not stop cleanly"
   ;;
 *)
   fail "unknown part"
