@@ -184,6 +184,7 @@ std::vector<std::string> run_with_crashes(const std::string& op, size_t batch,
 //! dlq, which every run writes).
 std::vector<std::string> expected_streams(const std::string& op) {
   if (op == "forecast") return {"forecasts", "dlq"};
+  if (op == "price") return {"price-triggers", "dlq"};
   return {"alerts", "dlq"};
 }
 

@@ -12,7 +12,7 @@ namespace sw::testing {
 
 //! Names as in operators.<name> of the configuration.
 inline std::vector<std::string> invariance_operators() {
-  return {"forecast", "low_stock", "anomaly"};
+  return {"forecast", "low_stock", "anomaly", "price"};
 }
 
 //! A configuration with only `name` enabled (every operator's other settings at defaults).
