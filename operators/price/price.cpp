@@ -25,6 +25,7 @@ constexpr int64_t kDayMs = 86'400'000;
 constexpr int kMaxGapDays = 28;      // zero-demand days folded in when a key was quiet
 constexpr double kDiffuseVar = 100;  // prior variance of the RLS coefficients
 constexpr int kMinObservations = 3;  // an estimator with fewer gives no estimate
+constexpr int kSpellDays = 7;        // longest price spell folded into one observation
 
 bool positive(double v) {
   return std::isfinite(v) && v > 0;
@@ -239,20 +240,39 @@ void PriceOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
 
 void PriceOperator::observe_day(KeyState& s, double units, double p) {
   if (!positive(p)) return;
-  const double y_raw = std::log(units + 0.5);
-  const double x_raw = std::log(p);
-  const double alpha = settings_.reference_alpha;
+  const double lp = std::log(p);
+  // Days join a price spell: consecutive days at one price (within 0.5%), at most
+  // kSpellDays long. A spell's total units are far less noisy in logs than one day's
+  // (ln of small Poisson counts flattens the response toward zero).
+  if (s.spell_days > 0 && std::fabs(lp - s.spell_first_log_price) > 0.005) close_spell(s);
+  if (s.spell_days == 0) s.spell_first_log_price = lp;
+  s.spell_units += units;
+  s.spell_log_price += lp;
+  ++s.spell_days;
+  if (s.spell_days >= kSpellDays) close_spell(s);
+}
+
+void PriceOperator::close_spell(KeyState& s) {
+  const double days = s.spell_days;
+  const double y_raw = std::log((s.spell_units + 0.5) / days);  // log units/day
+  const double x_raw = s.spell_log_price / days;                // log of the geometric mean
+  const double units = s.spell_units;
+  s.spell_units = 0;
+  s.spell_log_price = 0;
+  s.spell_days = 0;
+  const double alpha = 1 - std::pow(1 - settings_.reference_alpha, days);
   if (!std::isfinite(s.log_level)) {
     s.log_level = y_raw;
     s.log_ref_price = x_raw;
-    s.demand_ewma = units;
+    s.demand_ewma = units / days;
     return;
   }
   const double x = x_raw - s.log_ref_price;
   const double y = y_raw - s.log_level;
-  // Slow movers' log counts are mostly noise: weight by the expected count, at most 1.
-  const double w = std::clamp(s.demand_ewma, 0.1, 1.0);
-  const double lambda = settings_.lambda;
+  // Var(ln U) ≈ 1/E[U]: weight by the spell's expected units, capped so that fast movers'
+  // other noise (seasonality, promotions) does not pass for precision.
+  const double w = std::clamp(days * s.demand_ewma / 10, 0.05, 1.0);
+  const double lambda = std::pow(settings_.lambda, days);
   s.rls.update(x, y, w, lambda);
   cap(s.rls);
   price::SkuState& sku = skus_[s.sku];
@@ -273,7 +293,7 @@ void PriceOperator::observe_day(KeyState& s, double units, double p) {
   }
   s.log_level += alpha * (y_raw - s.log_level);
   s.log_ref_price += alpha * (x_raw - s.log_ref_price);
-  s.demand_ewma += alpha * (units - s.demand_ewma);
+  s.demand_ewma += alpha * (units / days - s.demand_ewma);
 }
 
 void PriceOperator::roll_to(KeyId key, KeyState& s, int32_t day, OperatorContext& ctx) {
@@ -284,14 +304,28 @@ void PriceOperator::roll_to(KeyId key, KeyState& s, int32_t day, OperatorContext
     StockPosition pos;
     if (inv->position(key, pos)) stock = pos.on_hand;
   }
-  // Censored days (nothing on the shelf) say nothing about the price response.
+  // Censored days (nothing on the shelf) say nothing about the price response; promotion
+  // days are left out too: their display and advertising lift is not a price effect.
+  const KeyIndex& keys = ctx.keys();
+  auto on_promo = [&](int32_t d) {
+    const int64_t noon =
+        ctx.calendar().day_start_ms(keys.store_id(key), keys.store(key), d) + 12 * 3'600'000LL;
+    auto in = [&](int64_t a, int64_t b) { return b > a && noon >= a && noon < b; };
+    return in(s.promo_start_ms, s.promo_end_ms) || in(sku.promo_start_ms, sku.promo_end_ms);
+  };
   if (stock > 0) {
     const double p = s.today_units > 0 ? s.today_revenue / s.today_units
                                        : (positive(shelf) ? shelf : s.last_sale_price);
-    observe_day(s, s.today_units, p);
+    if (on_promo(s.day)) {
+      if (s.spell_days > 0) close_spell(s);
+    } else {
+      observe_day(s, s.today_units, p);
+    }
     const double quiet_p = positive(shelf) ? shelf : s.last_sale_price;
     const int gap = std::min(kMaxGapDays, day - s.day - 1);
-    for (int i = 0; i < gap; ++i) observe_day(s, 0, quiet_p);
+    for (int i = 0; i < gap; ++i) {
+      if (!on_promo(s.day + 1 + i)) observe_day(s, 0, quiet_p);
+    }
   }
   s.history_days += day - s.day;
   s.day = day;

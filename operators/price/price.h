@@ -83,6 +83,7 @@ class PriceOperator : public Operator {
   void mark_dirty(KeyId key);
   void roll_to(KeyId key, price::KeyState& s, int32_t day, OperatorContext& ctx);
   void observe_day(price::KeyState& s, double units, double price);
+  void close_spell(price::KeyState& s);
   void evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorContext& ctx, bool competitor_only);
   Decision decide(int reason, const PriceFacts& f, bool currently_open) const;
   void resolve_all(KeyId key, int64_t ts_ms, std::string_view why, OperatorContext& ctx);

@@ -66,8 +66,10 @@ void encode_key(const KeyState& s, std::string& out) {
   w.put(kRecordVersion);
   w.put(s.day);
   w.put(s.history_days);
+  w.put(s.spell_days);
   for (double v : {s.today_units, s.today_revenue, s.demand_ewma, s.log_level, s.log_ref_price,
-                   s.price, s.last_sale_price, s.cost, s.min_price, s.max_price, s.map_price}) {
+                   s.spell_units, s.spell_log_price, s.spell_first_log_price, s.price,
+                   s.last_sale_price, s.cost, s.min_price, s.max_price, s.map_price}) {
     w.put(v);
   }
   w.put(s.last_change_ms);
@@ -86,10 +88,11 @@ bool decode_key(std::string_view in, KeyState& s) {
   ByteReader rd(in);
   uint8_t version = 0;
   if (!rd.get(version) || version != kRecordVersion) return false;
-  if (!rd.get(s.day) || !rd.get(s.history_days)) return false;
+  if (!rd.get(s.day) || !rd.get(s.history_days) || !rd.get(s.spell_days)) return false;
   for (double* v :
-       {&s.today_units, &s.today_revenue, &s.demand_ewma, &s.log_level, &s.log_ref_price, &s.price,
-        &s.last_sale_price, &s.cost, &s.min_price, &s.max_price, &s.map_price}) {
+       {&s.today_units, &s.today_revenue, &s.demand_ewma, &s.log_level, &s.log_ref_price,
+        &s.spell_units, &s.spell_log_price, &s.spell_first_log_price, &s.price, &s.last_sale_price,
+        &s.cost, &s.min_price, &s.max_price, &s.map_price}) {
     if (!rd.get(*v)) return false;
   }
   if (!rd.get(s.last_change_ms) || !rd.get(s.promo_start_ms) || !rd.get(s.promo_end_ms)) {

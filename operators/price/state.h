@@ -65,7 +65,9 @@ struct KeyState {
   double demand_ewma = kNaN;    // EWMA of units per day (the demand fallback without a forecast)
   double log_level = kNaN;      // EWMA of ln(units + 0.5) per day: the regression baseline
   double log_ref_price = kNaN;  // EWMA of ln(price) with the same weight: the reference price
-  double price = kNaN;          // store-specific regular price (NaN: the SKU's)
+  double spell_units = 0, spell_log_price = 0, spell_first_log_price = 0;  // open price spell
+  int32_t spell_days = 0;
+  double price = kNaN;  // store-specific regular price (NaN: the SKU's)
   double last_sale_price = kNaN;
   double cost = kNaN, min_price = kNaN, max_price = kNaN, map_price = kNaN;  // store overrides
   int64_t last_change_ms = kNever;               // last store-specific price change
