@@ -75,7 +75,8 @@ PriceOperator::PriceOperator(Settings settings) : settings_(std::move(settings))
   for (int r = 0; r < price::kReasonCount; ++r) {
     for (int a = 0; a < price::kApprovalCount; ++a) {
       fired_[static_cast<size_t>(r)][static_cast<size_t>(a)] = &probe_.counter(
-          "price_triggers_total", "Price triggers fired, by reason and approval class",
+          "price_trigger_firings_total",
+          "Price trigger episodes opened (status firing), by reason and approval class",
           {{"reason", std::string(price::reason_name(r))},
            {"approval", std::string(price::approval_name(a))}});
     }
@@ -551,7 +552,7 @@ void PriceOperator::evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorCon
         t.clear_day = day;
         mark_dirty(key);
         if (t.clear_count >= settings_.resolve_after_days) {
-          emit(key, r, "resolved", price::kAuto, t.since_ms, now_ms, nullptr, nullptr, nullptr,
+          emit(key, r, "resolved", t.approval, t.since_ms, now_ms, nullptr, nullptr, nullptr,
                "condition cleared", nullptr, ctx);
           t = price::TriggerState{};
         }
@@ -600,6 +601,7 @@ void PriceOperator::evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorCon
       if (why.empty()) why.push_back("small change inside every limit, confident estimate");
     }
     t.since_ms = now_ms;
+    t.approval = static_cast<uint8_t>(approval);
     t.clear_count = 0;
     t.clear_day = day;
     mark_dirty(key);
@@ -654,8 +656,8 @@ void PriceOperator::resolve_all(KeyId key, int64_t ts_ms, std::string_view why,
   for (int r = 0; r < price::kReasonCount; ++r) {
     price::TriggerState& t = s.triggers[static_cast<size_t>(r)];
     if (!t.open()) continue;
-    emit(key, r, "resolved", price::kAuto, t.since_ms, ts_ms, nullptr, nullptr, nullptr, why,
-         nullptr, ctx);
+    emit(key, r, "resolved", t.approval, t.since_ms, ts_ms, nullptr, nullptr, nullptr, why, nullptr,
+         ctx);
     t = price::TriggerState{};
     mark_dirty(key);
   }

@@ -80,6 +80,7 @@ void encode_key(const KeyState& s, std::string& out) {
     w.put(t.since_ms);
     w.put(t.clear_count);
     w.put(t.clear_day);
+    w.put(t.approval);
   }
   put_competitors(w, s.competitors);
 }
@@ -100,7 +101,10 @@ bool decode_key(std::string_view in, KeyState& s) {
   }
   if (!get_rls(rd, s.rls)) return false;
   for (TriggerState& t : s.triggers) {
-    if (!rd.get(t.since_ms) || !rd.get(t.clear_count) || !rd.get(t.clear_day)) return false;
+    if (!rd.get(t.since_ms) || !rd.get(t.clear_count) || !rd.get(t.clear_day) ||
+        !rd.get(t.approval)) {
+      return false;
+    }
   }
   return get_competitors(rd, s.competitors) && rd.empty();
 }

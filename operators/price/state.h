@@ -53,6 +53,7 @@ struct TriggerState {
   int64_t since_ms = kNever;  // open episode start (kNever: none); the id derives from it
   uint8_t clear_count = 0;    // consecutive daily evaluations with the condition false
   int32_t clear_day = 0;      // local day of the last counted clear evaluation
+  uint8_t approval = 0;       // the episode's approval class (its resolution repeats it)
   bool open() const { return since_ms != kNever; }
 };
 

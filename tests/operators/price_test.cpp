@@ -656,7 +656,7 @@ TEST(PriceOperatorTest, ProbeCountsByReasonAndApproval) {
   h.send(competitor(at(39, 14), "K1", "C1", 3.99));
   uint64_t review = 0, total = 0;
   h.op.probe()->for_each([&](const Probe::Metric& m) {
-    EXPECT_EQ(m.name, "price_triggers_total");
+    EXPECT_EQ(m.name, "price_trigger_firings_total");
     total += m.counter.value();
     if (m.labels == Probe::Labels{{"reason", "competitor_undercut"}, {"approval", "review"}}) {
       review = m.counter.value();
