@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include <absl/strings/string_view.h>
 
@@ -781,11 +782,30 @@ void PriceOperator::snapshot(StateBatch& batch, const KeyIndex&) {
     batch.put(price::kSkuNs, skus_[si].name, v);
     skus_[si].dirty = false;
   }
+  // Keys are stored in blocks of kKeysPerBlock consecutive ids (one RocksDB entry each: a
+  // checkpoint's cost is dominated by its entry count); a dirty key rewrites its block.
+  // Block value: per present key, u8 offset in the block, u32 length, the key record.
+  std::sort(dirty_keys_.begin(), dirty_keys_.end());
+  uint32_t last_block = UINT32_MAX;
   for (KeyId k : dirty_keys_) {
-    v.clear();
-    price::encode_key(keys_[k], v);
-    batch.put(price::kKeyNs, be32_key(k), v);
     keys_[k].dirty = false;
+    const uint32_t block = k / price::kKeysPerBlock;
+    if (block == last_block) continue;
+    last_block = block;
+    v.clear();
+    const KeyId first = block * price::kKeysPerBlock;
+    const KeyId end =
+        std::min<KeyId>(first + price::kKeysPerBlock, static_cast<KeyId>(keys_.size()));
+    for (KeyId id = first; id < end; ++id) {
+      if (state(id) == nullptr) continue;
+      v.push_back(static_cast<char>(id - first));
+      const size_t at = v.size();
+      v.append(4, '\0');
+      price::encode_key(keys_[id], v);
+      const uint32_t len = static_cast<uint32_t>(v.size() - at - 4);
+      std::memcpy(v.data() + at, &len, 4);
+    }
+    batch.put(price::kKeyNs, be32_key(block), v);
   }
   dirty_categories_.clear();
   dirty_skus_.clear();
@@ -830,19 +850,35 @@ Status PriceOperator::restore(const StateStore& store, OperatorContext& ctx) {
   const KeyIndex& keys = ctx.keys();
   SW_RETURN_IF_ERROR(
       store.scan_prefix(price::kKeyNs, "", [&](std::string_view k, std::string_view v) {
-        const KeyId id = from_be32(k);
-        if (k.size() != 4 || id >= keys.size()) {
-          bad =
-              Status::corruption("op/price/keys: record for unknown key id " + std::to_string(id));
+        const uint32_t block = from_be32(k);
+        if (k.size() != 4) {
+          bad = Status::corruption("op/price/keys: bad block key");
           return false;
         }
-        if (id >= keys_.size()) keys_.resize(static_cast<size_t>(id) + 1);
-        KeyState& s = keys_[id];
-        if (!price::decode_key(v, s)) {
-          bad = Status::corruption("op/price/keys: bad record for key " + keys.key_string(id));
-          return false;
+        for (size_t pos = 0; pos < v.size();) {
+          uint32_t len = 0;
+          if (v.size() - pos < 5) {
+            bad = Status::corruption("op/price/keys: truncated block " + std::to_string(block));
+            return false;
+          }
+          const KeyId id = block * price::kKeysPerBlock + static_cast<uint8_t>(v[pos]);
+          std::memcpy(&len, v.data() + pos + 1, 4);
+          pos += 5;
+          if (id >= keys.size() || len > v.size() - pos) {
+            bad = Status::corruption("op/price/keys: bad record for key id " + std::to_string(id));
+            return false;
+          }
+          if (id >= keys_.size()) keys_.resize(static_cast<size_t>(id) + 1);
+          KeyState& s = keys_[id];
+          if (!price::decode_key(v.substr(pos, len), s)) {
+            bad = Status::corruption("op/price/keys: bad record for key " + keys.key_string(id));
+            return false;
+          }
+          pos += len;
+          s.sku = sku_index(keys.sku(id));
+          // A record without estimator updates carries no RLS state: the fresh prior.
+          if (s.rls.count == 0) s.rls = fresh_rls(settings_.prior_elasticity);
         }
-        s.sku = sku_index(keys.sku(id));
         return true;
       }));
   SW_RETURN_IF_ERROR(bad);

@@ -2,7 +2,8 @@
 // price operator state (operators/price/price.h): per (store, sku) key, per SKU and per
 // category, and their versioned byte codecs. Records (little-endian, first byte the record
 // version, docs/price.md "State"):
-//   op/price/keys        be32 KeyId  -> encode_key()
+//   op/price/keys        be32 block  -> per key of the block's kKeysPerBlock ids that exists:
+//                                       u8 offset, u32 length, encode_key()
 //   op/price/skus        sku name    -> encode_sku()
 //   op/price/categories  name        -> encode_category()
 // A record of an unknown version fails restore with a state-version error.
@@ -24,6 +25,7 @@ inline constexpr std::string_view kKeyNs = "op/price/keys";
 inline constexpr std::string_view kSkuNs = "op/price/skus";
 inline constexpr std::string_view kCategoryNs = "op/price/categories";
 inline constexpr uint8_t kRecordVersion = 1;
+inline constexpr uint32_t kKeysPerBlock = 64;
 
 inline constexpr double kNaN = std::numeric_limits<double>::quiet_NaN();
 inline constexpr int64_t kNever = std::numeric_limits<int64_t>::min();
