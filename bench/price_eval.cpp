@@ -12,6 +12,8 @@
 // Output: a table on stderr, one JSON line per checkpoint on stdout.
 //
 // usage: price_eval [--stores N] [--skus N] [--days N] [--seed N] [--price-change-rate R]
+//                   [--inventory-view 0|1]  (1: on hand tracked from the events, as low_stock's
+//                   view will; stock-out days are then left out of the estimate)
 
 #include <algorithm>
 #include <cmath>
@@ -54,6 +56,54 @@ std::string json_field(const std::string& line, const std::string& key) {
   size_t e = line.find_first_of(",}", p);
   return line.substr(p, e - p);
 }
+
+// On hand per key from inventory, sale and return events: what the inventory view (published
+// by low_stock) gives the price operator in a full pipeline, so stock-out days are censored.
+class OnHand final : public sw::InventoryView {
+ public:
+  bool position(sw::KeyId key, sw::StockPosition& out) const override {
+    if (key >= known_.size() || !known_[key]) return false;
+    out = sw::StockPosition{};
+    out.on_hand = std::max(0.0, on_hand_[key]);
+    return true;
+  }
+  void lots(sw::KeyId, std::vector<sw::StockLot>&) const override {}
+  void apply(const sw::Event& e, sw::KeyId key) {
+    if (key == sw::kNoKey) return;
+    if (key >= on_hand_.size()) {
+      on_hand_.resize(key + 1, 0);
+      known_.resize(key + 1, false);
+    }
+    double& h = on_hand_[key];
+    switch (e.type) {
+      case sw::EventType::kSale:
+        h -= e.qty;
+        break;
+      case sw::EventType::kReturn:
+        if (e.restock) h += e.qty;
+        break;
+      case sw::EventType::kInventory:
+        known_[key] = true;
+        switch (e.inventory_kind) {
+          case sw::InventoryKind::kSnapshot:
+            h = e.qty;
+            break;
+          case sw::InventoryKind::kTransferOut:
+            h -= e.qty;
+            break;
+          default:
+            h += e.qty;
+        }
+        break;
+      default:
+        break;
+    }
+  }
+
+ private:
+  std::vector<double> on_hand_;
+  std::vector<bool> known_;
+};
 
 }  // namespace
 
@@ -101,6 +151,9 @@ int main(int argc, char** argv) {
     }
   });
   sw::PriceOperator op(sw::Config::from_yaml("{}"));
+  OnHand stock;
+  const bool with_stock = arg(argc, argv, "--inventory-view", 1) != 0;
+  if (with_stock) ctx.mutable_views().inventory = &stock;
   const uint32_t subs = op.subscriptions();
   sw::Decoder decoder;
   sw::Event ev;
@@ -135,11 +188,21 @@ int main(int argc, char** argv) {
         sku_bias.push_back(f.sku_combined.value - t->second);
         if (std::fabs(f.sku_combined.value - t->second) <= 1.6448536 * se) ++sku_in;
         cat_est[f.category] = f.category_combined;
+        if (std::getenv("PRICE_EVAL_VERBOSE") && sku_done.size() < 4) {
+          std::fprintf(stderr, "    sku %s: own %.2f se %.3f; category own %.2f se %.3f; key obs %u\n",
+                       sku.c_str(), f.sku_estimate.value, std::sqrt(f.sku_estimate.var),
+                       f.category_estimate.value, std::sqrt(f.category_estimate.var),
+                       f.key_observations);
+        }
       }
     }
     for (const auto& [c, e] : cat_est) {
       auto t = cat_truth.find(c);
       if (t != cat_truth.end()) cat_err.push_back(std::fabs(e.value - t->second));
+      if (t != cat_truth.end() && std::getenv("PRICE_EVAL_VERBOSE")) {
+        std::fprintf(stderr, "    category %-14s true %.2f estimate %.2f se %.2f\n", c.c_str(),
+                     t->second, e.value, std::sqrt(e.var));
+      }
     }
     // Reference: the prior alone (what the estimates start from).
     std::vector<double> prior_err;
@@ -187,6 +250,7 @@ int main(int argc, char** argv) {
     sw::KeyId key = sw::kNoKey;
     if (sw::keyed_event(ev)) key = ctx.key(ev.store, ev.sku);
     op.on_event(ev, key, ctx);
+    stock.apply(ev, key);
   }
   while (next_cp < checkpoints.size()) report(checkpoints[next_cp++]);
   return 0;

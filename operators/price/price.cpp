@@ -186,15 +186,24 @@ KeyState& PriceOperator::touch(KeyId key, std::string_view sku, int64_t ts_ms,
   return s;
 }
 
-void PriceOperator::fill_estimates(const KeyState& s, PriceFacts& f) const {
+void PriceOperator::fill_estimates(const KeyState& s, const KeyIndex& keys, PriceFacts& f) const {
   const price::SkuState& sku = skus_[s.sku];
   f.key_observations = s.rls.count;
-  // Category shrunk to the prior, SKU to the category, key to the SKU.
+  // Category shrunk to the prior, SKU to the category, key to the SKU. The stores of a SKU
+  // share its price changes and chain-wide demand shocks, so their observations are not
+  // independent: the pooled variances are scaled by a design effect of the store count
+  // (full correlation; the conservative end).
+  const double deff = std::max<double>(1, std::sqrt(static_cast<double>(keys.store_count())));
+  auto pooled = [&](const price::Rls& r) {
+    Estimate e = own(r);
+    e.var *= deff;
+    return e;
+  };
   const Estimate prior{settings_.prior_elasticity, settings_.prior_sd * settings_.prior_sd};
   f.category_estimate =
-      sku.category_id != UINT32_MAX ? own(categories_[sku.category_id].rls) : Estimate{0, 0};
+      sku.category_id != UINT32_MAX ? pooled(categories_[sku.category_id].rls) : Estimate{0, 0};
   f.category_combined = price::shrink(f.category_estimate, prior, 0);
-  f.sku_estimate = own(sku.rls);
+  f.sku_estimate = pooled(sku.rls);
   f.sku_combined = price::shrink(f.sku_estimate, f.category_combined, settings_.sku_spread);
   f.key_estimate = own(s.rls);
   f.elasticity = price::shrink(f.key_estimate, f.sku_combined, settings_.key_spread);
@@ -240,21 +249,21 @@ void PriceOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
   mark_dirty(key);
 }
 
-void PriceOperator::observe_day(KeyState& s, double units, double p) {
+void PriceOperator::observe_day(KeyState& s, int32_t day, double units, double p) {
   if (!positive(p)) return;
   const double lp = std::log(p);
   // Days join a price spell: consecutive days at one price (within 0.5%), at most
   // kSpellDays long. A spell's total units are far less noisy in logs than one day's
   // (ln of small Poisson counts flattens the response toward zero).
-  if (s.spell_days > 0 && std::fabs(lp - s.spell_first_log_price) > 0.005) close_spell(s);
+  if (s.spell_days > 0 && std::fabs(lp - s.spell_first_log_price) > 0.005) close_spell(s, day - 1);
   if (s.spell_days == 0) s.spell_first_log_price = lp;
   s.spell_units += units;
   s.spell_log_price += lp;
   ++s.spell_days;
-  if (s.spell_days >= kSpellDays) close_spell(s);
+  if (s.spell_days >= kSpellDays) close_spell(s, day);
 }
 
-void PriceOperator::close_spell(KeyState& s) {
+void PriceOperator::close_spell(KeyState& s, int32_t day) {
   const double days = s.spell_days;
   const double y_raw = std::log((s.spell_units + 0.5) / days);  // log units/day
   const double x_raw = s.spell_log_price / days;                // log of the geometric mean
@@ -273,12 +282,24 @@ void PriceOperator::close_spell(KeyState& s) {
   const double y = y_raw - s.log_level;
   // Var(ln U) ≈ 1/E[U]: weight by the spell's expected units, capped so that fast movers'
   // other noise (seasonality, promotions) does not pass for precision.
-  const double w = std::clamp(days * s.demand_ewma / 10, 0.05, 1.0);
+  const double w = std::clamp(days * s.demand_ewma / 30, 0.01, 1.0);
+  // Forgetting follows time: a key's estimator forgets over the spell's days; a pooled
+  // (SKU, category) estimator over the days since its newest observation, not per
+  // observation (hundreds of keys report the same days).
   const double lambda = std::pow(settings_.lambda, days);
   s.rls.update(x, y, w, lambda);
   cap(s.rls);
+  auto pooled_lambda = [&](int32_t& last_day) {
+    if (last_day == KeyState::kNoDay || day <= last_day) {
+      if (last_day == KeyState::kNoDay) last_day = day;
+      return 1.0;
+    }
+    const double l = std::pow(settings_.lambda, day - last_day);
+    last_day = day;
+    return l;
+  };
   price::SkuState& sku = skus_[s.sku];
-  sku.rls.update(x, y, w, lambda);
+  sku.rls.update(x, y, w, pooled_lambda(sku.last_obs_day));
   cap(sku.rls);
   if (!sku.dirty) {
     sku.dirty = true;
@@ -286,7 +307,7 @@ void PriceOperator::close_spell(KeyState& s) {
   }
   if (sku.category_id != UINT32_MAX) {
     price::CategoryState& c = categories_[sku.category_id];
-    c.rls.update(x, y, w, lambda);
+    c.rls.update(x, y, w, pooled_lambda(c.last_obs_day));
     cap(c.rls);
     if (!c.dirty) {
       c.dirty = true;
@@ -319,14 +340,14 @@ void PriceOperator::roll_to(KeyId key, KeyState& s, int32_t day, OperatorContext
     const double p = s.today_units > 0 ? s.today_revenue / s.today_units
                                        : (positive(shelf) ? shelf : s.last_sale_price);
     if (on_promo(s.day)) {
-      if (s.spell_days > 0) close_spell(s);
+      if (s.spell_days > 0) close_spell(s, s.day - 1);
     } else {
-      observe_day(s, s.today_units, p);
+      observe_day(s, s.day, s.today_units, p);
     }
     const double quiet_p = positive(shelf) ? shelf : s.last_sale_price;
     const int gap = std::min(kMaxGapDays, day - s.day - 1);
     for (int i = 0; i < gap; ++i) {
-      if (!on_promo(s.day + 1 + i)) observe_day(s, 0, quiet_p);
+      if (!on_promo(s.day + 1 + i)) observe_day(s, s.day + 1 + i, 0, quiet_p);
     }
   }
   s.history_days += day - s.day;
@@ -346,7 +367,7 @@ bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
   f.cost = positive(s.cost) ? s.cost : positive(sku.cost) ? sku.cost : kNaN;
   f.category = sku.category;
   f.history_days = s.history_days;
-  fill_estimates(s, f);
+  fill_estimates(s, ctx.keys(), f);
   // Stock.
   const OperatorViews& views = ctx.views();
   if (views.inventory != nullptr && views.inventory->position(key, f.stock)) {
@@ -475,13 +496,17 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
       break;
     }
     case price::kStockoutRisk: {
+      // Stock = on hand + on order (an open order arrives within the lead time at the latest);
+      // with nothing on hand the low_stock operator's stockout alert has the key.
       if (!f.stock_known || !(f.stock.on_hand > 0) || !(f.lead_time_demand > 0)) return d;
-      const double stock = open ? 0.9 * f.stock.on_hand : f.stock.on_hand;
+      const double available = f.stock.on_hand + std::max(0.0, f.stock.on_order);
+      const double stock = open ? 0.9 * available : available;
       d.condition = f.lead_time_demand > stock;
       d.direction = +1;
-      d.target = price_for_rate(f.stock.on_hand / std::max(f.lead_time_days, 0.01));
-      std::snprintf(buf, sizeof buf, "demand over the %.1f-day lead time %.1f exceeds %.0f on hand",
-                    f.lead_time_days, f.lead_time_demand, f.stock.on_hand);
+      d.target = price_for_rate(available / std::max(f.lead_time_days, 0.01));
+      std::snprintf(buf, sizeof buf,
+                    "demand over the %.1f-day lead time %.1f exceeds %.0f on hand + %.0f on order",
+                    f.lead_time_days, f.lead_time_demand, f.stock.on_hand, f.stock.on_order);
       break;
     }
     case price::kElasticityOpportunity: {
@@ -907,7 +932,7 @@ std::string PriceOperator::describe(KeyId key, const KeyIndex& keys) const {
   f.price = positive(s.price) ? s.price : positive(sku.price) ? sku.price : s.last_sale_price;
   f.cost = positive(s.cost) ? s.cost : sku.cost;
   f.category = sku.category;
-  fill_estimates(s, f);
+  fill_estimates(s, keys, f);
   f.demand_per_day = std::isfinite(s.demand_ewma) ? s.demand_ewma : 0;
   return price::render_describe(s, &f, keys.store(key), keys.sku(key));
 }

@@ -77,13 +77,13 @@ class PriceOperator : public Operator {
 
   price::KeyState& touch(KeyId key, std::string_view sku, int64_t ts_ms,
                          const OperatorContext& ctx);
-  void fill_estimates(const price::KeyState& s, PriceFacts& f) const;
+  void fill_estimates(const price::KeyState& s, const KeyIndex& keys, PriceFacts& f) const;
   uint32_t sku_index(std::string_view sku);
   uint32_t category_index(const std::string& category);
   void mark_dirty(KeyId key);
   void roll_to(KeyId key, price::KeyState& s, int32_t day, OperatorContext& ctx);
-  void observe_day(price::KeyState& s, double units, double price);
-  void close_spell(price::KeyState& s);
+  void observe_day(price::KeyState& s, int32_t day, double units, double price);
+  void close_spell(price::KeyState& s, int32_t day);
   void evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorContext& ctx, bool competitor_only);
   Decision decide(int reason, const PriceFacts& f, bool currently_open) const;
   void resolve_all(KeyId key, int64_t ts_ms, std::string_view why, OperatorContext& ctx);

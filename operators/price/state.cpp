@@ -169,6 +169,7 @@ void encode_sku(const SkuState& s, std::string& out) {
   w.put(s.last_change_ms);
   w.put(s.promo_start_ms);
   w.put(s.promo_end_ms);
+  w.put(s.last_obs_day);
   put_rls(w, s.rls);
   put_competitors(w, s.competitors);
 }
@@ -183,7 +184,7 @@ bool decode_sku(std::string_view in, SkuState& s) {
     if (!rd.get(*v)) return false;
   }
   if (!rd.get(s.perishable) || !rd.get(s.last_change_ms) || !rd.get(s.promo_start_ms) ||
-      !rd.get(s.promo_end_ms)) {
+      !rd.get(s.promo_end_ms) || !rd.get(s.last_obs_day)) {
     return false;
   }
   return get_rls(rd, s.rls) && get_competitors(rd, s.competitors) && rd.empty();
@@ -193,6 +194,7 @@ void encode_category(const CategoryState& s, std::string& out) {
   ByteWriter w(out);
   w.put(kRecordVersion);
   w.put_string(s.name);
+  w.put(s.last_obs_day);
   put_rls(w, s.rls);
 }
 
@@ -200,7 +202,7 @@ bool decode_category(std::string_view in, CategoryState& s) {
   ByteReader rd(in);
   uint8_t version = 0;
   if (!rd.get(version) || version != kRecordVersion) return false;
-  return rd.get_string(s.name) && get_rls(rd, s.rls) && rd.empty();
+  return rd.get_string(s.name) && rd.get(s.last_obs_day) && get_rls(rd, s.rls) && rd.empty();
 }
 
 }  // namespace sw::price

@@ -88,7 +88,8 @@ struct SkuState {
   double shelf_life_days = kNaN;
   int8_t perishable = -1;
   int64_t last_change_ms = kNever;
-  int64_t promo_start_ms = 0, promo_end_ms = 0;  // chain-wide promotion window
+  int64_t promo_start_ms = 0, promo_end_ms = 0;                // chain-wide promotion window
+  int32_t last_obs_day = std::numeric_limits<int32_t>::min();  // newest day folded into rls
   Rls rls;
   std::vector<CompetitorPrice> competitors;  // chain-wide competitor prices
   bool dirty = false;
@@ -96,6 +97,7 @@ struct SkuState {
 
 struct CategoryState {
   std::string name;
+  int32_t last_obs_day = std::numeric_limits<int32_t>::min();  // newest day folded into rls
   Rls rls;
   bool dirty = false;
 };
