@@ -52,6 +52,12 @@ std::string_view guardrail_name(uint32_t bit) {
   }
 }
 
+std::string ending_name(const Limits& l) {
+  if (l.ending_cents < 0) return "none";
+  if (l.ending_modulus == 10) return ".x" + std::to_string(l.ending_cents % 10);
+  return "." + std::to_string(100 + l.ending_cents % 100).substr(1);
+}
+
 Window window(const Limits& l) {
   Window w;
   // Hard floor and ceiling first: they conflict independently of the current price.
@@ -146,16 +152,17 @@ Proposal propose(double target, const Limits& l) {
   if (l.ending_cents < 0) {
     c = std::clamp<int64_t>(std::llround(tc), lo_ok, hi_c);
   } else {
-    const int64_t e = l.ending_cents % 100;
-    const int64_t first = lo_ok + ((e - lo_ok) % 100 + 100) % 100;  // first price ≥ lo with ending
+    const int64_t m = l.ending_modulus == 10 ? 10 : 100;
+    const int64_t e = l.ending_cents % m;
+    const int64_t first = lo_ok + ((e - lo_ok) % m + m) % m;  // first price ≥ lo with ending
     if (first > hi_c) {
-      p.conflict = "price_ending ." + std::to_string(100 + e).substr(1) + ": none between " +
-                   money(w.lo) + " and " + money(w.hi);
+      p.conflict = "price_ending " + ending_name(l) + ": none between " + money(w.lo) + " and " +
+                   money(w.hi);
       return p;
     }
-    c = 100 * std::llround((tc - static_cast<double>(e)) / 100) + e;
-    while (c < first) c += 100;
-    while (c > hi_c) c -= 100;
+    c = m * std::llround((tc - static_cast<double>(e)) / static_cast<double>(m)) + e;
+    while (c < first) c += m;
+    while (c > hi_c) c -= m;
   }
   // Never the opposite way: an ending that only fits on the other side of the current price
   // than the target leaves no admissible move.
@@ -165,11 +172,10 @@ Proposal propose(double target, const Limits& l) {
   const bool against = (want_c > cur_c + kTol && got_c < cur_c - kTol) ||
                        (want_c < cur_c - kTol && got_c > cur_c + kTol);
   if (l.current_price > 0 && against) {
-    p.conflict = (l.ending_cents >= 0
-                      ? "price_ending ." + std::to_string(100 + l.ending_cents % 100).substr(1)
-                      : std::string("whole cents")) +
-                 ": no such price between the current price " + money(l.current_price) +
-                 " and the target inside the limits";
+    p.conflict =
+        (l.ending_cents >= 0 ? "price_ending " + ending_name(l) : std::string("whole cents")) +
+        ": no such price between the current price " + money(l.current_price) +
+        " and the target inside the limits";
     return p;
   }
   p.has_price = true;
@@ -191,7 +197,10 @@ bool admissible(double price, const Limits& l) {
   }
   const int64_t cents = std::llround(price * 100);
   if (std::fabs(static_cast<double>(cents) / 100 - price) > kTol) return false;
-  if (l.ending_cents >= 0 && cents % 100 != l.ending_cents % 100) return false;
+  if (l.ending_cents >= 0) {
+    const int64_t m = l.ending_modulus == 10 ? 10 : 100;
+    if (cents % m != l.ending_cents % m) return false;
+  }
   return true;
 }
 

@@ -2,10 +2,11 @@
 // Price guardrails (DESIGN.md §6, docs/price.md): a proposed price never goes below
 // cost × (1 + minimum margin), below MAP or the item's minimum price, above the item's
 // maximum price, more than the largest step per day away from the current price, and it
-// ends in the category's price ending (e.g. .99). Prices are whole cents. When the limits
-// leave no admissible price (MAP above the maximum price, a floor more than one step above
-// the current price, no .99 price in the window), there is no proposal and `conflict` names
-// the limits that collide. Pure functions; the cool-down is checked by the operator.
+// ends in the category's price ending (.99, or .x9: any price whose last cent digit is 9). Prices
+// are whole cents. When the limits leave no admissible price (MAP above the maximum price, a floor
+// more than one step above the current price, no .99 price in the window), there is no proposal and
+// `conflict` names the limits that collide. Pure functions; the cool-down is checked by the
+// operator.
 
 #include <cstdint>
 #include <string>
@@ -34,9 +35,12 @@ struct Limits {
   double map_price = 0;
   double min_price = 0;
   double max_price = 0;
-  double max_step = 0;    // fraction of the current price per change, e.g. 0.10; <= 0 = none
-  int ending_cents = -1;  // 0..99: prices end in .XX; -1 = any whole cent
-};
+  double max_step = 0;       // fraction of the current price per change, e.g. 0.10; <= 0 = none
+  int ending_cents = -1;     // prices end so that cents % ending_modulus == ending_cents;
+  int ending_modulus = 100;  // 100: ".99" (last two digits), 10: ".x9" (last digit)
+};                           // ending_cents < 0: any whole cent
+//! ".99", ".x9", or "none" for a limits' price ending.
+std::string ending_name(const Limits& limits);
 
 //! The admissible interval before price endings, and which limits define its ends.
 struct Window {

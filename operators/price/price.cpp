@@ -447,7 +447,9 @@ bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
   f.limits.min_price = positive(s.min_price) ? s.min_price : sku.min_price;
   f.limits.max_price = positive(s.max_price) ? s.max_price : sku.max_price;
   f.limits.max_step = settings_.max_step;
-  f.limits.ending_cents = settings_.ending_for(sku.category);
+  const PriceEnding ending = settings_.ending_for(sku.category);
+  f.limits.ending_cents = ending.cents;
+  f.limits.ending_modulus = ending.modulus;
   return true;
 }
 

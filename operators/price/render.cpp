@@ -155,9 +155,7 @@ void render_trigger(std::string& json, const Trigger& t) {
     w.field("max_step_pct", round_to(100 * f->limits.max_step, 2));
     w.key("price_ending");
     if (f->limits.ending_cents >= 0) {
-      char b[16];
-      std::snprintf(b, sizeof b, ".%02d", f->limits.ending_cents % 100);
-      w.value(std::string_view(b));
+      w.value(ending_name(f->limits));
     } else {
       w.null();
     }

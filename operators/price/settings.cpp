@@ -11,24 +11,30 @@ namespace {
 constexpr int64_t kDayMs = 86'400'000;
 }
 
-bool parse_price_ending(const std::string& s, int& cents) {
+bool parse_price_ending(const std::string& s, PriceEnding& out) {
   if (s == "none" || s == "any") {
-    cents = -1;
+    out = {100, -1};
     return true;
   }
   std::string d = s;
   if (d.rfind("0.", 0) == 0) d = d.substr(1);
   if (!d.empty() && d[0] == '.') d = d.substr(1);
-  if (d.size() != 2 || d[0] < '0' || d[0] > '9' || d[1] < '0' || d[1] > '9') return false;
-  cents = (d[0] - '0') * 10 + (d[1] - '0');
+  auto digit = [](char c) { return c >= '0' && c <= '9'; };
+  if (d.size() != 2 || !digit(d[1])) return false;
+  if (d[0] == 'x' || d[0] == 'X') {
+    out = {10, d[1] - '0'};
+    return true;
+  }
+  if (!digit(d[0])) return false;
+  out = {100, (d[0] - '0') * 10 + (d[1] - '0')};
   return true;
 }
 
-int PriceSettings::ending_for(const std::string& category) const {
+PriceEnding PriceSettings::ending_for(const std::string& category) const {
   for (const auto& [c, e] : category_endings) {
     if (c == category) return e;
   }
-  return ending_cents;
+  return ending;
 }
 
 PriceSettings PriceSettings::from_config(const Config& config) {
@@ -40,16 +46,17 @@ PriceSettings PriceSettings::from_config(const Config& config) {
       std::llround(config.get_double(p + "cooldown_days", 7, 0, 365) * kDayMs));
   auto ending = [&](const std::string& key, const std::string& def) {
     const std::string v = config.get_string(key, def);
-    int cents = -1;
-    if (!parse_price_ending(v, cents)) {
+    PriceEnding e;
+    if (!parse_price_ending(v, e)) {
       throw ConfigError(key, "'" + v + "' is not a price ending",
-                        "use two decimals such as \".99\" or \".95\", or \"none\"");
+                        "use two decimals such as \".99\" or \".95\", \".x9\" (any price "
+                        "whose last cent digit is 9), or \"none\"");
     }
-    return cents;
+    return e;
   };
-  s.ending_cents = ending(p + "price_ending", ".99");
+  s.ending = ending(p + "price_ending", ".x9");
   for (const std::string& cat : config.children(p + "category_endings")) {
-    s.category_endings.emplace_back(cat, ending(p + "category_endings." + cat, ".99"));
+    s.category_endings.emplace_back(cat, ending(p + "category_endings." + cat, ".x9"));
   }
   s.competitor_gap = config.get_double(p + "competitor_gap_pct", 5, 0, 90) / 100;
   s.competitor_max_age_ms = static_cast<int64_t>(

@@ -9,13 +9,20 @@ namespace sw {
 
 class Config;
 
+//! Prices end so that cents % modulus == cents_value: ".99" {100, 99}, ".x9" {10, 9};
+//! cents < 0: any whole cent.
+struct PriceEnding {
+  int modulus = 10;
+  int cents = 9;
+};
+
 struct PriceSettings {
   // Guardrails.
   double min_margin = 0.05;  // proposals stay at or above cost × (1 + min_margin)
   double max_step = 0.10;    // largest change per proposal, fraction of the current price
   int64_t cooldown_ms = 7 * 86'400'000LL;  // no new proposal this long after a price change
-  int ending_cents = 99;                   // default price ending (-1: any whole cent)
-  std::vector<std::pair<std::string, int>> category_endings;  // category -> ending cents
+  PriceEnding ending;                      // default price ending
+  std::vector<std::pair<std::string, PriceEnding>> category_endings;  // per category
   // Triggers.
   double competitor_gap = 0.05;  // undercut when a competitor is this far below our price
   int64_t competitor_max_age_ms = 14 * 86'400'000LL;
@@ -38,13 +45,14 @@ struct PriceSettings {
   double key_spread = 0.3;  // sd of (store, SKU) elasticities around their SKU's
   double default_lead_time_days = 7;
 
-  //! Ending cents for a category (the category's own or the default).
-  int ending_for(const std::string& category) const;
+  //! The price ending of a category (its own or the default).
+  PriceEnding ending_for(const std::string& category) const;
   //! Reads operators.price.*; throws ConfigError naming the key and the fix.
   static PriceSettings from_config(const Config& config);
 };
 
-//! Parses a price ending: ".99", "0.99", "99" -> 99; "none" -> -1; false if malformed.
-bool parse_price_ending(const std::string& s, int& cents);
+//! Parses a price ending: ".99" / "0.99" / "99" (last two digits), ".x9" / "x9" (last digit),
+//! "none"; false if malformed.
+bool parse_price_ending(const std::string& s, PriceEnding& out);
 
 }  // namespace sw

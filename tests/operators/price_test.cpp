@@ -219,6 +219,10 @@ TEST(PriceGuardrailsTest, PropertyNoProposalEverBreaksAGuardrail) {
     l.max_step = u(rng) < 0.8 ? 0.01 + 0.3 * u(rng) : 0;
     l.ending_cents = u(rng) < 0.3 ? -1 : static_cast<int>(u(rng) * 100);
     if (u(rng) < 0.2) l.ending_cents = 99;
+    if (u(rng) < 0.3) {  // ".x9"-style: the last cent digit only
+      l.ending_modulus = 10;
+      if (l.ending_cents >= 0) l.ending_cents %= 10;
+    }
     // Targets: a competitor price, a margin optimum, a far-off or non-finite one.
     double target = l.current_price * (0.3 + 1.5 * u(rng));
     if (u(rng) < 0.05) target = u(rng) < 0.5 ? INFINITY : 0.0;
@@ -260,7 +264,7 @@ TEST(PriceGuardrailsTest, PropertyNoProposalEverBreaksAGuardrail) {
     const int64_t cents = std::llround(p.price * 100);
     EXPECT_NEAR(static_cast<double>(cents), p.price * 100, 1e-6) << i;
     if (l.ending_cents >= 0) {
-      EXPECT_EQ(cents % 100, l.ending_cents) << i;
+      EXPECT_EQ(cents % l.ending_modulus, l.ending_cents) << i;
     }
   }
   // The generator exercises both outcomes and clipping.
@@ -390,10 +394,10 @@ TEST(PriceOperatorTest, CompetitorUndercutFiresOnceAndResolvesWhenTheGapCloses) 
   const std::string& j = fired[0];
   EXPECT_EQ(field(j, "type"), "price");
   EXPECT_EQ(field(j, "current_price"), "4.99");
-  // Matching 4.49 is a step just over 10% (the limit): clipped to 4.491, and the only .99
-  // price in [4.491, 5.489] is the current one, so the guardrails hold the price.
+  // Matching 4.49 is a step just over 10% (the limit): clipped to 4.491, and the nearest
+  // price ending in .x9 inside [4.491, 5.489] is 4.59.
   EXPECT_EQ(field(j, "target_price"), "4.49");
-  EXPECT_EQ(field(j, "proposed_price"), "4.99");
+  EXPECT_EQ(field(j, "proposed_price"), "4.59");
   EXPECT_EQ(field(j, "bound_by"), "[\"max_step\"]");
   EXPECT_NE(field(j, "competitor_prices").find("C1"), std::string::npos);
   EXPECT_FALSE(field(j, "elasticity_interval").empty());
@@ -511,7 +515,7 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
     if (pp == "null" || pp.empty()) continue;
     EXPECT_GE(std::stod(pp), std::stod(field(r->json, "current_price")) * 0.9 - 1e-9) << r->json;
     EXPECT_LE(std::stod(pp), std::stod(field(r->json, "current_price")) * 1.1 + 1e-9) << r->json;
-    EXPECT_EQ(pp.substr(pp.size() - 2), "99") << r->json;
+    EXPECT_EQ(pp.back(), '9') << r->json;  // the default ending .x9
   }
 }
 
@@ -519,7 +523,7 @@ TEST(PriceOperatorTest, LearnsElasticityAndProposesTheMarginOptimum) {
   // Demand 20·(p/5)^−3 around 5.00, prices varying every few days; cost 2: p* = 3.00, far below,
   // so each proposal is one 10% step down, auto-approved once the estimate is confident.
   PriceSettings s = settings();
-  s.ending_cents = -1;
+  s.ending = {100, -1};
   s.auto_max_change = 0.2;
   s.new_item_days = 0;
   Harness h(s);
@@ -646,8 +650,15 @@ TEST(PriceOperatorTest, SettingsRejectBadValuesNamingTheKey) {
   }
   PriceSettings s = PriceSettings::from_config(
       Config::from_yaml("operators: {price: {category_endings: {dairy: '.49'}}}"));
-  EXPECT_EQ(s.ending_for("dairy"), 49);
-  EXPECT_EQ(s.ending_for("snacks"), 99);
+  EXPECT_EQ(s.ending_for("dairy").cents, 49);
+  EXPECT_EQ(s.ending_for("dairy").modulus, 100);
+  EXPECT_EQ(s.ending_for("snacks").cents, 9);  // default ".x9"
+  EXPECT_EQ(s.ending_for("snacks").modulus, 10);
+  PriceEnding e;
+  EXPECT_TRUE(parse_price_ending(".x9", e));
+  EXPECT_TRUE(parse_price_ending("0.95", e));
+  EXPECT_EQ(e.cents, 95);
+  EXPECT_FALSE(parse_price_ending(".xx", e));
 }
 
 TEST(PriceOperatorTest, ProbeCountsByReasonAndApproval) {
