@@ -15,6 +15,7 @@
 
 #include <Eigen/Dense>
 
+#include "operators/anomaly/anomaly.h"
 #include "operators/price/elasticity.h"
 #include "operators/price/guardrails.h"
 #include "stream/config.h"
@@ -634,6 +635,44 @@ TEST(PriceOperatorTest, BadPricesAreDeadLetteredBeforeTheOperator) {
   PriceFacts f;
   ASSERT_TRUE(h.op.facts(h.ctx.key("S1", "K1"), at(10), h.ctx, f));
   EXPECT_DOUBLE_EQ(f.price, 4.99);
+}
+
+// The anomaly operator's AnomalyView: open while an alert fires on the key's own units
+// series, closed once it resolves; other keys unaffected.
+TEST(PriceAnomalyViewTest, OpenWhileTheKeysOwnSeriesAlertFires) {
+  AnomalyOperator op(Config::from_yaml("operators: {anomaly: {key_bucket: 1h}}\n"));
+  const AnomalyView* view = op.anomaly_view();
+  FakeContext ctx;
+  const KeyId key = ctx.key("S1", "SKU-A"), other = ctx.key("S1", "SKU-B");
+  const int64_t spike = kT0 + 21 * kDay + 11 * kHour;
+  bool seen_open = false, open_at_end = true;
+  size_t firing = 0, resolved = 0;
+  for (int64_t h = kT0; h < kT0 + 23 * kDay; h += kHour) {
+    ctx.advance_watermark(op, h);
+    const int n = h == spike ? 80 : 10;
+    for (int i = 0; i < n; ++i) ctx.send(op, sale(h + i * 20'000, "S1", "SKU-A", 1, 1.0));
+    ctx.send(op, sale(h, "S1", "SKU-B", 1, 1.0));
+    for (const OutputRecord& r : ctx.take()) {
+      if (r.stream != OutputStream::kAlerts ||
+          r.json.find("\"sku\":\"SKU-A\"") == std::string::npos) {
+        continue;
+      }
+      if (r.json.find("\"status\":\"firing\"") != std::string::npos) {
+        ++firing;
+        EXPECT_TRUE(view->open_anomaly(key));
+        seen_open = true;
+      } else {
+        ++resolved;
+      }
+    }
+    open_at_end = view->open_anomaly(key);
+    EXPECT_FALSE(view->open_anomaly(other));
+  }
+  EXPECT_GE(firing, 1u);
+  EXPECT_GE(resolved, 1u);
+  EXPECT_TRUE(seen_open);
+  EXPECT_FALSE(open_at_end);
+  EXPECT_FALSE(view->open_anomaly(kNoKey - 1));
 }
 
 TEST(PriceOperatorTest, SettingsRejectBadValuesNamingTheKey) {
