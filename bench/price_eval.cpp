@@ -189,10 +189,10 @@ int main(int argc, char** argv) {
         if (std::fabs(f.sku_combined.value - t->second) <= 1.6448536 * se) ++sku_in;
         cat_est[f.category] = f.category_combined;
         if (std::getenv("PRICE_EVAL_VERBOSE") && sku_done.size() < 4) {
-          std::fprintf(stderr, "    sku %s: own %.2f se %.3f; category own %.2f se %.3f; key obs %u\n",
-                       sku.c_str(), f.sku_estimate.value, std::sqrt(f.sku_estimate.var),
-                       f.category_estimate.value, std::sqrt(f.category_estimate.var),
-                       f.key_observations);
+          std::fprintf(
+              stderr, "    sku %s: own %.2f se %.3f; category own %.2f se %.3f; key obs %u\n",
+              sku.c_str(), f.sku_estimate.value, std::sqrt(f.sku_estimate.var),
+              f.category_estimate.value, std::sqrt(f.category_estimate.var), f.key_observations);
         }
       }
     }
