@@ -520,6 +520,34 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
   }
 }
 
+TEST(PriceOperatorTest, ExpiryMarkdownFromTrackedLotsFirstExpiringFirst) {
+  Harness h;
+  FakeInventory inv;
+  h.ctx.views_.inventory = &inv;
+  ItemFields milk;
+  milk.category = "dairy";
+  milk.cost = 1.0;
+  milk.perishable = 1;
+  milk.shelf_life_days = 30;  // lots, when tracked, take precedence over the shelf life
+  h.send(item(at(0, 0), "MILK", milk));
+  h.send(price_event(at(0, 1), "MILK", 1.99));
+  for (int d = 0; d < 30; ++d) h.send(sale(at(d), "S1", "MILK", 4, 1.99));
+  const KeyId key = h.ctx.key("S1", "MILK");
+  StockPosition p;
+  p.on_hand = 50;
+  p.perishable = true;
+  inv.positions[key] = p;
+  // Evaluated at at(30) (noon): 4/day sells 8 of the first lot before it expires in 2 days
+  // (22 at risk), and 16 of the second (expiring in 6 days: 24 − 8) (4 at risk).
+  inv.lot_table[key] = {{at(32), 30}, {at(36), 20}};
+  h.send(sale(at(30), "S1", "MILK", 4, 1.99));
+  auto fired = h.triggers("expiry_markdown", "firing");
+  ASSERT_EQ(fired.size(), 1u);
+  EXPECT_EQ(field(fired[0], "lots_tracked"), "true");
+  EXPECT_EQ(field(fired[0], "at_risk_units"), "26");
+  EXPECT_EQ(field(fired[0], "direction"), "lower");
+}
+
 TEST(PriceOperatorTest, LearnsElasticityAndProposesTheMarginOptimum) {
   // Demand 20·(p/5)^−3 around 5.00, prices varying every few days; cost 2: p* = 3.00, far below,
   // so each proposal is one 10% step down, auto-approved once the estimate is confident.
