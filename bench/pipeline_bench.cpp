@@ -62,7 +62,8 @@ sw::FileSource open_source(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: pipeline_bench read_split|decode|pipeline FILE [STATE_DIR]\n");
+    std::fprintf(stderr,
+                 "usage: pipeline_bench read_split|decode|pipeline|price FILE [STATE_DIR]\n");
     return 2;
   }
   std::string mode = argv[1], path = argv[2];
@@ -92,15 +93,17 @@ int main(int argc, char** argv) {
         n / cpu, mode == "decode" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
     return 0;
   }
-  if (mode != "pipeline" || argc < 4) return 2;
+  if ((mode != "pipeline" && mode != "price") || argc < 4) return 2;
   std::string dir = argv[3];
   std::filesystem::remove_all(dir);
   size_t rss0 = rss_bytes();
-  // Built like `run` (cli/pipeline.h): file source, RocksDB state, file sink, low_stock; no
-  // delivery sink, metrics or live state. Task settings as before: defaults plus these.
+  // Built like `run` (cli/pipeline.h): file source, RocksDB state, file sink, low_stock (and
+  // in `price` mode the price operator beside it); no delivery sink, metrics or live state.
+  // Task settings as before: defaults plus these.
   sw::Config config = sw::Config::from_yaml(
-      "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: {enabled: "
-      "false}}\n");
+      std::string("operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: "
+                  "{enabled: false}, price: {enabled: ") +
+      (mode == "price" ? "true" : "false") + "}}\n");
   config.set("source.file.path", path);
   config.set("state.dir", dir + "/state");
   config.set("sinks.file.dir", dir + "/out");
@@ -130,14 +133,15 @@ int main(int argc, char** argv) {
   const sw::TaskCounters& c = task.counters();
   uint64_t keys = c.state_keys.load();
   std::printf(
-      "{\"bench\":\"pipeline\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
+      "{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
       "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu,"
       "\"task_cpu_seconds\":%.3f,\"events_per_task_cpu_s\":%.0f,\"process_cpu_seconds\":%.3f}\n",
-      static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
+      mode.c_str(), static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
       static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
       c.checkpoint_duration_us_total.load() / 1e6,
       static_cast<unsigned long long>(c.outputs[0].load()), task_cpu, c.read.load() / task_cpu,
       proc_cpu);
+  if (mode == "price") return 0;
   std::printf(
       "{\"bench\":\"rss_bytes_per_key\",\"keys\":%llu,\"rss_bytes\":%zu,\"bytes_per_key\":%.1f,"
       "\"hot_state_bytes_per_key\":%.1f}\n",

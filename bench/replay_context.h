@@ -37,6 +37,7 @@ class ReplayContext final : public OperatorContext {
   const OperatorViews& views() const override { return views_; }
 
   KeyIndex& mutable_keys() { return keys_; }
+  OperatorViews& mutable_views() { return views_; }
   KeyId key(std::string_view store, std::string_view sku) {
     bool added = false;
     return keys_.find_or_add(KeyIndex::hash(store, sku), store, sku, added);

@@ -16,6 +16,8 @@ results=$(mktemp)
 "$build/bench/pipeline_bench" read_split "$input" | tee -a "$results"
 "$build/bench/pipeline_bench" decode "$input" | tee -a "$results"
 "$build/bench/pipeline_bench" pipeline "$input" "$data/pipeline" | tee -a "$results"
+# price: the same pipeline with the price operator on beside low_stock (issue 14).
+"$build/bench/pipeline_bench" price "$input" "$data/price" | tee -a "$results"
 for extra in "$build"/bench/*_bench; do
   name=$(basename "$extra")
   [[ $name == pipeline_bench ]] && continue
@@ -31,6 +33,9 @@ for line in open(sys.argv[1]):
         r[o["bench"]] = o
     except Exception:
         pass
+if "pipeline" in r and "price" in r:
+    print(json.dumps({"bench": "ratio_price_to_pipeline",
+                      "value": round(r["price"]["events_per_s"] / r["pipeline"]["events_per_s"], 3)}))
 if "pipeline" in r and "decode" in r:
     print(json.dumps({"bench": "ratio_pipeline_to_decode",
                       "value": round(r["pipeline"]["events_per_s"] / r["decode"]["events_per_s"], 3)}))

@@ -47,6 +47,9 @@ const char kUsage[] =
     "  --max-disorder-ms MS      largest emission delay of a late event (default 180000)\n"
     "  --snapshot-every-days N   periodic inventory snapshots, 0 = only at start (default 7)\n"
     "  --metric-interval-min N   POS latency metric cadence per store, 0 = none (default 15)\n"
+    "  --price-change-rate R     chain-wide regular price changes per SKU per day, each to a\n"
+    "                            random price 0.8-1.2x the base (default 0.0222 = 1/45); raise\n"
+    "                            it (e.g. 0.14: weekly) to evaluate the elasticity estimator\n"
     "  --quiet                   no summary on stderr\n"
     "\n"
     "examples:\n"
@@ -71,7 +74,8 @@ const std::set<std::string> kFlags = {"--stores",
                                       "--disorder-rate",
                                       "--max-disorder-ms",
                                       "--snapshot-every-days",
-                                      "--metric-interval-min"};
+                                      "--metric-interval-min",
+                                      "--price-change-rate"};
 
 bool parse_int(const Args& args, const char* name, int64_t lo, int64_t hi, int64_t& out) {
   std::string v;
@@ -146,7 +150,8 @@ int gen_command(const Args& args) {
             parse_double(args, "--disorder-rate", 0, 1, o.disorder_rate) &&
             parse_int(args, "--max-disorder-ms", 1, 600'000, max_disorder) &&
             parse_int(args, "--snapshot-every-days", 0, 100'000, snap) &&
-            parse_int(args, "--metric-interval-min", 0, 1440, metric);
+            parse_int(args, "--metric-interval-min", 0, 1440, metric) &&
+            parse_double(args, "--price-change-rate", 0, 1, o.price_change_rate);
   if (!ok) return 2;
   o.stores = static_cast<int>(stores);
   o.skus = static_cast<int>(skus);

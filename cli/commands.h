@@ -16,6 +16,7 @@ int gen_command(const Args& args);        // cli/cmd_gen.cpp
 int broker_command(const Args& args);     // cli/cmd_broker.cpp
 int score_csv_command(const Args& args);  // cli/cmd_score_csv.cpp
 int backtest_command(const Args& args);   // cli/cmd_backtest.cpp
+int simulate_command(const Args& args);   // cli/cmd_simulate.cpp
 
 //! True if args contain --help or -h.
 bool wants_help(const Args& args);

@@ -24,6 +24,8 @@ const Command kCommands[] = {
     {"score-csv", sw::cli::score_csv_command,
      "score NAB-style CSV series with the anomaly operator"},
     {"backtest", sw::cli::backtest_command, "replay a history and score the forecasts"},
+    {"simulate", sw::cli::simulate_command,
+     "Monte Carlo price what-if for one key from checkpointed state"},
 };
 
 void usage(FILE* out) {

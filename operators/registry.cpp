@@ -5,6 +5,7 @@
 #include "operators/anomaly/anomaly.h"
 #include "operators/forecast/forecast.h"
 #include "operators/low_stock/low_stock.h"
+#include "operators/price/price.h"
 
 namespace sw {
 
@@ -31,13 +32,23 @@ const std::vector<OperatorEntry>& table() {
        {OutputStream::kAlerts},
        {"low_stock", "stockout", "overstock"}},
       {"anomaly",
-       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
-         return std::make_unique<AnomalyOperator>(c);
+       [](const Config& c, OperatorViews& v) -> std::unique_ptr<Operator> {
+         auto op = std::make_unique<AnomalyOperator>(c);
+         v.anomalies = op->anomaly_view();
+         return op;
        },
-       {},
+       {"anomalies"},
        {},
        {OutputStream::kAlerts, OutputStream::kScores},
        {"anomaly"}},
+      {"price",
+       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
+         return std::make_unique<PriceOperator>(c);
+       },
+       {},
+       {"demand", "anomalies"},  // + "inventory" once low_stock publishes it
+       {OutputStream::kPriceTriggers},
+       {}},
   };
   return kTable;
 }

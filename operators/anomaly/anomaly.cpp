@@ -570,6 +570,12 @@ size_t AnomalyOperator::memory_bytes() const {
   return b;
 }
 
+bool AnomalyOperator::open_anomaly(KeyId key) const {
+  if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return false;
+  const uint32_t u = key_series_[key];
+  return series_[u].episode_start != INT64_MIN || series_[u + 1].episode_start != INT64_MIN;
+}
+
 std::string AnomalyOperator::describe(KeyId key, const KeyIndex& /*keys*/) const {
   if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return "{}";
   return anomaly::render_describe(series_[key_series_[key]], series_[key_series_[key] + 1]);

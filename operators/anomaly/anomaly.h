@@ -41,7 +41,7 @@ namespace sw {
 
 class Config;
 
-class AnomalyOperator : public Operator {
+class AnomalyOperator : public Operator, public AnomalyView {
  public:
   using SeriesKind = anomaly::SeriesKind;
   using SuppressWindow = AnomalySuppressWindow;
@@ -62,6 +62,9 @@ class AnomalyOperator : public Operator {
   Status restore(const StateStore& store, OperatorContext& ctx) override;
   size_t memory_bytes() const override;
   std::string describe(KeyId key, const KeyIndex& keys) const override;
+  //! AnomalyView: an alert is firing on the key's own units or revenue series.
+  bool open_anomaly(KeyId key) const override;
+  const AnomalyView* anomaly_view() const { return this; }
 
   static constexpr std::string_view kStateNs = anomaly::kStateNs;
   static constexpr uint32_t kFormatVersion = anomaly::kFormatVersion;

@@ -88,7 +88,7 @@ int serve(int argc, char** argv) {
   mo.alerts_query = [] { return std::string("[]"); };
   sw::MetricsServer server(mo);
   server.add_task(tc);
-  sw::Probe probe;  // what the forecast operator and the Kafka source export
+  sw::Probe probe;  // what the forecast and price operators and the Kafka source export
   server.add_probe(&probe);
   server.add_collectable(sink->collectable());
   server.runtime().set_ready(true);
@@ -116,6 +116,11 @@ int serve(int argc, char** argv) {
     server.runtime().event_lag().observe(1.0 + (i % 7));
     probe.gauge("forecast_mase_ratio", "Overall forecast MASE.").set(0.85);
     probe.gauge("forecast_wape_ratio", "Overall forecast WAPE.").set(0.22);
+    probe
+        .counter("price_trigger_firings_total",
+                 "Price trigger episodes opened, by reason and approval",
+                 {{"reason", "competitor_undercut"}, {"approval", i % 2 ? "review" : "auto"}})
+        .add(1);
     server.runtime().set_partition_watermark("events.jsonl", 0, now - 60000);
     probe
         .gauge("consumer_lag_messages", "Kafka consumer lag per partition.",

@@ -2,7 +2,7 @@
 # End-to-end with the real binary: `shelfwatch run` (file source in follow mode, fed while
 # it runs) serves /metrics, /healthz, /readyz, /state and /alerts; a real Prometheus scrapes
 # it; every query of the three dashboards returns data, except the panels listed in
-# NEEDS_OTHER (series only a Kafka source or the price operator produces). Alerts are
+# NEEDS_OTHER (series only a Kafka source produces). Alerts are
 # delivered to a local webhook receiver through PagerDuty and Alertmanager endpoints.
 # Usage: prometheus_run_e2e.sh <shelfwatch> <source dir>
 set -euo pipefail
@@ -107,8 +107,8 @@ import json, sys, urllib.parse, urllib.request
 src, port = sys.argv[1], sys.argv[2]
 subst = {"$__rate_interval": "15s", "$__interval": "1s", "$__range": "5m", "$job": "shelfwatch",
          "$endpoint": ".*", "$store": ".*"}
-# Series a file-source pipeline without the price operator cannot produce.
-NEEDS_OTHER = ("consumer_lag", "price_trigger")
+# Series a file-source pipeline cannot produce.
+NEEDS_OTHER = ("consumer_lag",)
 checked, skipped, failures = 0, 0, []
 for name in ("overview", "retail", "delivery"):
     d = json.load(open("%s/dashboards/shelfwatch-%s.json" % (src, name)))
@@ -125,7 +125,7 @@ for name in ("overview", "retail", "delivery"):
             checked += 1
             if r["status"] != "success" or not r["data"]["result"]:
                 failures.append("%s / %s: %s" % (name, p["title"], expr))
-print("panel queries against shelfwatch run: %d checked, %d need Kafka/price, %d empty" %
+print("panel queries against shelfwatch run: %d checked, %d need Kafka, %d empty" %
       (checked, skipped, len(failures)))
 for f in failures:
     print("EMPTY:", f)
