@@ -23,13 +23,15 @@ const std::vector<OperatorEntry>& table() {
        {OutputStream::kForecasts, OutputStream::kAlerts},
        {"forecast_drift"}},
       {"low_stock",
-       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
-         return std::make_unique<LowStockOperator>(c);
+       [](const Config& c, OperatorViews& v) -> std::unique_ptr<Operator> {
+         auto op = std::make_unique<LowStockOperator>(c);
+         v.inventory = op->inventory_view();
+         return op;
        },
-       {},
-       {"demand"},
-       {OutputStream::kAlerts},
-       {"low_stock", "stockout", "overstock"}},
+       {"inventory"},
+       {"demand", "anomalies"},
+       {OutputStream::kAlerts, OutputStream::kReplenishment},
+       {"low_stock", "stockout", "overstock", "expiry", "transfer", "receipt_overdue"}},
       {"anomaly",
        [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
          return std::make_unique<AnomalyOperator>(c);
