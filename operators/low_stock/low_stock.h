@@ -18,6 +18,7 @@
 #include <functional>
 
 #include <absl/container/flat_hash_map.h>
+#include <absl/container/node_hash_map.h>
 
 #include "operators/inventory.h"
 #include "operators/low_stock/regional.h"
@@ -194,7 +195,8 @@ class LowStockOperator : public Operator {
   absl::flat_hash_map<std::string, uint32_t> supplier_ids_;
   absl::flat_hash_map<uint64_t, inventory::LeadStats> supplier_lead_;  // supplier<<32 | sku
   std::vector<uint64_t> dirty_supplier_lead_;
-  absl::flat_hash_map<std::string, low_stock::Budget> budgets_;           // store \x1f category
+  // Node map: a recommendation holds references to two entries while inserting them.
+  absl::node_hash_map<std::string, low_stock::Budget> budgets_;           // store \x1f category
   absl::flat_hash_map<std::string, std::pair<KeyId, uint8_t>> open_ids_;  // firing alerts
   std::unique_ptr<low_stock::RegionalStockView> regional_;
   absl::flat_hash_map<std::string, uint32_t> region_of_store_;
