@@ -567,6 +567,8 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       SW_TRY(num(kOnOrder, false, 0, false, kMaxQty, out.on_order));
       out.expires_ms = -1;
       SW_TRY(time_field(kExpires, false, out.expires_ms));
+      out.po_id = {};
+      out.supplier = {};
       SW_TRY(opt_str(kPoId, out.po_id));
       SW_TRY(opt_str(kSupplier, out.supplier));
       out.expected_ms = -1;

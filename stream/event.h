@@ -50,6 +50,8 @@ struct ItemFields {
   int8_t perishable = -1;     // -1 unset, 0 false, 1 true
 };
 
+//! Every string_view field must also be listed in string_fields() of stream/read_ahead.cpp,
+//! which copies them out of the decoder's buffer.
 struct Event {
   EventType type = EventType::kSale;
   int64_t ts_ms = 0;           // event time, epoch milliseconds UTC
