@@ -29,7 +29,9 @@ const std::vector<OperatorEntry>& table() {
          return op;
        },
        {"inventory"},
-       {"demand", "anomalies"},
+       // Also reads OperatorViews::anomalies when present (approval escalates on an open
+       // anomaly); not listed while the anomaly entry comes after this one in the table.
+       {"demand"},
        {OutputStream::kAlerts, OutputStream::kReplenishment},
        {"low_stock", "stockout", "overstock", "expiry", "transfer", "receipt_overdue"}},
       {"anomaly",

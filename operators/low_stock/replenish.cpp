@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <string>
 
 #include "operators/low_stock/low_stock.h"
@@ -843,6 +844,9 @@ void LowStockOperator::emit_workflow_alert(KeyId key, uint8_t kind, std::string_
 
 void LowStockOperator::on_timer(KeyId key, int64_t time_ms, uint32_t tag, OperatorContext& ctx) {
   if (tag != kOverdueTimerTag || key >= states_.size()) return;
+  // End of input moves the watermark to the end of time: an order due after the last record
+  // is not known to be late (docs/low_stock.md "Purchase orders").
+  if (ctx.watermark() == std::numeric_limits<int64_t>::max()) return;
   KeyState& s = states_[key];
   if (!(s.flags & kHasFlow)) return;
   keys_ = &ctx.keys();
