@@ -128,7 +128,28 @@ def main():
     print(f"injected regional imbalances: {len(imbalances)}, proposed from the overstocked to "
           f"the short store: {imb_hit}")
 
-    # 4. Alert economy.
+    # 4. Precision of low_stock and stockout-prediction: a low_stock episode is "acted on" if
+    # the key really stocks out within 14 days of the firing (truth), before and after.
+    def precision(d):
+        n = hit = 0
+        for e in episodes(d):
+            if e["type"] != "low_stock":
+                continue
+            n += 1
+            t0 = ts(e["time"])
+            if any(t0 - 3600 <= ts(s["start"]) <= t0 + 14 * 86400
+                   for s in stockouts[(e["store"], e["sku"])]):
+                hit += 1
+        return n, hit
+    all_so = sum(len(v) for v in stockouts.values())
+    for label, d in (("before", before), ("after", out_dir)):
+        if d is None:
+            continue
+        n, hit = precision(d)
+        print(f"{label}: low_stock episodes {n}, followed by a real stock-out within 14 d: {hit} "
+              f"({100 * hit / max(n, 1):.1f}%); truth stock-outs: {all_so}")
+
+    # 5. Alert economy.
     def table(d, label):
         rows, recs, kd = economy(d, key_days)
         print(f"\n{label}: per 1,000 key-days ({kd} key-days)")

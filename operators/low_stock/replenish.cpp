@@ -691,8 +691,9 @@ void LowStockOperator::check_expiry(KeyId key, KeyState& s, const Plan& p, int64
         },
         ctx);
   };
+  const bool material = !cost_known || units * p.cost >= settings_.expiry_min_cost;
   if (f.expiry_since_ms < 0) {
-    if (units >= settings_.expiry_min_units) {
+    if (units >= settings_.expiry_min_units && material) {
       if (quiet(key, s, low_stock::kAlertExpiry, ts)) {
         counters_.suppressed->add();
         return;

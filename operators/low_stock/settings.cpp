@@ -39,6 +39,7 @@ LowStockSettings LowStockSettings::from_config(const Config& config) {
   s.lead_time_prior_weight = config.get_double(p + "lead_time_prior_weight", 3, 0, 1000);
   s.expiry_min_units = config.get_double(p + "expiry_min_units", 3, 0.001, 1e9);
   s.expiry_horizon_days = config.get_double(p + "expiry_horizon_days", 14, 0.1, 3650);
+  s.expiry_min_cost = config.get_double(p + "expiry_min_cost", 20, 0, 1e12);
   s.transfer_min_qty = config.get_double(p + "transfer_min_qty", 2, 0, 1e9);
   s.transfer_lead_days = config.get_double(p + "transfer_lead_days", 1, 0, 365);
   s.dismiss_days = config.get_double(p + "dismiss_days", 7, 0, 3650);

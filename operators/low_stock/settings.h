@@ -36,6 +36,7 @@ struct LowStockSettings {
   double lead_time_prior_weight = 3;    // shrinkage of learned lead times (pseudo orders)
   double expiry_min_units = 3;          // expiry fires at this many projected unsold units
   double expiry_horizon_days = 14;      // lots expiring within this many days are assessed
+  double expiry_min_cost = 20;          // ... and at least this cost at risk (when known)
   double transfer_min_qty = 2;
   double transfer_lead_days = 1;
   double dismiss_days = 7;     // feedback dismiss suppresses re-firing for this long

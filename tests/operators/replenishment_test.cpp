@@ -359,7 +359,9 @@ TEST(ReplenishmentOperatorTest, OrderWithoutExpectedUsesOrderTimePlusLeadTime) {
 }
 
 TEST(ReplenishmentOperatorTest, LotsFefoAndExpiryLifecycle) {
-  LowStockOperator op(cfg({"operators.low_stock.expiry_min_units=2.5"}));
+  // 3 units x cost 2 = 6 >= expiry_min_cost 5 (the default 20 would hold it back).
+  LowStockOperator op(
+      cfg({"operators.low_stock.expiry_min_units=2.5", "operators.low_stock.expiry_min_cost=5"}));
   FakeContext ctx;
   FixedDemandView view(3, 1);
   ctx.set_demand_view(&view);
@@ -567,7 +569,8 @@ void run(LowStockOperator& op, FakeContext& ctx, const std::vector<Event>& ev, s
 TEST(ReplenishmentRestoreTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
   const std::string yaml = "regions: {north: [S1, S2, S3]}\n";
   const std::vector<std::string> o = {"operators.low_stock.min_history_days=2",
-                                      "operators.low_stock.expiry_min_units=1"};
+                                      "operators.low_stock.expiry_min_units=1",
+                                      "operators.low_stock.expiry_min_cost=0"};
   const std::vector<Event> ev = workflow_script();
   FixedDemandView view(2.5, 1);
   for (size_t cut : {size_t{3}, size_t{6}, ev.size() / 3, ev.size() / 2, ev.size() - 5}) {
@@ -619,7 +622,8 @@ TEST(ReplenishmentRestoreTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
 TEST(ReplenishmentRestoreTest, ScriptExercisesEveryWorkflowOutput) {
   LowStockOperator op(Config::from_yaml(
       "regions: {north: [S1, S2, S3]}\n",
-      {"operators.low_stock.min_history_days=2", "operators.low_stock.expiry_min_units=1"}));
+      {"operators.low_stock.min_history_days=2", "operators.low_stock.expiry_min_units=1",
+       "operators.low_stock.expiry_min_cost=0"}));
   FakeContext ctx;
   FixedDemandView view(2.5, 1);
   ctx.set_demand_view(&view);
