@@ -11,24 +11,25 @@ namespace sw::low_stock {
 void InProcessRegionalStock::publish(uint32_t region, uint32_t sku_id, KeyId key, uint32_t store_id,
                                      double surplus) {
   const uint64_t s = slot(region, sku_id);
-  dirty_.push_back(s);
   auto it = table_.find(s);
   if (it == table_.end()) {
-    if (!(surplus > 0)) return;
+    if (!(surplus > 0)) return;  // nothing to spare, nothing recorded: no change
     it = table_.emplace(s, std::vector<Donor>{}).first;
   }
   std::vector<Donor>& v = it->second;
   auto d = std::find_if(v.begin(), v.end(), [&](const Donor& x) { return x.key == key; });
   if (!(surplus > 0)) {
-    if (d != v.end()) v.erase(d);
+    if (d == v.end()) return;
+    v.erase(d);
     if (v.empty()) table_.erase(it);
-    return;
-  }
-  if (d == v.end()) {
+  } else if (d == v.end()) {
     v.push_back(Donor{key, store_id, surplus});
+  } else if (d->surplus == surplus) {
+    return;
   } else {
     d->surplus = surplus;
   }
+  dirty_.push_back(s);  // only slots that changed are written at the next checkpoint
 }
 
 bool InProcessRegionalStock::best_donor(uint32_t region, uint32_t sku_id, KeyId receiver,

@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <limits>
 #include <string>
 
@@ -982,15 +983,32 @@ void LowStockOperator::update_probe() {
 // Persistence.
 
 void LowStockOperator::snapshot_workflow(StateBatch& batch, const KeyIndex& keys) {
+  // Flow records go in blocks of kFlowBlockKeys consecutive ids (one RocksDB entry per
+  // block: per-entry cost dominates a checkpoint of many small records); a dirty key rewrites
+  // its block.
   char k4[4];
-  for (KeyId id : dirty_flows_) {
-    low_stock::key_bytes(id, k4);
-    auto it = flows_.find(id);
-    if (it == flows_.end()) {
-      batch.remove(low_stock::kFlowNs, std::string_view(k4, 4));
-    } else if (it->second.dirty) {
+  constexpr KeyId kBlock = low_stock::kFlowBlockKeys;
+  for (KeyId& id : dirty_flows_) id -= id % kBlock;
+  std::sort(dirty_flows_.begin(), dirty_flows_.end());
+  dirty_flows_.erase(std::unique(dirty_flows_.begin(), dirty_flows_.end()), dirty_flows_.end());
+  std::string value;
+  for (KeyId first : dirty_flows_) {
+    low_stock::key_bytes(first, k4);
+    value.assign(1, static_cast<char>(low_stock::kFlowBlockVersion));
+    for (KeyId id = first; id < first + kBlock; ++id) {
+      auto it = flows_.find(id);
+      if (it == flows_.end()) continue;
       it->second.dirty = false;
-      batch.put(low_stock::kFlowNs, std::string_view(k4, 4), low_stock::encode_flow(it->second));
+      const std::string rec = low_stock::encode_flow(it->second);
+      const auto n = static_cast<uint32_t>(rec.size());
+      value.append(reinterpret_cast<const char*>(&id), 4);
+      value.append(reinterpret_cast<const char*>(&n), 4);
+      value += rec;
+    }
+    if (value.size() == 1) {
+      batch.remove(low_stock::kFlowNs, std::string_view(k4, 4));
+    } else {
+      batch.put(low_stock::kFlowNs, std::string_view(k4, 4), value);
     }
   }
   dirty_flows_.clear();
@@ -1034,14 +1052,26 @@ Status LowStockOperator::restore_workflow(const StateStore& store, OperatorConte
   std::string bad;
   SW_RETURN_IF_ERROR(
       store.scan_prefix(low_stock::kFlowNs, "", [&](std::string_view k, std::string_view v) {
-        Flow f;
-        if (k.size() != 4 || !low_stock::decode_flow(v, f)) {
-          bad = "low_stock flow record has an unknown layout";
+        if (k.size() != 4 || v.empty() ||
+            static_cast<uint8_t>(v[0]) != low_stock::kFlowBlockVersion) {
+          bad = "low_stock flow block has an unknown layout";
           return false;
         }
-        const KeyId id = low_stock::key_from_bytes(k);
-        if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
-        flows_[id] = std::move(f);
+        for (size_t pos = 1; pos < v.size();) {
+          uint32_t id = 0, n = 0;
+          if (pos + 8 > v.size()) break;
+          std::memcpy(&id, v.data() + pos, 4);
+          std::memcpy(&n, v.data() + pos + 4, 4);
+          pos += 8;
+          Flow f;
+          if (pos + n > v.size() || !low_stock::decode_flow(v.substr(pos, n), f)) {
+            bad = "low_stock flow record has an unknown layout";
+            return false;
+          }
+          pos += n;
+          if (id >= states_.size()) states_.resize(static_cast<size_t>(id) + 1);
+          flows_[id] = std::move(f);
+        }
         return true;
       }));
   if (!bad.empty()) return Status::corruption(bad);

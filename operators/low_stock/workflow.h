@@ -15,11 +15,13 @@
 
 namespace sw::low_stock {
 
-inline constexpr std::string_view kFlowNs = "op/low_stock/flow";          // u32 KeyId
+inline constexpr std::string_view kFlowNs = "op/low_stock/flow";  // u32 first KeyId of a block
 inline constexpr std::string_view kLeadNs = "op/low_stock/lead_times";    // supplier \x1f sku
 inline constexpr std::string_view kBudgetNs = "op/low_stock/budgets";     // store \x1f category
 inline constexpr std::string_view kRegionalNs = "op/low_stock/regional";  // u32 region + sku
-inline constexpr uint8_t kFlowVersion = 1;
+inline constexpr uint8_t kFlowVersion = 1;                                // one key's record
+inline constexpr uint8_t kFlowBlockVersion = 1;  // block: (u32 KeyId, u32 n, record)*
+inline constexpr uint32_t kFlowBlockKeys = 64;
 inline constexpr uint8_t kLeadVersion = 1;
 inline constexpr uint8_t kBudgetVersion = 1;
 
