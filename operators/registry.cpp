@@ -96,6 +96,7 @@ OperatorSet make_operators(const Config& config) {
       config.mark_read(section);
     }
   }
+  config.mark_read("regions");  // DESIGN.md §3a; read by low_stock when it is enabled
   reject_unknown(config);
   return set;
 }
