@@ -11,6 +11,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <string>
@@ -100,10 +101,29 @@ int main(int argc, char** argv) {
   // Built like `run` (cli/pipeline.h): file source, RocksDB state, file sink, low_stock (and
   // in `price` mode the price operator beside it); no delivery sink, metrics or live state.
   // Task settings as before: defaults plus these.
-  sw::Config config = sw::Config::from_yaml(
+  std::string yaml =
       std::string("operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: "
                   "{enabled: false}, price: {enabled: ") +
-      (mode == "price" ? "true" : "false") + "}}\n");
+      (mode == "price" ? "true" : "false") + "}}\n";
+  // PIPELINE_BENCH_REGIONS=STORES/SIZE: regions of SIZE consecutive stores out of STORES
+  // (generator names), so low_stock's transfer proposals run too (every inventory feature).
+  if (const char* rg = std::getenv("PIPELINE_BENCH_REGIONS")) {
+    const int stores = std::atoi(rg);
+    const char* slash = std::strchr(rg, '/');
+    const int size = slash != nullptr ? std::atoi(slash + 1) : 5;
+    const int width = stores > 9999 ? 6 : 4;
+    yaml += "regions:\n";
+    for (int first = 0; size > 0 && first < stores; first += size) {
+      yaml += "  R" + std::to_string(first / size + 1) + ": [";
+      for (int st = first; st < std::min(stores, first + size); ++st) {
+        char name[16];
+        std::snprintf(name, sizeof name, "S%0*d", width, st + 1);
+        yaml += (st == first ? "" : ", ") + std::string(name);
+      }
+      yaml += "]\n";
+    }
+  }
+  sw::Config config = sw::Config::from_yaml(yaml);
   config.set("source.file.path", path);
   config.set("state.dir", dir + "/state");
   config.set("sinks.file.dir", dir + "/out");

@@ -103,4 +103,132 @@ double stockout_probability(double on_hand, double mean, double var) {
   return 1 - normal_cdf((on_hand - mean) / std::sqrt(var));
 }
 
+void add_lot(std::vector<Lot>& lots, int64_t expires_ms, double units) {
+  if (!(units > 0)) return;
+  auto it = std::lower_bound(lots.begin(), lots.end(), expires_ms,
+                             [](const Lot& l, int64_t t) { return l.expires_ms < t; });
+  if (it != lots.end() && it->expires_ms == expires_ms) {
+    it->units += units;
+  } else {
+    lots.insert(it, Lot{expires_ms, units});
+  }
+}
+
+double consume_fefo(std::vector<Lot>& lots, double qty) {
+  size_t used = 0;
+  for (; used < lots.size() && qty > 0; ++used) {
+    if (lots[used].units > qty) {
+      lots[used].units -= qty;
+      qty = 0;
+      break;
+    }
+    qty -= lots[used].units;
+  }
+  lots.erase(lots.begin(), lots.begin() + static_cast<std::ptrdiff_t>(used));
+  return std::max(qty, 0.0);
+}
+
+void projected_unsold(const std::vector<Lot>& lots, double d, int64_t now_ms,
+                      std::vector<double>& out) {
+  double sold_before = 0;
+  for (const Lot& l : lots) {
+    const double days = std::max(0.0, static_cast<double>(l.expires_ms - now_ms) / 86'400'000.0);
+    const double demand = std::max(0.0, d) * days;
+    const double sold = std::clamp(demand - sold_before, 0.0, l.units);
+    sold_before += sold;
+    out.push_back(l.units - sold);
+  }
+}
+
+double transfer_need(double d, double days_to_receipt, double safety_stock, double on_hand) {
+  return d * days_to_receipt + safety_stock - std::max(on_hand, 0.0);
+}
+
+double transfer_surplus(double on_hand, double d, double lead, double review, double safety_stock) {
+  return on_hand - d * (lead + review) - safety_stock;
+}
+
+double transfer_quantity(double need, double surplus, double pack, double min_qty) {
+  if (!(need > 0) || !(surplus > 0)) return 0;
+  if (!(pack > 0)) pack = 1;
+  const double q = std::floor(std::min(need, surplus) / pack + 1e-9) * pack;
+  return q >= std::max(min_qty, 1e-9) ? q : 0;
+}
+
+void LeadStats::add(double days) {
+  ++n;
+  const double diff = days - mean;
+  mean += diff / n;
+  m2 += diff * (days - mean);
+}
+
+void shrink_lead_time(const LeadStats& s, double prior_mean, double prior_sd, double prior_weight,
+                      double& mean_out, double& sd_out) {
+  const double n = s.n, k = prior_weight;
+  if (s.n == 0 || n + k <= 0) {
+    mean_out = prior_mean;
+    sd_out = prior_sd;
+    return;
+  }
+  mean_out = (n * s.mean + k * prior_mean) / (n + k);
+  const double dof = (n - 1) + k;
+  sd_out = dof > 0 ? std::sqrt(((n - 1) * s.variance() + k * prior_sd * prior_sd) / dof) : 0;
+}
+
+const char* approval_name(Approval a) {
+  switch (a) {
+    case Approval::kAuto:
+      return "auto";
+    case Approval::kReview:
+      return "review";
+    case Approval::kEscalate:
+      return "escalate";
+  }
+  return "review";
+}
+
+Approval classify(const ApprovalInput& in, const char** why) {
+  const char* unused = nullptr;
+  const char*& w = why != nullptr ? *why : unused;
+  if (in.open_anomaly) {
+    w = "open_anomaly";
+    return Approval::kEscalate;
+  }
+  if (in.regional_spare) {
+    w = "regional_spare";
+    return Approval::kEscalate;
+  }
+  if (!in.cost_known) {
+    w = "unknown_cost";
+    return Approval::kReview;
+  }
+  if (in.auto_max_cost > 0 && in.order_cost > in.auto_max_cost) {
+    w = "over_order_limit";
+    return Approval::kReview;
+  }
+  if (in.store_daily_budget > 0 && in.store_spent_today + in.order_cost > in.store_daily_budget) {
+    w = "over_store_budget";
+    return Approval::kReview;
+  }
+  if (in.category_daily_budget > 0 &&
+      in.category_spent_today + in.order_cost > in.category_daily_budget) {
+    w = "over_category_budget";
+    return Approval::kReview;
+  }
+  if (in.new_item) {
+    w = "new_item";
+    return Approval::kReview;
+  }
+  if (in.new_supplier) {
+    w = "new_supplier";
+    return Approval::kReview;
+  }
+  if (in.wide_interval) {
+    w = "wide_interval";
+    return Approval::kReview;
+  }
+  w = "within_budget";
+  return Approval::kAuto;
+}
+
 }  // namespace sw::inventory

@@ -24,13 +24,17 @@ const std::vector<OperatorEntry>& table() {
        {OutputStream::kForecasts, OutputStream::kAlerts},
        {"forecast_drift"}},
       {"low_stock",
-       [](const Config& c, OperatorViews&) -> std::unique_ptr<Operator> {
-         return std::make_unique<LowStockOperator>(c);
+       [](const Config& c, OperatorViews& v) -> std::unique_ptr<Operator> {
+         auto op = std::make_unique<LowStockOperator>(c);
+         v.inventory = op->inventory_view();
+         return op;
        },
-       {},
+       {"inventory"},
+       // Also reads OperatorViews::anomalies when present (approval escalates on an open
+       // anomaly); not listed while the anomaly entry comes after this one in the table.
        {"demand"},
-       {OutputStream::kAlerts},
-       {"low_stock", "stockout", "overstock"}},
+       {OutputStream::kAlerts, OutputStream::kReplenishment},
+       {"low_stock", "stockout", "overstock", "expiry", "transfer", "receipt_overdue"}},
       {"anomaly",
        [](const Config& c, OperatorViews& v) -> std::unique_ptr<Operator> {
          auto op = std::make_unique<AnomalyOperator>(c);
@@ -103,6 +107,7 @@ OperatorSet make_operators(const Config& config) {
       config.mark_read(section);
     }
   }
+  config.mark_read("regions");  // DESIGN.md §3a; read by low_stock when it is enabled
   reject_unknown(config);
   return set;
 }

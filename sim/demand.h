@@ -49,7 +49,8 @@ struct Pending {
   int32_t day = 0;
   int32_t t = 0;  // ms in day
   int32_t qty = 0;
-  uint8_t kind = 0;  // 0 receipt, 1 transfer_in
+  uint8_t kind = 0;        // 0 receipt, 1 transfer_in, 2 lost order written off (no event)
+  int32_t order_day = -1;  // sim day of the purchase order (its po_id), -1 none
 };
 
 struct KeyState {

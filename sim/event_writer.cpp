@@ -1,6 +1,7 @@
 #include "sim/event_writer.h"
 
 #include "sim/format.h"
+#include "sim/orders.h"
 #include "sim/rng.h"
 
 namespace sw::sim {
@@ -23,8 +24,8 @@ char* write_event(char* p, const Rec& rec, int64_t day_start, const EventContext
                                                    "{\"type\":\"promotion\",\"ts\":",
                                                    "{\"type\":\"metric\",\"ts\":",
                                                    "{\"type\":\"feedback\",\"ts\":"};
-  static constexpr std::string_view kKinds[] = {"snapshot", "receipt", "transfer_in",
-                                                "transfer_out", "adjustment"};
+  static constexpr std::string_view kKinds[] = {"snapshot",     "receipt",    "transfer_in",
+                                                "transfer_out", "adjustment", "order"};
   const uint64_t id = ctx.id_base + rec.id;
   const int64_t ts = day_start + rec.t;
   p = put(p, kTypeHead[rec.type]);
@@ -85,6 +86,10 @@ char* write_event(char* p, const Rec& rec, int64_t day_start, const EventContext
       p = put(p, kKinds[rec.sub]);
       p = put(p, "\",\"qty\":");
       p = put_i64(p, rec.b);
+      if (rec.sub == 5 || rec.flags == 1) {
+        p = write_order_fields(p, rec, ctx);
+        break;
+      }
       if (rec.c >= 0) {
         p = put(p, ",\"on_order\":");
         p = put_i64(p, rec.c);

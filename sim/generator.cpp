@@ -12,6 +12,7 @@
 #include "sim/demand.h"
 #include "sim/event_writer.h"
 #include "sim/format.h"
+#include "sim/orders.h"
 #include "sim/rng.h"
 #include "stream/civil_time.h"
 
@@ -37,6 +38,7 @@ struct TimelineItem {
   uint8_t kind;
   uint8_t sub;
   int32_t qty;
+  int32_t po = -1;  // arrivals: sim day of the purchase order
 };
 
 class Generator {
@@ -57,7 +59,10 @@ class Generator {
   void sku_day(int64_t day, int64_t day_start);
   void key_day(uint32_t key, int64_t day, int64_t day_start);
   void store_day(uint32_t store, int64_t day, int64_t day_start);
-  void review(KeyState& k, const Sku& sku, Rng& r, int64_t day);
+  void review(uint32_t key, KeyState& k, const Sku& sku, Rng& r, int64_t day);
+  void place_order(uint32_t key, KeyState& k, const Sku& sku, Pending& pd, int64_t day);
+  Status regions_and_imbalances();
+  void spoil_expired(uint32_t key, const Sku& sku, KeyState& k, int64_t day);
   void push(Rec rec, Rng& r);
   void push_raw(uint8_t type, uint32_t a, int32_t t, std::string_view body, Rng& r);
   Status emit_day(int64_t day_start);
@@ -85,6 +90,7 @@ class Generator {
   double bad_per_good_ = 0;
   int64_t promo_counter_ = 0;
   std::vector<TimelineItem> timeline_;
+  std::vector<std::vector<SimLot>> lots_;  // per key (perishables), first-expiring first
 };
 
 void Generator::push(Rec rec, Rng& r) {
@@ -209,6 +215,11 @@ void Generator::sku_day(int64_t day, int64_t day_start) {
       if (k.perishable) {
         p = put(p, ",\"perishable\":true,\"shelf_life_days\":");
         p = put_i64(p, k.shelf_life_days);
+      }
+      if (o_.purchase_orders) {
+        p = put(p, ",\"supplier\":\"");
+        p = put(p, supplier_name(k, i));
+        *p++ = '"';
       }
       push_raw(kRecItem, i, static_cast<int32_t>(i % 30'000), std::string_view(buf, p - buf), r);
       Rec pr{};
@@ -351,13 +362,22 @@ void Generator::store_day(uint32_t si, int64_t day, int64_t day_start) {
   }
 }
 
-void Generator::review(KeyState& k, const Sku& sku, Rng& r, int64_t sim_day) {
+void Generator::review(uint32_t key, KeyState& k, const Sku& sku, Rng& r, int64_t day) {
+  const int64_t sim_day = day - start_day_;
   int32_t position = k.on_hand + k.on_order;
   if (position > k.reorder_point) return;
   if (r.chance(0.1)) return;  // the buyer is late today
   if (k.n_pending >= k.pending.size()) return;
   int32_t qty = std::max(k.order_up_to - position, sku.moq);
   qty = (qty + sku.pack_size - 1) / sku.pack_size * sku.pack_size;
+  if (o_.purchase_orders) {
+    Pending pd;
+    pd.qty = qty;
+    place_order(key, k, sku, pd, day);
+    k.pending[k.n_pending++] = pd;
+    k.on_order += qty;
+    return;
+  }
   int lead = std::max(
       1, static_cast<int>(std::lround(sku.lead_time_days + sku.lead_time_sd_days * r.normal())));
   Pending pd;
@@ -416,12 +436,14 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
   }
   for (uint8_t i = 0; i < k.n_pending;) {
     if (k.pending[i].day == sim_day) {
-      timeline_.push_back({k.pending[i].t, kTlArrival, k.pending[i].kind, k.pending[i].qty});
+      timeline_.push_back({k.pending[i].t, kTlArrival, k.pending[i].kind, k.pending[i].qty,
+                           k.pending[i].order_day});
       k.pending[i] = k.pending[--k.n_pending];
     } else {
       ++i;
     }
   }
+  if (o_.perishable_lots && sku.perishable) spoil_expired(key, sku, k, day);
   // Injected demand anomaly (on keys whose demand is visible).
   if (k.anom_end <= day_start && k.base_txn >= 1.0 && r.chance(o_.anomaly_rate)) {
     bool spike = r.chance(0.5);
@@ -522,7 +544,14 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
         if (k.on_hand == 0) open_stockout(k, ts);
         break;
       case kTlArrival:
+        if (it.sub == 2) {  // a lost order: the buyer writes it off, nothing arrives
+          k.on_order -= it.qty;
+          break;
+        }
         k.on_hand += it.qty;
+        if (o_.perishable_lots && sku.perishable) {
+          add_sim_lot(lots_[key], static_cast<int32_t>(day + sku.shelf_life_days), it.qty);
+        }
         rec.type = kRecInventory;
         rec.b = it.qty;
         rec.d = -1;
@@ -531,6 +560,10 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
           rec.sub = 1;
           rec.c = k.on_order;
           if (sku.perishable) rec.d = static_cast<int32_t>(day + sku.shelf_life_days);
+          if (it.po >= 0 && it.po < 2048 && k.on_order >= 0 && k.on_order < (1 << kOrderDayShift)) {
+            rec.flags = 1;  // names its order: c = on_order | order day << 20
+            rec.c = k.on_order | (it.po << kOrderDayShift);
+          }
         } else {
           rec.sub = 2;
           rec.c = -1;
@@ -544,6 +577,7 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
         if (sold > 0) {
           k.on_hand -= sold;
           sold_total += sold;
+          if (o_.perishable_lots && sku.perishable) take_sim_lots(lots_[key], sold);
           rec.type = kRecSale;
           rec.sub = it.sub;
           rec.b = sold;
@@ -570,6 +604,9 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
         int32_t q = it.qty < 0 ? -std::min(-it.qty, k.on_hand) : it.qty;
         if (q == 0) break;
         k.on_hand += q;
+        if (q < 0 && it.sub == 0 && o_.perishable_lots && sku.perishable) {
+          take_sim_lots(lots_[key], -q);
+        }
         rec.type = kRecInventory;
         rec.sub = 4;
         rec.b = q;
@@ -587,6 +624,7 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
         KeyState& dst = keys_[static_cast<size_t>(other) * skus_.size() + ki];
         if (q <= 0 || dst.n_pending >= dst.pending.size()) break;
         k.on_hand -= q;
+        if (o_.perishable_lots && sku.perishable) take_sim_lots(lots_[key], q);
         rec.type = kRecInventory;
         rec.sub = 3;
         rec.b = q;
@@ -603,7 +641,7 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
       }
     }
   }
-  review(k, sku, r, sim_day);
+  review(key, k, sku, r, day);
 
   if (truth_.enabled() && o_.truth_demand && (demand > 0 || anom_today)) {
     Status s;
@@ -627,6 +665,161 @@ void Generator::key_day(uint32_t key, int64_t day, int64_t day_start) {
     truth_.commit(p);
     if (!s.is_ok() && status_.is_ok()) status_ = s;
   }
+}
+
+// --- Orders, lots and regions (sim/orders.h) ----------------------------------------------
+
+// The buyer's order as an `order` event at the end of the day; its fate (on time, late,
+// lost) comes from a stream of its own and goes to the truth file.
+void Generator::place_order(uint32_t key, KeyState& k, const Sku& sku, Pending& pd, int64_t day) {
+  const int64_t sim_day = day - start_day_;
+  const uint32_t ki = key % static_cast<uint32_t>(o_.skus);
+  Rng ro(o_.seed ^ 0x0dde5ULL, key, static_cast<uint64_t>(day));
+  const OrderPlan plan = plan_order(sku, o_.order_late_rate, o_.order_lost_rate, ro);
+  pd.day = static_cast<int32_t>(sim_day + plan.arrival_days);
+  pd.t = static_cast<int32_t>(5 * kHourMs + ro.below(2 * kHourMs));
+  pd.kind = plan.fate == OrderFate::kLost ? 2 : 0;
+  pd.order_day = static_cast<int32_t>(sim_day);
+  Rec rec{};
+  rec.type = kRecInventory;
+  rec.sub = 5;
+  rec.a = key;
+  rec.b = pd.qty;
+  rec.c = static_cast<int32_t>(sim_day);
+  rec.d = static_cast<int32_t>(day + plan.expected_days);
+  rec.t = static_cast<int32_t>(22 * kHourMs + ro.below(30 * kMinuteMs));
+  push(rec, ro);
+  (void)k;
+  if (!truth_.enabled()) return;
+  Status st;
+  char* p = truth_.room(st);
+  p = put(p, "{\"record\":\"order\",\"store\":\"");
+  p = put(p, stores_[key / static_cast<uint32_t>(o_.skus)].name);
+  p = put(p, "\",\"sku\":\"");
+  p = put(p, sku.name);
+  p = put(p, "\",\"po_id\":\"PO-");
+  p = put_u64(p, key);
+  *p++ = '-';
+  p = put_i64(p, sim_day);
+  p = put(p, "\",\"supplier\":\"");
+  p = put(p, supplier_name(sku, ki));
+  p = put(p, "\",\"qty\":");
+  p = put_i64(p, pd.qty);
+  p = put(p, ",\"ordered\":\"");
+  p = put_rfc3339(p, day * kDayMs + rec.t, 0);
+  p = put(p, "\",\"expected\":\"");
+  p = put_rfc3339(p, (day + plan.expected_days) * kDayMs + 12 * kHourMs, 0);
+  p = put(p, "\",\"arrival\":");
+  if (plan.fate == OrderFate::kLost) {
+    p = put(p, "null");
+  } else {
+    *p++ = '"';
+    p = put_rfc3339(p, (day + plan.arrival_days) * kDayMs + pd.t, 0);
+    *p++ = '"';
+  }
+  p = put(p, ",\"fate\":\"");
+  p = put(p, fate_name(plan.fate));
+  p = put(p, "\"}\n");
+  truth_.commit(p);
+  if (!st.is_ok() && status_.is_ok()) status_ = st;
+}
+
+// Lots of a perishable key that expired by `day` are written off after closing the night
+// before (an adjustment at 05:30) and recorded as spoilage in the truth file.
+void Generator::spoil_expired(uint32_t key, const Sku& sku, KeyState& k, int64_t day) {
+  std::vector<SimLot>& lots = lots_[key];
+  if (lots.empty() || lots.front().expires_day > day) return;
+  int32_t first = -1;
+  const int32_t units =
+      std::min(expire_sim_lots(lots, static_cast<int32_t>(day), first), k.on_hand);
+  if (units <= 0) return;
+  timeline_.push_back({static_cast<int32_t>(5 * kHourMs + 30 * kMinuteMs), kTlAdjust, 1, -units});
+  if (!truth_.enabled()) return;
+  Status st;
+  char* p = truth_.room(st);
+  p = put(p, "{\"record\":\"spoilage\",\"store\":\"");
+  p = put(p, stores_[key / static_cast<uint32_t>(o_.skus)].name);
+  p = put(p, "\",\"sku\":\"");
+  p = put(p, sku.name);
+  p = put(p, "\",\"expired\":\"");
+  p = put_date(p, first);
+  p = put(p, "\",\"units\":");
+  p = put_i64(p, units);
+  p = put(p, "}\n");
+  truth_.commit(p);
+  if (!st.is_ok() && status_.is_ok()) status_ = st;
+}
+
+// Regions of `region_size` consecutive stores (truth: one "region" record each), regional
+// imbalances at the start (one store of a region overstocked, another short of a sku), and
+// the opening lots of perishable keys.
+Status Generator::regions_and_imbalances() {
+  const auto n_stores = static_cast<uint32_t>(stores_.size());
+  const auto n_skus = static_cast<uint32_t>(skus_.size());
+  const int rs = o_.region_size;
+  const int n_regions = rs > 0 ? static_cast<int>((n_stores + rs - 1) / rs) : 0;
+  char buf[4096];
+  if (truth_.enabled()) {
+    for (int g = 0; g < n_regions; ++g) {
+      char* p = buf;
+      p = put(p, "{\"record\":\"region\",\"region\":\"");
+      p = put(p, region_name(g));
+      p = put(p, "\",\"stores\":[");
+      for (uint32_t st = static_cast<uint32_t>(g * rs);
+           st < std::min<uint32_t>(n_stores, (g + 1) * rs) && p < buf + 3900; ++st) {
+        if (st != static_cast<uint32_t>(g * rs)) *p++ = ',';
+        *p++ = '"';
+        p = put(p, stores_[st].name);
+        *p++ = '"';
+      }
+      p = put(p, "]}\n");
+      SW_RETURN_IF_ERROR(truth_line(std::string_view(buf, static_cast<size_t>(p - buf))));
+    }
+  }
+  for (int g = 0; g < n_regions && o_.imbalance_rate > 0; ++g) {
+    const uint32_t first = static_cast<uint32_t>(g * rs);
+    const uint32_t size = std::min<uint32_t>(n_stores, first + rs) - first;
+    if (size < 2) continue;
+    for (uint32_t ki = 0; ki < n_skus; ++ki) {
+      Rng r(o_.seed ^ 0x1b1a1ceULL, ki, static_cast<uint64_t>(g));
+      if (!r.chance(o_.imbalance_rate)) continue;
+      const uint32_t donor = first + static_cast<uint32_t>(r.below(size));
+      uint32_t receiver = first + static_cast<uint32_t>(r.below(size - 1));
+      if (receiver >= donor) ++receiver;
+      KeyState& d = keys_[static_cast<size_t>(donor) * n_skus + ki];
+      KeyState& v = keys_[static_cast<size_t>(receiver) * n_skus + ki];
+      d.on_hand += 3 * std::max(d.order_up_to, 4);
+      v.on_hand = std::max(1, v.reorder_point / 3);
+      if (truth_.enabled()) {
+        char* p = buf;
+        p = put(p, "{\"record\":\"imbalance\",\"sku\":\"");
+        p = put(p, skus_[ki].name);
+        p = put(p, "\",\"region\":\"");
+        p = put(p, region_name(g));
+        p = put(p, "\",\"donor\":\"");
+        p = put(p, stores_[donor].name);
+        p = put(p, "\",\"receiver\":\"");
+        p = put(p, stores_[receiver].name);
+        p = put(p, "\",\"donor_on_hand\":");
+        p = put_i64(p, d.on_hand);
+        p = put(p, ",\"receiver_on_hand\":");
+        p = put_i64(p, v.on_hand);
+        p = put(p, "}\n");
+        SW_RETURN_IF_ERROR(truth_line(std::string_view(buf, static_cast<size_t>(p - buf))));
+      }
+    }
+  }
+  lots_.assign(keys_.size(), {});
+  if (o_.perishable_lots) {
+    for (size_t key = 0; key < keys_.size(); ++key) {
+      const Sku& sku = skus_[key % n_skus];
+      if (sku.perishable) {
+        add_sim_lot(lots_[key], static_cast<int32_t>(start_day_ + sku.shelf_life_days),
+                    keys_[key].on_hand);
+      }
+    }
+  }
+  return Status::ok();
 }
 
 Status Generator::emit_day(int64_t day_start) {
@@ -678,6 +871,7 @@ Status Generator::run() {
   build_catalog(o_, catalog_);
   init_key_states(o_, catalog_, keys_);
   stats_.keys = keys_.size();
+  SW_RETURN_IF_ERROR(regions_and_imbalances());
   if (truth_.enabled()) {
     char buf[512];
     for (int c = 0; c < kCategoryCount; ++c) {

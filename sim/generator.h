@@ -45,7 +45,14 @@ struct GeneratorOptions {
   double promo_rate = 1.0 / 90;         // per sku per day (when none is active)
   double anomaly_rate = 1.0 / 3000;     // per eligible (store, sku, day)
   bool truth_demand = true;             // write one truth line per (store, sku, day) with demand
-  bool log_bad_lines = false;           // fill GeneratorStats::bad_lines (tests)
+  // Orders, lots and regions (sim/orders.h, docs/generator.md).
+  bool purchase_orders = true;    // the buyer's orders as `order` events with po_id/supplier
+  double order_late_rate = 0.06;  // share of orders that arrive 2-7 days after `expected`
+  double order_lost_rate = 0.01;  // share of orders that never arrive
+  bool perishable_lots = true;    // perishables spoil at expiry (a write-off adjustment)
+  int region_size = 5;            // consecutive stores per region (0 = no regions)
+  double imbalance_rate = 0.03;   // per (sku, region): one store starts overstocked, one short
+  bool log_bad_lines = false;     // fill GeneratorStats::bad_lines (tests)
 };
 
 struct GeneratorStats {

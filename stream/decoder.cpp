@@ -52,6 +52,9 @@ enum Field : uint8_t {
   kAlertId,
   kAction,
   kBy,
+  kPoId,
+  kSupplier,
+  kExpected,
   kFieldCount,
   kUnknownField
 };
@@ -92,7 +95,10 @@ constexpr const char* kFieldNames[kFieldCount] = {"type",
                                                   "value",
                                                   "alert_id",
                                                   "action",
-                                                  "by"};
+                                                  "by",
+                                                  "po_id",
+                                                  "supplier",
+                                                  "expected"};
 
 Field field_of(std::string_view k) {
   // Dispatch on length then compare: cheaper than hashing for ~37 short names.
@@ -112,6 +118,7 @@ Field field_of(std::string_view k) {
              : k == "price" ? kPrice
              : k == "start" ? kStart
              : k == "value" ? kValue
+             : k == "po_id" ? kPoId
                             : kUnknownField;
     case 6:
       return k == "txn_id"   ? kTxnId
@@ -130,6 +137,8 @@ Field field_of(std::string_view k) {
              : k == "on_order" ? kOnOrder
              : k == "category" ? kCategory
              : k == "alert_id" ? kAlertId
+             : k == "supplier" ? kSupplier
+             : k == "expected" ? kExpected
                                : kUnknownField;
     case 9:
       return k == "min_price"   ? kMinPrice
@@ -539,11 +548,18 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
         out.inventory_kind = InventoryKind::kTransferOut;
       else if (kind == "adjustment")
         out.inventory_kind = InventoryKind::kAdjustment;
+      else if (kind == "order")
+        out.inventory_kind = InventoryKind::kAdjustment;  // see Event::order_qty
       else {
         return fail(DecodeError::kBadEnum,
-                    "kind must be snapshot, receipt, transfer_in, transfer_out or adjustment");
+                    "kind must be snapshot, receipt, transfer_in, "
+                    "transfer_out, adjustment or order");
       }
-      if (out.inventory_kind == InventoryKind::kAdjustment) {
+      out.order_qty = kUnset;
+      if (kind == "order") {
+        SW_TRY(num(kQty, true, 0, true, kMaxQty, out.order_qty));
+        out.qty = 0;
+      } else if (out.inventory_kind == InventoryKind::kAdjustment) {
         SW_TRY(num(kQty, true, -kMaxQty, false, kMaxQty, out.qty));
       } else if (out.inventory_kind == InventoryKind::kSnapshot) {
         SW_TRY(num(kQty, true, 0, false, kMaxQty, out.qty));
@@ -554,6 +570,15 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       SW_TRY(num(kOnOrder, false, 0, false, kMaxQty, out.on_order));
       out.expires_ms = -1;
       SW_TRY(time_field(kExpires, false, out.expires_ms));
+      out.po_id = {};
+      out.supplier = {};
+      SW_TRY(opt_str(kPoId, out.po_id));
+      SW_TRY(opt_str(kSupplier, out.supplier));
+      out.expected_ms = -1;
+      SW_TRY(time_field(kExpected, false, out.expected_ms));
+      if (out.expected_ms >= 0 && out.expected_ms < out.ts_ms) {
+        return fail(DecodeError::kOutOfRange, "field 'expected' is before 'ts'");
+      }
       break;
     }
     case EventType::kPrice: {
@@ -587,6 +612,7 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       SW_TRY(num(kPackSize, false, 1, false, kMaxQty, it.pack_size));
       SW_TRY(num(kMoq, false, 0, false, kMaxQty, it.moq));
       SW_TRY(num(kShelfLife, false, 0, false, 36500, it.shelf_life_days));
+      SW_TRY(opt_str(kSupplier, it.supplier));
       if (has(kPerishable) && slots[kPerishable].kind != Kind::kNull) {
         if (slots[kPerishable].kind != Kind::kBool) return wrong(kPerishable, "a boolean");
         it.perishable = slots[kPerishable].boolean ? 1 : 0;

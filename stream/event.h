@@ -46,9 +46,12 @@ struct ItemFields {
   double pack_size = kUnset;
   double moq = kUnset;
   double shelf_life_days = kUnset;
-  int8_t perishable = -1;  // -1 unset, 0 false, 1 true
+  std::string_view supplier;  // default supplier of the sku (orders without `supplier`)
+  int8_t perishable = -1;     // -1 unset, 0 false, 1 true
 };
 
+//! Every string_view field must also be listed in string_fields() of stream/read_ahead.cpp,
+//! which copies them out of the decoder's buffer.
 struct Event {
   EventType type = EventType::kSale;
   int64_t ts_ms = 0;           // event time, epoch milliseconds UTC
@@ -61,6 +64,14 @@ struct Event {
   double cost = kUnset;      // price.cost
   double on_order = kUnset;  // inventory.on_order
   int64_t expires_ms = -1;   // inventory.expires (lot expiry), -1 = absent
+  //! inventory kind `order` (a purchase order placed): the ordered units, NaN for every other
+  //! kind. An order decodes as inventory_kind kAdjustment with qty 0, so an operator that
+  //! knows nothing of orders sees a movement of zero units (adding an InventoryKind value
+  //! would break the exhaustive switches of every operator at once).
+  double order_qty = kUnset;
+  std::string_view po_id;     // inventory: links an `order` to its `receipt`s
+  std::string_view supplier;  // inventory (`order`)
+  int64_t expected_ms = -1;   // inventory.expected (expected arrival of an order), -1 = absent
   InventoryKind inventory_kind = InventoryKind::kSnapshot;
   bool restock = true;        // return.restock
   std::string_view channel;   // sale

@@ -10,9 +10,10 @@ namespace sw {
 namespace {
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
 
-std::array<std::string_view*, 11> string_fields(Event& e) {
-  return {&e.event_id,   &e.store,  &e.sku,      &e.channel, &e.currency,     &e.promo_id,
-          &e.competitor, &e.series, &e.alert_id, &e.by,      &e.item.category};
+std::array<std::string_view*, 14> string_fields(Event& e) {
+  return {&e.event_id,      &e.store,      &e.sku,      &e.channel,      &e.currency,
+          &e.promo_id,      &e.competitor, &e.series,   &e.alert_id,     &e.by,
+          &e.item.category, &e.po_id,      &e.supplier, &e.item.supplier};
 }
 }  // namespace
 

@@ -5,6 +5,7 @@
 
 #include "stream/bytes.h"
 #include "stream/calendar.h"
+#include "stream/json_writer.h"
 
 namespace sw {
 
@@ -34,12 +35,52 @@ float to_f(double v) {
 
 LowStockOperator::LowStockOperator(const Config& config)
     : settings_(LowStockSettings::from_config(config)),
-      default_z_(inventory::inverse_normal_cdf(settings_.service_level)) {}
+      default_z_(inventory::inverse_normal_cdf(settings_.service_level)) {
+  for (size_t r = 0; r < settings_.regions.size(); ++r) {
+    for (const std::string& st : settings_.regions[r].second) {
+      region_of_store_[st] = static_cast<uint32_t>(r);
+    }
+  }
+  if (!settings_.regions.empty()) {
+    regional_ = std::make_unique<low_stock::InProcessRegionalStock>();
+  }
+  for (int a = 0; a < 3; ++a) {
+    const std::string cls = inventory::approval_name(static_cast<inventory::Approval>(a));
+    counters_.recommendations[a] = &probe_.counter(
+        "replenishment_recommendations_total",
+        "Replenishment recommendations emitted, by approval class", {{"approval", cls}});
+    counters_.recommendation_value[a] =
+        &probe_.counter("replenishment_order_value_total",
+                        "Cost of recommended orders (currency units, rounded), by approval class",
+                        {{"approval", cls}});
+  }
+  const char* kFb = "Feedback on inventory alerts, by action";
+  counters_.feedback_ack = &probe_.counter("inventory_feedback_total", kFb, {{"action", "ack"}});
+  counters_.feedback_dismiss =
+      &probe_.counter("inventory_feedback_total", kFb, {{"action", "dismiss"}});
+  counters_.feedback_unknown =
+      &probe_.counter("inventory_feedback_total", kFb, {{"action", "unknown_alert"}});
+  const char* kBad = "Inventory records applied with a documented fallback, by reason";
+  counters_.bad_unknown_po =
+      &probe_.counter("inventory_fallbacks_total", kBad, {{"reason", "unknown_po_id"}});
+  counters_.bad_expired_lot =
+      &probe_.counter("inventory_fallbacks_total", kBad, {{"reason", "expired_on_receipt"}});
+  counters_.orders_opened =
+      &probe_.counter("purchase_orders_total", "Purchase orders seen", {{"event", "opened"}});
+  counters_.orders_closed =
+      &probe_.counter("purchase_orders_total", "Purchase orders seen", {{"event", "filled"}});
+  counters_.transfers =
+      &probe_.counter("transfers_proposed_total", "Transfer proposals within a region");
+  counters_.suppressed =
+      &probe_.counter("inventory_alerts_suppressed_total",
+                      "Inventory alert firings held back by a dismiss or a cool-down");
+}
 
 uint32_t LowStockOperator::subscriptions() const {
   return (1u << static_cast<int>(EventType::kSale)) | (1u << static_cast<int>(EventType::kReturn)) |
          (1u << static_cast<int>(EventType::kInventory)) |
-         (1u << static_cast<int>(EventType::kItem)) | (1u << static_cast<int>(EventType::kPrice));
+         (1u << static_cast<int>(EventType::kItem)) | (1u << static_cast<int>(EventType::kPrice)) |
+         (1u << static_cast<int>(EventType::kFeedback));
 }
 
 LowStockOperator::KeyState& LowStockOperator::touch(KeyId key, const OperatorContext& ctx) {
@@ -128,6 +169,11 @@ void LowStockOperator::roll_to(KeyState& s, int32_t day) {
 
 void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
   if (!(subscriptions() & (1u << static_cast<int>(e.type)))) return;
+  keys_ = &ctx.keys();
+  if (e.type == EventType::kFeedback) {
+    handle_feedback(e);
+    return;
+  }
   if (e.type == EventType::kItem || e.type == EventType::kPrice) {
     handle_item(e, key, ctx);
     return;
@@ -140,6 +186,7 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
   if (s.day == KeyState::kNoDay) adopt_pending(sku_id, keys);
   const LocalDay& ld = ctx.calendar().day(keys.store_id(key), keys.store(key), e.ts_ms);
   roll_to(s, ld.day);
+  const double on_hand_before = s.on_hand;
   switch (e.type) {
     case EventType::kSale:
       s.on_hand -= e.qty;
@@ -149,7 +196,14 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
       if (e.restock) s.on_hand += e.qty;
       break;
     case EventType::kInventory:
+      if (is_set(e.order_qty)) {
+        // A purchase order: on order grows, on hand does not; stock is not "known" by it.
+        apply_order(e, key, s, ctx);
+        if (is_set(e.on_order)) s.on_order = to_f(e.on_order);
+        break;
+      }
       s.flags |= kInventoryKnown;
+      if (e.inventory_kind == InventoryKind::kReceipt) apply_receipt(e, key, s, ctx);
       switch (e.inventory_kind) {
         case InventoryKind::kSnapshot:
           s.on_hand = e.qty;
@@ -166,9 +220,13 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
           break;
       }
       if (is_set(e.on_order)) s.on_order = to_f(e.on_order);
+      apply_lots(e, key, s, on_hand_before);
       break;
     default:
       return;
+  }
+  if (e.type == EventType::kSale && (s.flags & low_stock::kHasFlow)) {
+    apply_lots(e, key, s, on_hand_before);
   }
   if ((s.flags & kInventoryKnown) && s.on_hand <= 0) s.flags |= kCensoredToday;
   if (e.ts_ms > s.last_event_ms) s.last_event_ms = e.ts_ms;
@@ -231,6 +289,9 @@ void LowStockOperator::handle_item(const Event& e, KeyId key, OperatorContext& c
 void LowStockOperator::apply_item(ItemParams& p, const Event& e) {
   const ItemFields& f = e.item;
   if (!f.category.empty()) p.category = std::string(f.category);
+  if (!f.supplier.empty()) p.supplier = std::string(f.supplier);
+  if (is_set(f.shelf_life_days)) p.shelf_life_days = to_f(f.shelf_life_days);
+  if (f.perishable >= 0) p.perishable = f.perishable;
   if (is_set(f.cost)) p.cost = to_f(f.cost);
   if (is_set(f.lead_time_days)) p.lead_time_days = to_f(f.lead_time_days);
   if (is_set(f.lead_time_sd_days)) p.lead_time_sd_days = to_f(f.lead_time_sd_days);
@@ -255,6 +316,7 @@ LowStockOperator::Plan LowStockOperator::plan(KeyId key, int64_t now_ms, const K
   };
   p.lead = pick(&ItemParams::lead_time_days, settings_.default_lead_time_days);
   p.lead_sd = pick(&ItemParams::lead_time_sd_days, settings_.default_lead_time_sd_days);
+  learned_lead(key, keys.sku_id(key), p.lead, p.lead_sd);
   p.service_level = pick(&ItemParams::service_level, settings_.service_level);
   p.z = pick(&ItemParams::z, default_z_);
   p.pack = pick(&ItemParams::pack_size, 1);
@@ -312,29 +374,18 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
     emit_alert(key, s, p, "stockout", "resolved", "critical", s.stockout_since_ms, ts, ctx);
   }
 
-  const bool critical = p.cover_days < p.lead;
-  if (s.low_severity == 0) {
-    const bool may_alert = p.enough_history || (out && has_demand);
-    if (may_alert && has_demand && p.position < p.reorder_point) {
-      s.low_severity = critical ? 2 : 1;
-      s.low_since_ms = ts;
-      emit_alert(key, s, p, "low_stock", "firing", critical ? "critical" : "warning", ts, ts, ctx);
-    }
-  } else if (p.position > p.reorder_point * (1 + settings_.low_stock_clear_margin)) {
-    const char* sev = s.low_severity == 2 ? "critical" : "warning";
-    s.low_severity = 0;
-    emit_alert(key, s, p, "low_stock", "resolved", sev, s.low_since_ms, ts, ctx);
-  } else if (s.low_severity == 1 && critical) {
-    s.low_severity = 2;  // escalation within the episode: same id, new severity
-    emit_alert(key, s, p, "low_stock", "firing", "critical", s.low_since_ms, ts, ctx);
-  } else if (s.low_severity == 2 &&
-             p.cover_days >= p.lead * (1 + settings_.low_stock_clear_margin)) {
-    s.low_severity = 1;  // de-escalation, with the same hysteresis margin as the resolution
-    emit_alert(key, s, p, "low_stock", "firing", "warning", s.low_since_ms, ts, ctx);
+  if (!settings_.alert_on_reorder_point) {
+    evaluate_low_stock_exception(key, s, p, ts, ctx);
+  } else {
+    evaluate_legacy_low_stock(key, s, p, ts, ctx);
   }
 
+  // Overstock needs the key's own history even when the forecast view answers for it: a
+  // key's first receipt easily covers "forever" at the demand seen in its first days.
   if (!(s.flags & kOverstockOpen)) {
-    if (p.enough_history && !out && p.cover_days > settings_.overstock_days) {
+    const bool own_history =
+        settings_.alert_on_reorder_point || s.history_days >= settings_.min_history_days;
+    if (p.enough_history && own_history && !out && p.cover_days > settings_.overstock_days) {
       s.flags |= kOverstockOpen;
       s.overstock_since_ms = ts;
       emit_alert(key, s, p, "overstock", "firing", "info", ts, ts, ctx);
@@ -342,6 +393,36 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
   } else if (p.cover_days < settings_.overstock_days * (1 - settings_.overstock_clear_margin)) {
     s.flags &= static_cast<uint8_t>(~kOverstockOpen);
     emit_alert(key, s, p, "overstock", "resolved", "info", s.overstock_since_ms, ts, ctx);
+  }
+  evaluate_workflow(key, s, p, ts, ctx);
+}
+
+void LowStockOperator::evaluate_legacy_low_stock(KeyId key, KeyState& s, const Plan& p, int64_t ts,
+                                                 OperatorContext& ctx) {
+  const bool has_demand = p.demand > 0 && p.demand >= settings_.min_demand_per_day;
+  const bool out = p.on_hand <= 0;
+  const bool critical = p.cover_days < p.lead;
+  const uint8_t keep = s.low_severity & static_cast<uint8_t>(~low_stock::kSeverityMask);
+  const uint8_t sev = s.low_severity & low_stock::kSeverityMask;
+  if (sev == 0) {
+    const bool may_alert = p.enough_history || (out && has_demand);
+    if (may_alert && has_demand && p.position < p.reorder_point) {
+      s.low_severity = static_cast<uint8_t>(keep | (critical ? 2 : 1));
+      s.low_since_ms = ts;
+      emit_alert(key, s, p, "low_stock", "firing", critical ? "critical" : "warning", ts, ts, ctx);
+    }
+  } else if (p.position > p.reorder_point * (1 + settings_.low_stock_clear_margin)) {
+    const char* sev_name = sev == 2 ? "critical" : "warning";
+    s.low_severity = keep;
+    emit_alert(key, s, p, "low_stock", "resolved", sev_name, s.low_since_ms, ts, ctx);
+  } else if (sev == 1 && critical) {
+    s.low_severity =
+        static_cast<uint8_t>(keep | 2);  // escalation within the episode: same id, new severity
+    emit_alert(key, s, p, "low_stock", "firing", "critical", s.low_since_ms, ts, ctx);
+  } else if (sev == 2 && p.cover_days >= p.lead * (1 + settings_.low_stock_clear_margin)) {
+    s.low_severity =
+        static_cast<uint8_t>(keep | 1);  // de-escalation, with the same hysteresis margin
+    emit_alert(key, s, p, "low_stock", "firing", "warning", s.low_since_ms, ts, ctx);
   }
 }
 
@@ -376,7 +457,25 @@ void LowStockOperator::emit_alert(KeyId key, const KeyState& s, const Plan& p,
   a.order_qty = order_qty;
   a.stockout_probability =
       inventory::stockout_probability(p.on_hand, p.lead_demand_mean, p.lead_demand_var);
+  if (type == "low_stock" && !settings_.alert_on_reorder_point) {
+    const char* source = nullptr;
+    a.next_receipt_days = next_receipt_days(key, s, p, ts_ms, &source);
+    a.next_receipt_source = source;
+    const double t = a.next_receipt_days;
+    a.stockout_probability = inventory::stockout_probability(
+        p.on_hand, p.demand * t,
+        t * p.demand_sd * p.demand_sd + p.demand * p.demand * p.lead_sd * p.lead_sd);
+  }
   low_stock::render_alert(rec.json, a, settings_);
+  const uint8_t kind = type == "low_stock"  ? low_stock::kAlertLowStock
+                       : type == "stockout" ? low_stock::kAlertStockout
+                                            : low_stock::kAlertOverstock;
+  auto* self = const_cast<LowStockOperator*>(this);
+  if (status == "firing") {
+    self->index_alert(rec.id, key, kind);
+  } else {
+    self->open_ids_.erase(rec.id);
+  }
   ctx.emit(std::move(rec));
 }
 
@@ -429,7 +528,7 @@ void LowStockOperator::snapshot_log(StateBatch& batch) {
   ++log_checkpoint_;
 }
 
-void LowStockOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
+void LowStockOperator::snapshot(StateBatch& batch, const KeyIndex& keys) {
   char key[4];
   if (!dirty_.empty() || rewrite_base_) {
     // The base costs one record per key: rewrite it once the log has grown that large.
@@ -441,6 +540,7 @@ void LowStockOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
     }
     dirty_.clear();
   }
+  snapshot_workflow(batch, keys);
   for (uint32_t sku_id : dirty_skus_) {
     ItemParams& p = sku_items_[sku_id];
     p.dirty = false;
@@ -482,7 +582,10 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
     return states_[id];
   };
   auto valid = [&](const KeyState& s) {
-    if (s.low_severity <= 2) return true;
+    if (s.low_severity <= (low_stock::kRecommendationOpen | 2) &&
+        (s.low_severity & low_stock::kSeverityMask) <= 2) {
+      return true;
+    }
     bad = "low_stock key state has low_severity " + std::to_string(s.low_severity);
     return false;
   };
@@ -598,7 +701,7 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
         return true;
       }));
   if (!bad.empty()) return Status::corruption(bad);
-  return Status::ok();
+  return restore_workflow(store, ctx);
 }
 
 size_t LowStockOperator::memory_bytes() const {
@@ -606,6 +709,15 @@ size_t LowStockOperator::memory_bytes() const {
   b += sku_items_.capacity() * sizeof(ItemParams) + dirty_skus_.capacity() * sizeof(uint32_t);
   b += (overrides_.capacity() + pending_items_.capacity()) * (sizeof(ItemParams) + 40);
   b += dirty_overrides_.capacity() * sizeof(KeyId);
+  b += flows_.capacity() * (sizeof(KeyId) + sizeof(Flow));
+  for (const auto& [k, f] : flows_) {
+    b += f.orders.capacity() * sizeof(low_stock::OpenOrder) +
+         f.lots.capacity() * sizeof(inventory::Lot);
+  }
+  b += sku_lead_.capacity() * sizeof(inventory::LeadStats);
+  b += supplier_lead_.capacity() * (8 + sizeof(inventory::LeadStats));
+  b += open_ids_.capacity() * 64 + budgets_.capacity() * 64;
+  if (regional_ != nullptr) b += regional_->memory_bytes();
   return b;
 }
 
@@ -615,8 +727,72 @@ std::string LowStockOperator::describe(KeyId key, const KeyIndex& keys) const {
   const Plan p = plan(key, s->last_event_ms, keys, nullptr);
   const double up_to =
       inventory::order_up_to(p.z, p.demand, p.demand_sd, p.lead, p.lead_sd, p.review);
-  return low_stock::render_describe(*s, p, keys.store(key), keys.sku(key), up_to,
-                                    inventory::order_quantity(up_to, p.position, p.moq, p.pack));
+  std::string out =
+      low_stock::render_describe(*s, p, keys.store(key), keys.sku(key), up_to,
+                                 inventory::order_quantity(up_to, p.position, p.moq, p.pack));
+  // The workflow: learned lead time, recommendation episode, open orders, lots.
+  std::string wf;
+  JsonWriter w(wf);
+  w.begin_object();
+  w.field("recommendation_open", (s->low_severity & low_stock::kRecommendationOpen) != 0);
+  const uint32_t sku_id = keys.sku_id(key);
+  const bool learned = sku_id < sku_lead_.size() && sku_lead_[sku_id].n > 0;
+  w.field("lead_time_source", learned ? "learned" : "reference");
+  w.field("lead_time_observations", static_cast<int64_t>(learned ? sku_lead_[sku_id].n : 0));
+  w.field("supplier", supplier_of(key, sku_id));
+  const Flow* f = flow(key);
+  w.key("orders").begin_array();
+  if (f != nullptr) {
+    for (const low_stock::OpenOrder& o : f->orders) {
+      w.begin_object();
+      w.field("po_id", o.po_id).field("supplier", o.supplier);
+      w.field("ordered_qty", o.ordered).field("open_qty", o.open);
+      w.key("ordered").time_value(o.ordered_ms);
+      w.key("expected").time_value(o.expected_ms);
+      w.field("overdue", o.overdue_since_ms >= 0);
+      w.end_object();
+    }
+  }
+  w.end_array();
+  w.key("lots").begin_array();
+  if (f != nullptr) {
+    for (const inventory::Lot& l : f->lots) {
+      w.begin_object();
+      w.key("expires").time_value(l.expires_ms);
+      w.field("units", l.units);
+      w.end_object();
+    }
+  }
+  w.end_array();
+  w.key("open_workflow_alerts").begin_array();
+  if (f != nullptr) {
+    if (f->expiry_since_ms >= 0) w.value("expiry");
+    if (f->transfer_since_ms >= 0) w.value("transfer");
+    for (const low_stock::OpenOrder& o : f->orders) {
+      if (o.overdue_since_ms >= 0) w.value("receipt_overdue");
+    }
+  }
+  w.end_array();
+  w.key("acked").begin_array();
+  if (f != nullptr) {
+    for (uint8_t k = 0; k < low_stock::kAlertKinds; ++k) {
+      if (f->acked & (1u << k)) w.value(low_stock::kAlertTypeNames[k]);
+    }
+  }
+  w.end_array();
+  w.key("quiet_until").begin_object();
+  if (f != nullptr) {
+    for (uint8_t k = 0; k < low_stock::kAlertKinds; ++k) {
+      if (f->quiet_until[k] > 0) w.key(low_stock::kAlertTypeNames[k]).time_value(f->quiet_until[k]);
+    }
+  }
+  w.end_object();
+  w.end_object();
+  out.pop_back();  // '}'
+  out += ",\"workflow\":";
+  out += wf;
+  out += '}';
+  return out;
 }
 
 }  // namespace sw

@@ -4,6 +4,7 @@
 #include <cmath>
 #include <type_traits>
 
+#include "operators/low_stock/workflow.h"
 #include "stream/json_writer.h"
 
 namespace sw::low_stock {
@@ -56,6 +57,14 @@ uint64_t fnv1a(uint64_t h, std::string_view s) {
 
 }  // namespace
 
+void append_number(std::string& out, double v) {
+  append_num(out, v);
+}
+
+double round_digits(double v, int digits) {
+  return rounded(v, digits);
+}
+
 std::string alert_id(std::string_view type, std::string_view store, std::string_view sku,
                      int64_t since_ms) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -91,7 +100,17 @@ void render_alert(std::string& json, const Alert& a, const LowStockSettings& set
   std::string summary;
   summary.reserve(160);
   append_all(summary, sku, " at ", store, ": ");
-  if (type == "low_stock") {
+  if (type == "low_stock" && a.next_receipt_days >= 0) {
+    if (!resolved) {
+      append_all(summary, p.on_hand, " units left, ", p.cover_days,
+                 " days of cover, next receipt in ", a.next_receipt_days, " d (",
+                 a.next_receipt_source, "); stock-out probability before it ",
+                 std::round(a.stockout_probability * 100), "%, suggest ordering ", order_qty);
+    } else {
+      append_all(summary, "stock-out risk before the next receipt cleared (",
+                 std::round(a.stockout_probability * 100), "%)");
+    }
+  } else if (type == "low_stock") {
     if (!resolved) {
       append_all(summary, p.on_hand, " units left, ", p.cover_days, " days of cover, lead time ",
                  p.lead, " d; position ", p.position, " below reorder point ", p.reorder_point,
@@ -152,7 +171,10 @@ void render_alert(std::string& json, const Alert& a, const LowStockSettings& set
     w.null();
   }
   w.field("stockout_probability", rounded(a.stockout_probability, 4));
-  if (type == "low_stock") {
+  if (type == "low_stock" && a.next_receipt_days >= 0) {
+    w.field("next_receipt_days", rounded(a.next_receipt_days, 3));
+    w.field("next_receipt_source", a.next_receipt_source);
+  } else if (type == "low_stock") {
     w.field("clear_above", rounded(p.reorder_point * (1 + settings.low_stock_clear_margin), 3));
   } else if (type == "overstock") {
     w.field("overstock_days", settings.overstock_days);
@@ -199,8 +221,9 @@ std::string render_describe(const KeyState& state, const Plan& p, std::string_vi
     w.key("since").time_value(since);
     w.end_object();
   };
-  if (s->low_severity != 0) {
-    open("low_stock", s->low_severity == 2 ? "critical" : "warning", s->low_since_ms);
+  if ((s->low_severity & kSeverityMask) != 0) {
+    open("low_stock", (s->low_severity & kSeverityMask) == 2 ? "critical" : "warning",
+         s->low_since_ms);
   }
   if (s->flags & kStockoutOpen) open("stockout", "critical", s->stockout_since_ms);
   if (s->flags & kOverstockOpen) open("overstock", "info", s->overstock_since_ms);

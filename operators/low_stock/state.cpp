@@ -138,25 +138,31 @@ bool decode_compact(std::string_view v, size_t& pos, KeyState& s) {
 }
 
 std::string encode_item(const ItemParams& p) {
-  std::string out(1 + 6 * sizeof(float) + 2 + p.category.size(), '\0');
+  const size_t n = std::min<size_t>(p.category.size(), 65535);
+  const size_t m = std::min<size_t>(p.supplier.size(), 65535);
+  std::string out(1 + 6 * sizeof(float) + 2 + n + sizeof(float) + 1 + 2 + m, '\0');
   Writer w{out.data()};
-  w.put<uint8_t>(kItemVersion);
+  w.put<uint8_t>(kItemVersion2);
   w.put<float>(p.lead_time_days);
   w.put<float>(p.lead_time_sd_days);
   w.put<float>(p.service_level);
   w.put<float>(p.pack_size);
   w.put<float>(p.moq);
   w.put<float>(p.cost);
-  const size_t n = std::min<size_t>(p.category.size(), 65535);
   w.put<uint16_t>(static_cast<uint16_t>(n));
   std::memcpy(w.p, p.category.data(), n);
-  out.resize(1 + 6 * sizeof(float) + 2 + n);
+  w.p += n;
+  w.put<float>(p.shelf_life_days);
+  w.put<int8_t>(p.perishable);
+  w.put<uint16_t>(static_cast<uint16_t>(m));
+  std::memcpy(w.p, p.supplier.data(), m);
   return out;
 }
 
 bool decode_item(std::string_view v, ItemParams& p) {
   Reader r{v};
-  if (r.get<uint8_t>() != kItemVersion) return false;
+  const auto version = r.get<uint8_t>();
+  if (version != kItemVersion && version != kItemVersion2) return false;
   p.lead_time_days = r.get<float>();
   p.lead_time_sd_days = r.get<float>();
   p.service_level = r.get<float>();
@@ -164,8 +170,21 @@ bool decode_item(std::string_view v, ItemParams& p) {
   p.moq = r.get<float>();
   p.cost = r.get<float>();
   uint16_t n = r.get<uint16_t>();
-  if (!r.ok || r.pos + n != v.size()) return false;
+  if (!r.ok || r.pos + n > v.size()) return false;
   p.category.assign(v.data() + r.pos, n);
+  r.pos += n;
+  p.shelf_life_days = std::numeric_limits<float>::quiet_NaN();
+  p.perishable = -1;
+  p.supplier.clear();
+  if (version == kItemVersion2) {
+    p.shelf_life_days = r.get<float>();
+    p.perishable = r.get<int8_t>();
+    uint16_t m = r.get<uint16_t>();
+    if (!r.ok || r.pos + m > v.size()) return false;
+    p.supplier.assign(v.data() + r.pos, m);
+    r.pos += m;
+  }
+  if (!r.ok || r.pos != v.size()) return false;
   p.z = std::isnan(p.service_level) ? std::numeric_limits<float>::quiet_NaN()
                                     : to_f(inventory::inverse_normal_cdf(p.service_level));
   p.present = true;

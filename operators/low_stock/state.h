@@ -33,7 +33,8 @@ inline constexpr uint8_t kStateBlockVersion = 2;  // base: fixed records of cons
 inline constexpr uint8_t kStateLogVersion = 2;    // log: (u32 KeyId, fixed record) (read only)
 inline constexpr uint8_t kCompactBlockVersion = 3;  // base: compact records of consecutive keys
 inline constexpr uint8_t kCompactLogVersion = 3;    // log: (u32 KeyId, compact record)
-inline constexpr uint8_t kItemVersion = 1;
+inline constexpr uint8_t kItemVersion = 1;          // read: six floats and the category
+inline constexpr uint8_t kItemVersion2 = 2;         // + shelf life, perishable, supplier
 
 // KeyState::flags.
 inline constexpr uint8_t kInventoryKnown = 1;
@@ -74,9 +75,12 @@ struct ItemParams {
   float pack_size = std::numeric_limits<float>::quiet_NaN();
   float moq = std::numeric_limits<float>::quiet_NaN();
   float cost = std::numeric_limits<float>::quiet_NaN();
+  float shelf_life_days = std::numeric_limits<float>::quiet_NaN();
+  int8_t perishable = -1;  // -1 not given
   bool present = false;
   bool dirty = false;
   std::string category;
+  std::string supplier;
   std::string sku;  // sku name (sku-wide records), for persistence
 };
 
@@ -107,7 +111,8 @@ inline constexpr size_t kCompactMaxBytes = 2 + kStateRecordBytes;
 size_t encode_compact(const KeyState& s, char* out);
 //! Reads one compact record at `pos` of `v`; false if it is truncated.
 bool decode_compact(std::string_view v, size_t& pos, KeyState& s);
-//! Item record (version byte, six floats, u16-prefixed category).
+//! Item record (version 2: version byte, six floats, u16-prefixed category, f32 shelf life,
+//! i8 perishable, u16-prefixed supplier; version 1 ends after the category).
 std::string encode_item(const ItemParams& p);
 bool decode_item(std::string_view v, ItemParams& p);
 //! 4-byte big-endian KeyId (block, override and log record keys).

@@ -121,6 +121,33 @@ int serve(int argc, char** argv) {
                  "Price trigger episodes opened, by reason and approval",
                  {{"reason", "competitor_undercut"}, {"approval", i % 2 ? "review" : "auto"}})
         .add(1);
+    // What the low_stock operator's replenishment workflow exports (retail dashboard row).
+    for (const char* st : {"S0001", "S0002"}) {
+      probe.gauge("inventory_stockouts_open", "Keys with an open stockout alert.", {{"store", st}})
+          .set(3 + i % 4);
+      probe
+          .gauge("inventory_units_at_risk", "Units short before the next receipt.", {{"store", st}})
+          .set(12.5);
+      probe
+          .gauge("inventory_expiry_units_at_risk", "Units projected unsold at expiry.",
+                 {{"store", st}})
+          .set(7);
+      probe.gauge("inventory_expiry_cost_at_risk", "Cost at risk of expiry.", {{"store", st}})
+          .set(21.4);
+    }
+    probe
+        .gauge("inventory_receipts_overdue", "Open receipt_overdue alerts.",
+               {{"supplier", "SUP-DAI-1"}})
+        .set(2);
+    for (const char* a : {"auto", "review", "escalate"}) {
+      probe.counter("replenishment_recommendations_total", "Recommendations.", {{"approval", a}})
+          .add(1);
+      probe.counter("replenishment_order_value_total", "Order value.", {{"approval", a}}).add(40);
+    }
+    probe.counter("transfers_proposed_total", "Transfer proposals.").add(i % 3 == 0 ? 1 : 0);
+    probe.counter("inventory_feedback_total", "Feedback.", {{"action", "ack"}}).add(i % 5 == 0);
+    probe.counter("inventory_fallbacks_total", "Fallbacks.", {{"reason", "unknown_po_id"}})
+        .add(i % 9 == 0);
     server.runtime().set_partition_watermark("events.jsonl", 0, now - 60000);
     probe
         .gauge("consumer_lag_messages", "Kafka consumer lag per partition.",

@@ -250,7 +250,7 @@ TEST(GeneratorTest, GoodLinesFollowTheInputContract) {
     EXPECT_GT(types[t], 0) << t;
   }
   EXPECT_EQ(inventory_kinds, (std::set<std::string>{"snapshot", "receipt", "transfer_in",
-                                                    "transfer_out", "adjustment"}));
+                                                    "transfer_out", "adjustment", "order"}));
   // All three timestamp forms occur in sensible proportions.
   const double n = epoch_ts + offset_ts + zulu_ts;
   EXPECT_NEAR(epoch_ts / n, 0.20, 0.03);
