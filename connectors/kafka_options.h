@@ -41,6 +41,8 @@ struct KafkaSourceOptions {
   bool assign_mode = false;  // mode: assign
   bool stop_at_end = false;
   int64_t idle_ms = 5000;
+  //! Live runs: how long the ordered merge waits for a lagging partition (processing time).
+  int64_t max_task_idle_ms = 1000;
   std::string start_from = "earliest";  // earliest | latest | committed
   std::vector<kafka::Property> properties;
 };

@@ -46,6 +46,8 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
     }
   }
   pending_.reserve(1024);
+  // Input stage: a source that merges its partitions by event time is one ordered stream.
+  clock_.follow_stream_time(source.merges_partitions());
 }
 
 // ---------------------------------------------------------------------------------------
@@ -174,7 +176,9 @@ void Task::fire_timers(int64_t up_to) {
 }
 
 void Task::set_timer(KeyId key, int64_t time_ms, uint32_t tag) {
-  clock_.add_timer(EventClock::Timer{time_ms, current_op_, key, tag});
+  // Same-time timers fire by key names, not by key id (first-appearance order).
+  const uint64_t rank = key < keys_.size() ? KeyIndex::hash(keys_.store(key), keys_.sku(key)) : 0;
+  clock_.add_timer(EventClock::Timer{time_ms, current_op_, key, tag, rank});
 }
 
 void Task::emit(OutputRecord&& record) {
