@@ -42,7 +42,7 @@ echo "work dir: $work"
 
 streams=(alerts forecasts price-triggers replenishment scores)
 out_topics=""
-for run in ref crash; do
+for run in ref slow crash; do
   for s in "${streams[@]}" dlq late; do out_topics+=",$run.$s"; done
 done
 
@@ -320,18 +320,19 @@ YAML
         --set source.kafka.properties.max.partition.fetch.bytes=1)
   kconfig crash crash/state > crash.yaml
   start=$(date +%s%N)
-  "$sw" run --config crash.yaml "${slow[@]}" --set state.dir=slow/state \
-    --set sinks.kafka.enabled=false --set sinks.file.dir=slow/out > slow.log 2>&1 \
+  kconfig slow slow/state > slow.yaml
+  "$sw" run --config slow.yaml "${slow[@]}" > slow.log 2>&1 \
     || { cat slow.log; echo "FAIL: slow run"; exit 1; }
   slow_ms=$(( ($(date +%s%N) - start) / 1000000 ))
-  echo "uninterrupted slow run: ${slow_ms} ms"
-  # Ten kill -9, each after a random share of a twelfth of the uninterrupted run's duration,
+  dump slow slow/out
+  same_topics ref/out slow/out "3 ms broker RTT, small fetches, 5 ms checkpoints (${slow_ms} ms)"
+  # Ten kill -9, each 200 ms + a random share of a twelfth of the uninterrupted run's duration,
   # so all ten land before the input is done (checked: fewer alerts delivered than the
   # reference after each kill, and the run was killed, not finished).
   RANDOM=${SEED:-1616}
   kills=10 crashed=0 mid=0 progress=""
   while [[ $crashed -lt $kills ]]; do
-    delay_ms=$(( 300 + RANDOM % (slow_ms / 12 + 1) ))
+    delay_ms=$(( 200 + RANDOM % (slow_ms / 12 + 1) ))
     set +e
     ( exec 2> /dev/null; kill_after "$delay_ms" "$sw" run --config crash.yaml "${slow[@]}" \
       > crash.log 2>&1 ) 2> /dev/null
@@ -341,10 +342,11 @@ YAML
     crashed=$((crashed + 1))
     delivered=$(kcat -C -b "$bs" -t crash.alerts -e -q -f '%o\n' 2> /dev/null | wc -l)
     [[ $delivered -lt $final ]] && mid=$((mid + 1))
+    delivered+="+$(kcat -C -b "$bs" -t crash.forecasts -e -q -f '%o\n' 2> /dev/null | wc -l)"
     progress+=" ${delay_ms}ms:${delivered}"
   done
   "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 || { cat crash.log; echo "FAIL: final run"; exit 1; }
-  echo "killed ${crashed} runs with kill -9 (${mid} before the output was complete); delay:alerts delivered after each kill:${progress}"
+  echo "killed ${crashed} runs with kill -9 (${mid} before the output was complete); delay:alerts+forecasts delivered after each kill:${progress}"
   [[ $mid -eq $kills ]] || { echo "FAIL: only ${mid} of ${kills} kills landed mid-run"; exit 1; }
   dump crash crash/out
   same_topics ref/out crash/out "16 partitions, kill -9 x${crashed}"
