@@ -9,7 +9,7 @@
 // order (Source::merges_partitions) the applied sequence is one stream: the watermark is its
 // largest event time minus the bound, exactly as for a single partition, so it is a function
 // of the merged sequence alone (and equals the file pipeline's on the same sequence). Timers fire
-// in (time, operator, rank, key, tag) order once the watermark reaches their time; a registration
+// in (time, operator, key, tag) order once the watermark reaches their time; a registration
 // repeated before it fires fires once.
 //
 // Ownership: owned by its Task. Threading: task thread only; the watermark and largest event
@@ -41,21 +41,17 @@ class EventClock {
     int64_t next_offset;   // kNoOffset: not checkpointed as a position
     int64_t line;
   };
-  //! `rank` orders timers of one operator due at the same time before `key` does: the task
-  //! sets it from the key's names (KeyIndex::hash of store and sku), since key ids follow the
-  //! order in which keys first appeared, which depends on how partitions interleave. So
-  //! operators whose timers read state shared across keys (pooled profiles) see the same
-  //! order on every partitioning of the same input.
+  //! Timers due at the same time fire by operator, then key id: key ids follow the order
+  //! in which keys first appeared in the applied sequence, which the ordered merge makes a
+  //! function of the input (the same on every run, replay and restore).
   struct Timer {
     int64_t time;
     uint32_t op;
     KeyId key;
     uint32_t tag;
-    uint64_t rank = 0;
     bool operator>(const Timer& o) const {
       if (time != o.time) return time > o.time;
       if (op != o.op) return op > o.op;
-      if (rank != o.rank) return rank > o.rank;
       if (key != o.key) return key > o.key;
       return tag > o.tag;
     }
@@ -105,7 +101,7 @@ class EventClock {
   //! registers and that are due fire in the same call.
   template <class Fn>
   void fire_timers(int64_t up_to, Fn&& fn) {
-    Timer last{INT64_MIN, 0, 0, 0, 0};
+    Timer last{INT64_MIN, 0, 0, 0};
     while (!timers_.empty() && timers_.top().time <= up_to) {
       const Timer t = timers_.top();
       timers_.pop();

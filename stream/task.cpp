@@ -176,9 +176,7 @@ void Task::fire_timers(int64_t up_to) {
 }
 
 void Task::set_timer(KeyId key, int64_t time_ms, uint32_t tag) {
-  // Same-time timers fire by key names, not by key id (first-appearance order).
-  const uint64_t rank = key < keys_.size() ? KeyIndex::hash(keys_.store(key), keys_.sku(key)) : 0;
-  clock_.add_timer(EventClock::Timer{time_ms, current_op_, key, tag, rank});
+  clock_.add_timer(EventClock::Timer{time_ms, current_op_, key, tag});
 }
 
 void Task::emit(OutputRecord&& record) {

@@ -119,12 +119,15 @@ state:
   dir: $2
 metrics:
   listen: "off"
+operators:
+  anomaly: {emit_scores: true}
 YAML
 }
 
 file_run() {
   "$sw" run --quiet --set source.file.path=events.jsonl --set state.dir=file/state \
-    --set sinks.file.dir=file/out --set metrics.listen=off > file.log 2>&1 \
+    --set sinks.file.dir=file/out --set metrics.listen=off \
+    --set operators.anomaly.emit_scores=true > file.log 2>&1 \
     || { cat file.log; echo "FAIL: file run"; exit 1; }
   echo "file pipeline: $(wc -l < file/out/alerts.jsonl) alerts, $(wc -l < file/out/forecasts.jsonl) forecasts"
 }
