@@ -14,7 +14,9 @@
 #               records stay): a disordered record is applied at its event-time place when it
 #               sits on another partition than its neighbours, so with disorder the applied
 #               order, and outputs of operators sensitive to it within the out-of-orderness
-#               bound, differ from the file's (docs/kafka.md, "When outputs can differ").
+#               bound, differ from the file's (docs/kafka.md, "Across partitionings").
+#               Scores of the dead-letter series are left out: a record without an event time
+#               counts at the stream time of its place, which depends on the partitioning.
 #   fetch       two 16-partition runs with very different fetch sizes (the repro:
 #               before the ordered merge these differed in ~half of the alerts): identical
 #               output files, line for line.
@@ -161,6 +163,12 @@ for s in ["alerts", "forecasts", "price-triggers", "replenishment", "scores"]:
         except FileNotFoundError:
             return []
     x, y = load(a), load(b)
+    if not exact and s == "scores":
+        # A dead letter has no event time: it counts at the stream time of its place in the
+        # applied sequence, right after its predecessor in its partition, so the anomaly
+        # operator's dead-letter series depends on the partitioning (not on fetch timing).
+        x = [v for v in x if '"series":"dead_letters"' not in v]
+        y = [v for v in y if '"series":"dead_letters"' not in v]
     if exact:
         if x != y:
             i = next((i for i in range(min(len(x), len(y))) if x[i] != y[i]), min(len(x), len(y)))
