@@ -43,6 +43,8 @@ struct KafkaSourceOptions {
   int64_t idle_ms = 5000;
   //! Live runs: how long the ordered merge waits for a lagging partition (processing time).
   int64_t max_task_idle_ms = 1000;
+  //! Records one partition's merge lane may hold before its fetching pauses (no config key).
+  size_t merge_lane_cap = 200'000;
   std::string start_from = "earliest";  // earliest | latest | committed
   std::vector<kafka::Property> properties;
 };

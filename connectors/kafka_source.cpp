@@ -16,11 +16,8 @@ namespace {
 
 constexpr size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
 constexpr int kMetadataTimeoutMs = 10000;
-// Ordered merge: messages taken from librdkafka's queue per fetch() call, and the lane size
-// above which a partition's fetching is paused until the merge has drained half of it (a
-// partition far ahead in event time must not fill memory while it waits for the others).
+// Ordered merge: messages taken from librdkafka's queue per fetch() call.
 constexpr size_t kFetchChunk = 4096;
-constexpr size_t kLaneCap = 200'000;
 
 struct PartitionState {
   bool assigned = false;
@@ -41,6 +38,9 @@ struct KafkaSource::Impl {
   bool stop_at_end = false;
   int64_t idle_ms = 5000;
   int64_t max_task_idle_ms = 1000;
+  // A partition whose merge lane holds this many records is paused until the merge drained
+  // half of them (a partition far ahead in event time must not fill memory meanwhile).
+  size_t lane_cap = 200'000;
   int64_t start_offset = RD_KAFKA_OFFSET_BEGINNING;
   std::vector<kafka::Property> properties;
 
@@ -61,13 +61,45 @@ struct KafkaSource::Impl {
   uint64_t errors_logged = 0;
   int64_t poll_mono = 0;  // time of the last poll(): idleness needs no finer clock
   // Ordered merge (stream/partition_merge.h): fetched messages wait in per-partition lanes
-  // and are handed over by (event time, partition id). `decoder` finds their event time.
+  // and are handed over by (event time, partition id); event_time() reads their "ts".
   std::unique_ptr<PartitionMerge> merge;
-  Decoder decoder{64 << 20};
-  Event event;
+  simdjson::ondemand::parser ts_parser;
+  std::vector<char> ts_buf;
   std::vector<rd_kafka_message_t*> chosen;
   Probe::Counter* enforced_counter = nullptr;
   uint64_t enforced_reported = 0;
+
+  // Event time of a message for the merge: its "ts" as the task's decoder reads it (integer
+  // epoch milliseconds or RFC 3339), or kNoTime if it is not a JSON object with a valid "ts"
+  // (it then follows its predecessor). Reads no other field: the task decodes the record.
+  int64_t event_time(const rd_kafka_message_t* m) {
+    constexpr int64_t kNoTime = PartitionMerge::kNoTime;
+    if (m->len == 0) return kNoTime;
+    if (ts_buf.size() < m->len + simdjson::SIMDJSON_PADDING) {
+      ts_buf.resize(m->len + simdjson::SIMDJSON_PADDING);
+    }
+    std::memcpy(ts_buf.data(), m->payload, m->len);
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object obj;
+    simdjson::ondemand::value v;
+    simdjson::ondemand::json_type type;
+    if (ts_parser.iterate(ts_buf.data(), m->len, ts_buf.size()).get(doc) ||
+        doc.get_object().get(obj) || obj.find_field_unordered("ts").get(v) || v.type().get(type)) {
+      return kNoTime;
+    }
+    if (type == simdjson::ondemand::json_type::number) {
+      int64_t ms;
+      if (v.get_int64().get(ms) || ms < 0 || ms > 253402300799999LL) return kNoTime;
+      return ms;
+    }
+    std::string_view text;
+    int64_t ms;
+    if (type != simdjson::ondemand::json_type::string || v.get_string().get(text) ||
+        !parse_rfc3339(text, ms)) {
+      return kNoTime;
+    }
+    return ms;
+  }
 
   PartitionMerge::Feed feed(int32_t g) const {
     const PartitionState& ps = parts[static_cast<size_t>(g)];
@@ -332,18 +364,11 @@ struct KafkaSource::Impl {
         continue;
       }
       const int32_t g = kafka::global_partition(static_cast<size_t>(idx), m->partition);
-      // Event time for the merge; a record that does not decode has none (it follows its
-      // predecessor). The task decodes again; the decode here only orders.
-      int64_t time_ms = PartitionMerge::kNoTime;
-      if (decoder.decode(std::string_view(static_cast<const char*>(m->payload), m->len), 0,
-                         event) == DecodeError::kNone) {
-        time_ms = event.ts_ms;
-      }
-      merge->push(g, time_ms, m);
+      merge->push(g, event_time(m), m);
       ps->position = m->offset + 1;
       ps->eof = false;
       ps->last_activity = now_mono;
-      if (merge->buffered(g) >= kLaneCap) set_lane_paused(g, true);
+      if (merge->buffered(g) >= lane_cap) set_lane_paused(g, true);
     }
     return first_error;
   }
@@ -382,6 +407,7 @@ KafkaSource::KafkaSource(KafkaSourceOptions options) : impl_(std::make_unique<Im
   s.stop_at_end = options.stop_at_end;
   s.idle_ms = options.idle_ms;
   s.max_task_idle_ms = options.max_task_idle_ms;
+  s.lane_cap = std::max<size_t>(2, options.merge_lane_cap);
   s.merge = std::make_unique<PartitionMerge>(s.stop_at_end ? PartitionMerge::kWaitForever
                                                            : s.max_task_idle_ms);
   s.enforced_counter = &probe_.counter(
@@ -482,7 +508,7 @@ Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms
     r.ingest_ms = now_wall;
     out.push_back(r);
     ps->handed = m->offset + 1;
-    if (ps->lane_paused && s.merge->buffered(r.partition) <= kLaneCap / 2) {
+    if (ps->lane_paused && s.merge->buffered(r.partition) <= s.lane_cap / 2) {
       s.set_lane_paused(r.partition, false);
     }
     rd_kafka_message_destroy(m);

@@ -10,11 +10,11 @@
 // ends (max_idle_ms = kWaitForever), so the merged sequence is a function of the partitions'
 // contents alone: the same on every run and replay, whatever the fetch interleaving.
 //
-// A record without an event time (it failed to decode: kNoTime) takes the place right after
-// its predecessor in its partition (it wins as soon as it heads its lane), so where a dead
-// letter lands in the merged sequence is deterministic too, and needs no state across
-// restarts: the merge's only state is its lanes, and a restart resumes the same sequence from
-// the checkpointed positions.
+// A record without an event time (kNoTime: the Kafka source found no valid "ts") takes the
+// place right after its predecessor in its partition (it wins as soon as it heads its lane),
+// so where a dead letter lands in the merged sequence is deterministic too, and needs no
+// state across restarts: the merge's only state is its lanes, and a restart resumes the same
+// sequence from the checkpointed positions.
 //
 // Records are opaque handles (the Kafka source keeps librdkafka messages in the lanes: no
 // copy). Threading: one thread (the source's polling thread); enforced() may be read from any.
