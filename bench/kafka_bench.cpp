@@ -16,6 +16,8 @@
 // kcat and kafka_e2e alternate three times; medians are printed. Prints JSON lines; asserts
 // nothing about time. KAFKA_BENCH_EVENTS overrides the input size (default 1,000,000),
 // KAFKA_BENCH_ONLY=latency runs only the latency part, KAFKA_BENCH_LATENCY_ROUNDS the rounds,
+// KAFKA_BENCH_PARTITIONS the partitions of the throughput input topic (default 64; the
+// mock keeps ~5 MB per partition, so with fewer partitions lower KAFKA_BENCH_EVENTS),
 // KAFKA_BENCH_LATENCY_PARTITIONS the partitions of the latency topics (default 1),
 // KAFKA_BENCH_PROBE_DUMP=<prefix> writes every probe's stage clocks to CSV files,
 // KAFKA_BENCH_PROPERTIES="name=value,..." passes librdkafka properties to the pipeline.
@@ -47,9 +49,9 @@
 namespace {
 
 using Clock = std::chrono::steady_clock;
-constexpr int kInputPartitions = 64;  // the mock keeps ~5 MB per partition
-constexpr int kLatencyRate = 10000;   // events/s in latency runs (1 in 10 is a probe)
-int kLatencyPartitions = 1;           // input and DLQ topic partitions in latency runs
+int kInputPartitions = 64;           // the mock keeps ~5 MB per partition
+constexpr int kLatencyRate = 10000;  // events/s in latency runs (1 in 10 is a probe)
+int kLatencyPartitions = 1;          // input and DLQ topic partitions in latency runs
 
 double seconds_since(Clock::time_point t0) {
   return std::chrono::duration<double>(Clock::now() - t0).count();
@@ -521,6 +523,7 @@ LatencyResult latency_rounds(sw::KafkaMockBroker& broker, const std::vector<std:
 int main() {
   size_t n = 1'000'000;
   if (const char* e = std::getenv("KAFKA_BENCH_EVENTS")) n = std::strtoull(e, nullptr, 10);
+  if (const char* e = std::getenv("KAFKA_BENCH_PARTITIONS")) kInputPartitions = std::atoi(e);
   std::string dir = (std::filesystem::temp_directory_path() /
                      ("shelfwatch-kafka-bench-" + std::to_string(getpid())))
                         .string();

@@ -66,7 +66,10 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
   }
   if (parts.sinks) o.reset_outputs = config.get_bool("sinks.file.reset_outputs", false);
   if (o.source_kind == "file") o.file_source = file_source_options(config);
-  if (o.source_kind == "kafka") o.kafka_source = kafka_source_options(config);
+  if (o.source_kind == "kafka") {
+    o.kafka_source = kafka_source_options(config);
+    o.kafka_source.max_future_ms = o.task.max_future_ms;
+  }
   if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
   if (parts.reject_unknown_keys) config.check_unknown();

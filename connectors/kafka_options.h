@@ -41,6 +41,14 @@ struct KafkaSourceOptions {
   bool assign_mode = false;  // mode: assign
   bool stop_at_end = false;
   int64_t idle_ms = 5000;
+  //! Live runs: how long the ordered merge waits for a lagging partition (processing time).
+  int64_t max_task_idle_ms = 1000;
+  //! Records one partition's merge lane may hold before its fetching pauses (no config key).
+  size_t merge_lane_cap = 200'000;
+  //! Live runs: a record more than this ahead of the wall clock (pipeline.max_future) takes no
+  //! place of its own in the merge: it follows its predecessor, and the task dead-letters it
+  //! (future_timestamp) instead of it holding its partition back until the stream reaches it.
+  int64_t max_future_ms = 24 * 3600 * 1000;
   std::string start_from = "earliest";  // earliest | latest | committed
   std::vector<kafka::Property> properties;
 };

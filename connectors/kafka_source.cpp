@@ -7,6 +7,8 @@
 #include <unordered_map>
 
 #include "connectors/kafka_common.h"
+#include "stream/decoder.h"
+#include "stream/partition_merge.h"
 
 namespace sw {
 
@@ -14,11 +16,15 @@ namespace {
 
 constexpr size_t kPadding = 64;  // simdjson::SIMDJSON_PADDING
 constexpr int kMetadataTimeoutMs = 10000;
+// Ordered merge: messages taken from librdkafka's queue per fetch() call.
+constexpr size_t kFetchChunk = 4096;
 
 struct PartitionState {
   bool assigned = false;
   bool eof = false;           // fetcher reported end of partition since the last record
-  int64_t position = -1;      // next offset to hand out; -1 = not known yet
+  int64_t position = -1;      // next offset to fetch (lanes hold [handed, position)); -1 unknown
+  int64_t handed = -1;        // next offset to hand to the task; -1 = none handed yet
+  bool lane_paused = false;   // fetching paused: its merge lane is full
   int64_t end_at_start = -1;  // stop_at_end: high watermark found at start; -1 = unknown
   int64_t last_activity = 0;  // mono ms of the last record (or of the assignment)
 };
@@ -31,6 +37,11 @@ struct KafkaSource::Impl {
   bool assign_mode = false;
   bool stop_at_end = false;
   int64_t idle_ms = 5000;
+  int64_t max_task_idle_ms = 1000;
+  int64_t max_future_ms = 24 * 3600 * 1000;
+  // A partition whose merge lane holds this many records is paused until the merge drained
+  // half of them (a partition far ahead in event time must not fill memory meanwhile).
+  size_t lane_cap = 200'000;
   int64_t start_offset = RD_KAFKA_OFFSET_BEGINNING;
   std::vector<kafka::Property> properties;
 
@@ -50,6 +61,68 @@ struct KafkaSource::Impl {
   uint64_t duplicates = 0;
   uint64_t errors_logged = 0;
   int64_t poll_mono = 0;  // time of the last poll(): idleness needs no finer clock
+  // Ordered merge (stream/partition_merge.h): fetched messages wait in per-partition lanes
+  // and are handed over by (event time, partition id); event_time() reads their "ts".
+  std::unique_ptr<PartitionMerge> merge;
+  simdjson::ondemand::parser ts_parser;
+  std::vector<char> ts_buf;
+  std::vector<rd_kafka_message_t*> chosen;
+  Probe::Counter* enforced_counter = nullptr;
+  uint64_t enforced_reported = 0;
+
+  // Event time of a message for the merge: its "ts" as the task's decoder reads it (integer
+  // epoch milliseconds or RFC 3339), or kNoTime if it is not a JSON object with a valid "ts"
+  // (it then follows its predecessor). Reads no other field: the task decodes the record.
+  // A time the task will dead-letter as future_timestamp (at or after 2100, or in a live run
+  // beyond the wall clock + max_future) is kNoTime too: such a record must not hold its
+  // partition's later records back until the stream reaches its time (never, for year 9999).
+  int64_t event_time(const rd_kafka_message_t* m) {
+    const int64_t ms = raw_event_time(m);
+    if (ms == PartitionMerge::kNoTime) return ms;
+    if (ms >= kMaxPlausibleEventMs) return PartitionMerge::kNoTime;
+    if (!stop_at_end && ms - kafka::wall_ms() > max_future_ms) return PartitionMerge::kNoTime;
+    return ms;
+  }
+  int64_t raw_event_time(const rd_kafka_message_t* m) {
+    constexpr int64_t kNoTime = PartitionMerge::kNoTime;
+    if (m->len == 0) return kNoTime;
+    if (ts_buf.size() < m->len + simdjson::SIMDJSON_PADDING) {
+      ts_buf.resize(m->len + simdjson::SIMDJSON_PADDING);
+    }
+    std::memcpy(ts_buf.data(), m->payload, m->len);
+    simdjson::ondemand::document doc;
+    simdjson::ondemand::object obj;
+    simdjson::ondemand::value v;
+    simdjson::ondemand::json_type type;
+    if (ts_parser.iterate(ts_buf.data(), m->len, ts_buf.size()).get(doc) ||
+        doc.get_object().get(obj) || obj.find_field_unordered("ts").get(v) || v.type().get(type)) {
+      return kNoTime;
+    }
+    if (type == simdjson::ondemand::json_type::number) {
+      int64_t ms;
+      if (v.get_int64().get(ms) || ms < 0 || ms > 253402300799999LL) return kNoTime;
+      return ms;
+    }
+    std::string_view text;
+    int64_t ms;
+    if (type != simdjson::ondemand::json_type::string || v.get_string().get(text) ||
+        !parse_rfc3339(text, ms)) {
+      return kNoTime;
+    }
+    return ms;
+  }
+
+  PartitionMerge::Feed feed(int32_t g) const {
+    const PartitionState& ps = parts[static_cast<size_t>(g)];
+    if (!ps.assigned) return PartitionMerge::Feed::kEnded;
+    if (stop_at_end) {
+      if (ps.end_at_start == 0 || (ps.end_at_start > 0 && ps.position >= ps.end_at_start)) {
+        return PartitionMerge::Feed::kEnded;
+      }
+      return PartitionMerge::Feed::kMore;
+    }
+    return ps.eof ? PartitionMerge::Feed::kCaughtUp : PartitionMerge::Feed::kMore;
+  }
 
   int topic_index(const char* name) const {
     for (size_t i = 0; i < topics.size(); ++i) {
@@ -103,8 +176,16 @@ struct KafkaSource::Impl {
   }
   void on_revoke(const rd_kafka_topic_partition_list_t* list) {
     for (int i = 0; i < list->cnt; ++i) {
-      PartitionState* ps = state(topic_index(list->elems[i].topic), list->elems[i].partition);
-      if (ps) ps->assigned = false;
+      int idx = topic_index(list->elems[i].topic);
+      PartitionState* ps = state(idx, list->elems[i].partition);
+      if (!ps) continue;
+      ps->assigned = false;
+      // Records fetched but not handed to the task are dropped: a re-assignment resumes
+      // after the last handed one.
+      merge->drop(kafka::global_partition(static_cast<size_t>(idx), list->elems[i].partition),
+                  [](void* m) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m)); });
+      ps->position = ps->handed;
+      ps->lane_paused = false;
     }
     rebuild_assigned();
   }
@@ -229,6 +310,79 @@ struct KafkaSource::Impl {
     }
     return Status::ok();
   }
+
+  // Pauses or resumes fetching one partition for the merge's lane cap. A resumed partition
+  // fetches again from `position` (what librdkafka purged on pause is fetched anew).
+  void set_lane_paused(int32_t g, bool pause) {
+    PartitionState& ps = parts[static_cast<size_t>(g)];
+    if (ps.lane_paused == pause) return;
+    ps.lane_paused = pause;
+    if (paused) return;  // pause()/resume() for a sink outage cover every partition
+    kafka::PartitionListPtr list(rd_kafka_topic_partition_list_new(1));
+    rd_kafka_topic_partition_t* tp = rd_kafka_topic_partition_list_add(
+        list.get(), topics[static_cast<size_t>(g / kafka::kPartitionsPerTopic)].c_str(),
+        g % kafka::kPartitionsPerTopic);
+    if (pause) {
+      rd_kafka_pause_partitions(rk.get(), list.get());
+      return;
+    }
+    rd_kafka_resume_partitions(rk.get(), list.get());
+    tp->offset = resume_offset(g);
+    if (rd_kafka_error_t* e = rd_kafka_seek_partitions(rk.get(), list.get(), 5000)) {
+      rd_kafka_error_destroy(e);
+    }
+  }
+
+  // Moves what librdkafka has ready into the merge's lanes, waiting up to `timeout_ms` for
+  // the first message. Returns an error only for fatal consumer errors.
+  Status fetch(int timeout_ms) {
+    if (msgs.size() < kFetchChunk) msgs.resize(kFetchChunk);
+    ssize_t n = rd_kafka_consume_batch_queue(queue.get(), 0, msgs.data(), kFetchChunk);
+    if (n == 0 && timeout_ms > 0) {
+      // Block for the first message only, then take whatever else is ready: low latency.
+      rd_kafka_message_t* first = rd_kafka_consume_queue(queue.get(), timeout_ms);
+      if (first) {
+        msgs[0] = first;
+        ssize_t more =
+            rd_kafka_consume_batch_queue(queue.get(), 0, msgs.data() + 1, kFetchChunk - 1);
+        n = 1 + std::max<ssize_t>(more, 0);
+      }
+    }
+    if (n < 0) {
+      return Status::io(std::string("kafka source: consume: ") +
+                        rd_kafka_err2str(rd_kafka_last_error()));
+    }
+    const int64_t now_mono = kafka::mono_ms();
+    Status first_error;
+    for (ssize_t i = 0; i < n; ++i) {
+      rd_kafka_message_t* m = msgs[static_cast<size_t>(i)];
+      if (m->err) {
+        Status st = handle_error(m);
+        if (!st.is_ok() && first_error.is_ok()) first_error = st;
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      int idx = topic_index(m->rkt);
+      PartitionState* ps = state(idx, m->partition);
+      if (!ps || !ps->assigned || (ps->position >= 0 && m->offset < ps->position)) {
+        if (ps && ps->assigned) ++duplicates;  // already fetched: never twice
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      // stop_at_end: this run consumes exactly the offsets below the end found at start.
+      if (stop_at_end && ps->end_at_start >= 0 && m->offset >= ps->end_at_start) {
+        rd_kafka_message_destroy(m);
+        continue;
+      }
+      const int32_t g = kafka::global_partition(static_cast<size_t>(idx), m->partition);
+      merge->push(g, event_time(m), m);
+      ps->position = m->offset + 1;
+      ps->eof = false;
+      ps->last_activity = now_mono;
+      if (merge->buffered(g) >= lane_cap) set_lane_paused(g, true);
+    }
+    return first_error;
+  }
 };
 
 KafkaSourceOptions kafka_source_options(const Config& cfg) {
@@ -243,6 +397,7 @@ KafkaSourceOptions kafka_source_options(const Config& cfg) {
       cfg.get_enum("source.kafka.mode", "subscribe", {"subscribe", "assign"}) == "assign";
   o.stop_at_end = cfg.get_bool("source.kafka.stop_at_end", false);
   o.idle_ms = cfg.get_duration_ms("source.kafka.idle_ms", 5000);
+  o.max_task_idle_ms = cfg.get_duration_ms("source.kafka.max_task_idle", 1000);
   o.start_from =
       cfg.get_enum("source.kafka.start_from", "earliest", {"earliest", "latest", "committed"});
   o.properties = kafka::client_properties(cfg, kafka::ClientRole::kConsumer);
@@ -262,6 +417,15 @@ KafkaSource::KafkaSource(KafkaSourceOptions options) : impl_(std::make_unique<Im
   s.assign_mode = options.assign_mode;
   s.stop_at_end = options.stop_at_end;
   s.idle_ms = options.idle_ms;
+  s.max_task_idle_ms = options.max_task_idle_ms;
+  s.max_future_ms = options.max_future_ms;
+  s.lane_cap = std::max<size_t>(2, options.merge_lane_cap);
+  s.merge = std::make_unique<PartitionMerge>(s.stop_at_end ? PartitionMerge::kWaitForever
+                                                           : s.max_task_idle_ms);
+  s.enforced_counter = &probe_.counter(
+      "source_merge_enforced_total",
+      "Times the ordered merge of input partitions went on without a lagging partition after "
+      "waiting source.kafka.max_task_idle (a live run may then differ from a replay).");
   const std::string& start = options.start_from;
   s.start_offset = start == "earliest" ? RD_KAFKA_OFFSET_BEGINNING
                    : start == "latest" ? RD_KAFKA_OFFSET_END
@@ -271,6 +435,9 @@ KafkaSource::KafkaSource(KafkaSourceOptions options) : impl_(std::make_unique<Im
 }
 
 void KafkaSource::update_probe() {
+  const uint64_t enforced = impl_->merge->enforced();
+  impl_->enforced_counter->add(enforced - impl_->enforced_reported);
+  impl_->enforced_reported = enforced;
   for (const PartitionLag& l : consumer_lag()) {
     probe_
         .gauge("consumer_lag_messages", "Kafka consumer lag per partition (librdkafka statistics).",
@@ -281,6 +448,8 @@ void KafkaSource::update_probe() {
 
 KafkaSource::~KafkaSource() {
   close();
+  impl_->merge->clear(
+      [](void* m) { rd_kafka_message_destroy(static_cast<rd_kafka_message_t*>(m)); });
 }
 
 void KafkaSource::close() {
@@ -310,47 +479,34 @@ Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms
     }
   }
   if (max == 0) return Status::ok();
-  if (s.msgs.size() < max) s.msgs.resize(max);
-  ssize_t n = rd_kafka_consume_batch_queue(s.queue.get(), 0, s.msgs.data(), max);
-  if (n == 0 && timeout_ms > 0) {
-    // Block for the first message only, then take whatever else is ready: low latency.
-    rd_kafka_message_t* first = rd_kafka_consume_queue(s.queue.get(), timeout_ms);
-    if (first) {
-      s.msgs[0] = first;
-      ssize_t more = rd_kafka_consume_batch_queue(s.queue.get(), 0, s.msgs.data() + 1, max - 1);
-      n = 1 + std::max<ssize_t>(more, 0);
+  const int64_t deadline = kafka::mono_ms() + timeout_ms;
+  SW_RETURN_IF_ERROR(s.fetch(0));
+  auto feed = [&s](int32_t g) { return s.feed(g); };
+  s.chosen.clear();
+  for (;;) {
+    const int64_t now = kafka::mono_ms();
+    while (s.chosen.size() < max) {
+      void* m = s.merge->next(s.assigned_ids, feed, now);
+      if (m == nullptr) break;
+      s.chosen.push_back(static_cast<rd_kafka_message_t*>(m));
     }
+    if (!s.chosen.empty() || at_end() || now >= deadline) break;
+    // Nothing to hand over yet: wait for records, at most until a lagging partition's wait
+    // expires or the poll's time is up.
+    const int64_t wait = std::min(deadline - now, s.merge->wake_in(now));
+    SW_RETURN_IF_ERROR(s.fetch(static_cast<int>(std::max<int64_t>(wait, 1))));
   }
-  if (n < 0)
-    return Status::io(std::string("kafka source: consume: ") +
-                      rd_kafka_err2str(rd_kafka_last_error()));
 
   size_t total = kPadding;
-  for (ssize_t i = 0; i < n; ++i) {
-    if (!s.msgs[i]->err) total += s.msgs[i]->len;
-  }
+  for (const rd_kafka_message_t* m : s.chosen) total += m->len;
   s.ensure_buffer(total);
   std::memset(s.buf.get() + total - kPadding, 0, kPadding);
   const int64_t now_wall = kafka::wall_ms();
-  const int64_t now_mono = kafka::mono_ms();
-  s.poll_mono = now_mono;
+  s.poll_mono = kafka::mono_ms();
   size_t used = 0;
-  Status first_error;
-  for (ssize_t i = 0; i < n; ++i) {
-    rd_kafka_message_t* m = s.msgs[i];
-    if (m->err) {
-      Status st = s.handle_error(m);
-      if (!st.is_ok() && first_error.is_ok()) first_error = st;
-      rd_kafka_message_destroy(m);
-      continue;
-    }
+  for (rd_kafka_message_t* m : s.chosen) {
     int idx = s.topic_index(m->rkt);
     PartitionState* ps = s.state(idx, m->partition);
-    if (!ps || !ps->assigned || (ps->position >= 0 && m->offset < ps->position)) {
-      if (ps && ps->assigned) ++s.duplicates;  // already handed out: never twice
-      rd_kafka_message_destroy(m);
-      continue;
-    }
     char* dst = s.buf.get() + used;
     if (m->len) std::memcpy(dst, m->payload, m->len);
     RawRecord r;
@@ -363,12 +519,14 @@ Status KafkaSource::poll(std::vector<RawRecord>& out, size_t max, int timeout_ms
     r.line = 0;
     r.ingest_ms = now_wall;
     out.push_back(r);
-    ps->position = m->offset + 1;
-    ps->eof = false;
-    ps->last_activity = now_mono;
+    ps->handed = m->offset + 1;
+    if (ps->lane_paused && s.merge->buffered(r.partition) <= s.lane_cap / 2) {
+      s.set_lane_paused(r.partition, false);
+    }
     rd_kafka_message_destroy(m);
   }
-  return first_error;
+  s.chosen.clear();
+  return Status::ok();
 }
 
 bool KafkaSource::bounded() const {
@@ -377,12 +535,9 @@ bool KafkaSource::bounded() const {
 
 bool KafkaSource::at_end() const {
   const Impl& s = *impl_;
-  if (!s.stop_at_end || !s.assignment_received) return false;
+  if (!s.stop_at_end || !s.assignment_received || s.merge->buffered() > 0) return false;
   for (int32_t g : s.assigned_ids) {
-    const PartitionState& ps = s.parts[g];
-    if (ps.end_at_start < 0) return false;
-    if (ps.end_at_start == 0) continue;
-    if (ps.position < ps.end_at_start) return false;
+    if (s.feed(g) != PartitionMerge::Feed::kEnded) return false;
   }
   return true;
 }
@@ -450,7 +605,9 @@ std::vector<KafkaSource::PartitionLag> KafkaSource::consumer_lag() const {
         high < 0 || p.position < 0) {
       continue;
     }
-    out.push_back({topic, kafka_partition_of(id), std::max<int64_t>(0, high - p.position)});
+    // Records fetched into the merge's lanes but not handed to the task are still lag.
+    const int64_t next = p.handed >= 0 ? p.handed : p.position;
+    out.push_back({topic, kafka_partition_of(id), std::max<int64_t>(0, high - next)});
   }
   return out;
 }
@@ -473,15 +630,14 @@ void KafkaSource::resume() {
   kafka::PartitionListPtr list(
       rd_kafka_topic_partition_list_new(static_cast<int>(s.assigned_ids.size())));
   for (int32_t g : s.assigned_ids) {
-    rd_kafka_topic_partition_list_add(list.get(), topic_of(g).c_str(), kafka_partition_of(g));
+    if (s.parts[static_cast<size_t>(g)].lane_paused) continue;  // its merge lane is full
+    rd_kafka_topic_partition_t* tp =
+        rd_kafka_topic_partition_list_add(list.get(), topic_of(g).c_str(), kafka_partition_of(g));
+    // Re-seek to what was fetched, so a librdkafka-internal resume position can neither
+    // skip nor repeat records (duplicates would also be filtered in poll()).
+    tp->offset = s.resume_offset(g);
   }
   rd_kafka_resume_partitions(s.rk.get(), list.get());
-  // Re-seek to what the task has seen, so a librdkafka-internal resume position can neither
-  // skip nor repeat records (duplicates would also be filtered in poll()).
-  for (int i = 0; i < list->cnt; ++i) {
-    int32_t g = s.assigned_ids[i];
-    list->elems[i].offset = s.resume_offset(g);
-  }
   if (rd_kafka_error_t* e = rd_kafka_seek_partitions(s.rk.get(), list.get(), 5000)) {
     rd_kafka_error_destroy(e);
   }

@@ -7,11 +7,20 @@
 // `source.kafka.start_from` (earliest by default). Kafka's committed offsets are written in
 // on_checkpoint() for lag tools only; they are never read back as the source of truth.
 //
+// Order (DESIGN.md §4, Determinism): fetched messages wait in the lanes of an ordered merge
+// (stream/partition_merge.h) and poll() hands them over by (event time, partition id), so the
+// task applies the same sequence whatever the fetch interleaving. With stop_at_end the merge
+// waits for every partition until it reaches the end offset found at start (a replay is fully
+// deterministic; records written after that offset are left for the next run); live, it waits
+// up to source.kafka.max_task_idle for a partition that is not caught up, then goes on without
+// it and counts that (shelfwatch_source_merge_enforced_total). A partition whose lane holds
+// 200 k records is paused until the merge has drained half of them.
+//
 // Config keys (defaults): source.kafka.topics (required), source.kafka.group_id ("shelfwatch"),
 // source.kafka.mode (subscribe: consumer group with rebalancing | assign: this process takes
 // every partition, no group join), source.kafka.stop_at_end (false), source.kafka.idle_ms
-// (5000), source.kafka.start_from (earliest | latest | committed), kafka.brokers,
-// kafka.properties.*, source.kafka.properties.*.
+// (5000), source.kafka.max_task_idle (1s), source.kafka.start_from (earliest | latest |
+// committed), kafka.brokers, kafka.properties.*, source.kafka.properties.*.
 //
 // Threading: all methods are called from the task thread. librdkafka's own threads fetch in
 // the background; rebalance callbacks run inside poll().
@@ -51,6 +60,8 @@ class KafkaSource final : public Source {
   bool partition_idle(int32_t partition) const override;
   //! The assigned partitions (task-global ids).
   std::span<const int32_t> partitions() const override;
+  //! poll() hands records over in the ordered merge's sequence (stream/partition_merge.h).
+  bool merges_partitions() const override { return true; }
   //! Commits the positions of assigned partitions to Kafka asynchronously (for lag tools).
   void on_checkpoint(const std::vector<SourcePosition>& positions) override;
 

@@ -9,6 +9,10 @@
 
 namespace sw {
 
+//! 2100-01-01T00:00:00Z: no retail event of this century's data is later. An event at or
+//! after it is dead-lettered future_timestamp (docs/contract.md, "Event-time sanity").
+inline constexpr int64_t kMaxPlausibleEventMs = 4'102'444'800'000;
+
 enum class EventType : uint8_t {
   kSale,
   kReturn,

@@ -25,15 +25,16 @@ void EventClock::track(std::span<const int32_t> now) {
 }
 
 bool EventClock::advance_watermark(const Source& source) {
-  int64_t low = INT64_MAX;
-  for (const PartitionClock& c : clocks_) {
+  int64_t low = follow_stream_time_ ? stream_time_ : INT64_MAX;
+  for (const PartitionClock& c : follow_stream_time_ ? std::span<const PartitionClock>()
+                                                     : std::span<const PartitionClock>(clocks_)) {
     if (source.partition_idle(c.partition)) continue;
     // A partition that has not delivered an event yet holds the watermark back (its first
     // events may be older than everything seen so far).
     if (c.max_event_ms == INT64_MIN) return false;
     low = std::min(low, c.max_event_ms);
   }
-  if (low == INT64_MAX) return false;
+  if (low == INT64_MAX || low == INT64_MIN) return false;
   const int64_t wm = low - out_of_orderness_ms_;
   if (wm <= watermark_) return false;
   watermark_ = wm;

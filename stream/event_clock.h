@@ -5,8 +5,12 @@
 // Watermark = min over the partitions that are not idle of their largest event time, minus
 // the out-of-orderness bound; it only moves forward. A partition that has delivered no event
 // yet holds it back (its first events may be older than everything seen so far); an idle one
-// (Source::partition_idle) does not. Timers fire in (time, operator, key, tag) order once the
-// watermark reaches their time; a registration repeated before it fires fires once.
+// (Source::partition_idle) does not. For a source that merges its partitions in event-time
+// order (Source::merges_partitions) the applied sequence is one stream: the watermark is its
+// largest event time minus the bound, exactly as for a single partition, so it is a function
+// of the merged sequence alone (and equals the file pipeline's on the same sequence). Timers fire
+// in (time, operator, key, tag) order once the watermark reaches their time; a registration
+// repeated before it fires fires once.
 //
 // Ownership: owned by its Task. Threading: task thread only; the watermark and largest event
 // time are mirrored into TaskCounters for other threads. Checkpoints: encode()/decode() write
@@ -37,6 +41,9 @@ class EventClock {
     int64_t next_offset;   // kNoOffset: not checkpointed as a position
     int64_t line;
   };
+  //! Timers due at the same time fire by operator, then key id: key ids follow the order
+  //! in which keys first appeared in the applied sequence, which the ordered merge makes a
+  //! function of the input (the same on every run, replay and restore).
   struct Timer {
     int64_t time;
     uint32_t op;
@@ -54,6 +61,9 @@ class EventClock {
   EventClock(int64_t out_of_orderness_ms, TaskCounters& counters)
       : out_of_orderness_ms_(out_of_orderness_ms), counters_(counters) {}
 
+  //! Watermark from the stream time of a merged source (see above) instead of the minimum
+  //! over partitions.
+  void follow_stream_time(bool on) { follow_stream_time_ = on; }
   int64_t watermark() const { return watermark_; }
   //! Largest event time over all partitions (INT64_MIN before the first event).
   int64_t stream_time() const { return stream_time_; }
@@ -111,6 +121,7 @@ class EventClock {
 
   int64_t out_of_orderness_ms_;
   TaskCounters& counters_;
+  bool follow_stream_time_ = false;
   std::vector<PartitionClock> clocks_;  // by partition
   std::vector<int32_t> tracked_partitions_;
   size_t last_ = 0;

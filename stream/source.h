@@ -70,6 +70,11 @@ class Source {
   virtual void snapshot(const std::vector<SourcePosition>& /*positions*/, StateBatch& /*batch*/) {}
   //! Reads those entries back; called once before seek().
   virtual Status restore(const StateStore& /*store*/) { return Status::ok(); }
+  //! True if poll() hands records over in event-time order across partitions (the ordered
+  //! merge, stream/partition_merge.h). The task's watermark then follows the largest event
+  //! time of the applied sequence, as for a single partition, and partition_idle() and
+  //! partitions() no longer hold it back: an idle or lagging partition is the merge's concern.
+  virtual bool merges_partitions() const { return false; }
   //! Called after a checkpoint committed these positions (Kafka: commit offsets for lag tools).
   virtual void on_checkpoint(const std::vector<SourcePosition>& /*positions*/) {}
   //! True if poll() and at_end() may run on a reader thread of their own while the task

@@ -54,6 +54,8 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
     }
   }
   pending_.reserve(1024);
+  // Input stage: a source that merges its partitions by event time is one ordered stream.
+  clock_.follow_stream_time(source.merges_partitions());
 }
 
 // ---------------------------------------------------------------------------------------

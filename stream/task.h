@@ -50,8 +50,7 @@ struct TaskOptions {
   //! so is any event at or after kMaxEventMs. It changes no state, watermark or timer.
   int64_t max_future_ms = 24 * 3600 * 1000;
   int64_t max_future_replay_ms = 30LL * 24 * 3600 * 1000;
-  //! 2100-01-01T00:00:00Z: no retail event of this century's data is later.
-  static constexpr int64_t kMaxEventMs = 4'102'444'800'000;
+  static constexpr int64_t kMaxEventMs = kMaxPlausibleEventMs;
   //! Poll and decode on a reader thread while this one applies (sources that allow it).
   bool read_ahead = true;
   // Added to the nice value of the background checkpoint commit thread (0 = the task's).
