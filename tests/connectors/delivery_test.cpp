@@ -20,7 +20,7 @@
 #include "state/memory_store.h"
 #include "stream/decoder.h"
 #include "stream/json_writer.h"
-#include "tests/connectors/http_receiver.h"
+#include "tests/support/http_receiver.h"
 
 namespace sw {
 namespace {

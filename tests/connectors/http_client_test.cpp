@@ -2,7 +2,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/connectors/http_receiver.h"
+#include "tests/support/http_receiver.h"
 
 namespace sw {
 namespace {

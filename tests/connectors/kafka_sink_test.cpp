@@ -11,7 +11,7 @@
 
 #include "state/memory_store.h"
 #include "stream/json_writer.h"
-#include "tests/connectors/kafka_test_util.h"
+#include "tests/support/kafka_test_util.h"
 
 namespace sw {
 namespace {

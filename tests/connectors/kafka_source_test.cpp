@@ -10,7 +10,7 @@
 
 #include <gtest/gtest.h>
 
-#include "tests/connectors/kafka_test_util.h"
+#include "tests/support/kafka_test_util.h"
 
 namespace sw {
 namespace {

@@ -21,7 +21,7 @@
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
-#include "tests/connectors/http_receiver.h"
+#include "tests/support/http_receiver.h"
 
 namespace {
 

@@ -15,7 +15,7 @@
 #include <vector>
 
 #include "stream/config.h"
-#include "tests/operators/fake_context.h"
+#include "tests/support/fake_context.h"
 
 namespace sw {
 namespace {

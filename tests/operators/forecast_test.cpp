@@ -3,7 +3,7 @@
 // buckets, and checkpoint/restore invariance.
 
 #include "operators/forecast/forecast.h"
-#include "tests/stream/line_pipeline.h"
+#include "tests/support/line_pipeline.h"
 
 #include <gtest/gtest.h>
 
@@ -19,7 +19,7 @@
 #include "stream/config.h"
 #include "stream/json_writer.h"
 #include "stream/task.h"
-#include "tests/operators/fake_context.h"
+#include "tests/support/fake_context.h"
 
 namespace sw {
 namespace {

@@ -12,7 +12,7 @@
 
 #include "stream/bytes.h"
 #include "stream/config.h"
-#include "tests/operators/fake_context.h"
+#include "tests/support/fake_context.h"
 
 // Allocation counter for the steady-state no-allocation test. Counting is off except inside
 // the measured region. Not under AddressSanitizer, which owns operator new itself.

@@ -20,7 +20,7 @@
 #include "operators/price/guardrails.h"
 #include "stream/config.h"
 #include "stream/decoder.h"
-#include "tests/operators/fake_context.h"
+#include "tests/support/fake_context.h"
 
 namespace sw {
 namespace {

@@ -12,7 +12,7 @@
 #include "operators/low_stock/low_stock.h"
 #include "stream/config.h"
 #include "stream/decoder.h"
-#include "tests/operators/fake_context.h"
+#include "tests/support/fake_context.h"
 
 namespace sw {
 namespace {

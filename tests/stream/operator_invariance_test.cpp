@@ -20,7 +20,7 @@
 #include "sim/generator.h"
 #include "state/rocksdb_store.h"
 #include "stream/task.h"
-#include "tests/stream/line_pipeline.h"
+#include "tests/support/line_pipeline.h"
 #include "tests/support/operator_matrix.h"
 
 namespace sw {

@@ -22,7 +22,7 @@
 #include "stream/json_writer.h"
 #include "stream/key_index.h"
 #include "stream/read_ahead.h"
-#include "tests/stream/line_pipeline.h"
+#include "tests/support/line_pipeline.h"
 
 namespace sw {
 namespace {
