@@ -50,7 +50,7 @@ const std::vector<OperatorEntry>& table() {
          return std::make_unique<PriceOperator>(c);
        },
        {},
-       {"demand", "anomalies"},  // + "inventory" once low_stock publishes it
+       {"demand", "inventory", "anomalies"},
        {OutputStream::kPriceTriggers},
        {}},
   };
