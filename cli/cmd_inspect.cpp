@@ -4,25 +4,11 @@
 
 #include "cli/commands.h"
 #include "cli/pipeline.h"
-#include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
 
 namespace sw::cli {
 
 namespace {
-
-// A source with no data: inspect restores state without reading input.
-class NoSource final : public Source {
- public:
-  Status poll(std::vector<RawRecord>&, size_t, int) override { return Status::ok(); }
-  bool at_end() const override { return true; }
-  Status seek(const std::vector<SourcePosition>& positions) override {
-    positions_ = positions;
-    return Status::ok();
-  }
-  std::string name() const override { return "none"; }
-  std::vector<SourcePosition> positions_;
-};
 
 const char* const kHelp =
     "usage: shelfwatch inspect --state DIR [--store S --sku K] [--config FILE]\n\n"
@@ -48,32 +34,14 @@ int inspect_command(const Args& args) {
   value_of(args, "--sku", sku);
   Config config = value_of(args, "--config", config_path) ? Config::from_file(config_path)
                                                           : Config::from_yaml(kDefaultConfig);
-  RocksDbOptions ro;
-  ro.path = dir;
-  ro.read_only = true;
-  auto opened = RocksDbStateStore::open(ro);
-  if (!opened.is_ok()) {
-    std::fprintf(stderr, "shelfwatch inspect: %s\n", opened.status().to_string().c_str());
-    return 1;
-  }
-  // Phase 1 checks the whole run configuration; phase 2 opens none of its I/O: the
-  // checkpoint is read through `opened`, no input is read, no output is written.
-  PipelineOptions options = parse_pipeline(config);
-  options.output_dir.clear();
-  options.kafka_sink.reset();
-  options.delivery.reset();
-  options.parts.live = false;
-  NoSource source;
-  PipelineInputs inputs;
-  inputs.source = &source;
-  inputs.store = opened.value().get();
-  Pipeline p = open_pipeline(std::move(options), std::move(inputs));
-  Task& task = *p.task;
-  Status s = task.restore();
+  RestoredCheckpoint checkpoint;
+  Status s = restore_checkpoint(config, dir, checkpoint);
+  Pipeline& p = checkpoint.pipeline;
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch inspect: %s\n", s.to_string().c_str());
     return 1;
   }
+  Task& task = *p.task;
   const TaskCounters& c = task.counters();
   std::string out;
   JsonWriter w(out);
@@ -91,7 +59,7 @@ int inspect_command(const Args& args) {
   else
     w.time_value(c.watermark_ms.load());
   w.key("positions").begin_array();
-  for (const SourcePosition& pos : source.positions_) {
+  for (const SourcePosition& pos : checkpoint.positions()) {
     w.begin_object()
         .field("partition", static_cast<int64_t>(pos.partition))
         .field("next_offset", pos.next_offset)

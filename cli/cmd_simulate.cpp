@@ -10,20 +10,11 @@
 #include "cli/pipeline.h"
 #include "cli/simulate.h"
 #include "operators/price/price.h"
-#include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
 
 namespace sw::cli {
 
 namespace {
-
-class NoSource final : public Source {
- public:
-  Status poll(std::vector<RawRecord>&, size_t, int) override { return Status::ok(); }
-  bool at_end() const override { return true; }
-  Status seek(const std::vector<SourcePosition>&) override { return Status::ok(); }
-  std::string name() const override { return "none"; }
-};
 
 // What the price operator's facts() reads of a task, offline.
 class OfflineContext final : public OperatorContext {
@@ -127,30 +118,14 @@ int simulate_command(const Args& args) {
     return fail("--seed must be a non-negative whole number, got '" + seed_s + "'");
   }
   Config config = Config::from_file(config_path);
-  RocksDbOptions ro;
-  ro.path = dir;
-  ro.read_only = true;
-  auto opened = RocksDbStateStore::open(ro);
-  if (!opened.is_ok()) {
-    std::fprintf(stderr, "shelfwatch simulate: %s\n", opened.status().to_string().c_str());
-    return 1;
-  }
-  PipelineOptions options = parse_pipeline(config);
-  options.output_dir.clear();
-  options.kafka_sink.reset();
-  options.delivery.reset();
-  options.parts.live = false;
-  NoSource source;
-  PipelineInputs inputs;
-  inputs.source = &source;
-  inputs.store = opened.value().get();
-  Pipeline p = open_pipeline(std::move(options), std::move(inputs));
-  Task& task = *p.task;
-  Status s = task.restore();
+  RestoredCheckpoint checkpoint;
+  Status s = restore_checkpoint(config, dir, checkpoint);
+  Pipeline& p = checkpoint.pipeline;
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch simulate: %s\n", s.to_string().c_str());
     return 1;
   }
+  Task& task = *p.task;
   const PriceOperator* op = nullptr;
   for (Operator* o : p.options.operators.pointers()) {
     if (auto* po = dynamic_cast<const PriceOperator*>(o)) op = po;

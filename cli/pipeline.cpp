@@ -159,6 +159,54 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   return p;
 }
 
+namespace {
+
+// A source with no data that remembers the positions a restore seeks it to.
+class CheckpointSource final : public Source {
+ public:
+  Status poll(std::vector<RawRecord>&, size_t, int) override { return Status::ok(); }
+  bool at_end() const override { return true; }
+  bool bounded() const override { return true; }
+  Status seek(const std::vector<SourcePosition>& positions) override {
+    positions_ = positions;
+    return Status::ok();
+  }
+  std::string name() const override { return "none"; }
+  const std::vector<SourcePosition>& positions() const { return positions_; }
+
+ private:
+  std::vector<SourcePosition> positions_;
+};
+
+}  // namespace
+
+const std::vector<SourcePosition>& RestoredCheckpoint::positions() const {
+  return static_cast<const CheckpointSource&>(*source).positions();
+}
+
+Status restore_checkpoint(const Config& config, const std::string& state_dir,
+                          RestoredCheckpoint& out) {
+  // Phase 1 checks the whole run configuration; phase 2 opens none of its I/O: the
+  // checkpoint is read through the read-only store, no input is read, no output written.
+  PipelineOptions options = parse_pipeline(config);
+  options.output_dir.clear();
+  options.kafka_sink.reset();
+  options.delivery.reset();
+  options.parts.live = false;
+  RocksDbOptions ro;
+  ro.path = state_dir;
+  ro.read_only = true;
+  auto opened = RocksDbStateStore::open(ro);
+  if (!opened.is_ok()) return opened.status();
+  out.store = std::move(opened.value());
+  out.source = std::make_unique<CheckpointSource>();
+  PipelineInputs inputs;
+  inputs.source = out.source.get();
+  inputs.store = out.store.get();
+  out.pipeline = open_pipeline(std::move(options), std::move(inputs));
+  return out.pipeline.task->restore();
+}
+
 void start_metrics(Pipeline& p) {
   const std::string& listen = p.options.metrics_listen;
   if (listen.empty() || listen == "off") return;

@@ -114,6 +114,21 @@ struct Pipeline {
 //! is damaged or partial (run exits 1; nothing was touched).
 Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs = {});
 
+//! A checkpoint restored read-only into the run configuration's operators (inspect,
+//! simulate): no input is read, no output written, the state directory is not modified.
+struct RestoredCheckpoint {
+  std::unique_ptr<StateStore> store;
+  std::unique_ptr<Source> source;  // delivers nothing; remembers the checkpointed positions
+  Pipeline pipeline;
+  //! Source positions the checkpoint recorded (handed to the source by restore()).
+  const std::vector<SourcePosition>& positions() const;
+};
+//! Checks the whole run configuration (phase 1), opens `state_dir` read-only and restores the
+//! task from it. Throws ConfigError for configuration errors; returns a non-OK status (the
+//! command prints it and exits 1) when the checkpoint cannot be opened or restored.
+Status restore_checkpoint(const Config& config, const std::string& state_dir,
+                          RestoredCheckpoint& out);
+
 //! Starts the metrics/queryable-state server on `metrics.listen` (empty = off) and hooks
 //! it into the task: task counters, delivery, every operator's and the source's probe.
 //! Call after restore().

@@ -169,6 +169,18 @@ for s in ["alerts", "forecasts", "price-triggers", "replenishment", "scores"]:
         # operator's dead-letter series depends on the partitioning (not on fetch timing).
         x = [v for v in x if '"series":"dead_letters"' not in v]
         y = [v for v in y if '"series":"dead_letters"' not in v]
+    if not exact and s == "price-triggers":
+        # Known limit (README, issue 16): the price operator pools SKU and category
+        # elasticities across keys, updated at bucket-close timers in key-id order, and key
+        # ids follow first appearance, which depends on the partitioning. The pooled
+        # estimate (and the interval it gives the key) can differ between layouts; every
+        # other field of every trigger (ids, lifecycle, reasons, approval, proposals) may not.
+        def strip(v):
+            d = json.loads(v)
+            for k in [k for k in d.get("details", {}) if k.startswith("elasticity")]:
+                del d["details"][k]
+            return json.dumps(d, sort_keys=True)
+        x, y = [strip(v) for v in x], [strip(v) for v in y]
     if exact:
         if x != y:
             i = next((i for i in range(min(len(x), len(y))) if x[i] != y[i]), min(len(x), len(y)))
@@ -182,6 +194,20 @@ for s in ["alerts", "forecasts", "price-triggers", "replenishment", "scores"]:
               f"first, {sum(only_y.values())} only in the second")
         for v in list(only_x)[:2]: print("  first only: ", v[:300])
         for v in list(only_y)[:2]: print("  second only:", v[:300])
+        def flat(v, pre=""):
+            d = json.loads(v)
+            out = {}
+            def walk(o, p):
+                if isinstance(o, dict):
+                    for k, w in o.items(): walk(w, p + "." + k)
+                else:
+                    out[p] = o
+            walk(d, "")
+            return out
+        if len(only_x) == 1 and len(only_y) == 1:
+            fx, fy = flat(list(only_x)[0]), flat(list(only_y)[0])
+            print("  fields that differ:", {k: (fx.get(k), fy.get(k)) for k in set(fx) | set(fy)
+                                             if fx.get(k) != fy.get(k)})
         bad = True
         continue
     px, py = collections.defaultdict(list), collections.defaultdict(list)
