@@ -102,8 +102,9 @@ int main(int argc, char** argv) {
   // in `price` mode the price operator beside it); no delivery sink, metrics or live state.
   // Task settings as before: defaults plus these.
   std::string yaml =
-      std::string("operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: "
-                  "{enabled: false}, price: {enabled: ") +
+      std::string(
+          "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: "
+          "{enabled: false}, price: {enabled: ") +
       (mode == "price" ? "true" : "false") + "}}\n";
   // PIPELINE_BENCH_REGIONS=STORES/SIZE: regions of SIZE consecutive stores out of STORES
   // (generator names), so low_stock's transfer proposals run too (every inventory feature).
