@@ -259,6 +259,9 @@ machine_faults)
   # problem, corrupt nothing, and the next start after the fix ends with outputs identical to
   # a run that never met the fault. Small filesystems are tmpfs mounts (root only).
   [[ $(id -u) == 0 ]] || { echo "SKIP: tmpfs mounts need root"; exit 77; }
+  mkdir -p probe_fs
+  mount -t tmpfs -o size=1m tmpfs probe_fs 2>/dev/null || { echo "SKIP: cannot mount tmpfs"; exit 77; }
+  umount probe_fs
   mounts=()
   trap 'for m in "${mounts[@]}"; do umount -l "$m" 2>/dev/null || true; done; e2e_cleanup' EXIT
   small_fs() { mkdir -p "$1" && mount -t tmpfs -o "size=$2" tmpfs "$1" && mounts+=("$1"); }
