@@ -43,22 +43,7 @@ Config cfg(const std::vector<std::string>& extra = {}) {
   return Config::from_yaml("{}", o);
 }
 
-class FixedDemandView : public DemandView {
- public:
-  FixedDemandView(double mean, double sd) : mean_(mean), sd_(sd) {}
-  bool demand(KeyId, const KeyIndex&, int64_t, double days, double,
-              DemandEstimate& out) const override {
-    out.mean_per_day = mean_;
-    out.sd_per_day = sd_;
-    out.total_mean = mean_ * days;
-    out.total_sd = sd_ * std::sqrt(days);
-    out.cover_days = -1;
-    return true;
-  }
-
- private:
-  double mean_, sd_;
-};
+using testing::FixedDemandView;
 
 std::string field(const std::string& json, const std::string& name) {
   std::string k = "\"" + name + "\":";

@@ -6,6 +6,7 @@
 // arguments, so pass literals or strings that outlive the call to on_event().
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <functional>
 #include <limits>
@@ -26,6 +27,25 @@
 #include "stream/state_store.h"
 
 namespace sw::testing {
+
+//! A demand view with fixed figures, as the forecast operator would publish: mean and
+//! standard deviation per day, totals over `days` as for independent days.
+class FixedDemandView : public DemandView {
+ public:
+  FixedDemandView(double mean, double sd) : mean_(mean), sd_(sd) {}
+  bool demand(KeyId, const KeyIndex&, int64_t, double days, double,
+              DemandEstimate& out) const override {
+    out.mean_per_day = mean_;
+    out.sd_per_day = sd_;
+    out.total_mean = mean_ * days;
+    out.total_sd = sd_ * std::sqrt(days);
+    out.cover_days = -1;
+    return true;
+  }
+
+ private:
+  double mean_, sd_;
+};
 
 class FakeContext : public OperatorContext {
  public:
