@@ -57,6 +57,9 @@ class Generator {
   static constexpr int kBuckets = 1440 + 30;
 
   void sku_day(int64_t day, int64_t day_start);
+  //! The promotion's sku, promo_id, start, end and discount_pct fields (the event record and
+  //! the truth record share them), starting inside the sku value after its opening quote.
+  char* put_promotion_fields(char* p, const Sku& k) const;
   void key_day(uint32_t key, int64_t day, int64_t day_start);
   void store_day(uint32_t store, int64_t day, int64_t day_start);
   void review(uint32_t key, KeyState& k, const Sku& sku, Rng& r, int64_t day);
@@ -171,6 +174,18 @@ void Generator::close_stockout(uint32_t key, KeyState& k, int64_t ts) {
   k.stockout_lost = 0;
 }
 
+char* Generator::put_promotion_fields(char* p, const Sku& k) const {
+  p = put(p, k.name);
+  p = put(p, "\",\"promo_id\":\"PR");
+  p = put_i64(p, k.promo.id);
+  p = put(p, "\",\"start\":\"");
+  p = put_rfc3339(p, (start_day_ + k.promo.start_day) * kDayMs, 0);
+  p = put(p, "\",\"end\":\"");
+  p = put_rfc3339(p, (start_day_ + k.promo.end_day) * kDayMs, 0);
+  p = put(p, "\",\"discount_pct\":");
+  return put_i64(p, k.promo.discount_pct);
+}
+
 void Generator::sku_day(int64_t day, int64_t day_start) {
   const int64_t sim_day = day - start_day_;
   const civil::Date date = civil::civil_from_days(day);
@@ -259,15 +274,7 @@ void Generator::sku_day(int64_t day, int64_t day_start) {
       k.promo.discount_pct = discounts[r.below(6)];
       char* p = buf;
       p = put(p, ",\"sku\":\"");
-      p = put(p, k.name);
-      p = put(p, "\",\"promo_id\":\"PR");
-      p = put_i64(p, k.promo.id);
-      p = put(p, "\",\"start\":\"");
-      p = put_rfc3339(p, (start_day_ + k.promo.start_day) * kDayMs, 0);
-      p = put(p, "\",\"end\":\"");
-      p = put_rfc3339(p, (start_day_ + k.promo.end_day) * kDayMs, 0);
-      p = put(p, "\",\"discount_pct\":");
-      p = put_i64(p, k.promo.discount_pct);
+      p = put_promotion_fields(p, k);
       push_raw(kRecPromotion, i, static_cast<int32_t>(3 * kHourMs + r.below(kHourMs)),
                std::string_view(buf, p - buf), r);
       if (truth_.enabled()) {
@@ -275,15 +282,7 @@ void Generator::sku_day(int64_t day, int64_t day_start) {
             kPromoDisplayUplift * std::pow(1.0 - k.promo.discount_pct / 100.0, k.elasticity);
         p = buf;
         p = put(p, "{\"record\":\"promotion\",\"sku\":\"");
-        p = put(p, k.name);
-        p = put(p, "\",\"promo_id\":\"PR");
-        p = put_i64(p, k.promo.id);
-        p = put(p, "\",\"start\":\"");
-        p = put_rfc3339(p, (start_day_ + k.promo.start_day) * kDayMs, 0);
-        p = put(p, "\",\"end\":\"");
-        p = put_rfc3339(p, (start_day_ + k.promo.end_day) * kDayMs, 0);
-        p = put(p, "\",\"discount_pct\":");
-        p = put_i64(p, k.promo.discount_pct);
+        p = put_promotion_fields(p, k);
         p = put(p, ",\"uplift\":");
         p = put_double(p, uplift, 4);
         p = put(p, "}\n");
