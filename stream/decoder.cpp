@@ -549,17 +549,13 @@ DecodeError Decoder::decode_object(simdjson::ondemand::object obj, Event& out) {
       else if (kind == "adjustment")
         out.inventory_kind = InventoryKind::kAdjustment;
       else if (kind == "order")
-        out.inventory_kind = InventoryKind::kAdjustment;  // see Event::order_qty
+        out.inventory_kind = InventoryKind::kOrder;
       else {
         return fail(DecodeError::kBadEnum,
                     "kind must be snapshot, receipt, transfer_in, "
                     "transfer_out, adjustment or order");
       }
-      out.order_qty = kUnset;
-      if (kind == "order") {
-        SW_TRY(num(kQty, true, 0, true, kMaxQty, out.order_qty));
-        out.qty = 0;
-      } else if (out.inventory_kind == InventoryKind::kAdjustment) {
+      if (out.inventory_kind == InventoryKind::kAdjustment) {
         SW_TRY(num(kQty, true, -kMaxQty, false, kMaxQty, out.qty));
       } else if (out.inventory_kind == InventoryKind::kSnapshot) {
         SW_TRY(num(kQty, true, 0, false, kMaxQty, out.qty));

@@ -27,7 +27,15 @@ enum class EventType : uint8_t {
 inline constexpr int kEventTypeCount = 9;
 std::string_view event_type_name(EventType t);
 
-enum class InventoryKind : uint8_t { kSnapshot, kReceipt, kTransferIn, kTransferOut, kAdjustment };
+//! `kOrder` is a purchase order placed: `qty` is the ordered units, nothing moves on hand.
+enum class InventoryKind : uint8_t {
+  kSnapshot,
+  kReceipt,
+  kTransferIn,
+  kTransferOut,
+  kAdjustment,
+  kOrder
+};
 std::string_view inventory_kind_name(InventoryKind k);
 
 enum class FeedbackAction : uint8_t { kAck, kDismiss, kConfirm };
@@ -63,16 +71,11 @@ struct Event {
   std::string_view event_id;
   std::string_view store;  // empty = absent (chain-wide where allowed)
   std::string_view sku;
-  double qty = 0;            // sale/return/inventory quantity (signed for adjustments)
-  double price = 0;          // sale unit_price, price.price, competitor_price.price
-  double cost = kUnset;      // price.cost
-  double on_order = kUnset;  // inventory.on_order
-  int64_t expires_ms = -1;   // inventory.expires (lot expiry), -1 = absent
-  //! inventory kind `order` (a purchase order placed): the ordered units, NaN for every other
-  //! kind. An order decodes as inventory_kind kAdjustment with qty 0, so an operator that
-  //! knows nothing of orders sees a movement of zero units (adding an InventoryKind value
-  //! would break the exhaustive switches of every operator at once).
-  double order_qty = kUnset;
+  double qty = 0;             // sale/return/inventory quantity (signed for adjustments)
+  double price = 0;           // sale unit_price, price.price, competitor_price.price
+  double cost = kUnset;       // price.cost
+  double on_order = kUnset;   // inventory.on_order
+  int64_t expires_ms = -1;    // inventory.expires (lot expiry), -1 = absent
   std::string_view po_id;     // inventory: links an `order` to its `receipt`s
   std::string_view supplier;  // inventory (`order`)
   int64_t expected_ms = -1;   // inventory.expected (expected arrival of an order), -1 = absent

@@ -11,8 +11,8 @@ std::string_view event_type_name(EventType t) {
 }
 
 std::string_view inventory_kind_name(InventoryKind k) {
-  static constexpr std::string_view kNames[] = {"snapshot", "receipt", "transfer_in",
-                                                "transfer_out", "adjustment"};
+  static constexpr std::string_view kNames[] = {"snapshot",     "receipt",    "transfer_in",
+                                                "transfer_out", "adjustment", "order"};
   return kNames[static_cast<int>(k)];
 }
 

@@ -330,6 +330,7 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
       }
       break;
     case EventType::kInventory: {
+      if (ev.inventory_kind == InventoryKind::kOrder) break;  // an order moves no stock
       double v = s.on_hand;
       switch (ev.inventory_kind) {
         case InventoryKind::kSnapshot:
@@ -344,6 +345,8 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
           break;
         case InventoryKind::kAdjustment:
           v += ev.qty;
+          break;
+        case InventoryKind::kOrder:
           break;
       }
       if (!(s.flags & kStockKnown) && ev.inventory_kind != InventoryKind::kSnapshot) {

@@ -196,7 +196,7 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
       if (e.restock) s.on_hand += e.qty;
       break;
     case EventType::kInventory:
-      if (is_set(e.order_qty)) {
+      if (e.inventory_kind == InventoryKind::kOrder) {
         // A purchase order: on order grows, on hand does not; stock is not "known" by it.
         apply_order(e, key, s, ctx);
         if (is_set(e.on_order)) s.on_order = to_f(e.on_order);
@@ -217,6 +217,8 @@ void LowStockOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx)
           break;
         case InventoryKind::kAdjustment:
           s.on_hand += e.qty;
+          break;
+        case InventoryKind::kOrder:  // handled above: nothing arrives with an order
           break;
       }
       if (is_set(e.on_order)) s.on_order = to_f(e.on_order);

@@ -165,13 +165,13 @@ void LowStockOperator::apply_order(const Event& e, KeyId key, KeyState& s, Opera
   auto same = std::find_if(f.orders.begin(), f.orders.end(),
                            [&](const OpenOrder& o) { return o.po_id == po; });
   if (same != f.orders.end()) {  // an amendment of an open order adds units
-    same->ordered += e.order_qty;
-    same->open += e.order_qty;
+    same->ordered += e.qty;
+    same->open += e.qty;
   } else {
     OpenOrder o;
     o.po_id = std::move(po);
     o.supplier = std::move(supplier);
-    o.ordered = o.open = e.order_qty;
+    o.ordered = o.open = e.qty;
     o.ordered_ms = e.ts_ms;
     if (e.expected_ms >= 0) {
       o.expected_ms = e.expected_ms;
@@ -187,7 +187,7 @@ void LowStockOperator::apply_order(const Event& e, KeyId key, KeyState& s, Opera
     f.orders.insert(at, std::move(o));
     counters_.orders_opened->add();
   }
-  if (!is_set(e.on_order)) s.on_order = static_cast<float>(s.on_order + e.order_qty);
+  if (!is_set(e.on_order)) s.on_order = static_cast<float>(s.on_order + e.qty);
 }
 
 void LowStockOperator::resolve_overdue(KeyId key, OpenOrder& o, int64_t ts, OperatorContext& ctx) {
@@ -310,6 +310,8 @@ void LowStockOperator::apply_lots(const Event& e, KeyId key, KeyState& s, double
       inventory::add_lot(f.lots, expires, e.qty);
       return;
     }
+    case InventoryKind::kOrder:
+      return;
     case InventoryKind::kSnapshot:
     case InventoryKind::kTransferOut:
     case InventoryKind::kAdjustment: {
