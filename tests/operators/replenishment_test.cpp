@@ -253,6 +253,36 @@ TEST(ReplenishmentOperatorTest, OneRecommendationPerCrossingWithPackMoqAndBudget
   EXPECT_EQ(counter(op, "replenishment_order_value_total", "auto"), 210u);
 }
 
+TEST(ReplenishmentOperatorTest, AnOpenAnomalyOnTheKeyEscalatesTheRecommendation) {
+  // Same numbers as above without a budget: the first crossing would be `auto` (cost 210).
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  testing::OpenAnomalies anomalies;
+  ctx.set_anomaly_view(&anomalies);
+  ItemFields f;
+  f.pack_size = 12;
+  f.moq = 30;
+  f.cost = 2.5;
+  ctx.send(op, item(at(0, 0), "A", f));
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  ctx.send(op, inventory(at(0, 1), "S2", "A", InventoryKind::kSnapshot, 100));
+  anomalies.open[ctx.key("S1", "A")] = true;  // S1's sales look anomalous; S2's do not
+  ctx.send(op, sale(at(0, 2), "S1", "A", 45));
+  ctx.send(op, sale(at(0, 2), "S2", "A", 45));
+  auto recs = ctx.of(OutputStream::kReplenishment);
+  ASSERT_EQ(recs.size(), 2u);
+  EXPECT_EQ(field(recs[0]->json, "store"), "\"S1\"");
+  EXPECT_EQ(field(recs[0]->json, "approval"), "\"escalate\"");
+  EXPECT_EQ(field(recs[0]->json, "approval_reason"), "\"open_anomaly\"");
+  EXPECT_EQ(field(recs[0]->json, "order_qty"), "84");  // the quantity is still proposed
+  EXPECT_EQ(field(recs[1]->json, "store"), "\"S2\"");
+  EXPECT_EQ(field(recs[1]->json, "approval"), "\"auto\"");
+  EXPECT_EQ(counter(op, "replenishment_recommendations_total", "escalate"), 1u);
+  EXPECT_EQ(counter(op, "replenishment_recommendations_total", "auto"), 1u);
+}
+
 TEST(ReplenishmentOperatorTest, LowStockFiresOnlyForAProjectedStockoutBeforeTheNextReceipt) {
   LowStockOperator op(cfg());
   FakeContext ctx;

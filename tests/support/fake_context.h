@@ -47,6 +47,13 @@ class FixedDemandView : public DemandView {
   double mean_, sd_;
 };
 
+//! AnomalyView whose open anomalies are the keys a test puts in `open`.
+class OpenAnomalies final : public AnomalyView {
+ public:
+  bool open_anomaly(KeyId key) const override { return open.count(key) != 0; }
+  std::map<KeyId, bool> open;
+};
+
 class FakeContext : public OperatorContext {
  public:
   struct Timer {
@@ -74,6 +81,7 @@ class FakeContext : public OperatorContext {
   KeyIndex& mutable_keys() { return keys_; }
   void set_calendar(Calendar c) { calendar_ = std::move(c); }
   void set_demand_view(const DemandView* v) { views_.demand = v; }
+  void set_anomaly_view(const AnomalyView* v) { views_.anomalies = v; }
   void set_watermark(int64_t wm) { watermark_ = wm; }
 
   //! The (store, sku) key, added on first use (as the task's router does).
