@@ -42,6 +42,13 @@ void parse_operations(const Config& config, PipelineOptions& o) {
       throw ConfigError("pipeline.shutdown_timeout", "must be at least 1s",
                         "give the drain time to checkpoint and flush, e.g. 30s");
     }
+    if (o.delivery && o.delivery->options.drain_timeout_ms >= o.shutdown_timeout_ms) {
+      throw ConfigError("pipeline.shutdown_timeout",
+                        "must be longer than sinks.delivery.drain_timeout (" +
+                            std::to_string(o.delivery->options.drain_timeout_ms) +
+                            " ms), which the shutdown drain includes",
+                        "raise it, or lower sinks.delivery.drain_timeout");
+    }
   }
   if (o.parts.live &&
       (config.has("metrics.auth.token_env") || config.has("metrics.auth.token_file"))) {
