@@ -47,7 +47,8 @@ class SignalThread {
   ~SignalThread() {
     done_.store(true);
     if (thread_.joinable()) thread_.join();
-    pthread_sigmask(SIG_UNBLOCK, &set_, nullptr);
+    // The signals stay blocked: one arriving while the process returns from main is dropped
+    // rather than killing it with a signal's exit status.
   }
   //! Starts handling; `on_stop` runs once on the first SIGTERM/SIGINT.
   void start(ReloadRequests* reloads, std::function<void()> on_stop, int64_t shutdown_timeout_ms) {
