@@ -1,22 +1,24 @@
 // `shelfwatch run` and `shelfwatch validate`.
 
+#include <pthread.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
 #include <csignal>
 #include <cstdio>
 #include <optional>
+#include <thread>
 
 #include "cli/commands.h"
 #include "cli/pipeline.h"
 #include "cli/summary.h"
+#include "connectors/metrics.h"
 #include "state/rocksdb_store.h"
 
 namespace sw::cli {
 
 namespace {
-
-std::atomic<bool> g_stop{false};
-void on_signal(int) {
-  g_stop.store(true);
-}
 
 Config load_config(const Args& args) {
   std::string path;
@@ -28,13 +30,82 @@ Config load_config(const Args& args) {
   return Config::from_yaml(kDefaultConfig, sets);
 }
 
+// Process signals, handled on a thread of their own (sigwait) so that they can take locks
+// and log: SIGHUP asks the task for a reload; the first SIGTERM/SIGINT turns /readyz false
+// and stops the task (it drains, checkpoints, flushes the sinks and the delivery outbox);
+// a second one, or the shutdown timeout running out, ends the process at once with _exit —
+// as safe as a crash: the next start resumes exactly-once from the last checkpoint.
+class SignalThread {
+ public:
+  //! Blocks the signals in the calling thread; call before any other thread is started, so
+  //! that every thread inherits the mask and only this one receives them.
+  SignalThread() {
+    sigemptyset(&set_);
+    for (int sig : {SIGHUP, SIGINT, SIGTERM}) sigaddset(&set_, sig);
+    pthread_sigmask(SIG_BLOCK, &set_, nullptr);
+  }
+  ~SignalThread() {
+    done_.store(true);
+    if (thread_.joinable()) thread_.join();
+    // The signals stay blocked: one arriving while the process returns from main is dropped
+    // rather than killing it with a signal's exit status.
+  }
+  //! Starts handling; `on_stop` runs once on the first SIGTERM/SIGINT.
+  void start(ReloadRequests* reloads, std::function<void()> on_stop, int64_t shutdown_timeout_ms) {
+    thread_ = std::thread([this, reloads, on_stop = std::move(on_stop), shutdown_timeout_ms] {
+      std::optional<std::chrono::steady_clock::time_point> deadline;
+      while (!done_.load()) {
+        timespec wait{0, 100 * 1000 * 1000};
+        int sig = sigtimedwait(&set_, nullptr, &wait);
+        if (deadline && std::chrono::steady_clock::now() >= *deadline && !done_.load()) {
+          std::fprintf(stderr,
+                       "shelfwatch run: pipeline.shutdown_timeout (%lld ms) passed before the "
+                       "drain finished; exiting now (the next start resumes from the last "
+                       "checkpoint)\n",
+                       static_cast<long long>(shutdown_timeout_ms));
+          ::_exit(1);
+        }
+        if (sig == SIGHUP) {
+          std::fprintf(stderr, "shelfwatch run: SIGHUP: reloading the configuration\n");
+          if (reloads != nullptr) reloads->request();
+        } else if (sig == SIGINT || sig == SIGTERM) {
+          if (deadline) {
+            std::fprintf(stderr,
+                         "shelfwatch run: second %s: exiting now without the final checkpoint "
+                         "(the next start resumes from the last checkpoint)\n",
+                         sig == SIGINT ? "SIGINT" : "SIGTERM");
+            ::_exit(128 + sig);
+          }
+          std::fprintf(stderr,
+                       "shelfwatch run: %s: draining (not ready; checkpoint, flush, exit; a "
+                       "second signal exits at once)\n",
+                       sig == SIGINT ? "SIGINT" : "SIGTERM");
+          deadline =
+              std::chrono::steady_clock::now() + std::chrono::milliseconds(shutdown_timeout_ms);
+          on_stop();
+        }
+      }
+    });
+  }
+
+ private:
+  sigset_t set_;
+  std::atomic<bool> done_{false};
+  std::thread thread_;
+};
+
 const char* const kRunHelp =
     "usage: shelfwatch run [--config FILE] [--set key.path=value ...] [--quiet] "
     "[--reset-outputs]\n\n"
     "Runs a pipeline. Without --config the embedded default is used (file source\n"
     "events.jsonl, state in ./state, outputs in ./out). A file source exits 0 at end of\n"
-    "input after every window closed and every output was written; SIGINT/SIGTERM\n"
-    "checkpoint and exit cleanly. A summary is printed at exit (--quiet: to stderr only).\n"
+    "input after every window closed and every output was written. SIGTERM/SIGINT turn\n"
+    "/readyz false, drain, checkpoint, flush the sinks and the delivery outbox and exit 0\n"
+    "within pipeline.shutdown_timeout (default 30s; a second signal exits at once, and the\n"
+    "next start resumes exactly-once). SIGHUP (or POST /admin/reload) reloads the config\n"
+    "file + --set overrides: operator settings and sinks.delivery.* apply live, other\n"
+    "changed keys are refused by name and the running config stays. A summary is printed at exit "
+    "(--quiet: to stderr only).\n"
     "A damaged state directory is refused (exit 1, nothing touched); so are non-empty\n"
     "output files when the state directory is new, unless --reset-outputs is given\n"
     "(= --set sinks.file.reset_outputs=true), which truncates them.\n\n"
@@ -60,6 +131,7 @@ int run_command(const Args& args) {
     std::fputs(kRunHelp, stdout);
     return 0;
   }
+  SignalThread signals;  // first: every thread started below inherits the blocked mask
   Config config = load_config(args);
   bool quiet = false;
   for (const auto& a : args) quiet |= a == "--quiet";
@@ -82,10 +154,22 @@ int run_command(const Args& args) {
   }
   if (!p.task->restored_from_checkpoint()) load_reference_items(p);
   start_metrics(p);
-  std::signal(SIGINT, on_signal);
-  std::signal(SIGTERM, on_signal);
+  if (p.reloads) {
+    p.reloads->set_handler([&p, &config, &args] {
+      return reload_pipeline(p, config, [&args] { return load_config(args); });
+    });
+  }
+  std::atomic<bool> stop{false};
+  MetricsServer* metrics = p.metrics.get();
+  signals.start(
+      p.reloads.get(),
+      [&stop, metrics] {
+        if (metrics != nullptr) metrics->runtime().set_ready(false);
+        stop.store(true);
+      },
+      p.options.shutdown_timeout_ms);
   auto start = std::chrono::steady_clock::now();
-  s = p.task->run(g_stop);
+  s = p.task->run(stop);
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
   if (!s.is_ok()) {
     std::fprintf(stderr, "shelfwatch run: %s\n", s.to_string().c_str());

@@ -39,6 +39,37 @@ void StateQueries::serve(const Task& task) {
   cv_.notify_all();
 }
 
+void ReloadRequests::request() {
+  pending_.store(true, std::memory_order_release);
+}
+
+std::optional<ReloadRequests::Result> ReloadRequests::request_and_wait(int timeout_ms) {
+  std::unique_lock<std::mutex> lock(mu_);
+  // The reload that answers this call is the first to start after it (one already running
+  // may have read the configuration before the caller changed it).
+  const uint64_t wanted = started_ + 1;
+  pending_.store(true, std::memory_order_release);
+  if (!cv_.wait_for(lock, std::chrono::milliseconds(timeout_ms),
+                    [&] { return finished_ >= wanted; })) {
+    return std::nullopt;
+  }
+  return last_;
+}
+
+void ReloadRequests::serve() {
+  if (!pending_.load(std::memory_order_acquire)) return;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    pending_.store(false, std::memory_order_relaxed);
+    ++started_;
+  }
+  Result r = handler_ ? handler_() : Result{false, "reload is not available"};
+  std::lock_guard<std::mutex> lock(mu_);
+  ++finished_;
+  last_ = std::move(r);
+  cv_.notify_all();
+}
+
 Status OpenAlertsSink::prepare(std::span<const OutputRecord> records, StateBatch&) {
   for (const OutputRecord& r : records) {
     if (r.stream == OutputStream::kAlerts && !r.id.empty()) staged_.emplace_back(r.id, r.json);

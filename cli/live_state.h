@@ -4,9 +4,13 @@
 // queued and answered by the task thread between batches (Task loop hook); open alerts are
 // tracked by a sink that sees every committed alert record.
 
+#include <atomic>
 #include <condition_variable>
+#include <cstdint>
+#include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -32,6 +36,35 @@ class StateQueries {
   std::mutex mu_;
   std::condition_variable cv_;
   std::vector<Request*> queue_;
+};
+
+//! Hot reload requests (SIGHUP, POST /admin/reload; DESIGN.md §5 "Operations"). Like
+//! StateQueries, the reload runs on the task thread between batches, so operators and sinks
+//! are never touched concurrently; requesters only wait for its result.
+class ReloadRequests {
+ public:
+  struct Result {
+    bool applied = false;
+    std::string message;  // what changed, or why the new configuration was rejected
+  };
+  //! Set once before the task runs: re-reads and applies the configuration (task thread).
+  void set_handler(std::function<Result()> handler) { handler_ = std::move(handler); }
+  //! Any thread (the signal thread): asks for a reload and returns at once.
+  void request();
+  //! Any thread (HTTP): asks for a reload and waits for the one that starts after this call;
+  //! nullopt when the task does not run it within `timeout_ms` (it still runs later).
+  std::optional<Result> request_and_wait(int timeout_ms);
+  //! Task thread: runs one reload when any was asked for since the last one.
+  void serve();
+
+ private:
+  std::function<Result()> handler_;
+  std::atomic<bool> pending_{false};
+  std::mutex mu_;
+  std::condition_variable cv_;
+  uint64_t started_ = 0;   // reloads begun (under mu_)
+  uint64_t finished_ = 0;  // reloads finished (under mu_)
+  Result last_;
 };
 
 //! Sink that keeps the set of open (firing, not yet resolved) alerts as committed.

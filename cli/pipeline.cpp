@@ -1,6 +1,7 @@
 #include "cli/pipeline.h"
 
 #include <chrono>
+#include <cstdio>
 #include <fstream>
 
 #include "connectors/file_sink.h"
@@ -9,6 +10,7 @@
 #include "connectors/metrics.h"
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
+#include "stream/json_writer.h"
 
 namespace sw::cli {
 
@@ -31,6 +33,30 @@ operators:
 
 namespace {
 constexpr const char* kDefaultMetricsListen = "127.0.0.1:9464";
+
+// Operations keys (issue 20): the shutdown budget and the endpoints' bearer token.
+void parse_operations(const Config& config, PipelineOptions& o) {
+  if (o.parts.task) {
+    o.shutdown_timeout_ms = config.get_duration_ms("pipeline.shutdown_timeout", 30000);
+    if (o.shutdown_timeout_ms < 1000) {
+      throw ConfigError("pipeline.shutdown_timeout", "must be at least 1s",
+                        "give the drain time to checkpoint and flush, e.g. 30s");
+    }
+    if (o.delivery && o.delivery->options.drain_timeout_ms >= o.shutdown_timeout_ms) {
+      throw ConfigError("pipeline.shutdown_timeout",
+                        "must be longer than sinks.delivery.drain_timeout (" +
+                            std::to_string(o.delivery->options.drain_timeout_ms) +
+                            " ms), which the shutdown drain includes",
+                        "raise it, or lower sinks.delivery.drain_timeout");
+    }
+  }
+  if (o.parts.live &&
+      (config.has("metrics.auth.token_env") || config.has("metrics.auth.token_file"))) {
+    o.metrics_auth_token = read_secret(config, "metrics.auth.token");
+  }
+}
+
+const char* const kReloadsHelp = "Configuration reloads (SIGHUP, POST /admin/reload), by result.";
 }  // namespace
 
 Pipeline::Pipeline() = default;
@@ -72,6 +98,7 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
   }
   if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
+  parse_operations(config, o);
   if (parts.reject_unknown_keys) config.check_unknown();
   return o;
 }
@@ -154,7 +181,14 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     p.queries = std::make_unique<StateQueries>();
     StateQueries* queries = p.queries.get();
     Task* task = p.task.get();
-    p.task->set_loop_hook([queries, task] { queries->serve(*task); });
+    p.reloads = std::make_unique<ReloadRequests>();
+    ReloadRequests* reloads = p.reloads.get();
+    for (const char* result : {"applied", "rejected"})
+      p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", result}});
+    p.task->set_loop_hook([queries, reloads, task] {
+      queries->serve(*task);
+      reloads->serve();
+    });
   }
   return p;
 }
@@ -218,6 +252,23 @@ void start_metrics(Pipeline& p) {
     return queries->query(store, sku);
   };
   o.alerts_query = [open] { return open->open_alerts_json(); };
+  o.auth_token = p.options.metrics_auth_token;
+  if (ReloadRequests* reloads = p.reloads.get()) {
+    o.reload = [reloads]() -> std::pair<int, std::string> {
+      std::optional<ReloadRequests::Result> r = reloads->request_and_wait(30000);
+      std::string body;
+      JsonWriter w(body);
+      if (!r) {
+        w.begin_object()
+            .field("applied", false)
+            .field("message", "the task did not run the reload within 30 s; it runs later")
+            .end_object();
+        return {503, body};
+      }
+      w.begin_object().field("applied", r->applied).field("message", r->message).end_object();
+      return {r->applied ? 200 : 409, body};
+    };
+  }
   try {
     p.metrics = std::make_unique<MetricsServer>(std::move(o));
   } catch (const std::exception& e) {
@@ -249,6 +300,99 @@ void start_metrics(Pipeline& p) {
     }
   });
   rt->set_ready(true);
+}
+
+namespace {
+
+// Keys a reload may change: operators.<name>.* (but not .enabled) and sinks.delivery.*.
+bool changes_live(std::string_view key) {
+  constexpr std::string_view kOperators = "operators.";
+  if (key.substr(0, kOperators.size()) == kOperators) {
+    std::string_view rest = key.substr(kOperators.size());
+    size_t dot = rest.find('.');
+    return dot != std::string_view::npos && rest.substr(dot + 1) != "enabled";
+  }
+  return key.substr(0, sizeof("sinks.delivery.") - 1) == "sinks.delivery.";
+}
+
+ReloadRequests::Result reject(Pipeline& p, std::string why) {
+  p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", "rejected"}}).add();
+  std::fprintf(stderr, "shelfwatch run: reload rejected, the running configuration stays: %s\n",
+               why.c_str());
+  return {false, std::move(why)};
+}
+
+}  // namespace
+
+ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
+                                       const std::function<Config()>& load) {
+  Config next;
+  PipelineOptions parsed;
+  try {
+    next = load();
+    parsed = parse_pipeline(next, p.options.parts);
+  } catch (const std::exception& e) {
+    return reject(p, e.what());
+  }
+  const auto before = running.flat_values();
+  const auto after = next.flat_values();
+  std::vector<std::string> changed, refused;
+  auto compare = [&](const std::string& key) {
+    auto a = before.find(key);
+    auto b = after.find(key);
+    if (a != before.end() && b != after.end() && a->second == b->second) return;
+    changed.push_back(key);
+    if (!changes_live(key))
+      refused.push_back(key + " cannot change while running; restart to apply");
+  };
+  for (const auto& [key, value] : before) compare(key);
+  for (const auto& [key, value] : after) {
+    if (!before.count(key)) compare(key);
+  }
+  if (!refused.empty()) {
+    std::string why;
+    for (const std::string& r : refused) why += (why.empty() ? "" : "; ") + r;
+    return reject(p, why);
+  }
+  if (changed.empty()) {
+    p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", "applied"}}).add();
+    std::fprintf(stderr, "shelfwatch run: reload applied: no changes\n");
+    return {true, "no changes"};
+  }
+  auto section_changed = [&](const std::string& prefix) {
+    for (const std::string& key : changed) {
+      if (key.rfind(prefix, 0) == 0) return true;
+    }
+    return false;
+  };
+  // Dry run on phase 1's fresh operators (same types, no live state): an operator whose
+  // settings cannot change live refuses here, before anything is applied.
+  std::vector<Operator*> live;
+  for (size_t i = 0; i < parsed.operators.owned.size(); ++i) {
+    Operator& fresh = *parsed.operators.owned[i];
+    if (!section_changed("operators." + std::string(fresh.name()) + ".")) continue;
+    Status s = fresh.reconfigure(next);
+    if (!s.is_ok()) return reject(p, s.message());
+    for (Operator* op : p.task->operators()) {
+      if (op->name() == fresh.name()) live.push_back(op);
+    }
+  }
+  if (p.delivery != nullptr && parsed.delivery && section_changed("sinks.delivery.")) {
+    // The committer thread routes outputs during a commit: none may be in flight.
+    Status s = p.task->wait_checkpoint();
+    if (s.is_ok()) s = p.delivery->reconfigure(std::move(*parsed.delivery));
+    if (!s.is_ok()) return reject(p, s.message());
+  }
+  for (Operator* op : live) {
+    Status s = op->reconfigure(next);
+    SW_CHECK(s.is_ok(), "an operator refused a reload its dry run accepted");
+  }
+  running = std::move(next);
+  std::string what = "changed ";
+  for (size_t i = 0; i < changed.size(); ++i) what += (i ? ", " : "") + changed[i];
+  p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", "applied"}}).add();
+  std::fprintf(stderr, "shelfwatch run: reload applied: %s\n", what.c_str());
+  return {true, what};
 }
 
 void load_reference_items(Pipeline& p) {

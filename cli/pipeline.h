@@ -69,6 +69,11 @@ struct PipelineOptions {
   std::optional<DeliverySinkConfig> delivery;
   OperatorSet operators;
   std::string metrics_listen;  // "" or "off" = no server
+  //! metrics.auth.token_env / token_file: bearer token for /state, /alerts, /admin/* ("" =
+  //! open). Never written in the config itself.
+  std::string metrics_auth_token;
+  //! pipeline.shutdown_timeout: SIGTERM to exit, draining included (run).
+  int64_t shutdown_timeout_ms = 30000;
   std::string reference_items_file;
 };
 
@@ -98,6 +103,8 @@ struct Pipeline {
   DeliverySink* delivery = nullptr;       // owned by `owned_sinks`
   std::unique_ptr<Task> task;
   std::unique_ptr<StateQueries> queries;
+  //! Hot reload requests, served by the task loop hook (parts.live).
+  std::unique_ptr<ReloadRequests> reloads;
   //! Pipeline-level metrics (state_wal_rollbacks_total), rendered like operator probes.
   std::unique_ptr<Probe> probe = std::make_unique<Probe>();
   //! Set when the state store recovered from a corrupt or torn WAL tail (printed by run).
@@ -133,6 +140,16 @@ Status restore_checkpoint(const Config& config, const std::string& state_dir,
 //! it into the task: task counters, delivery, every operator's and the source's probe.
 //! Call after restore().
 void start_metrics(Pipeline& p);
+
+//! Hot reload (SIGHUP, POST /admin/reload), on the task thread: loads the configuration
+//! again with `load` (the file + the original --set overrides), checks it completely
+//! (phase 1), refuses it when a key that cannot change live differs from `running` (naming
+//! every such key), and otherwise applies operators.<name>.* to the live operators and
+//! sinks.delivery.* to the delivery sink, keeping all state; `running` then becomes the new
+//! configuration. A rejected configuration changes nothing. Counts
+//! shelfwatch_config_reloads_total{result}.
+ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
+                                       const std::function<Config()>& load);
 
 //! Feeds `item` reference records from `reference.items_file` (JSON lines) to the operators.
 void load_reference_items(Pipeline& p);

@@ -344,6 +344,11 @@ void EndpointWorker::enqueue(OutboxEntry e) {
   cv_.notify_all();
 }
 
+std::map<std::string, DeliveryAlert> EndpointWorker::firing() const {
+  std::lock_guard lk(mu_);
+  return firing_;
+}
+
 void EndpointWorker::set_firing(std::map<std::string, DeliveryAlert> firing) {
   std::lock_guard lk(mu_);
   firing_ = std::move(firing);

@@ -210,6 +210,8 @@ class EndpointWorker {
   void enqueue(OutboxEntry e);
   //! Replaces the firing set re-sent every resend interval (recovery).
   void set_firing(std::map<std::string, DeliveryAlert> firing);
+  //! A copy of the firing set (hot reload hands it to the replacement worker).
+  std::map<std::string, DeliveryAlert> firing() const;
   //! Removes the oldest queued entry that is not in flight; returns it, or nullopt.
   std::optional<OutboxEntry> drop_oldest();
   //! Enqueue time of the oldest queued entry, or INT64_MAX when empty.

@@ -163,6 +163,7 @@ class DeliverySink::Collector final : public prometheus::Collectable {
         metric_family("shelfwatch_delivery_circuit_open",
                       "1 while the endpoint's circuit breaker is open.", MetricType::Gauge);
     int64_t now = wall_now_ms();
+    std::lock_guard workers_lock(sink_->workers_mu_);
     for (const auto& w : sink_->workers_) {
       const EndpointStats& s = w->stats();
       std::string sink(w->kind());
@@ -444,6 +445,58 @@ Status DeliverySink::recover(const StateStore& store) {
       workers_[i]->enqueue(std::move(e));
     }
   }
+  return Status::ok();
+}
+
+Status DeliverySink::reconfigure(DeliverySinkConfig config) {
+  if (config.endpoints.size() != workers_.size()) {
+    return Status::invalid(
+        "sinks.delivery.endpoints: adding or removing endpoints cannot change while running; "
+        "restart to apply");
+  }
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    const DeliveryEndpointSpec& spec = config.endpoints[i];
+    if (spec.name != workers_[i]->name() || spec.protocol->kind() != workers_[i]->kind()) {
+      return Status::invalid("sinks.delivery.endpoints." + workers_[i]->name() +
+                             ": renaming an endpoint or changing its kind cannot change while "
+                             "running; restart to apply");
+    }
+  }
+  uint64_t seed = config.options.seed;
+  for (size_t i = 0; i < workers_.size(); ++i) {
+    DeliveryEndpointSpec& spec = config.endpoints[i];
+    auto next = std::make_unique<EndpointWorker>(
+        spec.name, std::move(spec.protocol), spec.options, seed++,
+        [this](EndpointWorker& w, const OutboxEntry& e, DeliveryOutcome o) { on_done(w, e, o); });
+    EndpointWorker& old = *workers_[i];
+    old.stop();  // an in-flight request finishes (and is acknowledged) first
+    const EndpointStats& a = old.stats();
+    EndpointStats& b = next->stats();
+    using Count = std::atomic<uint64_t>;
+    const std::pair<const Count*, Count*> carried[] = {{&a.delivered, &b.delivered},
+                                                       {&a.failed, &b.failed},
+                                                       {&a.skipped, &b.skipped},
+                                                       {&a.dropped, &b.dropped},
+                                                       {&a.retries, &b.retries},
+                                                       {&a.requests, &b.requests},
+                                                       {&a.resends, &b.resends},
+                                                       {&a.resend_failures, &b.resend_failures},
+                                                       {&a.circuit_opened, &b.circuit_opened}};
+    for (auto [from, to] : carried) to->store(from->load(std::memory_order_relaxed));
+    if (old.protocol_resends()) next->set_firing(old.firing());
+    // drop_oldest() counts a drop; these entries move, they are not dropped.
+    while (std::optional<OutboxEntry> e = old.drop_oldest()) next->enqueue(std::move(*e));
+    std::unique_ptr<EndpointWorker> retired;
+    {
+      std::lock_guard lk(workers_mu_);
+      retired = std::exchange(workers_[i], std::move(next));
+    }
+    workers_[i]->start();
+  }
+  routes_ = std::move(config.routes);
+  const uint64_t keep_seed = opt_.seed;
+  opt_ = std::move(config.options);
+  opt_.seed = keep_seed;
   return Status::ok();
 }
 

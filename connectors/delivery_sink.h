@@ -50,6 +50,8 @@ struct DeliverySinkOptions {
   std::vector<std::string> alert_types;
 };
 
+struct DeliverySinkConfig;
+
 class DeliverySink final : public Sink {
  public:
   //! `ack_store` (may be null) receives the small removal commits from worker threads; its
@@ -64,6 +66,12 @@ class DeliverySink final : public Sink {
   Status committed() override;
   Status recover(const StateStore& store) override;
   Status close() override;
+  //! Hot reload: adopts new routes, options and endpoint settings (URL, secrets, rates,
+  //! timeouts), keeping every queued entry, firing set and counter. Call on the task thread
+  //! with no checkpoint commit in flight (Task::wait_checkpoint()). The endpoint names and
+  //! kinds must stay the same (they key the outbox); otherwise nothing changes and the error
+  //! names the key.
+  Status reconfigure(DeliverySinkConfig config);
 
   //! Metrics (deliveries, retries, outbox depth/age/bytes, alerts) read at scrape time.
   std::shared_ptr<prometheus::Collectable> collectable() const;
@@ -89,6 +97,7 @@ class DeliverySink final : public Sink {
   DeliverySinkOptions opt_;
   RouteTable routes_;
   StateStore* ack_store_;
+  mutable std::mutex workers_mu_;  // workers_ swaps (reconfigure) vs the metrics collector
   std::vector<std::unique_ptr<EndpointWorker>> workers_;
   std::vector<uint64_t> next_seq_;  // task thread only
   std::vector<Staged> staged_;      // task thread only

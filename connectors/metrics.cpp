@@ -8,6 +8,7 @@
 #include <CivetServer.h>
 #include <prometheus/text_serializer.h>
 
+#include "connectors/http_request.h"
 #include "stream/decoder.h"
 #include "stream/output.h"
 
@@ -218,22 +219,58 @@ std::vector<MetricFamily> TaskCountersCollector::Collect() const {
 
 namespace {
 
-void reply(mg_connection* conn, int code, std::string_view content_type, std::string_view body) {
+void reply(mg_connection* conn, int code, std::string_view content_type, std::string_view body,
+           std::string_view extra_headers = "") {
   const char* reason = code == 200   ? "OK"
+                       : code == 401 ? "Unauthorized"
                        : code == 404 ? "Not Found"
+                       : code == 405 ? "Method Not Allowed"
+                       : code == 409 ? "Conflict"
+                       : code == 431 ? "Request Header Fields Too Large"
                        : code == 503 ? "Service Unavailable"
                                      : "Error";
   mg_printf(conn,
             "HTTP/1.1 %d %s\r\nContent-Type: %.*s\r\nContent-Length: %zu\r\n"
-            "Cache-Control: no-store\r\nConnection: close\r\n\r\n",
-            code, reason, static_cast<int>(content_type.size()), content_type.data(), body.size());
+            "Cache-Control: no-store\r\nConnection: close\r\n%.*s\r\n",
+            code, reason, static_cast<int>(content_type.size()), content_type.data(), body.size(),
+            static_cast<int>(extra_headers.size()), extra_headers.data());
   mg_write(conn, body.data(), body.size());
 }
 
+// One endpoint: the method it answers, and the token check for protected paths.
 class FnHandler final : public CivetHandler {
  public:
-  explicit FnHandler(std::function<void(mg_connection*)> fn) : fn_(std::move(fn)) {}
-  bool handleGet(CivetServer*, mg_connection* conn) override {
+  //! `token`: the server's token (empty = open); it is checked when `protect` is set.
+  FnHandler(std::string_view method, bool protect, const std::string* token,
+            std::function<void(mg_connection*)> fn)
+      : method_(method), protect_(protect), token_(token), fn_(std::move(fn)) {}
+  bool handleGet(CivetServer*, mg_connection* conn) override { return handle("GET", conn); }
+  bool handlePost(CivetServer*, mg_connection* conn) override { return handle("POST", conn); }
+  bool handlePut(CivetServer*, mg_connection* conn) override { return handle("PUT", conn); }
+  bool handleDelete(CivetServer*, mg_connection* conn) override { return handle("DELETE", conn); }
+
+ private:
+  bool handle(std::string_view method, mg_connection* conn) {
+    // civetweb parses at most MG_MAX_HEADERS header lines and silently drops the rest:
+    // a request that filled them all is refused rather than half-read.
+    if (mg_get_request_info(conn)->num_headers >= MG_MAX_HEADERS) {
+      reply(conn, 431, "text/plain", "too many header lines\n");
+      return true;
+    }
+    if (protect_ && !token_->empty()) {
+      const char* auth = mg_get_header(conn, "Authorization");
+      if (!http::bearer_token_matches(auth ? auth : "", *token_)) {
+        reply(conn, 401, "application/json",
+              "{\"error\":\"this endpoint needs Authorization: Bearer <metrics.auth token>\"}",
+              "WWW-Authenticate: Bearer\r\n");
+        return true;
+      }
+    }
+    if (method != method_) {
+      reply(conn, 405, "text/plain", "use " + std::string(method_) + "\n",
+            "Allow: " + std::string(method_) + "\r\n");
+      return true;
+    }
     try {
       fn_(conn);
     } catch (const std::exception& e) {
@@ -242,7 +279,9 @@ class FnHandler final : public CivetHandler {
     return true;
   }
 
- private:
+  std::string_view method_;
+  bool protect_;
+  const std::string* token_;
   std::function<void(mg_connection*)> fn_;
 };
 
@@ -264,12 +303,13 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
   // request_timeout_ms to send its request headers (civetweb bounds the whole header read,
   // not each byte), no keep-alive (a scrape is one request), and a short linger on close.
   std::vector<std::string> options = {
-      "listening_ports",    opt_.listen,
-      "num_threads",        std::to_string(std::max(1, opt_.threads)),
+      "listening_ports", opt_.listen, "num_threads", std::to_string(std::max(1, opt_.threads)),
       "request_timeout_ms", std::to_string(std::max(100, opt_.request_timeout_ms)),
-      "enable_keep_alive",  "no",
-      "linger_timeout_ms",  "100",
-      "max_request_size",   "16384"};
+      "enable_keep_alive", "no", "linger_timeout_ms", "100", "max_request_size",
+      std::to_string(std::max(1024, opt_.max_request_bytes)),
+      // Accepted connections waiting for a free worker; beyond it the kernel's listen
+      // backlog holds them (a flood costs queue slots, never the task's time).
+      "connection_queue", "64", "listen_backlog", "256"};
   try {
     impl_->server = std::make_unique<CivetServer>(options);
   } catch (const CivetException& e) {
@@ -278,8 +318,12 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
   std::vector<int> ports = impl_->server->getListeningPorts();
   port_ = ports.empty() ? 0 : ports.front();
 
-  auto add = [&](const char* uri, std::function<void(mg_connection*)> fn) {
-    impl_->handlers.push_back(std::make_unique<FnHandler>(std::move(fn)));
+  auto add = [&](const char* uri, std::function<void(mg_connection*)> fn,
+                 std::string_view method = "GET") {
+    // Protection is decided by the handler's own path, so no spelling of a request path
+    // (dot segments, encodings) reaches a protected handler without the token check.
+    impl_->handlers.push_back(std::make_unique<FnHandler>(method, http::path_requires_token(uri),
+                                                          &opt_.auth_token, std::move(fn)));
     impl_->server->addHandler(uri, impl_->handlers.back().get());
   };
   add("/metrics", [this](mg_connection* c) {
@@ -296,23 +340,31 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
   });
   add("/state", [this](mg_connection* c) {
     const mg_request_info* ri = mg_get_request_info(c);
-    std::string_view uri = ri->local_uri_raw ? ri->local_uri_raw : "";
-    // "/state/<store>/<sku>" (already URL-decoded by civetweb).
-    std::string_view rest = uri.substr(std::min(uri.size(), sizeof("/state/") - 1));
-    size_t slash = rest.find('/');
-    if (uri.rfind("/state/", 0) != 0 || slash == std::string_view::npos || slash == 0 ||
-        slash + 1 >= rest.size() || rest.find('/', slash + 1) != std::string_view::npos) {
+    std::string_view store, sku;
+    if (!http::parse_state_path(ri->local_uri_raw ? ri->local_uri_raw : "", store, sku)) {
       reply(c, 404, "application/json", "{\"error\":\"use /state/<store>/<sku>\"}");
       return;
     }
-    std::string body =
-        opt_.state_query ? opt_.state_query(rest.substr(0, slash), rest.substr(slash + 1)) : "";
+    std::string body = opt_.state_query ? opt_.state_query(store, sku) : "";
     if (body.empty()) {
       reply(c, 404, "application/json", "{\"error\":\"unknown store/sku\"}");
     } else {
       reply(c, 200, "application/json", body);
     }
   });
+  add(
+      "/admin",
+      [this](mg_connection* c) {
+        const mg_request_info* ri = mg_get_request_info(c);
+        std::string_view path = ri->local_uri_raw ? ri->local_uri_raw : "";
+        if (path != "/admin/reload" || !opt_.reload) {
+          reply(c, 404, "application/json", "{\"error\":\"admin endpoints: POST /admin/reload\"}");
+          return;
+        }
+        auto [code, body] = opt_.reload();
+        reply(c, code, "application/json", body);
+      },
+      "POST");
 }
 
 MetricsServer::~MetricsServer() {

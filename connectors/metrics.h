@@ -9,6 +9,13 @@
 //   /readyz                 200 when the ready callback says so (restored, sources open), else 503
 //   /state/<store>/<sku>    the state callback's JSON, 404 when it returns ""
 //   /alerts                 the alerts callback's JSON (open alerts)
+//   POST /admin/reload      the reload callback's answer (200 applied, 409 rejected)
+// With `auth_token` set, /state, /alerts and /admin/* answer 401 unless the request carries
+// "Authorization: Bearer <token>" (compared in constant time, connectors/http_request.h);
+// /metrics, /healthz and /readyz stay open. Bounds against hostile clients: request header
+// at most max_request_bytes (else 413) with at most 64 header lines (civetweb's
+// MG_MAX_HEADERS; more: 400 Bad Request), `threads` connections served at once, further ones
+// wait in a bounded accept queue, and each has request_timeout_ms to send its header.
 // Callbacks run on civetweb's worker threads, concurrently with the task: they must be
 // thread-safe (answer from a snapshot under a lock). All names have the single prefix
 // `shelfwatch_`, base units, `_total` counters and no unbounded labels (docs/metrics.md).
@@ -21,6 +28,7 @@
 #include <mutex>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include <prometheus/client_metric.h>
@@ -92,6 +100,12 @@ struct MetricsServerOptions {
   int threads = 128;
   // Time a connection has to send its whole request header (slowloris bound).
   int request_timeout_ms = 3000;
+  // Bytes of request line + headers (civetweb max_request_size); larger requests get 413.
+  int max_request_bytes = 16384;
+  // Bearer token protecting /state, /alerts and /admin/*; empty = those are open.
+  std::string auth_token;
+  //! POST /admin/reload: returns (HTTP status, body). Absent = 404.
+  std::function<std::pair<int, std::string>()> reload;
   std::function<std::string(std::string_view store, std::string_view sku)> state_query;
   std::function<std::string()> alerts_query;
   //! Readiness; absent = RuntimeMetrics::ready().

@@ -398,6 +398,12 @@ void Config::check_unknown() const {
   }
 }
 
+std::map<std::string, std::string, std::less<>> Config::flat_values() const {
+  std::map<std::string, std::string, std::less<>> out;
+  for (const auto& [key, value] : values_) out.emplace(key, node_text(value));
+  return out;
+}
+
 std::string Config::dump() const {
   std::string out;
   for (const auto& [key, value] : values_) {

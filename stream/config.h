@@ -58,6 +58,9 @@ class Config {
   void check_unknown() const;
   //! Flattened keys and values, for `validate` output; keys that look secret are redacted.
   std::string dump() const;
+  //! Every flattened key with its value as text (flow style for sequences), unredacted:
+  //! for comparing two configurations (hot reload), never for printing.
+  std::map<std::string, std::string, std::less<>> flat_values() const;
 
   void set(const std::string& key, const std::string& yaml_value);
 

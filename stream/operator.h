@@ -22,6 +22,7 @@
 namespace sw {
 
 class Calendar;
+class Config;
 
 //! Demand estimate published by the forecast operator (or low_stock's own EWMA fallback).
 struct DemandEstimate {
@@ -136,6 +137,14 @@ class Operator {
   //! Refreshes gauges derived from state; called on the task thread between batches when
   //! metrics are served. Must not change state or outputs.
   virtual void update_probe() {}
+  //! Hot reload (SIGHUP, POST /admin/reload): adopts changed operators.<name>.* settings on
+  //! the task thread between batches, keeping all state. `config` was fully checked already.
+  //! Applies everything or nothing; an operator whose settings shape its state refuses with
+  //! Status::invalid naming the key. Default: no setting can change live.
+  virtual Status reconfigure(const Config& /*config*/) {
+    return Status::invalid("operators." + std::string(name()) +
+                           ".* cannot change while running; restart to apply");
+  }
 };
 
 }  // namespace sw

@@ -76,6 +76,16 @@ LowStockOperator::LowStockOperator(const Config& config)
                       "Inventory alert firings held back by a dismiss or a cool-down");
 }
 
+Status LowStockOperator::reconfigure(const Config& config) {
+  LowStockSettings next = LowStockSettings::from_config(config);
+  if (next.regions != settings_.regions) {
+    return Status::invalid("regions cannot change while running; restart to apply");
+  }
+  settings_ = std::move(next);
+  default_z_ = inventory::inverse_normal_cdf(settings_.service_level);
+  return Status::ok();
+}
+
 uint32_t LowStockOperator::subscriptions() const {
   return (1u << static_cast<int>(EventType::kSale)) | (1u << static_cast<int>(EventType::kReturn)) |
          (1u << static_cast<int>(EventType::kInventory)) |

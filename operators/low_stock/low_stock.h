@@ -57,6 +57,9 @@ class LowStockOperator : public Operator {
   std::string describe(KeyId key, const KeyIndex& keys) const override;
   const Probe* probe() const override { return &probe_; }
   void update_probe() override;
+  //! Hot reload: every operators.low_stock.* key applies to the next evaluation; `regions`
+  //! shape state (transfers) and are refused when changed.
+  Status reconfigure(const Config& config) override;
 
   //! Stock positions and lots for other operators (OperatorViews::inventory).
   const InventoryView* inventory_view() const { return &view_; }

@@ -84,6 +84,11 @@ PriceOperator::PriceOperator(Settings settings) : settings_(std::move(settings))
   }
 }
 
+Status PriceOperator::reconfigure(const Config& config) {
+  settings_ = PriceSettings::from_config(config);
+  return Status::ok();
+}
+
 uint32_t PriceOperator::subscriptions() const {
   uint32_t m = 0;
   for (EventType t :

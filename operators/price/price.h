@@ -52,6 +52,8 @@ class PriceOperator : public Operator {
   std::string describe(KeyId key, const KeyIndex& keys) const override;
   const Probe* probe() const override { return &probe_; }
 
+  //! Hot reload: every operators.price.* key applies to the next evaluation.
+  Status reconfigure(const Config& config) override;
   const Settings& settings() const { return settings_; }
   //! State of `key` (nullptr if never seen).
   const price::KeyState* state(KeyId key) const {

@@ -526,6 +526,50 @@ TEST(DeliverySinkTest, SurvivesRestartWhileTheEndpointIsDown) {
   EXPECT_EQ(rx.count(), 6u);
 }
 
+// Hot reload (issue 20): a new endpoint URL takes over the queued entries and the counters;
+// renaming an endpoint is refused and changes nothing.
+TEST(DeliverySinkTest, ReconfigureMovesQueuedEntriesToTheNewUrl) {
+  set_env();
+  HttpReceiver down, up;
+  up.set_default(Reply{202, "{}", "", 0});
+  const std::string old_cfg = pd_config(down);
+  down.stop();  // connection refused: entries stay queued
+  LockedStore store;
+  auto sink = make_delivery_sink(Config::from_yaml(old_cfg), &store, operator_alert_types());
+  ASSERT_TRUE(sink->recover(store).is_ok());
+  checkpoint(*sink, store,
+             {record(alert_json("q1", "firing")), record(alert_json("q2", "firing"))});
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const uint64_t retries = sink->endpoint(0).stats().retries.load();
+  EXPECT_GE(retries, 1u);
+  EXPECT_EQ(sink->pending(), 2u);
+
+  std::string renamed = pd_config(up);
+  renamed.replace(renamed.find("oncall:"), 7, "pager:");
+  Status refused =
+      sink->reconfigure(delivery_sink_config(Config::from_yaml(renamed), operator_alert_types()));
+  EXPECT_FALSE(refused.is_ok());
+  EXPECT_NE(refused.message().find("sinks.delivery.endpoints.oncall"), std::string::npos)
+      << refused.message();
+  EXPECT_EQ(sink->pending(), 2u);
+
+  ASSERT_TRUE(sink->reconfigure(delivery_sink_config(Config::from_yaml(pd_config(up)),
+                                                     operator_alert_types()))
+                  .is_ok());
+  ASSERT_TRUE(sink->wait_idle(5000));
+  checkpoint(*sink, store, {record(alert_json("q3", "firing"))});
+  ASSERT_TRUE(sink->wait_idle(5000));
+  std::vector<std::string> keys;
+  for (const auto& r : pd_requests(up)) keys.push_back(r.dedup_key);
+  EXPECT_EQ(keys, (std::vector<std::string>{"q1", "q2", "q3"}));
+  const EndpointStats& s = sink->endpoint(0).stats();
+  EXPECT_EQ(s.delivered.load(), 3u);
+  EXPECT_GE(s.retries.load(), retries);  // carried over, not reset
+  EXPECT_EQ(s.dropped.load(), 0u);       // moved, not dropped
+  EXPECT_EQ(store.count(kOutboxNamespace), 0u);
+  ASSERT_TRUE(sink->close().is_ok());
+}
+
 TEST(DeliverySinkTest, DiskBudgetDropsOldestFirst) {
   set_env();
   HttpReceiver rx;

@@ -1,0 +1,292 @@
+#!/usr/bin/env bash
+# Issue 20, running it in production, with the real binary over real HTTP (curl, python3):
+#   endpoints  the bearer token (from a file) guards /state, /alerts, /admin/*; /metrics,
+#              /healthz, /readyz stay open; oversized requests and too many headers are
+#              refused; 300 idle connections stop neither /healthz nor the task
+#   reload     SIGHUP and POST /admin/reload apply a changed low_stock threshold live (an
+#              alert type that only fires under the new threshold appears after the reload,
+#              forecasts stay byte-identical to a run without reload: state kept, nothing
+#              re-read); an invalid config and a changed state.dir are refused, the process
+#              keeps running
+#   lifecycle  SIGTERM: /readyz 503, exit 0, restart = uninterrupted outputs; a second
+#              SIGTERM during a long delivery drain exits at once (143), restart = the same
+# Usage: ops_e2e.sh <shelfwatch> <endpoints|reload|lifecycle>
+set -euo pipefail
+sw=$1
+part=$2
+for b in curl python3; do
+  command -v "$b" >/dev/null || { echo "SKIP: $b not installed"; exit 77; }
+done
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+e2e_workdir
+cd "$work"
+port=$(free_port)
+url="http://127.0.0.1:$port"
+
+fail() {
+  echo "FAIL: $*"
+  for f in run*.log; do [ -f "$f" ] && { echo "--- $f"; tail -n 20 "$f"; }; done
+  exit 1
+}
+code() { curl -s -o /dev/null -w '%{http_code}' --max-time 10 "$@"; }
+# events_read_total of the running process (0 while not answering).
+events_read() {
+  curl -fs --max-time 5 "$url/metrics" 2>/dev/null |
+    awk '/^shelfwatch_events_read_total/ {printf "%d\n", $2; found=1} END {if (!found) print 0}'
+}
+wait_read() {  # wait_read N SECONDS: until the process read N records
+  local n=$1 deadline=$((SECONDS + $2))
+  until (($(events_read) >= n)); do
+    ((SECONDS < deadline)) || fail "read $(events_read) of $n records within $2 s"
+    sleep 0.2
+  done
+}
+# sha256 of every output file (dlq.jsonl without its wall-clock ingest_time).
+outputs_sha() {
+  for f in "$1"/*.jsonl; do
+    printf '%s ' "$(basename "$f")"
+    sed 's/"ingest_time":"[^"]*",//' "$f" | sha256sum | cut -c1-16
+  done
+}
+
+case "$part" in
+endpoints)
+  "$sw" gen --stores 3 --skus 20 --days 40 --seed 5 --quiet --out all.jsonl
+  total=$(wc -l < all.jsonl)
+  head -n 5000 all.jsonl > live.jsonl
+  printf 'tok-%s\n' "$RANDOM$RANDOM" > token
+  chmod 600 token
+  token=$(head -n1 token)
+  cat > cfg.yaml <<YAML
+source: {kind: file, file: {path: live.jsonl, follow: true}}
+state: {dir: state, checkpoint_interval_ms: 200}
+sinks: {file: {dir: out}}
+metrics:
+  listen: 127.0.0.1:$port
+  auth: {token_file: token}
+YAML
+  # The token is never written in the config itself.
+  "$sw" validate --config cfg.yaml --set metrics.auth.token=abc > validate.log 2>&1 && fail "a clear-text token was accepted"
+  grep -q "metrics.auth.token" validate.log || fail "the clear-text token key was not named"
+  "$sw" validate --config cfg.yaml > validate.log || fail "validate"
+  grep -q "metrics.auth.token_file: <redacted>" validate.log || fail "validate output"
+  grep -q "$token" validate.log && fail "validate printed the token"
+  "$sw" run --config cfg.yaml --quiet > run.log 2>&1 &
+  pid=$!
+  pids+=($pid)
+  wait_for 30 curl -fs "$url/healthz" || fail "not serving"
+  wait_read 5000 60
+  auth="Authorization: Bearer $token"
+  for p in /metrics /healthz /readyz; do
+    [ "$(code "$url$p")" = 200 ] || fail "$p is not open"
+  done
+  for p in /alerts /state/S0001/SKU-000001; do
+    [ "$(code "$url$p")" = 401 ] || fail "$p without a token"
+    [ "$(code -H "Authorization: Bearer wrong-$token" "$url$p")" = 401 ] || fail "$p, wrong token"
+    [ "$(code -H "$auth" "$url$p")" = 200 ] || fail "$p with the token"
+  done
+  curl -fs -H "$auth" "$url/state/S0001/SKU-000001" | grep -q '"low_stock"' || fail "/state body"
+  [ "$(code -X POST "$url/admin/reload")" = 401 ] || fail "/admin/reload without a token"
+  [ "$(code -X POST -H "$auth" "$url/admin/reload")" = 200 ] || fail "/admin/reload"
+  [ "$(code -H "$auth" "$url/admin/reload")" = 405 ] || fail "GET /admin/reload"
+  big=$(head -c 20000 /dev/zero | tr '\0' a)
+  c=$(code -H "X-Fill: $big" "$url/healthz")
+  [[ "$c" =~ ^(400|413|431|000)$ ]] || fail "a 20 KB request was answered $c"
+  headers=()
+  for i in $(seq 1 100); do headers+=(-H "X-H$i: v"); done
+  [ "$(code "${headers[@]}" "$url/healthz")" = 431 ] || fail "100 header lines"
+  # 300 idle connections held for 8 s while the rest of the input is fed.
+  python3 - "$port" > flood.log 2>&1 <<'PY' &
+import socket, sys, time
+socks = []
+for _ in range(300):
+    try:
+        socks.append(socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2))
+    except OSError:
+        pass
+print("idle connections:", len(socks), flush=True)
+time.sleep(8)
+PY
+  flood=$!
+  sleep 1
+  tail -n +5001 all.jsonl >> live.jsonl
+  worst=0
+  for i in 1 2 3 4 5; do
+    t0=$(date +%s%N)
+    [ "$(code "$url/healthz")" = 200 ] || fail "/healthz under the flood"
+    ms=$((($(date +%s%N) - t0) / 1000000))
+    ((ms > worst)) && worst=$ms
+  done
+  read_during=$(events_read)
+  wait "$flood"
+  cat flood.log
+  echo "under the flood: /healthz worst ${worst} ms; records read ${read_during} of $total"
+  ((read_during == total)) || wait_read "$total" 30
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
+  grep -q "$token" run.log && fail "the token appears in the log"
+  ;;
+
+reload)
+  "$sw" gen --stores 3 --skus 20 --days 40 --seed 5 --quiet --out all.jsonl
+  total=$(wc -l < all.jsonl)
+  half=$((total / 2))
+  cut_ts=$(sed -n "${half}p" all.jsonl | python3 -c 'import json,sys; print(json.load(sys.stdin)["ts"])')
+  write_cfg() {  # write_cfg OVERSTOCK_DAYS STATE_DIR PATH
+    cat > "$3" <<YAML
+source: {kind: file, file: {path: live.jsonl, follow: true}}
+state: {dir: $2, checkpoint_interval_ms: 200}
+sinks: {file: {dir: out}}
+metrics: {listen: 127.0.0.1:$port}
+operators:
+  low_stock:
+    overstock_days: $1
+YAML
+  }
+  # Reference: the same input, no reload.
+  mkdir ref
+  (
+    cd ref
+    cp ../all.jsonl live.jsonl
+    write_cfg 90 state cfg.yaml
+    "$sw" run --config cfg.yaml --quiet > ../run-ref.log 2>&1 &
+    echo $! > pid
+  )
+  wait_read "$total" 120
+  kill -TERM "$(cat ref/pid)"
+  while kill -0 "$(cat ref/pid)" 2>/dev/null; do sleep 0.1; done
+
+  head -n "$half" all.jsonl > live.jsonl
+  write_cfg 90 state cfg.yaml
+  "$sw" run --config cfg.yaml --quiet > run.log 2>&1 &
+  pid=$!
+  pids+=($pid)
+  wait_for 30 curl -fs "$url/healthz" || fail "not serving"
+  wait_read "$half" 60
+  # Invalid: the old configuration stays, the process keeps running.
+  echo "operators: {low_stock: {overstock_days: -1}}" > cfg.yaml
+  kill -HUP "$pid"
+  wait_for 10 grep -q "reload rejected.*overstock_days" run.log || fail "invalid config not rejected"
+  printf 'source: [unclosed\n' > cfg.yaml
+  body=$(curl -s -X POST "$url/admin/reload")
+  [[ "$body" == *'"applied":false'* ]] || fail "broken YAML: $body"
+  # A key that cannot change live is refused by name.
+  write_cfg 3 state2 cfg.yaml
+  body=$(curl -s -X POST "$url/admin/reload")
+  [[ "$body" == *"state.dir cannot change while running; restart to apply"* ]] || fail "state.dir: $body"
+  [ "$(code "$url/healthz")" = 200 ] || fail "not serving after rejected reloads"
+  # The real change, by SIGHUP.
+  write_cfg 3 state cfg.yaml
+  kill -HUP "$pid"
+  wait_for 10 grep -q "reload applied: changed operators.low_stock.overstock_days" run.log ||
+    fail "reload not applied"
+  curl -fs "$url/metrics" | grep -q 'shelfwatch_config_reloads_total{result="rejected"} 3' ||
+    fail "reload counter: $(curl -fs "$url/metrics" | grep reloads)"
+  tail -n +$((half + 1)) all.jsonl >> live.jsonl
+  wait_read "$total" 60
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
+  grep -q "restor" run.log && fail "the task restarted"
+  python3 - "$cut_ts" <<'PY' || fail "outputs"
+import json, sys
+cut = sys.argv[1]
+def overstock(path):
+    out = []
+    for line in open(path):
+        r = json.loads(line)
+        if r.get("type") == "overstock" and r.get("status") == "firing":
+            out.append(r)
+    return out
+ref, new = overstock("ref/out/alerts.jsonl"), overstock("out/alerts.jsonl")
+ts = lambda r: r.get("ts") or r.get("time") or ""
+before_ref = [r["id"] for r in ref if ts(r) < cut]
+before_new = [r["id"] for r in new if ts(r) < cut]
+after_ref = [r for r in ref if ts(r) >= cut]
+after_new = [r for r in new if ts(r) >= cut]
+print("overstock firings before/after the reload: reference %d/%d, reloaded %d/%d"
+      % (len(before_ref), len(after_ref), len(before_new), len(after_new)))
+assert before_new == before_ref, "the old threshold was not in force before the reload"
+assert len(after_new) > len(after_ref), "the new threshold is not in effect"
+# Forecast state does not depend on low_stock thresholds: identical = state kept, no re-read.
+assert open("ref/out/forecasts.jsonl").read() == open("out/forecasts.jsonl").read(), \
+    "forecasts differ: state was lost or input re-read"
+PY
+  ;;
+
+lifecycle)
+  "$sw" gen --stores 10 --skus 100 --days 60 --seed 5 --bad-rate 0.001 --quiet --out all.jsonl
+  cat > cfg.yaml <<YAML
+source: {kind: file, file: {path: all.jsonl}}
+state: {dir: state, checkpoint_interval_ms: 300}
+sinks: {file: {dir: out}}
+metrics: {listen: 127.0.0.1:$port}
+pipeline: {shutdown_timeout: 20s}
+YAML
+  "$sw" run --config cfg.yaml --quiet --set state.dir=ref-state --set sinks.file.dir=ref-out \
+    --set metrics.listen=off > run-ref.log 2>&1 || fail "reference run"
+  want=$(outputs_sha ref-out)
+
+  # One SIGTERM: not ready at once, exit 0, the restart completes the same outputs.
+  "$sw" run --config cfg.yaml --quiet > run1.log 2>&1 &
+  pid=$!
+  pids+=($pid)
+  wait_read 20000 60
+  kill -TERM "$pid"
+  ready=200
+  for _ in 1 2 3 4 5 6 7 8 9 10; do  # the signal thread acts within milliseconds
+    ready=$(code "$url/readyz")
+    [ "$ready" != 200 ] && break
+    sleep 0.05
+  done
+  rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "exit $rc after one SIGTERM"
+  [[ "$ready" =~ ^(503|000)$ ]] || fail "/readyz answered $ready while draining"
+  grep -q "SIGTERM: draining" run1.log || fail "no drain message"
+  "$sw" run --config cfg.yaml --quiet > run1b.log 2>&1 || fail "restart after SIGTERM"
+  [ "$(outputs_sha out)" = "$want" ] || fail "outputs after SIGTERM + restart differ"
+  echo "SIGTERM (readyz $ready during the drain), exit 0, restart: outputs identical"
+
+  # A second SIGTERM during the drain: the delivery endpoint is unreachable, so the drain
+  # waits for sinks.delivery.drain_timeout (8 s); the second signal ends it at once.
+  rm -rf state out
+  cat >> cfg.yaml <<YAML
+sinks:
+  file: {dir: out}
+  delivery:
+    drain_timeout: 8s
+    endpoints:
+      pd: {kind: pagerduty, routing_key_env: SW_OPS_KEY, url: "http://127.0.0.1:9/x", backoff_initial: 5s}
+YAML
+  sed -i '/^sinks: {file: {dir: out}}$/d' cfg.yaml
+  export SW_OPS_KEY=k
+  "$sw" run --config cfg.yaml --quiet > run2.log 2>&1 &
+  pid=$!
+  pids+=($pid)
+  wait_read 40000 60
+  kill -TERM "$pid"
+  sleep 2
+  kill -0 "$pid" 2>/dev/null || fail "the drain did not wait for the delivery outbox"
+  [[ "$(code "$url/readyz")" =~ ^(503|000)$ ]] || fail "/readyz while draining"
+  t0=$(date +%s%N)
+  kill -TERM "$pid"
+  rc=0
+  wait "$pid" || rc=$?
+  ms=$((($(date +%s%N) - t0) / 1000000))
+  [ "$rc" = 143 ] || fail "exit $rc after the second SIGTERM"
+  ((ms < 2000)) || fail "the second SIGTERM took $ms ms"
+  grep -q "second SIGTERM: exiting now" run2.log || fail "no second-signal message"
+  "$sw" run --config cfg.yaml --quiet > run2b.log 2>&1 || fail "restart after the second SIGTERM"
+  [ "$(outputs_sha out)" = "$want" ] || fail "outputs after a second SIGTERM + restart differ"
+  echo "second SIGTERM mid-drain: exit 143 after $ms ms, restart: outputs identical"
+  ;;
+*)
+  echo "unknown part $part"
+  exit 2
+  ;;
+esac
+echo "ops e2e $part: PASS"
