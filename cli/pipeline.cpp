@@ -31,6 +31,23 @@ operators:
 
 namespace {
 constexpr const char* kDefaultMetricsListen = "127.0.0.1:9464";
+
+void parse_backup_schedule(const Config& config, PipelineOptions& o) {
+  o.backup_dir = config.get_string("state.backup.dir", "");
+  o.backup_every_ms = config.get_duration_ms("state.backup.every", 0);
+  o.backup_keep = static_cast<int>(config.get_int("state.backup.keep", 3, 1, 10000));
+  if (o.backup_every_ms > 0 && o.backup_every_ms < 100) {
+    throw ConfigError("state.backup.every", "is shorter than 100ms", "use e.g. 1h or 15m");
+  }
+  if (o.backup_every_ms > 0 && o.backup_dir.empty()) {
+    throw ConfigError("state.backup.every", "is set but state.backup.dir is not",
+                      "set state.backup.dir to a directory on another disk");
+  }
+  if (!o.backup_dir.empty() && o.backup_every_ms == 0) {
+    throw ConfigError("state.backup.dir", "is set but state.backup.every is not",
+                      "set state.backup.every (e.g. 1h), or remove state.backup.dir");
+  }
+}
 }  // namespace
 
 Pipeline::Pipeline() = default;
@@ -52,6 +69,7 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
     o.state_dir = config.get_string("state.dir", "state");
     o.memory_budget_bytes =
         static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20)) << 20;
+    parse_backup_schedule(config, o);
   }
   bool kafka_sink = false;
   if (parts.sinks) {
@@ -103,6 +121,9 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     RocksDbOptions ro;
     ro.path = o.state_dir;
     ro.memory_budget_bytes = o.memory_budget_bytes;
+    ro.backup_dir = o.backup_dir;
+    ro.backup_every_ms = o.backup_every_ms;
+    ro.backup_keep = o.backup_keep;
     auto r = RocksDbStateStore::open(ro);
     if (!r.is_ok()) throw StateDirError(r.status().message());
     rocks = r.value().get();

@@ -61,6 +61,10 @@ struct PipelineOptions {
   KafkaSourceOptions kafka_source;
   std::string state_dir;  // "" = in memory
   size_t memory_budget_bytes = 256u << 20;
+  //! state.backup.*: scheduled snapshots (state/rocksdb_store.h), off when every_ms is 0.
+  std::string backup_dir;
+  int64_t backup_every_ms = 0;
+  int backup_keep = 3;
   std::string output_dir;  // file sink directory, "" = none
   //! sinks.file.reset_outputs (run --reset-outputs): a new state directory may truncate
   //! non-empty outputs; otherwise such a start is refused.
