@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <optional>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "cli/pipeline.h"
 #include "cli/summary.h"
@@ -81,6 +82,7 @@ int run_command(const Args& args) {
     return 1;
   }
   if (!p.task->restored_from_checkpoint()) load_reference_items(p);
+  log_effective_config(config, p, stderr);
   start_metrics(p);
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

@@ -9,6 +9,7 @@
 #include "connectors/metrics.h"
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
+#include "stream/output_stamp.h"
 
 namespace sw::cli {
 
@@ -70,6 +71,10 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
     o.memory_budget_bytes =
         static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20)) << 20;
     parse_backup_schedule(config, o);
+    o.audit.inputs_per_key =
+        static_cast<uint32_t>(config.get_int("state.audit.inputs_per_key", 8, 0, 64));
+    o.audit.keep_records =
+        static_cast<uint32_t>(config.get_int("state.audit.keep_records", 10000, 0, 10'000'000));
   }
   bool kafka_sink = false;
   if (parts.sinks) {
@@ -91,6 +96,7 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
   if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
   if (parts.reject_unknown_keys) config.check_unknown();
+  o.config_version = config_version(config);
   return o;
 }
 
@@ -98,6 +104,7 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   Pipeline p;
   p.options = std::move(options);
   PipelineOptions& o = p.options;
+  set_output_config_version(o.config_version);
   if (inputs.source != nullptr) {
     p.source = inputs.source;
   } else if (o.source_kind == "file") {
@@ -121,11 +128,9 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     RocksDbOptions ro;
     ro.path = o.state_dir;
     ro.memory_budget_bytes = o.memory_budget_bytes;
-    ro.backup_dir = o.backup_dir;
-    ro.backup_every_ms = o.backup_every_ms;
-    ro.backup_keep = o.backup_keep;
     auto r = RocksDbStateStore::open(ro);
     if (!r.is_ok()) throw StateDirError(r.status().message());
+    r.value()->schedule_snapshots(o.backup_dir, o.backup_every_ms, o.backup_keep);
     rocks = r.value().get();
     if (rocks->wal_rolled_back()) {
       p.probe
@@ -168,8 +173,9 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   for (auto& s : p.owned_sinks) sinks.push_back(inputs.wrap_sink ? inputs.wrap_sink(*s) : s.get());
   for (Sink* s : inputs.sinks) sinks.push_back(s);
   Source* polled = inputs.wrap_source ? inputs.wrap_source(*p.source) : p.source;
-  p.task =
-      std::make_unique<Task>(o.task, *polled, sinks, *p.store, o.operators.pointers(), *o.calendar);
+  std::vector<Operator*> ops = o.operators.pointers();
+  p.audit = wrap_for_audit(ops, o.audit);
+  p.task = std::make_unique<Task>(o.task, *polled, sinks, *p.store, ops, *o.calendar);
   p.task->mutable_views() = o.operators.views;
   if (o.parts.live) {
     p.queries = std::make_unique<StateQueries>();

@@ -22,6 +22,7 @@
 #include "connectors/file_source.h"
 #include "connectors/kafka_options.h"
 #include "operators/registry.h"
+#include "stream/audit_log.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
 #include "stream/probe.h"
@@ -65,6 +66,8 @@ struct PipelineOptions {
   std::string backup_dir;
   int64_t backup_every_ms = 0;
   int backup_keep = 3;
+  //! state.audit.*: evidence for `shelfwatch explain` (stream/audit_log.h).
+  AuditOptions audit;
   std::string output_dir;  // file sink directory, "" = none
   //! sinks.file.reset_outputs (run --reset-outputs): a new state directory may truncate
   //! non-empty outputs; otherwise such a start is refused.
@@ -74,6 +77,8 @@ struct PipelineOptions {
   OperatorSet operators;
   std::string metrics_listen;  // "" or "off" = no server
   std::string reference_items_file;
+  //! Stamped on every output record by open_pipeline (stream/output_stamp.h).
+  std::string config_version;
 };
 
 //! Reads and checks every key of the parts asked for; throws ConfigError naming the key.
@@ -100,6 +105,7 @@ struct Pipeline {
   KafkaSink* kafka_sink = nullptr;        // owned by `owned_sinks`
   OpenAlertsSink* open_alerts = nullptr;  // owned by `owned_sinks`
   DeliverySink* delivery = nullptr;       // owned by `owned_sinks`
+  AuditedOperators audit;  // wrappers of the operators the task sees (outlives the task)
   std::unique_ptr<Task> task;
   std::unique_ptr<StateQueries> queries;
   //! Pipeline-level metrics (state_wal_rollbacks_total), rendered like operator probes.

@@ -73,12 +73,6 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   std::unique_ptr<RocksDbStateStore> store(new RocksDbStateStore());
   store->sync_ = o.sync;
   store->path_ = o.path;
-  store->backup_dir_ = o.read_only ? std::string() : o.backup_dir;
-  store->backup_every_ms_ = o.backup_every_ms;
-  store->backup_keep_ = std::max(1, o.backup_keep);
-  store->last_snapshot_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
-                                     std::chrono::steady_clock::now().time_since_epoch())
-                                     .count());
   store->cache_ = rocksdb::NewLRUCache(o.memory_budget_bytes);
   rocksdb::Options options;
   options.max_open_files = 256;
@@ -239,6 +233,15 @@ Status RocksDbStateStore::commit(const StateBatch& batch) {
   SW_RETURN_IF_ERROR(from_rocks(db_->Write(wo, &wb), "committing checkpoint"));
   if (backup_every_ms_ > 0 && !backup_dir_.empty()) maybe_snapshot();
   return Status::ok();
+}
+
+void RocksDbStateStore::schedule_snapshots(std::string dir, int64_t every_ms, int keep) {
+  backup_dir_ = std::move(dir);
+  backup_every_ms_ = every_ms;
+  backup_keep_ = std::max(1, keep);
+  last_snapshot_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count());
 }
 
 void RocksDbStateStore::maybe_snapshot() {

@@ -25,12 +25,6 @@ struct RocksDbOptions {
   size_t memory_budget_bytes = 256u << 20;
   bool sync = true;
   bool read_only = false;
-  //! Scheduled snapshots (state.backup.*): after a commit, when `backup_every_ms` (> 0) has
-  //! passed since the last one, a RocksDB checkpoint of the database goes into
-  //! `backup_dir`/snapshot-<unix ms>, and only the newest `backup_keep` are kept.
-  std::string backup_dir;
-  int64_t backup_every_ms = 0;
-  int backup_keep = 3;
 };
 
 //! The state directory cannot be opened as it is (damaged, partial, not a state directory):
@@ -65,6 +59,10 @@ class RocksDbStateStore final : public StateStore {
   bool wal_rolled_back() const { return wal_rolled_back_; }
   //! RocksDB's description of what the strict WAL replay found (empty if nothing).
   const std::string& wal_problem() const { return wal_problem_; }
+  //! Scheduled snapshots (state.backup.*): after a commit, when `every_ms` (> 0) has passed
+  //! since the last one (or since open), a RocksDB checkpoint of the database goes into
+  //! `dir`/snapshot-<unix ms>, and only the newest `keep` are kept. Call before commits start.
+  void schedule_snapshots(std::string dir, int64_t every_ms, int keep);
   //! Takes a snapshot into the scheduled snapshots' directory now (backup_dir must be set),
   //! then prunes to backup_keep. Serialised with the other snapshots; consistent with
   //! concurrent commits (a RocksDB checkpoint is taken at a WriteBatch boundary).

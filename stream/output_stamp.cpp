@@ -1,0 +1,73 @@
+#include "stream/output_stamp.h"
+
+#include <xxhash.h>
+
+#include <cstdio>
+
+#include "stream/config.h"
+
+namespace sw {
+
+namespace {
+
+std::string render(std::string_view version) {
+  std::string s = "\"schema_version\":1,\"config_version\":\"";
+  s += version;
+  s += "\",\"versions\":{\"state\":" + std::to_string(kStateFormatVersion) +
+       ",\"model\":" + std::to_string(kModelVersion) + "}";
+  return s;
+}
+
+std::string hash_hex(std::string_view text) {
+  char hex[17];
+  std::snprintf(hex, sizeof hex, "%016llx",
+                static_cast<unsigned long long>(XXH3_64bits(text.data(), text.size())));
+  return std::string(hex, 12);
+}
+
+std::string& stamp() {
+  static std::string s = render(hash_hex(""));
+  return s;
+}
+
+}  // namespace
+
+const std::string& output_stamp() {
+  return stamp();
+}
+
+void set_output_config_version(std::string_view version) {
+  stamp() = render(version);
+}
+
+bool config_version_covers(std::string_view key) {
+  if (is_secret_key(key)) return false;
+  for (std::string_view prefix : {"operators.", "regions.", "calendar."}) {
+    if (key.substr(0, prefix.size()) == prefix) return true;
+  }
+  for (std::string_view k :
+       {"pipeline.out_of_orderness", "pipeline.allowed_lateness", "pipeline.dedup_capacity",
+        "pipeline.max_record_bytes", "pipeline.max_future", "pipeline.max_future_replay"}) {
+    if (key == k) return true;
+  }
+  return false;
+}
+
+std::string config_version(const Config& config) {
+  const std::string dump = config.dump();
+  std::string covered;
+  size_t start = 0;
+  while (start < dump.size()) {
+    size_t end = dump.find('\n', start);
+    if (end == std::string::npos) end = dump.size();
+    std::string_view line(dump.data() + start, end - start);
+    size_t colon = line.find(": ");
+    if (colon != std::string_view::npos && config_version_covers(line.substr(0, colon))) {
+      covered.append(line).push_back('\n');
+    }
+    start = end + 1;
+  }
+  return hash_hex(covered);
+}
+
+}  // namespace sw
