@@ -32,7 +32,7 @@ std::map<std::string, std::string> parse_lines(std::string_view dump) {
 }  // namespace
 
 void log_effective_config(const Config& config, Pipeline& p, FILE* out) {
-  const std::string version = config_version(config);
+  const std::string& version = p.options.config_version;
   const std::string dump = config.dump();
   std::fprintf(out,
                "shelfwatch run: effective configuration (config_version %s; secrets redacted):\n",

@@ -96,7 +96,9 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
   if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
   if (parts.reject_unknown_keys) config.check_unknown();
-  o.config_version = config_version(config);
+  std::vector<std::string> running;
+  for (const auto& op : o.operators.owned) running.emplace_back(op->name());
+  o.config_version = config_version(config, std::move(running));
   return o;
 }
 

@@ -2,6 +2,7 @@
 
 #include <xxhash.h>
 
+#include <algorithm>
 #include <cstdio>
 
 #include "stream/config.h"
@@ -53,17 +54,31 @@ bool config_version_covers(std::string_view key) {
   return false;
 }
 
-std::string config_version(const Config& config) {
+std::string config_version(const Config& config, std::vector<std::string> enabled_operators) {
+  std::sort(enabled_operators.begin(), enabled_operators.end());
+  std::string covered = "operators:";
+  for (const std::string& name : enabled_operators) covered += " " + name;
+  covered += "\n";
+  auto runs = [&](std::string_view key) {
+    // operators.<name>.<rest>: only operators that run, and not their `enabled` switch.
+    std::string_view rest = key.substr(std::string_view("operators.").size());
+    const size_t dot = rest.find('.');
+    if (dot == std::string_view::npos || rest.substr(dot + 1) == "enabled") return false;
+    return std::binary_search(enabled_operators.begin(), enabled_operators.end(),
+                              std::string(rest.substr(0, dot)));
+  };
   const std::string dump = config.dump();
-  std::string covered;
   size_t start = 0;
   while (start < dump.size()) {
     size_t end = dump.find('\n', start);
     if (end == std::string::npos) end = dump.size();
     std::string_view line(dump.data() + start, end - start);
     size_t colon = line.find(": ");
-    if (colon != std::string_view::npos && config_version_covers(line.substr(0, colon))) {
-      covered.append(line).push_back('\n');
+    if (colon != std::string_view::npos) {
+      std::string_view key = line.substr(0, colon);
+      if (config_version_covers(key) && (key.rfind("operators.", 0) != 0 || runs(key))) {
+        covered.append(line).push_back('\n');
+      }
     }
     start = end + 1;
   }

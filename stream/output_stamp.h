@@ -12,6 +12,7 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace sw {
 
@@ -27,12 +28,14 @@ inline constexpr int kModelVersion = 1;
 const std::string& output_stamp();
 //! Sets the config version in output_stamp(); before any task runs.
 void set_output_config_version(std::string_view version);
-//! 12 hex digits of XXH3 over the covered keys ("key: value" lines of Config::dump(), in
-//! key order): operators.*, regions.*, calendar.*, pipeline.out_of_orderness,
-//! pipeline.allowed_lateness, pipeline.dedup_capacity, pipeline.max_record_bytes,
-//! pipeline.max_future, pipeline.max_future_replay. Secrets are never covered. Keys are
-//! hashed as written: a key set to its default differs from an absent one.
-std::string config_version(const Config& config);
+//! 12 hex digits of XXH3 over the names of the operators that run (`enabled_operators`, in
+//! any order) and the covered keys ("key: value" lines of Config::dump(), in key order):
+//! operators.<name>.* of those operators except `enabled`, regions.*, calendar.*,
+//! pipeline.out_of_orderness, pipeline.allowed_lateness, pipeline.dedup_capacity,
+//! pipeline.max_record_bytes, pipeline.max_future, pipeline.max_future_replay. Secrets are
+//! never covered. Keys are hashed as written: a key set to its default differs from an
+//! absent one (operators' `enabled` excepted: what counts is which operators run).
+std::string config_version(const Config& config, std::vector<std::string> enabled_operators);
 //! True when `key` is covered by config_version().
 bool config_version_covers(std::string_view key);
 
