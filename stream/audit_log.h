@@ -4,7 +4,7 @@
 //
 // AuditLog keeps, per (store, sku) key, a ring of the source positions of the last
 // `inputs_per_key` input records applied to the key (12 bytes each: partition, offset; plus
-// 2 bytes of ring head and count: 98 bytes per key at the default 8), and, per emitted alert
+// 3 bytes of ring head, count and dirty flag: 99 bytes per key at the default 8), and, per emitted alert
 // or price trigger, an audit record: the record itself, the emitting operator's describe()
 // of the key at that moment, the key's input positions, the watermark and the config version.
 // Audit records and the rings of keys touched since the last checkpoint are written into the
