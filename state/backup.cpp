@@ -42,6 +42,13 @@ Status fsync_path(const std::string& path, bool dir) {
   return rc == 0 ? Status::ok() : Status::io("cannot sync '" + path + "'");
 }
 
+// `dir` without trailing separators ("bk/" -> "bk"), so siblings are not created inside it.
+std::string plain(const std::string& dir) {
+  std::string p = fs::path(dir).lexically_normal().string();
+  while (p.size() > 1 && p.back() == '/') p.pop_back();
+  return p;
+}
+
 bool absent_or_empty(const std::string& dir) {
   std::error_code ec;
   return !fs::exists(dir, ec) || (fs::is_directory(dir, ec) && fs::is_empty(dir, ec));
@@ -163,7 +170,8 @@ Status write_backup_marker(const std::string& dir, const std::string& kind,
   return fsync_path(dir, true);
 }
 
-Result<BackupResult> backup_state(const std::string& state_dir, const std::string& to) {
+Result<BackupResult> backup_state(const std::string& state_dir, const std::string& to_arg) {
+  const std::string to = plain(to_arg);
   std::error_code ec;
   if (!fs::exists(fs::path(state_dir) / "CURRENT", ec)) {
     return Status::not_found("'" + state_dir +
@@ -222,8 +230,9 @@ Result<std::string> resolve_backup(const std::string& from) {
                            "scheduled snapshots (state.backup.dir)");
 }
 
-Result<std::string> restore_state(const std::string& from, const std::string& state_dir,
+Result<std::string> restore_state(const std::string& from, const std::string& state_dir_arg,
                                   bool force) {
+  const std::string state_dir = plain(state_dir_arg);
   auto src = resolve_backup(from);
   if (!src.is_ok()) return src.status();
   std::error_code ec;
@@ -250,7 +259,7 @@ Result<std::string> restore_state(const std::string& from, const std::string& st
       rocksdb::Env::Default()->UnlockFile(lock).PermitUncheckedError();
     }
   }
-  const std::string tmp = fs::path(state_dir).lexically_normal().string() + ".restore-tmp";
+  const std::string tmp = state_dir + ".restore-tmp";
   fs::remove_all(tmp, ec);
   Status copied = copy_tree_files(src.value(), tmp);
   if (!copied.is_ok()) {
