@@ -180,7 +180,7 @@ int explain_command(const Args& args) {
     std::vector<std::pair<int32_t, int64_t>> inputs;
     {
       const std::string tag = "\"inputs\":[";
-      size_t p = rec.find(tag);
+      size_t p = rec.rfind(tag);  // the last member: record and state come first
       while (p != std::string::npos) {
         size_t part = rec.find("\"partition\":", p);
         size_t off = rec.find("\"offset\":", p);
