@@ -10,6 +10,7 @@
 #include <optional>
 #include <thread>
 
+#include "cli/audit.h"
 #include "cli/commands.h"
 #include "cli/pipeline.h"
 #include "cli/summary.h"
@@ -153,10 +154,18 @@ int run_command(const Args& args) {
     return 1;
   }
   if (!p.task->restored_from_checkpoint()) load_reference_items(p);
+  log_effective_config(config, p, stderr);
   start_metrics(p);
   if (p.reloads) {
     p.reloads->set_handler([&p, &config, &args] {
-      return reload_pipeline(p, config, [&args] { return load_config(args); });
+      const std::string version = p.options.config_version;
+      auto result = reload_pipeline(p, config, [&args] { return load_config(args); });
+      // A reload that changed thresholds changes config_version: record the new one so
+      // `explain` finds its settings, and log the effective configuration and its diff.
+      if (result.applied && p.options.config_version != version) {
+        log_effective_config(config, p, stderr);
+      }
+      return result;
     });
   }
   std::atomic<bool> stop{false};

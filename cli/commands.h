@@ -17,6 +17,9 @@ int broker_command(const Args& args);     // cli/cmd_broker.cpp
 int score_csv_command(const Args& args);  // cli/cmd_score_csv.cpp
 int backtest_command(const Args& args);   // cli/cmd_backtest.cpp
 int simulate_command(const Args& args);   // cli/cmd_simulate.cpp
+int backup_command(const Args& args);     // cli/cmd_backup.cpp
+int restore_command(const Args& args);    // cli/cmd_backup.cpp
+int explain_command(const Args& args);    // cli/cmd_explain.cpp
 
 //! True if args contain --help or -h.
 bool wants_help(const Args& args);

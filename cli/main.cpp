@@ -26,6 +26,9 @@ const Command kCommands[] = {
     {"backtest", sw::cli::backtest_command, "replay a history and score the forecasts"},
     {"simulate", sw::cli::simulate_command,
      "Monte Carlo price what-if for one key from checkpointed state"},
+    {"backup", sw::cli::backup_command, "copy a state directory's checkpoint, online"},
+    {"restore", sw::cli::restore_command, "put a backup back as a state directory"},
+    {"explain", sw::cli::explain_command, "print the evidence chain of an alert or trigger"},
 };
 
 void usage(FILE* out) {

@@ -11,6 +11,7 @@
 #include "state/memory_store.h"
 #include "state/rocksdb_store.h"
 #include "stream/json_writer.h"
+#include "stream/output_stamp.h"
 
 namespace sw::cli {
 
@@ -57,6 +58,22 @@ void parse_operations(const Config& config, PipelineOptions& o) {
 }
 
 const char* const kReloadsHelp = "Configuration reloads (SIGHUP, POST /admin/reload), by result.";
+void parse_backup_schedule(const Config& config, PipelineOptions& o) {
+  o.backup_dir = config.get_string("state.backup.dir", "");
+  o.backup_every_ms = config.get_duration_ms("state.backup.every", 0);
+  o.backup_keep = static_cast<int>(config.get_int("state.backup.keep", 3, 1, 10000));
+  if (o.backup_every_ms > 0 && o.backup_every_ms < 100) {
+    throw ConfigError("state.backup.every", "is shorter than 100ms", "use e.g. 1h or 15m");
+  }
+  if (o.backup_every_ms > 0 && o.backup_dir.empty()) {
+    throw ConfigError("state.backup.every", "is set but state.backup.dir is not",
+                      "set state.backup.dir to a directory on another disk");
+  }
+  if (!o.backup_dir.empty() && o.backup_every_ms == 0) {
+    throw ConfigError("state.backup.dir", "is set but state.backup.every is not",
+                      "set state.backup.every (e.g. 1h), or remove state.backup.dir");
+  }
+}
 }  // namespace
 
 Pipeline::Pipeline() = default;
@@ -78,6 +95,11 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
     o.state_dir = config.get_string("state.dir", "state");
     o.memory_budget_bytes =
         static_cast<size_t>(config.get_int("state.memory_budget_mb", 256, 16, 1 << 20)) << 20;
+    parse_backup_schedule(config, o);
+    o.audit.inputs_per_key =
+        static_cast<uint32_t>(config.get_int("state.audit.inputs_per_key", 8, 0, 64));
+    o.audit.keep_records =
+        static_cast<uint32_t>(config.get_int("state.audit.keep_records", 10000, 0, 10'000'000));
   }
   bool kafka_sink = false;
   if (parts.sinks) {
@@ -100,6 +122,9 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
   parse_operations(config, o);
   if (parts.reject_unknown_keys) config.check_unknown();
+  std::vector<std::string> running;
+  for (const auto& op : o.operators.owned) running.emplace_back(op->name());
+  o.config_version = config_version(config, std::move(running));
   return o;
 }
 
@@ -107,6 +132,7 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   Pipeline p;
   p.options = std::move(options);
   PipelineOptions& o = p.options;
+  set_output_config_version(o.config_version);
   if (inputs.source != nullptr) {
     p.source = inputs.source;
   } else if (o.source_kind == "file") {
@@ -132,6 +158,7 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     ro.memory_budget_bytes = o.memory_budget_bytes;
     auto r = RocksDbStateStore::open(ro);
     if (!r.is_ok()) throw StateDirError(r.status().message());
+    r.value()->schedule_snapshots(o.backup_dir, o.backup_every_ms, o.backup_keep);
     rocks = r.value().get();
     if (rocks->wal_rolled_back()) {
       p.probe
@@ -174,8 +201,9 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   for (auto& s : p.owned_sinks) sinks.push_back(inputs.wrap_sink ? inputs.wrap_sink(*s) : s.get());
   for (Sink* s : inputs.sinks) sinks.push_back(s);
   Source* polled = inputs.wrap_source ? inputs.wrap_source(*p.source) : p.source;
-  p.task =
-      std::make_unique<Task>(o.task, *polled, sinks, *p.store, o.operators.pointers(), *o.calendar);
+  std::vector<Operator*> ops = o.operators.pointers();
+  p.audit = wrap_for_audit(ops, o.audit);
+  p.task = std::make_unique<Task>(o.task, *polled, sinks, *p.store, ops, *o.calendar);
   p.task->mutable_views() = o.operators.views;
   if (o.parts.live) {
     p.queries = std::make_unique<StateQueries>();
@@ -388,6 +416,12 @@ ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
     SW_CHECK(s.is_ok(), "an operator refused a reload its dry run accepted");
   }
   running = std::move(next);
+  // Records rendered from here on carry the new settings' version (task thread: renderers
+  // run on it, between batches).
+  std::vector<std::string> names;
+  for (const auto& op : parsed.operators.owned) names.emplace_back(op->name());
+  p.options.config_version = config_version(running, std::move(names));
+  set_output_config_version(p.options.config_version);
   std::string what = "changed ";
   for (size_t i = 0; i < changed.size(); ++i) what += (i ? ", " : "") + changed[i];
   p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", "applied"}}).add();

@@ -22,6 +22,7 @@
 #include "connectors/file_source.h"
 #include "connectors/kafka_options.h"
 #include "operators/registry.h"
+#include "stream/audit_log.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
 #include "stream/probe.h"
@@ -61,6 +62,12 @@ struct PipelineOptions {
   KafkaSourceOptions kafka_source;
   std::string state_dir;  // "" = in memory
   size_t memory_budget_bytes = 256u << 20;
+  //! state.backup.*: scheduled snapshots (state/rocksdb_store.h), off when every_ms is 0.
+  std::string backup_dir;
+  int64_t backup_every_ms = 0;
+  int backup_keep = 3;
+  //! state.audit.*: evidence for `shelfwatch explain` (stream/audit_log.h).
+  AuditOptions audit;
   std::string output_dir;  // file sink directory, "" = none
   //! sinks.file.reset_outputs (run --reset-outputs): a new state directory may truncate
   //! non-empty outputs; otherwise such a start is refused.
@@ -75,6 +82,8 @@ struct PipelineOptions {
   //! pipeline.shutdown_timeout: SIGTERM to exit, draining included (run).
   int64_t shutdown_timeout_ms = 30000;
   std::string reference_items_file;
+  //! Stamped on every output record by open_pipeline (stream/output_stamp.h).
+  std::string config_version;
 };
 
 //! Reads and checks every key of the parts asked for; throws ConfigError naming the key.
@@ -101,6 +110,7 @@ struct Pipeline {
   KafkaSink* kafka_sink = nullptr;        // owned by `owned_sinks`
   OpenAlertsSink* open_alerts = nullptr;  // owned by `owned_sinks`
   DeliverySink* delivery = nullptr;       // owned by `owned_sinks`
+  AuditedOperators audit;  // wrappers of the operators the task sees (outlives the task)
   std::unique_ptr<Task> task;
   std::unique_ptr<StateQueries> queries;
   //! Hot reload requests, served by the task loop hook (parts.live).

@@ -1,5 +1,7 @@
 #include "state/rocksdb_store.h"
 
+#include <algorithm>
+#include <chrono>
 #include <cstdarg>
 #include <cstdio>
 #include <cstring>
@@ -10,8 +12,11 @@
 #include <rocksdb/env.h>
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
+#include <rocksdb/utilities/checkpoint.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
+
+#include "state/backup.h"
 
 #include "state/memory_store.h"
 #include "stream/huge_pages.h"
@@ -54,6 +59,8 @@ class StderrLogger final : public rocksdb::Logger {
   StderrLogger() : rocksdb::Logger(rocksdb::InfoLogLevel::WARN_LEVEL) {}
   using rocksdb::Logger::Logv;
   void Logv(const char* format, va_list ap) override {
+    // A scheduled snapshot (rocksdb::Checkpoint) disables file deletions twice by design.
+    if (std::strstr(format, "File Deletions") != nullptr) return;
     char line[1024];
     std::vsnprintf(line, sizeof line, format, ap);
     std::fprintf(stderr, "shelfwatch state (rocksdb): %s\n", line);
@@ -65,6 +72,7 @@ class StderrLogger final : public rocksdb::Logger {
 Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDbOptions& o) {
   std::unique_ptr<RocksDbStateStore> store(new RocksDbStateStore());
   store->sync_ = o.sync;
+  store->path_ = o.path;
   store->cache_ = rocksdb::NewLRUCache(o.memory_budget_bytes);
   rocksdb::Options options;
   options.max_open_files = 256;
@@ -89,8 +97,9 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   namespace fs = std::filesystem;
   std::error_code ec;
   const std::string fix_damaged =
-      "restore the directory from a backup, or move it away to start from empty state (the "
-      "outputs then need `shelfwatch run --reset-outputs`); it was left untouched";
+      "restore the directory from a backup (`shelfwatch restore --from BACKUP --state " + o.path +
+      " --force`), or move it away to start from empty state (the outputs then need "
+      "`shelfwatch run --reset-outputs`); it was left untouched";
   if (fs::exists(o.path, ec) && !fs::is_directory(o.path, ec)) {
     return Status::io("state directory '" + o.path + "' is not a directory");
   }
@@ -152,6 +161,16 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   return store;
 }
 
+Status RocksDbStateStore::damaged(Status s) const {
+  if (s.code() != Status::Code::kCorruption) return s;
+  return Status::corruption("state directory '" + path_ + "' is damaged (" + s.message() +
+                            "); restore it from a backup (shelfwatch restore --from BACKUP "
+                            "--state " +
+                            path_ +
+                            " --force), or move it away to start from empty state (the outputs "
+                            "then need `shelfwatch run --reset-outputs`)");
+}
+
 RocksDbStateStore::~RocksDbStateStore() {
   if (db_) db_->Close().PermitUncheckedError();
 }
@@ -161,7 +180,7 @@ Result<std::optional<std::string>> RocksDbStateStore::get(std::string_view ns,
   std::string value;
   rocksdb::Status s = db_->Get(rocksdb::ReadOptions(), physical_key(ns, key), &value);
   if (s.IsNotFound()) return std::optional<std::string>();
-  if (!s.ok()) return from_rocks(s, "reading state");
+  if (!s.ok()) return damaged(from_rocks(s, "reading state"));
   return std::optional<std::string>(std::move(value));
 }
 
@@ -179,7 +198,7 @@ Status RocksDbStateStore::scan_prefix(
       break;
     }
   }
-  return from_rocks(it->status(), "scanning state");
+  return damaged(from_rocks(it->status(), "scanning state"));
 }
 
 Status RocksDbStateStore::commit(const StateBatch& batch) {
@@ -211,7 +230,77 @@ Status RocksDbStateStore::commit(const StateBatch& batch) {
   }
   rocksdb::WriteOptions wo;
   wo.sync = sync_;
-  return from_rocks(db_->Write(wo, &wb), "committing checkpoint");
+  SW_RETURN_IF_ERROR(from_rocks(db_->Write(wo, &wb), "committing checkpoint"));
+  if (backup_every_ms_ > 0 && !backup_dir_.empty()) maybe_snapshot();
+  return Status::ok();
+}
+
+void RocksDbStateStore::schedule_snapshots(std::string dir, int64_t every_ms, int keep) {
+  backup_dir_ = std::move(dir);
+  backup_every_ms_ = every_ms;
+  backup_keep_ = std::max(1, keep);
+  last_snapshot_ms_.store(std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch())
+                              .count());
+}
+
+void RocksDbStateStore::maybe_snapshot() {
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::steady_clock::now().time_since_epoch())
+                          .count();
+  if (now - last_snapshot_ms_.load() < backup_every_ms_) return;
+  std::unique_lock<std::mutex> lock(snapshot_mu_, std::try_to_lock);
+  if (!lock.owns_lock()) return;  // another thread's commit is taking it
+  last_snapshot_ms_.store(now);
+  lock.unlock();
+  Status s = snapshot_now();
+  if (!s.is_ok()) {
+    // The checkpoint itself committed: a failed snapshot is reported, not fatal.
+    snapshots_failed_.fetch_add(1);
+    std::fprintf(stderr, "shelfwatch state: warning: scheduled snapshot failed: %s\n",
+                 s.to_string().c_str());
+  }
+}
+
+Status RocksDbStateStore::snapshot_now() {
+  namespace fs = std::filesystem;
+  std::lock_guard<std::mutex> lock(snapshot_mu_);
+  if (backup_dir_.empty()) return Status::invalid("state.backup.dir is not set");
+  std::error_code ec;
+  fs::create_directories(backup_dir_, ec);
+  if (ec) return Status::io("cannot create '" + backup_dir_ + "': " + ec.message());
+  const int64_t wall = std::chrono::duration_cast<std::chrono::milliseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count();
+  char name[48];
+  std::snprintf(name, sizeof name, "snapshot-%013lld", static_cast<long long>(wall));
+  const std::string final_dir = (fs::path(backup_dir_) / name).string();
+  const std::string tmp = (fs::path(backup_dir_) / (std::string(".tmp-") + name)).string();
+  fs::remove_all(tmp, ec);
+  rocksdb::Checkpoint* raw = nullptr;
+  SW_RETURN_IF_ERROR(from_rocks(rocksdb::Checkpoint::Create(db_.get(), &raw), "snapshot"));
+  std::unique_ptr<rocksdb::Checkpoint> checkpoint(raw);
+  // log_size_for_flush 0: the memtable is flushed, so the snapshot is table files only.
+  Status s = from_rocks(checkpoint->CreateCheckpoint(tmp, 0), "snapshot into '" + tmp + "'");
+  if (s.is_ok()) s = write_backup_marker(tmp, "scheduled", path_);
+  if (s.is_ok()) {
+    fs::rename(tmp, final_dir, ec);
+    if (ec) s = Status::io("cannot rename '" + tmp + "': " + ec.message());
+  }
+  if (!s.is_ok()) {
+    fs::remove_all(tmp, ec);
+    return s;
+  }
+  snapshots_taken_.fetch_add(1);
+  std::vector<std::string> snaps = list_snapshots(backup_dir_);
+  for (size_t i = 0; i + static_cast<size_t>(backup_keep_) < snaps.size(); ++i) {
+    fs::remove_all(snaps[i], ec);
+  }
+  // Leftovers of snapshots interrupted by a crash.
+  for (const auto& e : fs::directory_iterator(backup_dir_, ec)) {
+    if (e.path().filename().string().rfind(".tmp-snapshot-", 0) == 0) fs::remove_all(e.path(), ec);
+  }
+  return Status::ok();
 }
 
 uint64_t RocksDbStateStore::disk_bytes() const {

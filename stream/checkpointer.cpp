@@ -9,6 +9,7 @@
 #include <chrono>
 
 #include "stream/bytes.h"
+#include "stream/output_stamp.h"
 
 namespace sw {
 
@@ -21,7 +22,7 @@ constexpr std::string_view kKeyChunksNs = "key_chunks";
 constexpr size_t kKeysPerChunk = 65536;
 // Version 3 writes the number of dead-letter codes before their counts (version 2 had a
 // fixed 11, before future_timestamp); both are read.
-constexpr uint8_t kMetaVersion = 3;
+constexpr uint8_t kMetaVersion = kStateFormatVersion;  // stamped on every output record
 constexpr uint8_t kMetaVersion2DeadLetterCodes = 11;
 }  // namespace
 

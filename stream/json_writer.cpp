@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "stream/civil_time.h"
+#include "stream/output_stamp.h"
 
 namespace sw {
 
@@ -147,6 +148,12 @@ JsonWriter& JsonWriter::null() {
   out_ += "null";
   return *this;
 }
+JsonWriter& JsonWriter::stamp() {
+  comma();
+  out_ += output_stamp();
+  return *this;
+}
+
 JsonWriter& JsonWriter::raw(std::string_view json) {
   comma();
   out_ += json;

@@ -32,6 +32,8 @@ class JsonWriter {
     key(k);
     return value(v);
   }
+  //! The provenance members every output record ends with (stream/output_stamp.h).
+  JsonWriter& stamp();
   //! Epoch ms as RFC 3339 UTC ("2026-11-25T10:15:00Z", with .mmm when not whole seconds).
   JsonWriter& time_value(int64_t epoch_ms);
 

@@ -23,6 +23,7 @@ namespace sw {
 
 class Calendar;
 class Config;
+struct RawRecord;
 
 //! Demand estimate published by the forecast operator (or low_stock's own EWMA fallback).
 struct DemandEstimate {
@@ -98,6 +99,9 @@ class OperatorContext {
   virtual const KeyIndex& keys() const = 0;
   virtual const Calendar& calendar() const = 0;
   virtual const OperatorViews& views() const = 0;
+  //! The input record being applied (its source position), or null outside of one: the
+  //! audit log notes it per key (stream/audit_log.h). Valid during the call only.
+  virtual const RawRecord* current_record() const { return nullptr; }
 };
 
 class Operator {

@@ -149,6 +149,7 @@ void Task::apply(const Decoded& d, KeyId key) {
   bump(counters_.read);
   current_origin_ = static_cast<uint32_t>(r.partition);
   current_detail_ = d.detail;
+  current_record_ = &r;
   EventClock::PartitionClock& pc = clock_.clock(r.partition);
   pc.next_offset = r.next_offset;
   pc.line = r.line;
@@ -257,7 +258,7 @@ void Task::dead_letter(const RawRecord& r, DecodeError err) {
     w.field("bytes",
             r.oversize_bytes > 0 ? r.oversize_bytes : static_cast<int64_t>(r.payload.size()));
   }
-  w.field("schema_version", 1).end_object();
+  w.stamp().end_object();
   emit(std::move(o));
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
@@ -285,7 +286,7 @@ void Task::late(const RawRecord& r, const Event& e) {
       .field("offset", r.offset)
       .field("line", r.line)
       .field("payload", r.payload)
-      .field("schema_version", 1)
+      .stamp()
       .end_object();
   emit(std::move(o));
 }

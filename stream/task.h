@@ -116,6 +116,7 @@ class Task final : public OperatorContext {
   const KeyIndex& keys() const override { return keys_; }
   const Calendar& calendar() const override { return calendar_; }
   const OperatorViews& views() const override { return views_; }
+  const RawRecord* current_record() const override { return current_record_; }
 
  private:
   // Records flow through three stages, so the cache misses of million-key tables overlap
@@ -163,6 +164,7 @@ class Task final : public OperatorContext {
   std::array<Decoded, kPipelineDepth + 1> in_flight_;
   std::array<KeyId, kPipelineDepth + 1> in_flight_keys_;  // prefetch_key's answers (process)
   const std::string* current_detail_ = nullptr;
+  const RawRecord* current_record_ = nullptr;  // the record apply() is applying
   std::string time_detail_;  // check_event_time()'s detail for the dead-letter record
   KeyIndex keys_;
   TaskCounters counters_;

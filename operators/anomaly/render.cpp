@@ -76,7 +76,7 @@ void render_alert(std::string& json, std::string_view id, const Series& s, std::
   if (bucket_ms >= 0) w.field("bucket_ms", bucket_ms);
   w.field("dismissed", static_cast<int64_t>(s.dismissed))
       .field("confirmed", static_cast<int64_t>(s.confirmed));
-  w.end_object().field("schema_version", 1).end_object();
+  w.end_object().stamp().end_object();
 }
 
 void render_score(std::string& json, const Series& s, int64_t ts_ms, double value,

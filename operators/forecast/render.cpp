@@ -56,7 +56,7 @@ void render_forecast(std::string& json, std::string& horizon_json, std::string_v
       .end_object()
       .field("actual", static_cast<double>(s.ring_y[ring_slot(s.open_bucket - 1)]))
       .field("censored", (s.ring_censored & (1u << ring_slot(s.open_bucket - 1))) != 0)
-      .field("schema_version", 1)
+      .stamp()
       .end_object();
 }
 
@@ -86,7 +86,7 @@ void render_drift_alert(std::string& json, const DriftAlert& a) {
       .field("threshold", a.threshold)
       .field("window_buckets", 14);
   if (a.fire) j.field("refit_level", round_to(a.refit_level, 4));
-  j.end_object().field("schema_version", 1).end_object();
+  j.end_object().stamp().end_object();
 }
 
 std::string render_describe(const KeyState& s, const std::vector<HorizonPoint>* next) {

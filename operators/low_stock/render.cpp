@@ -183,7 +183,7 @@ void render_alert(std::string& json, const Alert& a, const LowStockSettings& set
   }
   w.key("since").time_value(since_ms);
   w.end_object();
-  w.field("schema_version", 1);
+  w.stamp();
   w.end_object();
 }
 

@@ -55,7 +55,7 @@ void render_envelope(std::string& json, const Envelope& e, Details&& details) {
   w.key("details").begin_object();
   details(w);
   w.end_object();
-  w.field("schema_version", 1);
+  w.stamp();
   w.end_object();
 }
 

@@ -566,7 +566,7 @@ void LowStockOperator::maybe_recommend(KeyId key, KeyState& s, const Plan& p, in
     w.field("transfer_spare_units", low_stock::round_digits(donor.surplus, 3));
   }
   w.end_object();
-  w.field("schema_version", 1);
+  w.stamp();
   w.end_object();
   ctx.emit(std::move(rec));
 }

@@ -217,7 +217,7 @@ void render_trigger(std::string& json, const Trigger& t) {
     w.end_array();
   }
   w.end_object();
-  w.field("schema_version", 1);
+  w.stamp();
   w.end_object();
 }
 

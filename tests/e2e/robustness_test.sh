@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Issue 21: hostile but fair inputs must not take the processor down or lose data silently.
-# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity | poison_timestamp | machine_faults |
+# usage: robustness_test.sh SHELFWATCH PART   (PART: record_size | state_dir | file_identity | poison_timestamp | machine_faults | corrupt_state |
 #        config; the slow HTTP client check is tests/connectors/metrics_server_test.cpp)
 set -euo pipefail
 bin=$(realpath "$1")
@@ -341,6 +341,66 @@ machine_faults)
   grep -qi "lock" two.err || fail "second process: the error does not name the lock: $(cat two.err)"
   kill -0 $a || fail "second process: the first process died"
   kill -TERM $a && wait $a || fail "second process: the first did not stop cleanly"
+  ;;
+corrupt_state)
+  # Flipped bytes in the state directory's table file: the run stops with exit 1 naming the
+  # directory and the fix (restore from a backup), changes neither the outputs nor the damaged
+  # files, the backup (the last good checkpoint) stays intact, and after `shelfwatch restore`
+  # the run resumes with outputs identical to a run that never met the fault.
+  "$bin" gen --stores 4 --skus 80 --days 30 --seed 9 --bad-rate 0.001 --out g.jsonl >/dev/null 2>&1
+  head -n 20000 g.jsonl > part1.jsonl
+  # Reference: part 1 in follow mode, then the whole file (the input grows at the same point).
+  mkdir ref && cp part1.jsonl ref/in.jsonl
+  (cd ref && exec "$bin" run --quiet --set metrics.listen=off --set source.file.path=in.jsonl \
+    --set state.dir=st --set sinks.file.dir=out --set source.file.follow=true >/dev/null 2>&1) &
+  r=$!
+  wait_for 60 test -s ref/st/CURRENT
+  sleep 3
+  kill -TERM $r && wait $r || fail "reference follow run did not stop cleanly"
+  cp -r ref cor
+  tail -n +20001 g.jsonl >> ref/in.jsonl
+  (cd ref && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+    >/dev/null 2>&1) || fail "reference resume failed"
+  # The copy: back up its checkpoint, then damage the state as a disk would: the backup's
+  # form (table files only) restored in place, 64 bytes flipped in the middle of each table.
+  (cd cor && "$bin" backup --state st --to ../bk >/dev/null) || fail "backup failed"
+  (cd cor && "$bin" restore --from ../bk --state st --force >/dev/null) || fail "restore failed"
+  tail -n +20001 g.jsonl >> cor/in.jsonl
+  ls cor/st/*.sst >/dev/null 2>&1 || fail "no table file to damage"
+  python3 - cor/st <<'PY'
+import glob, os, sys
+for f in glob.glob(os.path.join(sys.argv[1], "*.sst")):
+    size = os.path.getsize(f)
+    with open(f, "r+b") as h:
+        for at in (size // 3, size // 2):
+            h.seek(at)
+            b = bytearray(h.read(32))
+            h.seek(at)
+            h.write(bytes(x ^ 0xFF for x in b))
+PY
+  damaged() { find cor/st -name '*.sst' | sort | xargs sha256sum; find cor/out -type f | sort | xargs sha256sum; }
+  bk_sum=$(find bk -type f | sort | xargs sha256sum)
+  before=$(damaged)
+  for attempt in 1 2; do
+    rc=0
+    (cd cor && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+      >/dev/null 2>../cor.err) || rc=$?
+    [[ $rc == 1 ]] || fail "flipped bytes: attempt $attempt exit $rc, want 1 ($(tail -3 cor.err))"
+    grep -q "state directory 'st'" cor.err || fail "the error does not name the directory: $(cat cor.err)"
+    grep -q "shelfwatch restore --from" cor.err || fail "the error does not name the fix: $(cat cor.err)"
+    [[ "$(damaged)" == "$before" ]] || fail "flipped bytes: attempt $attempt changed the table files or outputs"
+  done
+  echo "error shown: $(head -c 600 cor.err)"
+  [[ "$(find bk -type f | sort | xargs sha256sum)" == "$bk_sum" ]] || fail "the backup changed"
+  # The fix the message names.
+  (cd cor && "$bin" restore --from ../bk --state st --force >/dev/null) || fail "restore after damage failed"
+  (cd cor && run --set source.file.path=in.jsonl --set state.dir=st --set sinks.file.dir=out \
+    >/dev/null 2>&1) || fail "the run after the fix failed"
+  for f in alerts forecasts scores late replenishment price-triggers; do
+    cmp -s "ref/out/$f.jsonl" "cor/out/$f.jsonl" || fail "after the fix: $f.jsonl differs from the reference"
+  done
+  diff <(sed 's/"ingest_time":"[^"]*",//' ref/out/dlq.jsonl) \
+    <(sed 's/"ingest_time":"[^"]*",//' cor/out/dlq.jsonl) >/dev/null || fail "after the fix: dlq differs"
   ;;
 *)
   fail "unknown part"
