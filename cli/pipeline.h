@@ -70,6 +70,9 @@ struct PipelineOptions {
   OperatorSet operators;
   std::string metrics_listen;  // "" or "off" = no server
   std::string reference_items_file;
+  //! Keys set but unused by this configuration ("config key 'source.file.path' is unused
+  //! because source.kind=kafka"): warnings that run and validate both print; not errors.
+  std::vector<std::string> warnings;
 };
 
 //! Reads and checks every key of the parts asked for; throws ConfigError naming the key.
