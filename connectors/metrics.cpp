@@ -1,4 +1,5 @@
 #include "connectors/metrics.h"
+#include "connectors/state_path.h"
 
 #include <cmath>
 #include <limits>
@@ -298,15 +299,12 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
     const mg_request_info* ri = mg_get_request_info(c);
     std::string_view uri = ri->local_uri_raw ? ri->local_uri_raw : "";
     // "/state/<store>/<sku>" (already URL-decoded by civetweb).
-    std::string_view rest = uri.substr(std::min(uri.size(), sizeof("/state/") - 1));
-    size_t slash = rest.find('/');
-    if (uri.rfind("/state/", 0) != 0 || slash == std::string_view::npos || slash == 0 ||
-        slash + 1 >= rest.size() || rest.find('/', slash + 1) != std::string_view::npos) {
+    std::string_view store, sku;
+    if (!parse_state_path(uri, store, sku)) {
       reply(c, 404, "application/json", "{\"error\":\"use /state/<store>/<sku>\"}");
       return;
     }
-    std::string body =
-        opt_.state_query ? opt_.state_query(rest.substr(0, slash), rest.substr(slash + 1)) : "";
+    std::string body = opt_.state_query ? opt_.state_query(store, sku) : "";
     if (body.empty()) {
       reply(c, 404, "application/json", "{\"error\":\"unknown store/sku\"}");
     } else {
