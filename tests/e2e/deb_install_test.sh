@@ -36,7 +36,8 @@ echo "package: $(basename "$deb"), $(du -k "$deb" | cut -f1) KB; Depends: $depen
 for lib in librdkafka libcurl libyaml-cpp libprometheus-cpp-core libsnappy libzstd passwd; do
   grep -q "$lib" <<< "$depends" || fail "Depends lacks $lib: $depends"
 done
-dpkg-deb -c "$deb" | grep -q "./usr/bin/shelfwatch$" || fail "no /usr/bin/shelfwatch in the package"
+dpkg-deb -c "$deb" > "$work/contents"
+grep -q "./usr/bin/shelfwatch$" "$work/contents" || fail "no /usr/bin/shelfwatch in the package"
 t_pkg=$((SECONDS - t0))
 
 # 2. A fresh Debian 12.
@@ -53,7 +54,7 @@ in_root apt-get update -q > "$work/apt.log" 2>&1 || { tail "$work/apt.log"; fail
 in_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
   /tmp/shelfwatch.deb >> "$work/apt.log" 2>&1 || { tail -30 "$work/apt.log"; fail "apt-get install"; }
 t_inst=$((SECONDS - t0 - t_pkg - t_boot))
-in_root dpkg -s shelfwatch | grep -q "^Status: install ok installed" || fail "dpkg -s: not installed"
+[[ $(in_root dpkg-query -W -f='${Status}' shelfwatch) == "install ok installed" ]] || fail "dpkg: not installed"
 
 # 4. The installed binary and files.
 version=$(in_root shelfwatch --version) || fail "shelfwatch --version failed in the chroot"
