@@ -74,8 +74,8 @@ grep -qx "/etc/shelfwatch/shelfwatch.yaml" "$root/var/lib/dpkg/info/shelfwatch.c
 user=$(in_root getent passwd shelfwatch) || fail "no shelfwatch user"
 uid=$(cut -d: -f3 <<< "$user")
 [[ $uid -lt 1000 && $user == *:/var/lib/shelfwatch:/usr/sbin/nologin ]] || fail "not a system user: $user"
-[[ $(stat -c %U:%a "$root/var/lib/shelfwatch") == shelfwatch:750 ]] ||
-  fail "/var/lib/shelfwatch: $(stat -c %U:%a "$root/var/lib/shelfwatch")"
+owner=$(in_root stat -c %U:%a /var/lib/shelfwatch)  # the chroot's user names, not the host's
+[[ $owner == shelfwatch:750 ]] || fail "/var/lib/shelfwatch: $owner"
 
 # 5. A tiny pipeline as the service user, in its state directory.
 in_root setpriv --reuid=shelfwatch --regid=shelfwatch --clear-groups sh -c '
