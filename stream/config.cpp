@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -339,6 +340,12 @@ int64_t Config::get_duration_ms(std::string_view key, int64_t def) const {
     if (r.ec != std::errc() || mult == 0 || v < 0) {
       throw ConfigError(std::string(key), "'" + s + "' is not a duration",
                         "write e.g. 500ms, 30s, 5m, 1h or 2d");
+    }
+    // "9223372036854775807d" would overflow the milliseconds (found by fuzz_config;
+    // fuzz/regressions/config-duration-overflow).
+    if (v > INT64_MAX / mult) {
+      throw ConfigError(std::string(key), "'" + s + "' is too long a duration",
+                        "write at most " + std::to_string(INT64_MAX / 86'400'000) + "d");
     }
     return v * mult;
   });

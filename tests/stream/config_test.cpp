@@ -170,3 +170,13 @@ TEST(ConfigTest, ReadUnusedReportsKnownKeysAsUnusedAndTyposAsUnknown) {
   // Outside read_unused() getters throw as before.
   EXPECT_THROW((void)both.get_int("other", 0, 3, 9), sw::ConfigError);
 }
+
+// Found by review and confirmed with fuzz_config (UBSan: signed integer overflow): a
+// duration in days near INT64_MAX overflowed the conversion to milliseconds.
+TEST(ConfigTest, FuzzRegressionDurationOverflowIsAConfigError) {
+  sw::Config c = sw::Config::from_yaml("state:\n  checkpoint_interval_ms: 9223372036854775807d\n");
+  EXPECT_THROW((void)c.get_duration_ms("state.checkpoint_interval_ms", 1), sw::ConfigError);
+  sw::Config ok = sw::Config::from_yaml("a: 106751991167d\nb: 106751991168d\n");
+  EXPECT_EQ(ok.get_duration_ms("a", 1), int64_t{106751991167} * 86'400'000);
+  EXPECT_THROW((void)ok.get_duration_ms("b", 1), sw::ConfigError);
+}
