@@ -12,6 +12,14 @@ e2e_workdir
 cd "$work"
 fail() { echo "FAIL: $*" >&2; exit 1; }
 
+# --version: version, commit, build type and every library (also checked on the installed
+# package by deb_install_test.sh).
+v=$("$sw" --version)
+for want in "^shelfwatch [0-9]+\.[0-9]+\.[0-9]+$" "^commit: [0-9a-f]{12}(-dirty)?$|^commit: unknown$" "^build: " \
+  "librdkafka +[0-9]" "RocksDB +[0-9]" "simdjson +[0-9]" "Eigen +[0-9]" "prometheus-cpp +[0-9]" "Boost +[0-9]"; do
+  grep -qE "$want" <<< "$v" || fail "--version lacks /$want/: $v"
+done
+
 "$sw" gen --stores 2 --skus 3 --days 3 --seed 1 --quiet --out events.jsonl
 cat > base.yaml <<'Y'
 source:
