@@ -6,7 +6,7 @@ BUILD ?= build
 BUILD_TYPE ?= RelWithDebInfo
 SHELFWATCH := $(BUILD)/cli/shelfwatch
 
-.PHONY: all deps deps-e2e configure build demo test test-unit sanitize-test bench fuzz format clean
+.PHONY: all deps deps-e2e configure build demo test test-unit sanitize-test bench fuzz fuzz-build fuzz-merge package format clean
 
 all: build
 
@@ -47,17 +47,30 @@ sanitize-test: deps-e2e
 bench: build
 	@bash bench/run.sh $(BUILD)
 
-# libFuzzer targets (clang); FUZZ_SECONDS per target.
+# libFuzzer targets (clang, ASan+UBSan): decoder, config, timestamp, csv, http_path.
+# `make fuzz` replays fuzz/regressions, then fuzzes each target for FUZZ_SECONDS from the
+# corpus kept in fuzz/corpus/<target> (FUZZ_TARGETS="timestamp csv" to pick); fails on any
+# crash. `make fuzz-merge` minimises what the runs found back into fuzz/corpus (-merge=1).
 FUZZ_SECONDS ?= 60
-fuzz: deps
+FUZZ_TARGETS ?=
+fuzz-build: deps
 	@CC=clang CXX=clang++ cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo \
 	  -DSHELFWATCH_FUZZ=ON -DSHELFWATCH_TESTS=OFF > build-fuzz.configure.log 2>&1 || \
 	  { cat build-fuzz.configure.log; exit 1; }
-	@cmake --build build-fuzz -j$(JOBS) --target fuzz_decoder fuzz_config
-	@bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS)
+	@cmake --build build-fuzz -j$(JOBS) --target fuzz_decoder fuzz_config fuzz_timestamp fuzz_csv fuzz_http_path
+
+fuzz: fuzz-build
+	@bash fuzz/run.sh build-fuzz $(FUZZ_SECONDS) $(FUZZ_TARGETS)
+
+fuzz-merge: fuzz-build
+	@bash fuzz/run.sh build-fuzz merge $(FUZZ_TARGETS)
+
+# The Debian package (CPack; runtime dependencies from dpkg-shlibdeps): $(BUILD)/shelfwatch_*.deb.
+package: build
+	@cd $(BUILD) && cpack -G DEB
 
 format:
 	@git ls-files '*.h' '*.cpp' | xargs clang-format -i
 
 clean:
-	@rm -rf build build-asan build-fuzz demo
+	@rm -rf build build-asan build-fuzz demo fuzz-artifacts fuzz-corpus-*

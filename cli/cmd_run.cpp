@@ -121,7 +121,12 @@ const char* const kValidateHelp =
     "usage: shelfwatch validate --config FILE [--set key.path=value ...]\n\n"
     "Checks every key (types, ranges, unknown keys) without opening inputs or state, and\n"
     "prints the effective configuration with secrets redacted. Exits 2 naming the key and\n"
-    "the fix on the first problem.\n\n"
+    "the fix on the first problem: exactly the configurations `run` refuses at start-up\n"
+    "(run also fails when an input, the state directory or the metrics port cannot be\n"
+    "opened). A key set but unused by this configuration (another source kind's, a\n"
+    "disabled operator's or sink's) is a warning on stderr, as in run: \"config key\n"
+    "'source.file.path' is unused because source.kind=kafka\"; a key no component\n"
+    "knows is an error, in a disabled section too.\n\n"
     "example:\n"
     "  shelfwatch validate --config examples/demo.yaml --set state.checkpoint_interval_ms=500\n";
 
@@ -138,7 +143,11 @@ int run_command(const Args& args) {
   for (const auto& a : args) quiet |= a == "--quiet";
   std::optional<Pipeline> opened;
   try {
-    opened.emplace(open_pipeline(parse_pipeline(config)));
+    PipelineOptions options = parse_pipeline(config);
+    for (const std::string& w : options.warnings) {
+      std::fprintf(stderr, "shelfwatch run: warning: %s\n", w.c_str());
+    }
+    opened.emplace(open_pipeline(std::move(options)));
   } catch (const StateDirError& e) {
     std::fprintf(stderr, "shelfwatch run: %s\n", e.what());
     return 1;
@@ -199,8 +208,13 @@ int validate_command(const Args& args) {
     std::fputs(kValidateHelp, stderr);
     return 2;
   }
-  Config config = Config::from_file(path, values_of(args, "--set"));
-  parse_pipeline(config);  // phase 1 only: every key read and checked, nothing opened
+  Config config = load_config(args);  // the same file, --set and --reset-outputs as run
+  // Phase 1 only: every key read and checked, nothing opened. Unused keys are warnings, as
+  // in run (exit 0).
+  PipelineOptions options = parse_pipeline(config);
+  for (const std::string& w : options.warnings) {
+    std::fprintf(stderr, "shelfwatch validate: warning: %s\n", w.c_str());
+  }
   std::printf("config OK: %s\n%s", path.c_str(), config.dump().c_str());
   return 0;
 }

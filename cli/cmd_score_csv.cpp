@@ -15,6 +15,7 @@
 #include <vector>
 
 #include "cli/commands.h"
+#include "cli/nab_csv.h"
 #include "cli/pipeline.h"
 #include "operators/anomaly/anomaly.h"
 #include "stream/calendar.h"
@@ -49,24 +50,6 @@ class CsvContext : public OperatorContext {
   int64_t watermark_ = INT64_MIN;
 };
 
-//! "YYYY-MM-DD HH:MM:SS" with optional fraction, as UTC epoch ms.
-bool parse_nab_time(const std::string& s, int64_t& ms) {
-  int y, mo, d, h, mi;
-  double sec;
-  if (std::sscanf(s.c_str(), "%d-%d-%d %d:%d:%lf", &y, &mo, &d, &h, &mi, &sec) != 6) return false;
-  if (mo < 1 || mo > 12 || d < 1 || d > 31 || h < 0 || h > 23 || mi < 0 || mi > 59) return false;
-  ms = civil::days_from_civil(y, static_cast<unsigned>(mo), static_cast<unsigned>(d)) * 86400000LL +
-       (h * 3600LL + mi * 60LL) * 1000LL + static_cast<int64_t>(sec * 1000.0 + 0.5);
-  return true;
-}
-
-std::string trim(std::string s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == ' ')) s.pop_back();
-  size_t i = 0;
-  while (i < s.size() && s[i] == ' ') ++i;
-  return s.substr(i);
-}
-
 struct FileResult {
   size_t rows = 0;
   size_t bad_rows = 0;
@@ -86,29 +69,23 @@ bool score_file(const Config& config, const fs::path& in, const fs::path& out, F
   os << "timestamp,value,anomaly_score\n";
   char buf[32];
   while (std::getline(is, line)) {
-    line = trim(line);
-    if (line.empty()) continue;
-    size_t comma = line.find(',');
-    std::string ts = trim(line.substr(0, comma));
-    std::string val = comma == std::string::npos ? "" : trim(line.substr(comma + 1));
+    const NabRow row = parse_nab_row(line);
+    if (row.blank) continue;
     double score = 0;
-    int64_t ms = 0;
-    char* end = nullptr;
-    double v = std::strtod(val.c_str(), &end);
-    if (parse_nab_time(ts, ms) && end != val.c_str() && std::isfinite(v)) {
+    if (row.ok) {
       Event e;
       e.type = EventType::kMetric;
-      e.ts_ms = ms;
+      e.ts_ms = row.ms;
       e.series = series;
-      e.value = v;
-      ctx.set_watermark(ms);
+      e.value = row.value;
+      ctx.set_watermark(row.ms);
       op.on_event(e, kNoKey, ctx);
       score = op.last_observation().score;
     } else {
       ++result.bad_rows;  // unparseable rows keep their place with score 0
     }
     std::snprintf(buf, sizeof buf, "%.9f", std::clamp(score, 0.0, 1.0));
-    os << ts << ',' << val << ',' << buf << '\n';
+    os << row.ts << ',' << row.val << ',' << buf << '\n';
     ++result.rows;
   }
   result.alerts = ctx.alerts;

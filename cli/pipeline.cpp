@@ -58,6 +58,7 @@ void parse_operations(const Config& config, PipelineOptions& o) {
 }
 
 const char* const kReloadsHelp = "Configuration reloads (SIGHUP, POST /admin/reload), by result.";
+
 void parse_backup_schedule(const Config& config, PipelineOptions& o) {
   o.backup_dir = config.get_string("state.backup.dir", "");
   o.backup_every_ms = config.get_duration_ms("state.backup.every", 0);
@@ -72,6 +73,26 @@ void parse_backup_schedule(const Config& config, PipelineOptions& o) {
   if (!o.backup_dir.empty() && o.backup_every_ms == 0) {
     throw ConfigError("state.backup.dir", "is set but state.backup.every is not",
                       "set state.backup.every (e.g. 1h), or remove state.backup.dir");
+  }
+}
+
+// metrics.listen is "off", "" or [host:]port with host an IPv4 address, a name or [IPv6]:
+// checked in phase 1, so `validate` refuses what the server would fail to parse. A port that
+// is taken is only found when run binds it.
+void check_listen(const std::string& listen) {
+  if (listen.empty() || listen == "off") return;
+  size_t colon = listen.rfind(':');
+  std::string host = colon == std::string::npos ? "" : listen.substr(0, colon);
+  std::string port = colon == std::string::npos ? listen : listen.substr(colon + 1);
+  bool ok = !port.empty() && port.size() <= 5 &&
+            port.find_first_not_of("0123456789") == std::string::npos && std::stoi(port) <= 65535;
+  if (colon != std::string::npos) {
+    bool v6 = host.size() > 2 && host.front() == '[' && host.back() == ']';
+    ok = ok && !host.empty() && (v6 || host.find_first_of("[]:, \t/") == std::string::npos);
+  }
+  if (!ok) {
+    throw ConfigError("metrics.listen", "'" + listen + "' is not host:port",
+                      "write e.g. 127.0.0.1:9464 or [::1]:9464, or off");
   }
 }
 }  // namespace
@@ -110,21 +131,33 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
       parts.operators.empty() ? make_operators(config) : make_operators(config, parts.operators);
   if (parts.live) {
     o.metrics_listen = config.get_string("metrics.listen", kDefaultMetricsListen);
+    check_listen(o.metrics_listen);
     o.reference_items_file = config.get_string("reference.items_file", "");
   }
   if (parts.sinks) o.reset_outputs = config.get_bool("sinks.file.reset_outputs", false);
-  if (o.source_kind == "file") o.file_source = file_source_options(config);
+  // The other source kind's keys and a disabled Kafka sink's are read too, so that they are
+  // reported as unused (a warning), while a typo among them is still an unknown key.
+  if (o.source_kind == "file") {
+    o.file_source = file_source_options(config);
+    config.read_unused("source.kind=file", [&] { (void)kafka_source_options(config); });
+  }
   if (o.source_kind == "kafka") {
     o.kafka_source = kafka_source_options(config);
     o.kafka_source.max_future_ms = o.task.max_future_ms;
+    config.read_unused("source.kind=kafka", [&] { (void)file_source_options(config); });
   }
-  if (kafka_sink) o.kafka_sink = kafka_sink_options(config);
+  if (kafka_sink) {
+    o.kafka_sink = kafka_sink_options(config);
+  } else if (parts.sinks) {
+    config.read_unused("sinks.kafka.enabled=false", [&] { (void)kafka_sink_options(config); });
+  }
   if (parts.delivery) o.delivery = delivery_sink_config(config, operator_alert_types());
   parse_operations(config, o);
   if (parts.reject_unknown_keys) config.check_unknown();
   std::vector<std::string> running;
   for (const auto& op : o.operators.owned) running.emplace_back(op->name());
   o.config_version = config_version(config, std::move(running));
+  o.warnings = config.unused_warnings();
   return o;
 }
 

@@ -84,6 +84,9 @@ struct PipelineOptions {
   std::string reference_items_file;
   //! Stamped on every output record by open_pipeline (stream/output_stamp.h).
   std::string config_version;
+  //! Keys set but unused by this configuration ("config key 'source.file.path' is unused
+  //! because source.kind=kafka"): warnings that run and validate both print; not errors.
+  std::vector<std::string> warnings;
 };
 
 //! Reads and checks every key of the parts asked for; throws ConfigError naming the key.

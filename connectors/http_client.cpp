@@ -193,4 +193,8 @@ Status check_http_url(std::string_view url) {
   return Status::ok();
 }
 
+std::string libcurl_version() {
+  return curl_version_info(CURLVERSION_NOW)->version;
+}
+
 }  // namespace sw

@@ -59,4 +59,7 @@ Status check_http_url(std::string_view url);
 //! Wall-clock now in epoch milliseconds.
 int64_t wall_now_ms();
 
+//! The libcurl version loaded at run time ("7.88.1"), for `shelfwatch --version`.
+std::string libcurl_version();
+
 }  // namespace sw

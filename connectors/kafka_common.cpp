@@ -184,3 +184,11 @@ Result<int32_t> partition_count(rd_kafka_t* rk, const std::string& topic, int ti
 }
 
 }  // namespace sw::kafka
+
+namespace sw {
+
+std::string librdkafka_version() {
+  return rd_kafka_version_str();
+}
+
+}  // namespace sw

@@ -66,4 +66,7 @@ struct KafkaSinkOptions {
 //! Reads and checks sinks.kafka.*, kafka.* and `delivery`.
 KafkaSinkOptions kafka_sink_options(const Config& cfg);
 
+//! The librdkafka version loaded at run time ("2.0.2"), for `shelfwatch --version`.
+std::string librdkafka_version();
+
 }  // namespace sw

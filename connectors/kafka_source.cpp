@@ -388,10 +388,6 @@ struct KafkaSource::Impl {
 KafkaSourceOptions kafka_source_options(const Config& cfg) {
   KafkaSourceOptions o;
   o.topics = cfg.get_list("source.kafka.topics");
-  if (o.topics.empty()) {
-    throw ConfigError("source.kafka.topics", "is required for source.kind: kafka",
-                      "list the input topics, e.g. [shelfwatch.events]");
-  }
   o.group_id = cfg.get_string("source.kafka.group_id", "shelfwatch");
   o.assign_mode =
       cfg.get_enum("source.kafka.mode", "subscribe", {"subscribe", "assign"}) == "assign";
@@ -401,6 +397,11 @@ KafkaSourceOptions kafka_source_options(const Config& cfg) {
   o.start_from =
       cfg.get_enum("source.kafka.start_from", "earliest", {"earliest", "latest", "committed"});
   o.properties = kafka::client_properties(cfg, kafka::ClientRole::kConsumer);
+  // Checked after every key was read (Config::read_unused reads this section on a file source).
+  if (o.topics.empty()) {
+    throw ConfigError("source.kafka.topics", "is required for source.kind: kafka",
+                      "list the input topics, e.g. [shelfwatch.events]");
+  }
   // Every property and the group id are checked now, at start-up, not at the first poll.
   std::vector<kafka::Property> checked = o.properties;
   checked.push_back({"group.id", o.group_id, "source.kafka.group_id"});

@@ -50,6 +50,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       } catch (const sw::ConfigError&) {
       }
     }
+    // A section read as unused (a disabled operator): getters must not throw inside it.
+    c.read_unused("operators.x.enabled=false", [&] {
+      for (const char* k : keys) {
+        (void)c.get_int(k, 1, 0, 100);
+        (void)c.get_enum(k, "a", {"a", "b"});
+        (void)c.require_string(k, "fix");
+        (void)c.get_list(k);
+      }
+    });
+    (void)c.unused_warnings();
     (void)c.children("operators");
     (void)c.node("sinks");
     (void)c.dump();

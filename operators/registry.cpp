@@ -104,7 +104,11 @@ OperatorSet make_operators(const Config& config) {
     if (config.get_bool(section + ".enabled", e.enabled_by_default)) {
       set.owned.push_back(e.make(config, set.views));
     } else {
-      config.mark_read(section);
+      // Read with the same factory, so a known key is "unused" and a typo is still unknown.
+      config.read_unused(section + ".enabled=false", [&] {
+        OperatorViews scratch;
+        (void)e.make(config, scratch);
+      });
     }
   }
   config.mark_read("regions");  // DESIGN.md §3a; read by low_stock when it is enabled

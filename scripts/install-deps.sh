@@ -13,7 +13,10 @@ packages=(
   kcat python3 procps curl
 )
 if [[ "${SHELFWATCH_E2E_DEPS:-0}" == 1 ]]; then
-  packages+=(prometheus prometheus-alertmanager)
+  # debootstrap + dpkg-dev: the .deb install test (tests/e2e/deb_install_test.sh; dpkg-dev
+  # has dpkg-shlibdeps, which CPack uses to declare the runtime dependencies); systemd: its
+  # unit test (systemd-analyze verify).
+  packages+=(prometheus prometheus-alertmanager debootstrap dpkg-dev systemd)
 fi
 
 missing=()

@@ -13,6 +13,7 @@
 #include <rocksdb/memtablerep.h>
 #include <rocksdb/table.h>
 #include <rocksdb/utilities/checkpoint.h>
+#include <rocksdb/version.h>
 #include <rocksdb/write_batch.h>
 #include <rocksdb/write_buffer_manager.h>
 
@@ -307,6 +308,10 @@ uint64_t RocksDbStateStore::disk_bytes() const {
   uint64_t v = 0;
   db_->GetIntProperty("rocksdb.total-sst-files-size", &v);
   return v;
+}
+
+std::string rocksdb_version() {
+  return rocksdb::GetRocksVersionAsString();
 }
 
 }  // namespace sw

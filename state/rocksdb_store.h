@@ -92,4 +92,7 @@ class RocksDbStateStore final : public StateStore {
   std::string wal_problem_;
 };
 
+//! The RocksDB version linked ("7.8.3"), for `shelfwatch --version`.
+std::string rocksdb_version();
+
 }  // namespace sw

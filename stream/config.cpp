@@ -4,6 +4,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
 #include <cstring>
 #include <fstream>
 #include <set>
@@ -205,124 +206,149 @@ bool Config::has(std::string_view key) const {
 }
 
 std::string Config::get_string(std::string_view key, std::string_view def) const {
-  const YAML::Node* n = find(key);
-  if (!n || n->IsNull()) return std::string(def);
-  if (!n->IsScalar()) {
-    throw ConfigError(std::string(key), "expected a single value, got " + node_text(*n),
-                      "write it as `key: value`");
-  }
-  return n->Scalar();
+  return checked<std::string>(std::string(def), [&]() -> std::string {
+    const YAML::Node* n = find(key);
+    if (!n || n->IsNull()) return std::string(def);
+    if (!n->IsScalar()) {
+      throw ConfigError(std::string(key), "expected a single value, got " + node_text(*n),
+                        "write it as `key: value`");
+    }
+    return n->Scalar();
+  });
 }
 
 std::string Config::require_string(std::string_view key, std::string_view fix) const {
-  std::string v = get_string(key, "");
-  if (v.empty()) throw ConfigError(std::string(key), "is required", std::string(fix));
-  return v;
+  return checked<std::string>(std::string(), [&]() -> std::string {
+    std::string v = get_string(key, "");
+    if (v.empty()) throw ConfigError(std::string(key), "is required", std::string(fix));
+    return v;
+  });
 }
 
 std::string Config::get_enum(std::string_view key, std::string_view def,
                              const std::vector<std::string>& allowed) const {
-  std::string v = get_string(key, def);
-  if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return v;
-  std::string list;
-  for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
-  throw ConfigError(std::string(key), "'" + v + "' is not allowed", "use one of: " + list);
+  return checked<std::string>(std::string(def), [&]() -> std::string {
+    std::string v = get_string(key, def);
+    if (std::find(allowed.begin(), allowed.end(), v) != allowed.end()) return v;
+    std::string list;
+    for (const auto& a : allowed) list += (list.empty() ? "" : ", ") + a;
+    throw ConfigError(std::string(key), "'" + v + "' is not allowed", "use one of: " + list);
+  });
 }
 
 int64_t Config::get_int(std::string_view key, int64_t def, int64_t min, int64_t max) const {
-  std::string s = get_string(key, "");
-  if (s.empty()) return def;
-  int64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
-    throw ConfigError(
-        std::string(key), "'" + s + "' is not an integer",
-        "write a whole number between " + std::to_string(min) + " and " + std::to_string(max));
-  }
-  if (v < min || v > max) {
-    throw ConfigError(std::string(key), std::to_string(v) + " is out of range",
-                      "use a value between " + std::to_string(min) + " and " + std::to_string(max));
-  }
-  return v;
+  return checked<int64_t>(def, [&]() -> int64_t {
+    std::string s = get_string(key, "");
+    if (s.empty()) return def;
+    int64_t v = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    if (r.ec != std::errc() || r.ptr != s.data() + s.size()) {
+      throw ConfigError(
+          std::string(key), "'" + s + "' is not an integer",
+          "write a whole number between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    if (v < min || v > max) {
+      throw ConfigError(
+          std::string(key), std::to_string(v) + " is out of range",
+          "use a value between " + std::to_string(min) + " and " + std::to_string(max));
+    }
+    return v;
+  });
 }
 
 double Config::get_double(std::string_view key, double def, double min, double max) const {
-  std::string s = get_string(key, "");
-  if (s.empty()) return def;
-  char* end = nullptr;
-  errno = 0;
-  double v = std::strtod(s.c_str(), &end);
-  if (end != s.c_str() + s.size() || errno != 0 || !std::isfinite(v)) {
-    throw ConfigError(std::string(key), "'" + s + "' is not a number", "write a decimal number");
-  }
-  if (v < min || v > max) {
-    std::ostringstream fix;
-    fix << "use a value between " << min << " and " << max;
-    throw ConfigError(std::string(key), s + " is out of range", fix.str());
-  }
-  return v;
+  return checked<double>(def, [&]() -> double {
+    std::string s = get_string(key, "");
+    if (s.empty()) return def;
+    char* end = nullptr;
+    errno = 0;
+    double v = std::strtod(s.c_str(), &end);
+    if (end != s.c_str() + s.size() || errno != 0 || !std::isfinite(v)) {
+      throw ConfigError(std::string(key), "'" + s + "' is not a number", "write a decimal number");
+    }
+    if (v < min || v > max) {
+      std::ostringstream fix;
+      fix << "use a value between " << min << " and " << max;
+      throw ConfigError(std::string(key), s + " is out of range", fix.str());
+    }
+    return v;
+  });
 }
 
 bool Config::get_bool(std::string_view key, bool def) const {
-  std::string s = get_string(key, "");
-  if (s.empty()) return def;
-  if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
-  if (s == "false" || s == "no" || s == "off" || s == "0") return false;
-  throw ConfigError(std::string(key), "'" + s + "' is not a boolean", "write true or false");
+  return checked<bool>(def, [&]() -> bool {
+    std::string s = get_string(key, "");
+    if (s.empty()) return def;
+    if (s == "true" || s == "yes" || s == "on" || s == "1") return true;
+    if (s == "false" || s == "no" || s == "off" || s == "0") return false;
+    throw ConfigError(std::string(key), "'" + s + "' is not a boolean", "write true or false");
+  });
 }
 
 std::vector<std::string> Config::get_list(std::string_view key) const {
-  const YAML::Node* n = find(key);
-  std::vector<std::string> out;
-  if (!n || n->IsNull()) return out;
-  if (n->IsSequence()) {
-    for (const auto& e : *n) {
-      if (!e.IsScalar()) {
-        throw ConfigError(std::string(key), "list entries must be plain values", "write [a, b, c]");
-      }
-      out.push_back(e.Scalar());
-    }
-    return out;
-  }
-  if (!n->IsScalar()) {
-    throw ConfigError(std::string(key), "expected a list", "write [a, b, c] or a,b,c");
-  }
-  std::string s = n->Scalar();
-  size_t pos = 0;
-  while (pos <= s.size()) {
-    size_t comma = s.find(',', pos);
-    if (comma == std::string::npos) comma = s.size();
-    std::string item = s.substr(pos, comma - pos);
-    item.erase(0, item.find_first_not_of(' '));
-    item.erase(item.find_last_not_of(' ') + 1);
-    if (!item.empty()) out.push_back(item);
-    pos = comma + 1;
-  }
-  return out;
+  return checked<std::vector<std::string>>(
+      std::vector<std::string>(), [&]() -> std::vector<std::string> {
+        const YAML::Node* n = find(key);
+        std::vector<std::string> out;
+        if (!n || n->IsNull()) return out;
+        if (n->IsSequence()) {
+          for (const auto& e : *n) {
+            if (!e.IsScalar()) {
+              throw ConfigError(std::string(key), "list entries must be plain values",
+                                "write [a, b, c]");
+            }
+            out.push_back(e.Scalar());
+          }
+          return out;
+        }
+        if (!n->IsScalar()) {
+          throw ConfigError(std::string(key), "expected a list", "write [a, b, c] or a,b,c");
+        }
+        std::string s = n->Scalar();
+        size_t pos = 0;
+        while (pos <= s.size()) {
+          size_t comma = s.find(',', pos);
+          if (comma == std::string::npos) comma = s.size();
+          std::string item = s.substr(pos, comma - pos);
+          item.erase(0, item.find_first_not_of(' '));
+          item.erase(item.find_last_not_of(' ') + 1);
+          if (!item.empty()) out.push_back(item);
+          pos = comma + 1;
+        }
+        return out;
+      });
 }
 
 int64_t Config::get_duration_ms(std::string_view key, int64_t def) const {
-  std::string s = get_string(key, "");
-  if (s.empty()) return def;
-  int64_t v = 0;
-  auto r = std::from_chars(s.data(), s.data() + s.size(), v);
-  std::string_view unit(r.ptr, s.data() + s.size() - r.ptr);
-  int64_t mult = 0;
-  if (unit.empty() || unit == "ms")
-    mult = 1;
-  else if (unit == "s")
-    mult = 1000;
-  else if (unit == "m")
-    mult = 60'000;
-  else if (unit == "h")
-    mult = 3'600'000;
-  else if (unit == "d")
-    mult = 86'400'000;
-  if (r.ec != std::errc() || mult == 0 || v < 0) {
-    throw ConfigError(std::string(key), "'" + s + "' is not a duration",
-                      "write e.g. 500ms, 30s, 5m, 1h or 2d");
-  }
-  return v * mult;
+  return checked<int64_t>(def, [&]() -> int64_t {
+    std::string s = get_string(key, "");
+    if (s.empty()) return def;
+    int64_t v = 0;
+    auto r = std::from_chars(s.data(), s.data() + s.size(), v);
+    std::string_view unit(r.ptr, s.data() + s.size() - r.ptr);
+    int64_t mult = 0;
+    if (unit.empty() || unit == "ms")
+      mult = 1;
+    else if (unit == "s")
+      mult = 1000;
+    else if (unit == "m")
+      mult = 60'000;
+    else if (unit == "h")
+      mult = 3'600'000;
+    else if (unit == "d")
+      mult = 86'400'000;
+    if (r.ec != std::errc() || mult == 0 || v < 0) {
+      throw ConfigError(std::string(key), "'" + s + "' is not a duration",
+                        "write e.g. 500ms, 30s, 5m, 1h or 2d");
+    }
+    // "9223372036854775807d" would overflow the milliseconds (found by fuzz_config;
+    // fuzz/regressions/config-duration-overflow).
+    if (v > INT64_MAX / mult) {
+      throw ConfigError(std::string(key), "'" + s + "' is too long a duration",
+                        "write at most " + std::to_string(INT64_MAX / 86'400'000) + "d");
+    }
+    return v * mult;
+  });
 }
 
 YAML::Node Config::node(std::string_view key) const {
@@ -370,18 +396,73 @@ void Config::mark_read(std::string_view prefix) const {
   read_prefixes_.emplace(prefix);
 }
 
-void Config::check_unknown() const {
+bool Config::covered_by(const std::string& key,
+                        const std::set<std::string, std::less<>>& prefixes) const {
+  for (const auto& p : prefixes) {
+    if (key == p ||
+        (key.size() > p.size() && key.compare(0, p.size(), p) == 0 && key[p.size()] == '.')) {
+      return true;
+    }
+  }
+  return false;
+}
+
+void Config::read_unused(const std::string& reason, const std::function<void()>& parse) const {
+  // Whatever `parse` reads for the first time is read only because of this call: take it back
+  // out of read_ / read_prefixes_ and remember it as unused (unless a used section read it
+  // already, or reads it later).
+  auto read_before = read_;
+  auto prefixes_before = read_prefixes_;
+  ++lenient_;
+  try {
+    parse();
+  } catch (const std::exception&) {
+    // The section's own checks (a missing required value, a bad combination): values of an
+    // unused section are not checked.
+  }
+  --lenient_;
+  auto remember = [&reason](std::map<std::string, std::string, std::less<>>& into,
+                            const std::string& key) {
+    auto [it, added] = into.emplace(key, reason);
+    if (!added && it->second.find(reason) == std::string::npos) it->second += " and " + reason;
+  };
+  for (const auto& k : read_) {
+    if (!read_before.count(k)) remember(unused_, k);
+  }
+  for (const auto& p : read_prefixes_) {
+    if (!prefixes_before.count(p)) remember(unused_prefixes_, p);
+  }
+  read_ = std::move(read_before);
+  read_prefixes_ = std::move(prefixes_before);
+}
+
+std::vector<std::string> Config::unused_warnings() const {
+  std::vector<std::string> out;
   for (const auto& [key, value] : values_) {
-    if (read_.count(key)) continue;
-    bool covered = false;
-    for (const auto& p : read_prefixes_) {
-      if (key == p ||
-          (key.size() > p.size() && key.compare(0, p.size(), p) == 0 && key[p.size()] == '.')) {
-        covered = true;
-        break;
+    if (read_.count(key) || covered_by(key, read_prefixes_)) continue;
+    const std::string* reason = nullptr;
+    if (auto it = unused_.find(key); it != unused_.end()) {
+      reason = &it->second;
+    } else {
+      for (const auto& [p, r] : unused_prefixes_) {
+        if (covered_by(key, {p})) {
+          reason = &r;
+          break;
+        }
       }
     }
-    if (covered) continue;
+    if (reason != nullptr) out.push_back("config key '" + key + "' is unused because " + *reason);
+  }
+  return out;
+}
+
+void Config::check_unknown() const {
+  for (const auto& [key, value] : values_) {
+    if (read_.count(key) || covered_by(key, read_prefixes_)) continue;
+    if (unused_.count(key)) continue;
+    bool unused = false;
+    for (const auto& [p, r] : unused_prefixes_) unused = unused || covered_by(key, {p});
+    if (unused) continue;
     std::string best;
     size_t best_d = 1000;
     for (const auto& k : asked_) {

@@ -5,6 +5,7 @@
 // keys nobody reads (typos) with a suggestion. Cold path: clarity over speed.
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <set>
 #include <stdexcept>
@@ -54,6 +55,18 @@ class Config {
   //! Marks every key under `prefix` as read (sections handled by another component).
   void mark_read(std::string_view prefix) const;
 
+  //! Reads a section this configuration does not use (a disabled operator, the other source
+  //! kind's keys, a disabled sink) with `parse`, the code that reads it when it is used, so
+  //! its keys are known: a key only `parse` read is "unused because <reason>" (a warning:
+  //! unused_warnings()), while any other key under the section stays an unknown key for
+  //! check_unknown() (a typo in a disabled operator is still an error). Only key names are
+  //! checked: while `parse` runs, a getter returns its default for a bad value, and a
+  //! ConfigError the section's own checks throw is ignored.
+  void read_unused(const std::string& reason, const std::function<void()>& parse) const;
+  //! "config key 'source.file.path' is unused because source.kind=kafka", one per key set in
+  //! the config that only read_unused() read, in key order.
+  std::vector<std::string> unused_warnings() const;
+
   //! Throws ConfigError for the first key never read, suggesting the closest known key.
   void check_unknown() const;
   //! Flattened keys and values, for `validate` output; keys that look secret are redacted.
@@ -66,12 +79,27 @@ class Config {
 
  private:
   void flatten(const YAML::Node& n, const std::string& prefix);
+  //! body(), or `def` when body() throws ConfigError inside read_unused().
+  template <class T, class F>
+  T checked(T def, F&& body) const {
+    if (lenient_ == 0) return body();
+    try {
+      return body();
+    } catch (const ConfigError&) {
+      return def;
+    }
+  }
+  bool covered_by(const std::string& key, const std::set<std::string, std::less<>>& prefixes) const;
   const YAML::Node* find(std::string_view key) const;
   std::map<std::string, YAML::Node, std::less<>> values_;  // leaves and sequences
   YAML::Node root_;
   mutable std::set<std::string, std::less<>> read_;
   mutable std::set<std::string, std::less<>> read_prefixes_;
   mutable std::set<std::string, std::less<>> asked_;  // every key any component asked for
+  // Keys and prefixes read only by read_unused(), with the reason.
+  mutable std::map<std::string, std::string, std::less<>> unused_;
+  mutable std::map<std::string, std::string, std::less<>> unused_prefixes_;
+  mutable int lenient_ = 0;  // > 0 inside read_unused()
 };
 
 //! True for keys whose values must never be printed (tokens, webhook URLs, passwords).

@@ -64,12 +64,21 @@ TEST(OperatorTableTest, BuildsEnabledEntriesInTableOrderAndWiresViews) {
   }
   EXPECT_NE(all.views.demand, nullptr);  // published by forecast
 
-  // Disabling an entry skips it (and its keys); exactly-these builds ignore `enabled`.
+  // Disabling an entry skips it; its keys are read by the same factory, so a known one is
+  // "unused because ..." (issue 20) and a typo is still an unknown key. Exactly-these builds
+  // ignore `enabled`.
   std::string name(operator_table().front().name);
   Config off = Config::from_yaml("operators: {" + name + ": {enabled: false, x: 1}}\n");
   OperatorSet some = make_operators(off);
   EXPECT_EQ(some.owned.size(), operator_table().size() - 1);
-  off.check_unknown();
+  EXPECT_THROW(off.check_unknown(), ConfigError);
+  Config unused = Config::from_yaml("operators: {forecast: {enabled: false, phi: 0.9}}\n");
+  (void)make_operators(unused);
+  unused.check_unknown();
+  ASSERT_EQ(unused.unused_warnings().size(), 1u);
+  EXPECT_EQ(unused.unused_warnings()[0],
+            "config key 'operators.forecast.phi' is unused because "
+            "operators.forecast.enabled=false");
   for (const OperatorEntry& e : operator_table()) {
     OperatorSet one = make_operators(Config::from_yaml("{}"), {e.name});
     ASSERT_EQ(one.owned.size(), 1u);

@@ -123,3 +123,60 @@ TEST(ConfigTest, SecretsRedactedInDump) {
 
 }  // namespace
 }  // namespace sw
+
+// A section the configuration does not use (a disabled operator) is read with the code that
+// reads it when used: its known keys are "unused because ..." (a warning), a typo is still
+// an unknown key, and its values are not checked.
+TEST(ConfigTest, ReadUnusedReportsKnownKeysAsUnusedAndTyposAsUnknown) {
+  auto parse = [](const sw::Config& c) {
+    (void)c.get_int("op.window", 5, 1, 10);
+    (void)c.require_string("op.name", "name it");
+    (void)c.get_double("op.after_throw", 1, 0, 2);
+  };
+  sw::Config ok = sw::Config::from_yaml("op: {window: 50, name: x}\nkept: 1\n");
+  (void)ok.get_int("kept", 0, 0, 9);
+  ok.read_unused("op.enabled=false", [&] { parse(ok); });  // window out of range: not checked
+  EXPECT_NO_THROW(ok.check_unknown());
+  std::vector<std::string> w = ok.unused_warnings();
+  ASSERT_EQ(w.size(), 2u);
+  EXPECT_EQ(w[0], "config key 'op.name' is unused because op.enabled=false");
+  EXPECT_EQ(w[1], "config key 'op.window' is unused because op.enabled=false");
+
+  sw::Config typo = sw::Config::from_yaml("op: {windw: 5}\n");
+  typo.read_unused("op.enabled=false", [&] {
+    parse(typo);
+    throw sw::ConfigError("op", "a check of the unused section", "");  // swallowed
+  });
+  try {
+    typo.check_unknown();
+    FAIL() << "a typo in an unused section passed";
+  } catch (const sw::ConfigError& e) {
+    EXPECT_EQ(e.key(), "op.windw");
+    EXPECT_NE(std::string(e.what()).find("did you mean 'op.window'"), std::string::npos);
+  }
+
+  // A key a used section reads too is not unused; reasons of two unused readers combine.
+  sw::Config both = sw::Config::from_yaml("shared: 1\nother: 2\n");
+  both.read_unused("a=off", [&] { (void)both.get_int("other", 0, 0, 9); });
+  both.read_unused("b=off", [&] {
+    (void)both.get_int("shared", 0, 0, 9);
+    (void)both.get_int("other", 0, 0, 9);
+  });
+  (void)both.get_int("shared", 0, 0, 9);
+  EXPECT_NO_THROW(both.check_unknown());
+  w = both.unused_warnings();
+  ASSERT_EQ(w.size(), 1u);
+  EXPECT_EQ(w[0], "config key 'other' is unused because a=off and b=off");
+  // Outside read_unused() getters throw as before.
+  EXPECT_THROW((void)both.get_int("other", 0, 3, 9), sw::ConfigError);
+}
+
+// Found by review and confirmed with fuzz_config (UBSan: signed integer overflow): a
+// duration in days near INT64_MAX overflowed the conversion to milliseconds.
+TEST(ConfigTest, FuzzRegressionDurationOverflowIsAConfigError) {
+  sw::Config c = sw::Config::from_yaml("state:\n  checkpoint_interval_ms: 9223372036854775807d\n");
+  EXPECT_THROW((void)c.get_duration_ms("state.checkpoint_interval_ms", 1), sw::ConfigError);
+  sw::Config ok = sw::Config::from_yaml("a: 106751991167d\nb: 106751991168d\n");
+  EXPECT_EQ(ok.get_duration_ms("a", 1), int64_t{106751991167} * 86'400'000);
+  EXPECT_THROW((void)ok.get_duration_ms("b", 1), sw::ConfigError);
+}
