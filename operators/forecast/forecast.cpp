@@ -840,6 +840,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     s.ring_censored &= ~(1u << slot);
   }
   ++s.closes;
+  closes_counter_.add();
   check_drift(key, s, b, end, ctx);
   s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
   if (floor_mod(b, kLongEvery) == 0 && s.learned > 0) {

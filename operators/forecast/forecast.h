@@ -175,6 +175,8 @@ class ForecastOperator final : public Operator, public DemandView {
       "forecast_mase_ratio", "Overall forecast MASE against seasonal naive (1 = as good).");
   Probe::Gauge& wape_gauge_ = probe_.gauge(
       "forecast_wape_ratio", "Overall forecast weighted absolute percentage error (0..1+).");
+  Probe::Counter& closes_counter_ =
+      probe_.counter("forecast_bucket_closes_total", "Forecast buckets closed (all keys).");
 };
 
 }  // namespace sw
