@@ -901,7 +901,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
         static_cast<float>(step_mean(key, ctx.keys(), s, now, kLongAnchor));
   }
-  if (options_.emit) emit_forecast(key, s, b, end, ctx);
+  if (options_.emit != ForecastEmit::kNone) emit_forecast(key, s, b, end, ctx);
 }
 
 void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms,
@@ -1044,13 +1044,25 @@ void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*buc
                                      int64_t end_ms, OperatorContext& ctx) {
   const KeyIndex& keys = ctx.keys();
   horizon(key, s, options_.horizon, &keys, scratch_);
+  if (options_.emit == ForecastEmit::kOnChange) {
+    // The horizon's mean demand per bucket against the one last written for the key: a
+    // record only when it moved by more than emit_threshold of it (the first always).
+    double sum = 0;
+    for (const HorizonPoint& p : scratch_) sum += p.mean;
+    const float m = static_cast<float>(scratch_.empty() ? 0.0 : sum / scratch_.size());
+    if (key >= emitted_.size()) emitted_.resize(states_.size());
+    float& last = emitted_[key].mean;
+    if (last >= 0 && !(std::fabs(m - last) > options_.emit_threshold * last)) return;
+    last = m;
+  }
   OutputRecord rec;
   rec.stream = OutputStream::kForecasts;
   rec.key = keys.key_string(key);
   rec.type = "forecast";
   rec.time_ms = end_ms;
   forecast::render_forecast(rec.json, horizon_json_, keys.store(key), keys.sku(key), end_ms,
-                            options_.hourly, scratch_, options_.interval, s);
+                            options_.hourly, scratch_, options_.interval, s,
+                            options_.compact_horizon);
   ctx.emit(std::move(rec));
 }
 
@@ -1146,6 +1158,10 @@ void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
       forecast::encode_record(value, own_hours_[k]);
       batch.put(kNamespace, forecast::record_key('h', k), value);
     }
+    if (k < emitted_.size()) {
+      forecast::encode_record(value, emitted_[k]);
+      batch.put(kNamespace, forecast::record_key('e', k), value);
+    }
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
@@ -1189,6 +1205,8 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   }
   own_hours_.clear();
   SW_RETURN_IF_ERROR(forecast::restore_records(store, 'h', own_hours_, "hour profile record"));
+  emitted_.clear();
+  SW_RETURN_IF_ERROR(forecast::restore_records(store, 'e', emitted_, "emitted mean record"));
   sku_category_.clear();
   SW_RETURN_IF_ERROR(forecast::restore_sku_categories(store, sku_category_));
   SW_RETURN_IF_ERROR(forecast::restore_records(store, 'k', states_, "key state record"));
@@ -1212,8 +1230,8 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
 
 size_t ForecastOperator::memory_bytes() const {
   size_t b = states_.capacity() * sizeof(KeyState) + own_hours_.capacity() * sizeof(OwnHours) +
-             dirty_.capacity() * sizeof(KeyId) + dirty_flag_.capacity() +
-             groups_.capacity() * sizeof(PoolProfile) +
+             emitted_.capacity() * sizeof(EmittedMean) + dirty_.capacity() * sizeof(KeyId) +
+             dirty_flag_.capacity() + groups_.capacity() * sizeof(PoolProfile) +
              g_.categories.capacity() * sizeof(CategoryState) +
              group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
              sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);

@@ -171,6 +171,9 @@ class ForecastOperator final : public Operator, public DemandView {
   std::vector<KeyState> states_;
   // Own hour-of-day profile per key, kept only with hourly buckets.
   std::vector<OwnHours> own_hours_;
+  // Horizon mean of the key's last forecast record, kept only with emit: on_change.
+  using EmittedMean = forecast::EmittedMean;
+  std::vector<EmittedMean> emitted_;
   forecast::Globals g_;  // categories, promotions, counters (the 'g' record)
   absl::flat_hash_map<std::string, uint16_t> sku_category_;
   std::vector<PoolProfile> groups_;

@@ -19,12 +19,31 @@ double round3(double v) {
 
 void render_forecast(std::string& json, std::string& horizon_json, std::string_view store,
                      std::string_view sku, int64_t end_ms, bool hourly,
-                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s) {
-  json.reserve(json.size() + 96 + points.size() * 80);
+                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s,
+                     bool compact) {
+  json.reserve(json.size() + 96 + points.size() * (compact ? 24 : 80));
   JsonWriter j(json);
   horizon_json.clear();
-  horizon_json += '[';
-  for (size_t i = 0; i < points.size(); ++i) {
+  if (compact) {
+    horizon_json += "{\"start\":\"";
+    append_rfc3339(horizon_json, points.empty() ? end_ms : points.front().time_ms);
+    horizon_json += hourly ? "\",\"step\":\"1h\"" : "\",\"step\":\"1d\"";
+    auto array = [&](const char* name, double HorizonPoint::*field) {
+      horizon_json += name;
+      for (size_t i = 0; i < points.size(); ++i) {
+        if (i > 0) horizon_json += ',';
+        append_json_number(horizon_json, round3(points[i].*field));
+      }
+      horizon_json += ']';
+    };
+    array(",\"mean\":[", &HorizonPoint::mean);
+    array(",\"lo\":[", &HorizonPoint::lo);
+    array(",\"hi\":[", &HorizonPoint::hi);
+    horizon_json += '}';
+  } else {
+    horizon_json += '[';
+  }
+  for (size_t i = 0; !compact && i < points.size(); ++i) {
     const HorizonPoint& p = points[i];
     horizon_json += i == 0 ? "{\"time\":\"" : ",{\"time\":\"";
     append_rfc3339(horizon_json, p.time_ms);
@@ -36,7 +55,7 @@ void render_forecast(std::string& json, std::string& horizon_json, std::string_v
     append_json_number(horizon_json, round3(p.hi));
     horizon_json += '}';
   }
-  horizon_json += ']';
+  if (!compact) horizon_json += ']';
   j.begin_object()
       .field("store", store)
       .field("sku", sku)
