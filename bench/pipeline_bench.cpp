@@ -12,6 +12,9 @@
 //                                    description comes from PIPELINE_BENCH_INPUT.
 //   pipeline_bench decode_full FILE  decode, reported as "decode_full" (the × decode of
 //                                    pipeline_full on its own input)
+//   pipeline_bench forecast_records FILE DIR
+//                                    the forecast operator alone under each output choice
+//                                    (emit x horizon_encoding): records and bytes per record
 // Prints one JSON object per line. Asserts nothing about time.
 
 #include <time.h>
@@ -136,6 +139,52 @@ int main(int argc, char** argv) {
         "1f,\"cpu_seconds\":%.3f,\"events_per_cpu_s\":%.0f%s}\n",
         mode.c_str(), static_cast<unsigned long long>(n), secs, n / secs, bytes / secs / 1e6, cpu,
         n / cpu, mode != "read_split" ? (",\"decoded_ok\":" + std::to_string(ok)).c_str() : "");
+    return 0;
+  }
+  if (mode == "forecast_records" && argc >= 4) {
+    const std::string dir = argv[3];
+    struct Variant {
+      const char* emit;
+      const char* encoding;
+    };
+    const Variant variants[] = {{"every_close", "objects"},
+                                {"every_close", "compact"},
+                                {"on_change", "objects"},
+                                {"on_change", "compact"},
+                                {"none", "objects"}};
+    for (const Variant& v : variants) {
+      std::filesystem::remove_all(dir);
+      sw::Config config = sw::Config::from_yaml(
+          std::string("operators: {low_stock: {enabled: false}, anomaly: {enabled: false}, "
+                      "price: {enabled: false}, forecast: {emit: ") +
+          v.emit + ", horizon_encoding: " + v.encoding + "}}\n");
+      config.set("source.file.path", path);
+      config.set("state.dir", dir + "/state");
+      config.set("sinks.file.dir", dir + "/out");
+      sw::cli::PipelineParts parts;
+      parts.delivery = parts.live = false;
+      sw::cli::Pipeline p = sw::cli::open_pipeline(sw::cli::parse_pipeline(config, parts));
+      if (!p.task->restore().is_ok()) return 1;
+      std::atomic<bool> stop{false};
+      const double c0 = thread_cpu_s();
+      if (!p.task->run(stop).is_ok()) return 1;
+      const double cpu = thread_cpu_s() - c0;
+      const sw::TaskCounters& c = p.task->counters();
+      const uint64_t n = c.outputs[static_cast<size_t>(sw::OutputStream::kForecasts)].load();
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(dir + "/out/forecasts.jsonl", ec);
+      const double bytes = ec ? 0.0 : static_cast<double>(size);
+      const char* input = std::getenv("PIPELINE_BENCH_INPUT");
+      std::printf(
+          "{\"bench\":\"forecast_records\",\"input\":\"%s\",\"config\":\"forecast only, "
+          "horizon 28, daily buckets\",\"emit\":\"%s\",\"horizon_encoding\":\"%s\","
+          "\"records\":%llu,\"bytes\":%.0f,\"bytes_per_record\":%.1f,"
+          "\"bytes_per_input_event\":%.2f,\"task_cpu_seconds\":%.3f}\n",
+          json_escape(input != nullptr ? input : path).c_str(), v.emit, v.encoding,
+          static_cast<unsigned long long>(n), bytes, n ? bytes / n : 0.0,
+          c.read.load() ? bytes / c.read.load() : 0.0, cpu);
+    }
+    std::filesystem::remove_all(dir);
     return 0;
   }
   const bool full = mode == "pipeline_full";

@@ -32,6 +32,17 @@ if [[ ${BENCH_FULL:-1} != 0 ]]; then
   PIPELINE_BENCH_INPUT="shelfwatch gen $full_gen" \
     "$build/bench/pipeline_bench" pipeline_full "$full_input" "$data/pipeline_full" | tee -a "$results"
 fi
+# Bytes per forecast record under each emit / horizon_encoding choice: the forecast operator
+# alone on a 10 k-key slice of the same kind of stream (cached like the others).
+records_gen="--stores 50 --skus 200 --days 14 --seed 1 --events-per-key-day 4"
+records_input="$data/full-$(echo "$records_gen" | tr -d ' -').jsonl"
+if [[ ! -s $records_input ]]; then
+  # shellcheck disable=SC2086
+  "$sw" gen $records_gen --quiet --out "$records_input.tmp" && mv "$records_input.tmp" "$records_input"
+fi
+PIPELINE_BENCH_INPUT="shelfwatch gen $records_gen" \
+  "$build/bench/pipeline_bench" forecast_records "$records_input" "$data/forecast_records" |
+  tee -a "$results"
 # price: the same pipeline with the price operator on beside low_stock (issue 14).
 "$build/bench/pipeline_bench" price "$input" "$data/price" | tee -a "$results"
 for extra in "$build"/bench/*_bench; do
