@@ -279,6 +279,7 @@ void ForecastOperator::ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx
 
 void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   if (ev.ts_ms > g_.max_event_ms) {
     g_.max_event_ms = ev.ts_ms;
     globals_dirty_ = true;
@@ -405,6 +406,7 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
 void ForecastOperator::on_timer(KeyId key, int64_t time_ms, uint32_t /*tag*/,
                                 OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   if (key >= states_.size()) return;
   KeyState& s = states_[key];
   if (!(s.flags & kStarted)) return;
@@ -1022,14 +1024,40 @@ void ForecastOperator::next_step(HorizonRun& r, int need, HorizonPoint& p) const
   // Beyond the usual announcement lead, promotions not announced yet are expected at the
   // category's rate (a promoted bucket already announced carries its own uplift).
   if (reg == r.price_reg && i - 1 >= r.lead_buckets) reg = r.price_reg * r.surprise;
-  const double mean = std::max(0.0, base * season_factor(r.se, b) * reg);
-  p.mean = mean;
-  if (!(need & kStepInterval)) return;
+  p.mean = std::max(0.0, base * season_factor(r.se, b) * reg);
+  if (need & kStepInterval) step_bounds(s, i, p);
+}
+
+void ForecastOperator::step_bounds(const KeyState& s, int i, HorizonPoint& p) const {
   double ql = 0, qh = 0;
   interval_quantiles(s, i, ql, qh);
+  const double mean = p.mean;
   const double sc = residual_scale(mean);
   p.lo = std::max(0.0, mean + ql * sc);
   p.hi = std::max(p.lo, mean + qh * sc);
+}
+
+const HorizonPoint& ForecastOperator::demand_step(KeyId key, const KeyState& s,
+                                                  const KeyIndex& keys, int i, bool bounds) const {
+  DemandCache& c = demand_cache_;
+  if (c.key != key || c.version != version_ || c.keys != &keys) {
+    c.key = key;
+    c.version = version_;
+    c.keys = &keys;
+    begin_horizon(key, s, &keys, c.run);
+    c.points.clear();
+    c.bounded.clear();
+  }
+  while (static_cast<int>(c.points.size()) <= i) {
+    next_step(c.run, kStepMean, c.points.emplace_back());
+    c.bounded.push_back(0);
+  }
+  HorizonPoint& p = c.points[static_cast<size_t>(i)];
+  if (bounds && !c.bounded[static_cast<size_t>(i)]) {
+    step_bounds(s, i + 1, p);
+    c.bounded[static_cast<size_t>(i)] = 1;
+  }
+  return p;
 }
 
 void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
@@ -1114,17 +1142,15 @@ bool ForecastOperator::demand(KeyId key, const KeyIndex& keys, int64_t from_ms, 
   const int n = static_cast<int>(std::ceil(want));
   const int max_steps = static_cast<int>(400 * per_day);
   const int total = std::min(max_steps, offset + std::max(n, static_cast<int>(366 * per_day)));
-  // The horizon step by step, as far as the answer needs it: bounds only for the `days`
-  // asked, means until the stock is covered.
-  HorizonRun r;
-  begin_horizon(key, s, &keys, r);
-  HorizonPoint p;
-  for (int i = 0; i < offset && i < total; ++i) next_step(r, 0, p);
+  // The horizon step by step, as far as the answer needs it (bounds only for the `days`
+  // asked, means until the stock is covered), kept for the next question about the same key
+  // while the operator's state has not changed (low_stock and price ask up to three times
+  // per event).
   double mean = 0, var = 0, cum = 0;
   double cover = -1;
   for (int i = offset; i < total; ++i) {
     const int k = i - offset;
-    next_step(r, k < n ? kStepMean | kStepInterval : kStepMean, p);
+    const HorizonPoint& p = demand_step(key, s, keys, i, k < n);
     if (k < n) {
       const double wgt = std::min(1.0, want - k);
       const double sd = (p.hi - p.lo) / (2 * z_);
@@ -1186,6 +1212,7 @@ void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
 
 Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   states_.clear();
   dirty_.clear();
   dirty_flag_.clear();

@@ -160,6 +160,11 @@ class ForecastOperator final : public Operator, public DemandView {
   //! Step r.i + 1 of the horizon: `need` (kStep* bits) says which fields of `p` to fill;
   //! the trend's damping advances on every step, so steps must not be skipped.
   void next_step(HorizonRun& r, int need, HorizonPoint& p) const;
+  //! lo/hi of step `i` (1-based) from its mean.
+  void step_bounds(const KeyState& s, int i, HorizonPoint& p) const;
+  //! Step `i` (0-based) of the key's horizon from the demand cache (computed on first use).
+  const HorizonPoint& demand_step(KeyId key, const KeyState& s, const KeyIndex& keys, int i,
+                                  bool bounds) const;
   //! Month index 0..11 of a local day number (a table over the days seen, no civil math).
   int month_index(int32_t day) const;
   void mark_dirty(KeyId key);
@@ -202,6 +207,18 @@ class ForecastOperator final : public Operator, public DemandView {
   // between 28 and the long anchor; beyond: exponents of the widening continued in log h.
   std::vector<double> t_short_, t_long_, e_extrapolated_, e_long_;
   mutable std::vector<HorizonPoint> scratch_;
+  // Bumped on every call that may change state (on_event, on_timer, restore): the demand
+  // cache is valid while it is unchanged.
+  uint64_t version_ = 0;
+  struct DemandCache {
+    KeyId key = kNoKey;
+    uint64_t version = UINT64_MAX;
+    const KeyIndex* keys = nullptr;
+    HorizonRun run;
+    std::vector<HorizonPoint> points;  // means of the steps taken
+    std::vector<uint8_t> bounded;      // lo/hi filled too
+  };
+  mutable DemandCache demand_cache_;
   std::string horizon_json_;
   Probe probe_;
   Probe::Gauge& mase_gauge_ = probe_.gauge(
