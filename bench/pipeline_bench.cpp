@@ -233,6 +233,10 @@ int main(int argc, char** argv) {
     o.dedup_capacity = 1'000'000;
   }
   o.checkpoint_interval_ms = 1000;
+  // PIPELINE_BENCH_CHECKPOINT_MS: another checkpoint interval (memory breakdown runs).
+  if (const char* ci = std::getenv("PIPELINE_BENCH_CHECKPOINT_MS")) {
+    o.checkpoint_interval_ms = std::atoll(ci);
+  }
   // PIPELINE_BENCH_READ_AHEAD=0 decodes on the task thread (for A/B runs).
   if (const char* ra = std::getenv("PIPELINE_BENCH_READ_AHEAD")) o.read_ahead = ra[0] != '0';
   // PIPELINE_BENCH_COMMIT_NICE=0 commits at the task's priority (for A/B runs).
