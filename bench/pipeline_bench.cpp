@@ -223,6 +223,20 @@ int main(int argc, char** argv) {
   config.set("source.file.path", path);
   config.set("state.dir", dir + "/state");
   config.set("sinks.file.dir", dir + "/out");
+  // PIPELINE_BENCH_SET="key=value;...": settings on top (e.g. operators.forecast.emit=none).
+  std::string settings;
+  if (const char* set = std::getenv("PIPELINE_BENCH_SET")) {
+    settings = set;
+    size_t from = 0;
+    while (from < settings.size()) {
+      size_t end = settings.find(';', from);
+      if (end == std::string::npos) end = settings.size();
+      const std::string kv = settings.substr(from, end - from);
+      const size_t eq = kv.find('=');
+      if (eq != std::string::npos) config.set(kv.substr(0, eq), kv.substr(eq + 1));
+      from = end + 1;
+    }
+  }
   sw::cli::PipelineParts parts;
   parts.delivery = parts.live = false;
   const size_t rss_open0 = rss_bytes();
@@ -293,17 +307,18 @@ int main(int argc, char** argv) {
     const char* input = std::getenv("PIPELINE_BENCH_INPUT");
     std::printf(
         "{\"bench\":\"pipeline_full_detail\",\"input\":\"%s\",\"config\":\"every operator at "
-        "its defaults, RocksDB checkpoints every 1 s, file sink\",\"keys\":%llu,"
+        "its defaults, RocksDB checkpoints every %lld ms, file sink%s%s\",\"keys\":%llu,"
         "\"peak_rss_bytes\":%zu,\"rss_before_open_bytes\":%zu,\"peak_rss_bytes_per_key\":%.1f,"
         "\"hot_state_bytes_per_key\":%s,\"hot_state_bytes_per_key_total\":%.1f,"
         "\"forecast_bucket_closes\":%llu,\"forecast_bucket_closes_per_s\":%.0f,"
         "\"anomaly_observations\":%llu,\"anomaly_observations_per_s\":%.0f,"
         "\"output_bytes_per_input_event\":%s,\"outputs\":%s}\n",
-        json_escape(input != nullptr ? input : path).c_str(), static_cast<unsigned long long>(keys),
-        peak, rss_open0, peak / k, state.c_str(), c.state_bytes.load() / k,
-        static_cast<unsigned long long>(closes), closes / secs,
-        static_cast<unsigned long long>(observations), observations / secs, out_bytes.c_str(),
-        records.c_str());
+        json_escape(input != nullptr ? input : path).c_str(),
+        static_cast<long long>(o.checkpoint_interval_ms), settings.empty() ? "" : "; ",
+        json_escape(settings).c_str(), static_cast<unsigned long long>(keys), peak, rss_open0,
+        peak / k, state.c_str(), c.state_bytes.load() / k, static_cast<unsigned long long>(closes),
+        closes / secs, static_cast<unsigned long long>(observations), observations / secs,
+        out_bytes.c_str(), records.c_str());
     std::filesystem::remove_all(dir);  // the outputs are GBs
     return 0;
   }
