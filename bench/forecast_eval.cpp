@@ -78,7 +78,7 @@ int main(int argc, char** argv) {
   }
   sw::Config config = sw::Config::from_yaml("{}", overrides);
   sw::ForecastOptions opts = sw::ForecastOptions::from_config(config);
-  opts.emit = false;
+  opts.emit = sw::ForecastEmit::kNone;
 
   // Chain profiles (shaped like a typical store-item sales history), perturbed per category.
   const double dow_chain[7] = {0.81, 0.94, 0.95, 1.00, 1.06, 1.12, 1.17};  // Mon..Sun

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# `make bench`: generates the benchmark input once (5 M events, ~1 M keys), then runs every
-# benchmark in this one run and prints one JSON object per line (plus ratios).
+# `make bench`: generates the benchmark inputs once (5 M events, ~1 M keys, one day; and the
+# 14-day 100 k-key stream of pipeline_full), then runs every benchmark in this one run and
+# prints one JSON object per line (plus ratios).
 set -euo pipefail
 build=${1:-build}
 data=${BENCH_DIR:-bench-data}
@@ -11,11 +12,37 @@ if [[ ! -s $input ]]; then
   "$sw" gen --stores 100 --skus 10000 --days 1 --seed 1 --events-per-key-day 4 \
     --metric-interval-min 0 --quiet --out "$input"
 fi
+# pipeline_full (issue 18): the default job on a multi-day stream, generated once and cached
+# (~830 MB, 6.0 M events, 100 k keys). BENCH_FULL_GEN overrides the generator arguments (the
+# cache file is named after them); BENCH_FULL=0 skips the figure.
+full_gen=${BENCH_FULL_GEN:-"--stores 50 --skus 2000 --days 14 --seed 1 --events-per-key-day 4"}
+full_input="$data/full-$(echo "$full_gen" | tr -d ' -').jsonl"
+if [[ ${BENCH_FULL:-1} != 0 && ! -s $full_input ]]; then
+  # shellcheck disable=SC2086
+  "$sw" gen $full_gen --quiet --out "$full_input.tmp" && mv "$full_input.tmp" "$full_input"
+fi
 cat "$input" > /dev/null  # page cache, as in MEASURED.md
 results=$(mktemp)
 "$build/bench/pipeline_bench" read_split "$input" | tee -a "$results"
 "$build/bench/pipeline_bench" decode "$input" | tee -a "$results"
 "$build/bench/pipeline_bench" pipeline "$input" "$data/pipeline" | tee -a "$results"
+if [[ ${BENCH_FULL:-1} != 0 ]]; then
+  cat "$full_input" > /dev/null
+  "$build/bench/pipeline_bench" decode_full "$full_input" | tee -a "$results"
+  PIPELINE_BENCH_INPUT="shelfwatch gen $full_gen" \
+    "$build/bench/pipeline_bench" pipeline_full "$full_input" "$data/pipeline_full" | tee -a "$results"
+fi
+# Bytes per forecast record under each emit / horizon_encoding choice: the forecast operator
+# alone on a 10 k-key slice of the same kind of stream (cached like the others).
+records_gen="--stores 50 --skus 200 --days 14 --seed 1 --events-per-key-day 4"
+records_input="$data/full-$(echo "$records_gen" | tr -d ' -').jsonl"
+if [[ ! -s $records_input ]]; then
+  # shellcheck disable=SC2086
+  "$sw" gen $records_gen --quiet --out "$records_input.tmp" && mv "$records_input.tmp" "$records_input"
+fi
+PIPELINE_BENCH_INPUT="shelfwatch gen $records_gen" \
+  "$build/bench/pipeline_bench" forecast_records "$records_input" "$data/forecast_records" |
+  tee -a "$results"
 # price: the same pipeline with the price operator on beside low_stock (issue 14).
 "$build/bench/pipeline_bench" price "$input" "$data/price" | tee -a "$results"
 for extra in "$build"/bench/*_bench; do
@@ -36,6 +63,13 @@ for line in open(sys.argv[1]):
 if "pipeline" in r and "price" in r:
     print(json.dumps({"bench": "ratio_price_to_pipeline",
                       "value": round(r["price"]["events_per_s"] / r["pipeline"]["events_per_s"], 3)}))
+if "pipeline_full" in r and "decode_full" in r:
+    print(json.dumps({"bench": "ratio_pipeline_full_to_decode",
+                      "value": round(r["pipeline_full"]["events_per_s"] /
+                                     r["decode_full"]["events_per_s"], 4)}))
+    print(json.dumps({"bench": "ratio_pipeline_full_to_decode_cpu",
+                      "value": round(r["pipeline_full"]["events_per_task_cpu_s"] /
+                                     r["decode_full"]["events_per_cpu_s"], 4)}))
 if "pipeline" in r and "decode" in r:
     print(json.dumps({"bench": "ratio_pipeline_to_decode",
                       "value": round(r["pipeline"]["events_per_s"] / r["decode"]["events_per_s"], 3)}))

@@ -381,6 +381,7 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
   const double dispersion = bucketed(s.kind) && s.mean_amount > 0 ? s.mean_amount : 1.0;
   last_obs_ = detector_for(s.kind).update(s.det, s.week.get(), ts_ms, value, hour, weekday,
                                           dispersion, s.quiet.get());
+  observations_.add();
   mark_dirty(idx);
   if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
   lifecycle(idx, ts_ms, last_obs_, hour, ctx);

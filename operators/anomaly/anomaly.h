@@ -36,6 +36,7 @@
 #include "operators/anomaly/state.h"
 #include "operators/anomaly_detector.h"
 #include "stream/operator.h"
+#include "stream/probe.h"
 
 namespace sw {
 
@@ -64,6 +65,8 @@ class AnomalyOperator : public Operator, public AnomalyView {
   std::string describe(KeyId key, const KeyIndex& keys) const override;
   //! AnomalyView: an alert is firing on the key's own units or revenue series.
   bool open_anomaly(KeyId key) const override;
+  //! anomaly_observations_total: observations scored (all series).
+  const Probe* probe() const override { return &probe_; }
   const AnomalyView* anomaly_view() const { return this; }
 
   static constexpr std::string_view kStateNs = anomaly::kStateNs;
@@ -148,6 +151,9 @@ class AnomalyOperator : public Operator, public AnomalyView {
   bool meta_dirty_ = false;
   anomaly::Meta meta_;  // counters and promotions (the meta record)
   AnomalyObservation last_obs_;
+  Probe probe_;
+  Probe::Counter& observations_ = probe_.counter(
+      "anomaly_observations_total", "Anomaly observations scored (bucket closes and metrics).");
 };
 
 }  // namespace sw

@@ -76,6 +76,22 @@ ForecastOperator::ForecastOperator(ForecastOptions options) : options_(options) 
   params_.phi = options_.phi;
   z_ = forecast::normal_quantile(0.5 + options_.interval / 2);
   category_id("");  // category 0: unknown
+  // Weight tables up to the longest horizon demand() and emitted forecasts ask for; a longer
+  // forecast() falls back to the same expressions.
+  const int max_h = std::max(options_.horizon, options_.hourly ? 400 * 24 : 400) + 1;
+  const double span = std::log(kLongAnchor / 28.0);
+  t_short_.assign(29, 0.0);
+  for (int h = 2; h <= 28; ++h) {
+    t_short_[h] = h <= 7 ? std::log(h) / std::log(7.0) : std::log(h / 7.0) / std::log(4.0);
+  }
+  t_long_.assign(kLongAnchor + 1, 0.0);
+  for (int h = 29; h <= kLongAnchor; ++h) t_long_[h] = std::log(h / 28.0) / span;
+  e_extrapolated_.assign(static_cast<size_t>(max_h), 0.0);
+  e_long_.assign(static_cast<size_t>(max_h), 0.0);
+  for (int h = 1; h < max_h; ++h) {
+    e_extrapolated_[h] = std::log(h / 28.0) / std::log(4.0);
+    if (h > kLongAnchor) e_long_[h] = std::log(h / double(kLongAnchor)) / span;
+  }
 }
 
 uint32_t ForecastOperator::subscriptions() const {
@@ -153,16 +169,44 @@ int64_t ForecastOperator::day_start(uint32_t store_id, std::string_view store, i
   DayStarts& c = day_starts_[store_id];
   const int32_t idx = day - c.first_day;
   if (c.starts.empty() || idx < 0 || idx >= static_cast<int32_t>(c.starts.size())) {
-    const int span = options_.hourly ? options_.horizon / 24 + 16
-                                     : std::max(options_.horizon, int{kLongAnchor}) + 16;
-    c.first_day = day - 2;
-    c.starts.resize(static_cast<size_t>(span));
-    for (int i = 0; i < span; ++i) {
-      c.starts[i] = calendar_->day_start_ms(store_id, store, c.first_day + i);
+    // Grow the range to cover `day` with room on both sides (a stream moves forward; a
+    // horizon reaches up to 400 days ahead): the days already known are kept.
+    const int32_t ahead = options_.hourly ? options_.horizon / 24 + 16
+                                          : std::max(options_.horizon, int{kLongAnchor}) + 16;
+    int32_t first = day - 2, last = day + ahead;  // [first, last)
+    if (!c.starts.empty()) {
+      first = std::min(first, c.first_day);
+      last = std::max(last, c.first_day + static_cast<int32_t>(c.starts.size()));
     }
-    return c.starts[2];
+    std::vector<int64_t> starts(static_cast<size_t>(last - first));
+    for (int32_t d = first; d < last; ++d) {
+      const int32_t old = d - c.first_day;
+      starts[static_cast<size_t>(d - first)] =
+          !c.starts.empty() && old >= 0 && old < static_cast<int32_t>(c.starts.size())
+              ? c.starts[static_cast<size_t>(old)]
+              : calendar_->day_start_ms(store_id, store, d);
+    }
+    c.first_day = first;
+    c.starts = std::move(starts);
+    return c.starts[static_cast<size_t>(day - first)];
   }
   return c.starts[idx];
+}
+
+int ForecastOperator::month_index(int32_t day) const {
+  const int32_t idx = day - month_first_day_;
+  if (idx >= 0 && idx < static_cast<int32_t>(month_of_day_.size())) return month_of_day_[idx];
+  int32_t first = day - 32, last = day + 800;  // [first, last): the horizons reach 400 days
+  if (!month_of_day_.empty()) {
+    first = std::min(first, month_first_day_);
+    last = std::max(last, month_first_day_ + static_cast<int32_t>(month_of_day_.size()));
+  }
+  month_of_day_.resize(static_cast<size_t>(last - first));
+  for (int32_t d = first; d < last; ++d) {
+    month_of_day_[static_cast<size_t>(d - first)] = static_cast<int8_t>(civil::month_of(d) - 1);
+  }
+  month_first_day_ = first;
+  return month_of_day_[static_cast<size_t>(day - first)];
 }
 
 int32_t ForecastOperator::bucket_of(uint32_t store_id, std::string_view store,
@@ -235,6 +279,7 @@ void ForecastOperator::ensure_timer(KeyId key, KeyState& s, OperatorContext& ctx
 
 void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   if (ev.ts_ms > g_.max_event_ms) {
     g_.max_event_ms = ev.ts_ms;
     globals_dirty_ = true;
@@ -364,6 +409,7 @@ void ForecastOperator::on_event(const Event& ev, KeyId key, OperatorContext& ctx
 void ForecastOperator::on_timer(KeyId key, int64_t time_ms, uint32_t /*tag*/,
                                 OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   if (key >= states_.size()) return;
   KeyState& s = states_[key];
   if (!(s.flags & kStarted)) return;
@@ -442,9 +488,9 @@ void ForecastOperator::seasons(KeyId key, const KeyState& s, Seasons& out) const
 }
 
 double ForecastOperator::season_factor(const Seasons& se, int32_t bucket) const {
-  if (!options_.hourly) return se.dow[civil::weekday(bucket)] * se.moy[civil::month_of(bucket) - 1];
+  if (!options_.hourly) return se.dow[civil::weekday(bucket)] * se.moy[month_index(bucket)];
   const int32_t day = floor_div(bucket, 24);
-  return se.dow[civil::weekday(day)] * se.moy[civil::month_of(day) - 1] * se.hod[bucket - day * 24];
+  return se.dow[civil::weekday(day)] * se.moy[month_index(day)] * se.hod[bucket - day * 24];
 }
 
 double ForecastOperator::promo_discount(std::string_view store, std::string_view sku,
@@ -512,7 +558,10 @@ void ForecastOperator::extrapolated_quantiles(const KeyState& s, int h, double& 
   const double w7 = s.q_hi[1] - s.q_lo[1], w28 = s.q_hi[2] - s.q_lo[2];
   double g = level_growth;
   if (w7 > 0 && w28 > w7) {
-    g = std::max(g, std::pow(w28 / w7, std::log(h / 28.0) / std::log(4.0)));
+    const double e = h < static_cast<int>(e_extrapolated_.size())
+                         ? e_extrapolated_[static_cast<size_t>(h)]
+                         : std::log(h / 28.0) / std::log(4.0);
+    g = std::max(g, std::pow(w28 / w7, e));
   }
   g = std::min(g, 2.0);
   q_lo = s.q_lo[2] * g;
@@ -528,7 +577,7 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
   }
   if (h <= 28) {
     const int j = h <= 7 ? 0 : 1;
-    const double t = j == 0 ? std::log(h) / std::log(7.0) : std::log(h / 7.0) / std::log(4.0);
+    const double t = t_short_[static_cast<size_t>(h)];
     q_lo = s.q_lo[j] + t * (s.q_lo[j + 1] - s.q_lo[j]);
     q_hi = s.q_hi[j] + t * (s.q_hi[j + 1] - s.q_hi[j]);
     return;
@@ -544,14 +593,19 @@ void ForecastOperator::interval_quantiles(const KeyState& s, int h, double& q_lo
   const double lo_l = std::min<double>(s.q_lo[3], lo28), hi_l = std::max<double>(s.q_hi[3], hi28);
   const double span = std::log(kLongAnchor / 28.0);
   if (h <= kLongAnchor) {
-    const double t = std::log(h / 28.0) / span;
+    const double t = t_long_[static_cast<size_t>(h)];
     q_lo = lo28 + t * (lo_l - lo28);
     q_hi = hi28 + t * (hi_l - hi28);
     return;
   }
   const double w28 = hi28 - lo28, wl = hi_l - lo_l;
   double g = 1;
-  if (w28 > 0 && wl > w28) g = std::pow(wl / w28, std::log(h / double(kLongAnchor)) / span);
+  if (w28 > 0 && wl > w28) {
+    const double e = h < static_cast<int>(e_long_.size())
+                         ? e_long_[static_cast<size_t>(h)]
+                         : std::log(h / double(kLongAnchor)) / span;
+    g = std::pow(wl / w28, e);
+  }
   g = std::min(g, 2.0);
   q_lo = lo_l * g;
   q_hi = hi_l * g;
@@ -843,6 +897,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     s.ring_censored &= ~(1u << slot);
   }
   ++s.closes;
+  closes_counter_.add();
   check_drift(key, s, b, end, ctx);
   s.ring_base[slot] = static_cast<float>(base_forecast(s, 1));
   if (floor_mod(b, kLongEvery) == 0 && s.learned > 0) {
@@ -851,7 +906,7 @@ void ForecastOperator::close_bucket(KeyId key, KeyState& s, OperatorContext& ctx
     s.long_f[floor_mod(floor_div(b, kLongEvery), kLongSlots)] =
         static_cast<float>(step_mean(key, ctx.keys(), s, now, kLongAnchor));
   }
-  if (options_.emit) emit_forecast(key, s, b, end, ctx);
+  if (options_.emit != ForecastEmit::kNone) emit_forecast(key, s, b, end, ctx);
 }
 
 void ForecastOperator::check_drift(KeyId key, KeyState& s, int32_t bucket, int64_t time_ms,
@@ -924,76 +979,121 @@ double ForecastOperator::step_mean(KeyId key, const KeyIndex& keys, const KeySta
   return std::max(0.0, base * season_factor(se, b) * reg);
 }
 
+void ForecastOperator::begin_horizon(KeyId key, const KeyState& s, const KeyIndex* keys,
+                                     HorizonRun& r) const {
+  r = HorizonRun{};
+  r.s = &s;
+  seasons(key, s, r.se);
+  r.timed = keys != nullptr && calendar_ != nullptr;
+  std::string_view sku;
+  if (keys != nullptr) {
+    r.sid = keys->store_id(key);
+    r.store = keys->store(key);
+    sku = keys->sku(key);
+  }
+  if (keys != nullptr && !g_.promos.empty()) {
+    auto it = g_.promos.find(av(sku));
+    if (it != g_.promos.end()) r.promos = &it->second;
+  }
+  r.price_reg = uplift(s, 0);
+  r.surprise = unannounced_promo_factor(s, r.lead_buckets);
+  r.smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
+  r.flat_base = r.smoothing ? 0.0 : base_forecast(s, 1);
+}
+
+void ForecastOperator::next_step(HorizonRun& r, int need, HorizonPoint& p) const {
+  const KeyState& s = *r.s;
+  const int i = ++r.i;
+  double base = r.flat_base;
+  if (r.smoothing) {
+    r.phi_pow *= options_.phi;
+    r.damped += r.phi_pow;
+    base = std::max(0.0, s.lt.level + r.damped * s.lt.trend);
+  }
+  if (need == 0) return;
+  const int32_t b = s.open_bucket + i - 1;
+  const bool promos = r.promos != nullptr && r.timed;
+  if ((need & kStepTime) || promos) p.time_ms = r.timed ? bucket_start(r.sid, r.store, b) : 0;
+  double reg = r.price_reg;
+  if (promos) {
+    const int64_t be = bucket_end(r.sid, r.store, b);
+    double d = 0;
+    for (const Promo& pr : *r.promos) {
+      if (!pr.store.empty() && pr.store != r.store) continue;
+      if (pr.start_ms < be && pr.end_ms > p.time_ms) d = std::max(d, pr.discount);
+    }
+    if (d > 0) reg = uplift(s, d);
+  }
+  // Beyond the usual announcement lead, promotions not announced yet are expected at the
+  // category's rate (a promoted bucket already announced carries its own uplift).
+  if (reg == r.price_reg && i - 1 >= r.lead_buckets) reg = r.price_reg * r.surprise;
+  p.mean = std::max(0.0, base * season_factor(r.se, b) * reg);
+  if (need & kStepInterval) step_bounds(s, i, p);
+}
+
+void ForecastOperator::step_bounds(const KeyState& s, int i, HorizonPoint& p) const {
+  double ql = 0, qh = 0;
+  interval_quantiles(s, i, ql, qh);
+  const double mean = p.mean;
+  const double sc = residual_scale(mean);
+  p.lo = std::max(0.0, mean + ql * sc);
+  p.hi = std::max(p.lo, mean + qh * sc);
+}
+
+const HorizonPoint& ForecastOperator::demand_step(KeyId key, const KeyState& s,
+                                                  const KeyIndex& keys, int i, bool bounds) const {
+  DemandCache& c = demand_cache_;
+  if (c.key != key || c.version != version_ || c.keys != &keys) {
+    c.key = key;
+    c.version = version_;
+    c.keys = &keys;
+    begin_horizon(key, s, &keys, c.run);
+    c.points.clear();
+    c.bounded.clear();
+  }
+  while (static_cast<int>(c.points.size()) <= i) {
+    next_step(c.run, kStepMean, c.points.emplace_back());
+    c.bounded.push_back(0);
+  }
+  HorizonPoint& p = c.points[static_cast<size_t>(i)];
+  if (bounds && !c.bounded[static_cast<size_t>(i)]) {
+    step_bounds(s, i + 1, p);
+    c.bounded[static_cast<size_t>(i)] = 1;
+  }
+  return p;
+}
+
 void ForecastOperator::horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
                                std::vector<HorizonPoint>& out) const {
   out.resize(static_cast<size_t>(std::max(steps, 0)));
-  Seasons se;
-  seasons(key, s, se);
-  const bool timed = keys != nullptr && calendar_ != nullptr;
-  uint32_t sid = 0;
-  std::string_view store, sku;
-  if (keys != nullptr) {
-    sid = keys->store_id(key);
-    store = keys->store(key);
-    sku = keys->sku(key);
-  }
-  const std::vector<Promo>* promos = nullptr;
-  if (keys != nullptr && !g_.promos.empty()) {
-    auto it = g_.promos.find(av(sku));
-    if (it != g_.promos.end()) promos = &it->second;
-  }
-  const double price_reg = uplift(s, 0);
-  double lead_buckets = 0;
-  const double surprise = unannounced_promo_factor(s, lead_buckets);
-  const bool smoothing = s.learned > 0 && static_cast<Model>(s.model) == Model::kSmoothing;
-  const double flat_base = smoothing ? 0.0 : base_forecast(s, 1);
-  double phi_pow = 1, damped = 0;
-  for (int i = 1; i <= steps; ++i) {
-    const int32_t b = s.open_bucket + i - 1;
-    HorizonPoint& p = out[static_cast<size_t>(i - 1)];
-    p.time_ms = timed ? bucket_start(sid, store, b) : 0;
-    double reg = price_reg;
-    if (promos != nullptr && timed) {
-      const int64_t be = bucket_end(sid, store, b);
-      double d = 0;
-      for (const Promo& pr : *promos) {
-        if (!pr.store.empty() && pr.store != store) continue;
-        if (pr.start_ms < be && pr.end_ms > p.time_ms) d = std::max(d, pr.discount);
-      }
-      if (d > 0) reg = uplift(s, d);
-    }
-    // Beyond the usual announcement lead, promotions not announced yet are expected at the
-    // category's rate (a promoted bucket already announced carries its own uplift).
-    if (reg == price_reg && i - 1 >= lead_buckets) reg = price_reg * surprise;
-    double base;
-    if (smoothing) {
-      phi_pow *= options_.phi;
-      damped += phi_pow;
-      base = std::max(0.0, s.lt.level + damped * s.lt.trend);
-    } else {
-      base = flat_base;
-    }
-    const double mean = std::max(0.0, base * season_factor(se, b) * reg);
-    double ql = 0, qh = 0;
-    interval_quantiles(s, i, ql, qh);
-    const double sc = residual_scale(mean);
-    p.mean = mean;
-    p.lo = std::max(0.0, mean + ql * sc);
-    p.hi = std::max(p.lo, mean + qh * sc);
-  }
+  HorizonRun r;
+  begin_horizon(key, s, keys, r);
+  for (HorizonPoint& p : out) next_step(r, kStepTime | kStepMean | kStepInterval, p);
 }
 
 void ForecastOperator::emit_forecast(KeyId key, const KeyState& s, int32_t /*bucket*/,
                                      int64_t end_ms, OperatorContext& ctx) {
   const KeyIndex& keys = ctx.keys();
   horizon(key, s, options_.horizon, &keys, scratch_);
+  if (options_.emit == ForecastEmit::kOnChange) {
+    // The horizon's mean demand per bucket against the one last written for the key: a
+    // record only when it moved by more than emit_threshold of it (the first always).
+    double sum = 0;
+    for (const HorizonPoint& p : scratch_) sum += p.mean;
+    const float m = static_cast<float>(scratch_.empty() ? 0.0 : sum / scratch_.size());
+    if (key >= emitted_.size()) emitted_.resize(states_.size());
+    float& last = emitted_[key].mean;
+    if (last >= 0 && !(std::fabs(m - last) > options_.emit_threshold * last)) return;
+    last = m;
+  }
   OutputRecord rec;
   rec.stream = OutputStream::kForecasts;
   rec.key = keys.key_string(key);
   rec.type = "forecast";
   rec.time_ms = end_ms;
   forecast::render_forecast(rec.json, horizon_json_, keys.store(key), keys.sku(key), end_ms,
-                            options_.hourly, scratch_, options_.interval, s);
+                            options_.hourly, scratch_, options_.interval, s,
+                            options_.compact_horizon);
   ctx.emit(std::move(rec));
 }
 
@@ -1045,12 +1145,15 @@ bool ForecastOperator::demand(KeyId key, const KeyIndex& keys, int64_t from_ms, 
   const int n = static_cast<int>(std::ceil(want));
   const int max_steps = static_cast<int>(400 * per_day);
   const int total = std::min(max_steps, offset + std::max(n, static_cast<int>(366 * per_day)));
-  horizon(key, s, total, &keys, scratch_);
+  // The horizon step by step, as far as the answer needs it (bounds only for the `days`
+  // asked, means until the stock is covered), kept for the next question about the same key
+  // while the operator's state has not changed (low_stock and price ask up to three times
+  // per event).
   double mean = 0, var = 0, cum = 0;
   double cover = -1;
   for (int i = offset; i < total; ++i) {
-    const HorizonPoint& p = scratch_[static_cast<size_t>(i)];
     const int k = i - offset;
+    const HorizonPoint& p = demand_step(key, s, keys, i, k < n);
     if (k < n) {
       const double wgt = std::min(1.0, want - k);
       const double sd = (p.hi - p.lo) / (2 * z_);
@@ -1084,6 +1187,10 @@ void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
       forecast::encode_record(value, own_hours_[k]);
       batch.put(kNamespace, forecast::record_key('h', k), value);
     }
+    if (k < emitted_.size()) {
+      forecast::encode_record(value, emitted_[k]);
+      batch.put(kNamespace, forecast::record_key('e', k), value);
+    }
     dirty_flag_[k] = 0;
   }
   dirty_.clear();
@@ -1108,6 +1215,7 @@ void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
 
 Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) {
   calendar_ = &ctx.calendar();
+  ++version_;
   states_.clear();
   dirty_.clear();
   dirty_flag_.clear();
@@ -1127,6 +1235,8 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   }
   own_hours_.clear();
   SW_RETURN_IF_ERROR(forecast::restore_records(store, 'h', own_hours_, "hour profile record"));
+  emitted_.clear();
+  SW_RETURN_IF_ERROR(forecast::restore_records(store, 'e', emitted_, "emitted mean record"));
   sku_category_.clear();
   SW_RETURN_IF_ERROR(forecast::restore_sku_categories(store, sku_category_));
   SW_RETURN_IF_ERROR(forecast::restore_records(store, 'k', states_, "key state record"));
@@ -1150,8 +1260,8 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
 
 size_t ForecastOperator::memory_bytes() const {
   size_t b = states_.capacity() * sizeof(KeyState) + own_hours_.capacity() * sizeof(OwnHours) +
-             dirty_.capacity() * sizeof(KeyId) + dirty_flag_.capacity() +
-             groups_.capacity() * sizeof(PoolProfile) +
+             emitted_.capacity() * sizeof(EmittedMean) + dirty_.capacity() * sizeof(KeyId) +
+             dirty_flag_.capacity() + groups_.capacity() * sizeof(PoolProfile) +
              g_.categories.capacity() * sizeof(CategoryState) +
              group_ids_.capacity() * (sizeof(uint64_t) + sizeof(uint32_t) + 1) +
              sku_category_.capacity() * (sizeof(std::string) + sizeof(uint16_t) + 1);

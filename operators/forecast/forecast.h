@@ -141,6 +141,32 @@ class ForecastOperator final : public Operator, public DemandView {
                      OperatorContext& ctx);
   void horizon(KeyId key, const KeyState& s, int steps, const KeyIndex* keys,
                std::vector<HorizonPoint>& out) const;
+  // One key's horizon computed step by step (horizon() and demand()): what every step shares
+  // is worked out once in begin_horizon(), next_step() computes only what it is asked for.
+  struct HorizonRun {
+    const KeyState* s = nullptr;
+    Seasons se;
+    bool timed = false;
+    uint32_t sid = 0;
+    std::string_view store;
+    const std::vector<Promo>* promos = nullptr;
+    double price_reg = 1, surprise = 1, lead_buckets = 0, flat_base = 0;
+    bool smoothing = false;
+    double phi_pow = 1, damped = 0;
+    int i = 0;  // steps taken
+  };
+  static constexpr int kStepTime = 1, kStepMean = 2, kStepInterval = 4;
+  void begin_horizon(KeyId key, const KeyState& s, const KeyIndex* keys, HorizonRun& r) const;
+  //! Step r.i + 1 of the horizon: `need` (kStep* bits) says which fields of `p` to fill;
+  //! the trend's damping advances on every step, so steps must not be skipped.
+  void next_step(HorizonRun& r, int need, HorizonPoint& p) const;
+  //! lo/hi of step `i` (1-based) from its mean.
+  void step_bounds(const KeyState& s, int i, HorizonPoint& p) const;
+  //! Step `i` (0-based) of the key's horizon from the demand cache (computed on first use).
+  const HorizonPoint& demand_step(KeyId key, const KeyState& s, const KeyIndex& keys, int i,
+                                  bool bounds) const;
+  //! Month index 0..11 of a local day number (a table over the days seen, no civil math).
+  int month_index(int32_t day) const;
   void mark_dirty(KeyId key);
   void mark_group_dirty(uint32_t group);
 
@@ -150,6 +176,9 @@ class ForecastOperator final : public Operator, public DemandView {
   std::vector<KeyState> states_;
   // Own hour-of-day profile per key, kept only with hourly buckets.
   std::vector<OwnHours> own_hours_;
+  // Horizon mean of the key's last forecast record, kept only with emit: on_change.
+  using EmittedMean = forecast::EmittedMean;
+  std::vector<EmittedMean> emitted_;
   forecast::Globals g_;  // categories, promotions, counters (the 'g' record)
   absl::flat_hash_map<std::string, uint16_t> sku_category_;
   std::vector<PoolProfile> groups_;
@@ -163,18 +192,41 @@ class ForecastOperator final : public Operator, public DemandView {
   bool globals_dirty_ = false;
   // Derived caches (not persisted).
   const Calendar* calendar_ = nullptr;
+  // UTC start of each local day per store, over a range that only grows (the days the stream
+  // and its horizons reach), so a horizon step is one array read, not a time-zone lookup.
   struct DayStarts {
     int32_t first_day = 0;
     std::vector<int64_t> starts;
   };
   mutable std::vector<DayStarts> day_starts_;
+  mutable int32_t month_first_day_ = 0;
+  mutable std::vector<int8_t> month_of_day_;  // month index 0..11 from month_first_day_
+  // Interval interpolation weights by horizon step h, the same expressions
+  // interval_quantiles() and extrapolated_quantiles() evaluated per key per step:
+  // h <= 28: log-h weight between the short anchors; 28 < h <= kLongAnchor: log-h weight
+  // between 28 and the long anchor; beyond: exponents of the widening continued in log h.
+  std::vector<double> t_short_, t_long_, e_extrapolated_, e_long_;
   mutable std::vector<HorizonPoint> scratch_;
+  // Bumped on every call that may change state (on_event, on_timer, restore): the demand
+  // cache is valid while it is unchanged.
+  uint64_t version_ = 0;
+  struct DemandCache {
+    KeyId key = kNoKey;
+    uint64_t version = UINT64_MAX;
+    const KeyIndex* keys = nullptr;
+    HorizonRun run;
+    std::vector<HorizonPoint> points;  // means of the steps taken
+    std::vector<uint8_t> bounded;      // lo/hi filled too
+  };
+  mutable DemandCache demand_cache_;
   std::string horizon_json_;
   Probe probe_;
   Probe::Gauge& mase_gauge_ = probe_.gauge(
       "forecast_mase_ratio", "Overall forecast MASE against seasonal naive (1 = as good).");
   Probe::Gauge& wape_gauge_ = probe_.gauge(
       "forecast_wape_ratio", "Overall forecast weighted absolute percentage error (0..1+).");
+  Probe::Counter& closes_counter_ =
+      probe_.counter("forecast_bucket_closes_total", "Forecast buckets closed (all keys).");
 };
 
 }  // namespace sw

@@ -1,5 +1,6 @@
 #include "operators/forecast/render.h"
 
+#include <charconv>
 #include <cmath>
 #include <cstdio>
 
@@ -15,28 +16,73 @@ double round3(double v) {
   return std::isfinite(v) ? std::round(v * 1000.0) / 1000.0 : v;
 }
 
+// A horizon number: round3(v) as append_json_number() writes it. For 0 <= v < 100000 (every
+// forecast in practice) that is the shortest decimal of a whole number of thousandths,
+// written here from the integer (checked equal to std::to_chars for every thousandth below
+// 100000); anything else goes through append_json_number().
+void append_round3(std::string& out, double v) {
+  v = round3(v);
+  if (!(v >= 0 && v < 100000)) {
+    append_json_number(out, v);
+    return;
+  }
+  const int64_t k = std::llround(v * 1000.0);
+  char buf[24];
+  char* p = std::to_chars(buf, buf + sizeof buf, k / 1000).ptr;
+  int frac = static_cast<int>(k % 1000);
+  if (frac != 0) {
+    *p++ = '.';
+    *p++ = static_cast<char>('0' + frac / 100);
+    frac %= 100;
+    if (frac != 0) {
+      *p++ = static_cast<char>('0' + frac / 10);
+      if (frac % 10 != 0) *p++ = static_cast<char>('0' + frac % 10);
+    }
+  }
+  out.append(buf, p);
+}
+
 }  // namespace
 
 void render_forecast(std::string& json, std::string& horizon_json, std::string_view store,
                      std::string_view sku, int64_t end_ms, bool hourly,
-                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s) {
-  json.reserve(json.size() + 96 + points.size() * 80);
+                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s,
+                     bool compact) {
+  json.reserve(json.size() + 96 + points.size() * (compact ? 24 : 80));
   JsonWriter j(json);
   horizon_json.clear();
-  horizon_json += '[';
-  for (size_t i = 0; i < points.size(); ++i) {
+  if (compact) {
+    horizon_json += "{\"start\":\"";
+    append_rfc3339(horizon_json, points.empty() ? end_ms : points.front().time_ms);
+    horizon_json += hourly ? "\",\"step\":\"1h\"" : "\",\"step\":\"1d\"";
+    auto array = [&](const char* name, double HorizonPoint::*field) {
+      horizon_json += name;
+      for (size_t i = 0; i < points.size(); ++i) {
+        if (i > 0) horizon_json += ',';
+        append_round3(horizon_json, points[i].*field);
+      }
+      horizon_json += ']';
+    };
+    array(",\"mean\":[", &HorizonPoint::mean);
+    array(",\"lo\":[", &HorizonPoint::lo);
+    array(",\"hi\":[", &HorizonPoint::hi);
+    horizon_json += '}';
+  } else {
+    horizon_json += '[';
+  }
+  for (size_t i = 0; !compact && i < points.size(); ++i) {
     const HorizonPoint& p = points[i];
     horizon_json += i == 0 ? "{\"time\":\"" : ",{\"time\":\"";
     append_rfc3339(horizon_json, p.time_ms);
     horizon_json += "\",\"mean\":";
-    append_json_number(horizon_json, round3(p.mean));
+    append_round3(horizon_json, p.mean);
     horizon_json += ",\"lo\":";
-    append_json_number(horizon_json, round3(p.lo));
+    append_round3(horizon_json, p.lo);
     horizon_json += ",\"hi\":";
-    append_json_number(horizon_json, round3(p.hi));
+    append_round3(horizon_json, p.hi);
     horizon_json += '}';
   }
-  horizon_json += ']';
+  if (!compact) horizon_json += ']';
   j.begin_object()
       .field("store", store)
       .field("sku", sku)

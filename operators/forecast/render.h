@@ -22,10 +22,13 @@ struct HorizonPoint {
 namespace forecast {
 
 //! Appends the forecast record of a closed bucket to `json`; `horizon_scratch` is reused
-//! between calls (the horizon array is rendered on the fast number/time path).
+//! between calls (the horizon array is rendered on the fast number/time path). `compact`
+//! (horizon_encoding: compact): the horizon as {"start", "step", "mean": [..], "lo": [..],
+//! "hi": [..]} instead of one {"time", "mean", "lo", "hi"} object per step.
 void render_forecast(std::string& json, std::string& horizon_scratch, std::string_view store,
                      std::string_view sku, int64_t end_ms, bool hourly,
-                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s);
+                     const std::vector<HorizonPoint>& points, double interval, const KeyState& s,
+                     bool compact = false);
 
 //! A `forecast_drift` alert (firing or resolved).
 struct DriftAlert {

@@ -9,8 +9,15 @@ ForecastOptions ForecastOptions::from_config(const Config& c) {
   o.hourly = c.get_enum("operators.forecast.bucket", "1d", {"1d", "1h"}) == "1h";
   o.horizon = static_cast<int>(c.get_int("operators.forecast.horizon", 28, 1, 400));
   o.interval = c.get_double("operators.forecast.interval", 0.9, 0.5, 0.995);
-  o.emit = c.get_enum("operators.forecast.emit", "every_close", {"every_close", "none"}) ==
-           "every_close";
+  const std::string emit =
+      c.get_enum("operators.forecast.emit", "every_close", {"every_close", "on_change", "none"});
+  o.emit = emit == "none"        ? ForecastEmit::kNone
+           : emit == "on_change" ? ForecastEmit::kOnChange
+                                 : ForecastEmit::kEveryClose;
+  o.emit_threshold =
+      c.get_double("operators.forecast.emit_threshold", o.emit_threshold, 0.0, 100.0);
+  o.compact_horizon = c.get_enum("operators.forecast.horizon_encoding", "objects",
+                                 {"objects", "compact"}) == "compact";
   o.censor_fraction = c.get_double("operators.forecast.censor_fraction", 0.25, 0.0, 1.0);
   o.alpha = c.get_double("operators.forecast.alpha", o.alpha, 0.001, 1.0);
   o.beta = c.get_double("operators.forecast.beta", o.beta, 0.0, 1.0);

@@ -108,6 +108,11 @@ static_assert(std::is_trivially_copyable_v<KeyState>);
 static_assert(kRing <= 32, "ring_censored is a 32-bit mask");
 
 // Own hour-of-day profile per key (ratio of sums), kept only with hourly buckets.
+//! Mean of the horizon last written for a key (emit: on_change; 'e' records), -1 = none yet.
+struct EmittedMean {
+  float mean = -1;
+};
+
 struct OwnHours {
   float num[24] = {};
   float den[24] = {};

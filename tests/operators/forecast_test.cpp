@@ -9,6 +9,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <map>
 #include <random>
 #include <string>
 #include <vector>
@@ -732,10 +733,188 @@ TEST(ForecastOperatorTest, ConfigKeys) {
   EXPECT_TRUE(o.hourly);
   EXPECT_EQ(o.horizon, 120);
   EXPECT_DOUBLE_EQ(o.interval, 0.8);
-  EXPECT_FALSE(o.emit);
+  EXPECT_EQ(o.emit, ForecastEmit::kNone);
   EXPECT_THROW(
       ForecastOptions::from_config(Config::from_yaml("operators:\n  forecast:\n    bucket: 2d\n")),
       ConfigError);
+}
+
+// The emission settings: defaults, each value, and bad values failing with the key's name.
+TEST(ForecastOperatorTest, EmitConfigKeys) {
+  const ForecastOptions d = ForecastOptions::from_config(Config::from_yaml("{}"));
+  EXPECT_EQ(d.emit, ForecastEmit::kEveryClose);
+  EXPECT_DOUBLE_EQ(d.emit_threshold, 0.1);
+  EXPECT_FALSE(d.compact_horizon);
+  const ForecastOptions o = ForecastOptions::from_config(
+      Config::from_yaml("operators:\n  forecast:\n    emit: on_change\n    emit_threshold: 0.25\n"
+                        "    horizon_encoding: compact\n"));
+  EXPECT_EQ(o.emit, ForecastEmit::kOnChange);
+  EXPECT_DOUBLE_EQ(o.emit_threshold, 0.25);
+  EXPECT_TRUE(o.compact_horizon);
+  auto error_of = [](const std::string& yaml) -> std::string {
+    try {
+      ForecastOptions::from_config(Config::from_yaml(yaml));
+    } catch (const ConfigError& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_NE(
+      error_of("operators:\n  forecast:\n    emit: sometimes\n").find("operators.forecast.emit"),
+      std::string::npos);
+  EXPECT_NE(error_of("operators:\n  forecast:\n    emit_threshold: -1\n")
+                .find("operators.forecast.emit_threshold"),
+            std::string::npos);
+  EXPECT_NE(error_of("operators:\n  forecast:\n    horizon_encoding: arrays\n")
+                .find("operators.forecast.horizon_encoding"),
+            std::string::npos);
+}
+
+// Forecast records of the multi-key history under `o`.
+std::vector<OutputRecord> forecast_records(const ForecastOptions& o, int days = 60) {
+  ForecastOperator op(o);
+  FakeContext ctx;
+  history(op, ctx, 0, days);
+  std::vector<OutputRecord> out;
+  for (auto& r : ctx.take()) {
+    if (r.stream == OutputStream::kForecasts) out.push_back(std::move(r));
+  }
+  return out;
+}
+
+double horizon_mean(const Parsed& p) {
+  double sum = 0;
+  for (double m : p.mean) sum += m;
+  return sum / static_cast<double>(p.mean.size());
+}
+
+TEST(ForecastOperatorTest, EmitNoneWritesNoForecastsButKeepsTheDemandView) {
+  ForecastOptions o = test_options();
+  o.emit = ForecastEmit::kNone;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  history(op, ctx, 0, 40);
+  EXPECT_TRUE(ctx.of(OutputStream::kForecasts).empty());
+  EXPECT_GT(op.keys(), 0u);
+  DemandEstimate est;
+  EXPECT_TRUE(op.demand(ctx.key("S1", "A"), ctx.keys(), day_ms(40), 7, 10, est));
+  EXPECT_GT(est.total_mean, 0);
+  // Same model state as with every_close: the demand view answers the same.
+  ForecastOperator every(test_options());
+  FakeContext c2;
+  history(every, c2, 0, 40);
+  DemandEstimate e2;
+  ASSERT_TRUE(every.demand(c2.key("S1", "A"), c2.keys(), day_ms(40), 7, 10, e2));
+  EXPECT_EQ(est.total_mean, e2.total_mean);
+  EXPECT_EQ(est.total_sd, e2.total_sd);
+}
+
+TEST(ForecastOperatorTest, EmitOnChangeWritesOnlyWhenTheHorizonMeanMoves) {
+  const auto every = forecast_records(test_options());
+  ForecastOptions o = test_options();
+  o.emit = ForecastEmit::kOnChange;
+  o.emit_threshold = 0.05;
+  const auto changed = forecast_records(o);
+  ASSERT_FALSE(changed.empty());
+  EXPECT_LT(changed.size(), every.size());
+  // Each on_change record is the every_close record of the same key and bucket, and it is
+  // written exactly when the horizon mean moved by more than 5 % from the key's last one.
+  std::map<std::string, double> last;
+  size_t j = 0;
+  for (const OutputRecord& r : every) {
+    const double m = horizon_mean(parse(r.json));
+    auto it = last.find(r.key);
+    // The operator compares in float; keep clear of the boundary in this check.
+    const bool moved = it == last.end() || std::fabs(m - it->second) > 0.05 * it->second;
+    if (!moved) continue;
+    if (it != last.end() && std::fabs(std::fabs(m - it->second) - 0.05 * it->second) < 1e-3) {
+      continue;
+    }
+    ASSERT_LT(j, changed.size());
+    EXPECT_EQ(changed[j].key, r.key);
+    EXPECT_EQ(changed[j].json, r.json);
+    last[r.key] = m;
+    ++j;
+  }
+  EXPECT_EQ(j, changed.size());
+  // A huge threshold: only each key's first record.
+  o.emit_threshold = 100;
+  const auto first_only = forecast_records(o);
+  EXPECT_EQ(first_only.size(), 3u);
+}
+
+TEST(ForecastOperatorTest, EmitOnChangeRestoresTheLastWrittenMean) {
+  ForecastOptions o = test_options();
+  o.emit = ForecastEmit::kOnChange;
+  o.emit_threshold = 0.05;
+  ForecastOperator straight(o);
+  FakeContext sctx;
+  history(straight, sctx, 0, 60);
+  const auto expected = sctx.take();
+  FakeStateStore store;
+  std::vector<OutputRecord> got;
+  {
+    ForecastOperator first(o);
+    FakeContext c1;
+    history(first, c1, 0, 30);
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
+    got = c1.take();
+  }
+  ForecastOperator second(o);
+  FakeContext c2;
+  ASSERT_NO_FATAL_FAILURE(restore_into(second, c2, store, day_ms(29) + 11 * kHour + 1));
+  history(second, c2, 30, 60);
+  for (auto& r : c2.take()) got.push_back(std::move(r));
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].json, expected[i].json) << i;
+}
+
+TEST(ForecastOperatorTest, CompactHorizonCarriesTheSameNumbers) {
+  const auto objects = forecast_records(test_options(), 20);
+  ForecastOptions o = test_options();
+  o.compact_horizon = true;
+  const auto compact = forecast_records(o, 20);
+  ASSERT_EQ(compact.size(), objects.size());
+  ASSERT_FALSE(compact.empty());
+  for (size_t i = 0; i < compact.size(); ++i) {
+    const Parsed want = parse(objects[i].json);
+    simdjson::ondemand::parser parser;
+    simdjson::padded_string p(compact[i].json);
+    auto doc = parser.iterate(p);
+    EXPECT_EQ(std::string_view(doc["time"]), want.time);
+    auto h = doc["horizon"];
+    EXPECT_EQ(std::string_view(h["start"]), want.times[0]);
+    EXPECT_EQ(std::string_view(h["step"]), "1d");
+    std::vector<double> mean, lo, hi;
+    for (double v : h["mean"].get_array()) mean.push_back(v);
+    for (double v : h["lo"].get_array()) lo.push_back(v);
+    for (double v : h["hi"].get_array()) hi.push_back(v);
+    EXPECT_EQ(mean, want.mean) << i;
+    EXPECT_EQ(lo, want.lo) << i;
+    EXPECT_EQ(hi, want.hi) << i;
+    EXPECT_EQ(mean.size(), 14u);
+    EXPECT_EQ(std::string_view(doc["model"]), want.model);
+    EXPECT_EQ(double(doc["actual"]), want.actual);
+    // Everything outside the horizon is the same text.
+    const std::string& a = objects[i].json;
+    const std::string& b = compact[i].json;
+    EXPECT_EQ(a.substr(0, a.find("\"horizon\"")), b.substr(0, b.find("\"horizon\"")));
+    EXPECT_EQ(a.substr(a.find("\"interval\"")), b.substr(b.find("\"interval\"")));
+    EXPECT_LT(b.size(), a.size());
+  }
+  // Hourly buckets step by one hour.
+  o.hourly = true;
+  o.horizon = 3;
+  ForecastOperator op(o);
+  FakeContext ctx;
+  ctx.send(op, testing::sale(day_ms(0) + 9 * kHour, "S1", "A", 2));
+  ctx.advance_watermark(op, day_ms(0) + 10 * kHour);
+  auto recs = ctx.of(OutputStream::kForecasts, "forecast");
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_NE(recs[0]->json.find("\"horizon\":{\"start\":\"" + format_time(day_ms(0) + 10 * kHour) +
+                               "\",\"step\":\"1h\",\"mean\":["),
+            std::string::npos)
+      << recs[0]->json;
 }
 
 }  // namespace
