@@ -20,6 +20,7 @@ TaskOptions TaskOptions::from_config(const Config& c) {
   o.exactly_once =
       c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
   o.read_ahead = c.get_bool("pipeline.read_ahead", true);
+  o.event_time_order = c.get_bool("pipeline.event_time_order", true);
   o.max_future_ms = c.get_duration_ms("pipeline.max_future", o.max_future_ms);
   o.max_future_replay_ms = c.get_duration_ms("pipeline.max_future_replay", o.max_future_replay_ms);
   if (o.max_future_ms <= 0) {
@@ -42,6 +43,7 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
       decoders_(),
       clock_(options.out_of_orderness_ms, counters_),
       dedup_(options.dedup_capacity),
+      order_decoder_(options.max_record_bytes),
       checkpointer_(store, source, std::move(sinks), counters_, options.exactly_once,
                     options.commit_nice) {
   for (int i = 0; i <= kPipelineDepth; ++i) {
@@ -173,12 +175,36 @@ void Task::apply(const Decoded& d, KeyId key) {
     late(r, e);
     return;
   }
-  dispatch(e, d.key_hash, key);
   bump(counters_.applied[type]);
-
-  if (clock_.observe(pc, e.ts_ms) && clock_.advance_watermark(source_)) {
-    fire_timers(clock_.watermark());
+  if (options_.event_time_order && (watermark == INT64_MIN || e.ts_ms > watermark)) {
+    order_.push(e.ts_ms, r);
+  } else {
+    // Arrival order: the option is off, or the watermark already passed the event (allowed
+    // lateness, or an inventory movement, which is never dropped for lateness).
+    dispatch(e, d.key_hash, key);
   }
+  if (clock_.observe(pc, e.ts_ms) && clock_.advance_watermark(source_)) {
+    advance_to(clock_.watermark());
+  }
+}
+
+void Task::advance_to(int64_t up_to) {
+  while (!order_.empty() && order_.top().ts_ms <= up_to) release_next();
+  fire_timers(up_to);
+}
+
+void Task::release_next() {
+  const EventOrder::Held& h = order_.top();
+  // Timers due at the event's time fire first: a timer at T closes what ends at T, an event
+  // at T belongs to what starts there.
+  fire_timers(h.ts_ms);
+  applied_time_ = std::max(applied_time_, h.ts_ms);
+  Event e;
+  const DecodeError err = order_decoder_.decode(h.payload(), EventOrder::kPadding, e);
+  SW_CHECK(err == DecodeError::kNone, "a held event no longer decodes");
+  current_origin_ = static_cast<uint32_t>(h.partition);
+  dispatch(e, keyed_event(e) ? KeyIndex::hash(e.store, e.sku) : 0, kNoKey);
+  order_.pop();
 }
 
 DecodeError Task::check_event_time(const EventClock::PartitionClock& pc, int64_t ts_ms,
@@ -209,6 +235,7 @@ DecodeError Task::check_event_time(const EventClock::PartitionClock& pc, int64_t
 
 void Task::fire_timers(int64_t up_to) {
   clock_.fire_timers(up_to, [&](const EventClock::Timer& t) {
+    applied_time_ = std::max(applied_time_, t.time);
     current_op_ = t.op;
     operators_[t.op]->on_timer(t.key, t.time, t.tag, *this);
   });
@@ -306,7 +333,9 @@ void Task::apply_reference(const Event& e) {
 }
 
 void Task::end_of_input() {
+  while (!order_.empty()) release_next();
   clock_.end_of_time();
+  applied_time_ = INT64_MAX;
   fire_timers(INT64_MAX);
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
@@ -395,6 +424,14 @@ Status Task::checkpoint() {
   for (Operator* op : operators_) op->snapshot(batch, keys_);
   checkpointer_.snapshot_keys(keys_, batch);  // new keys, in id order
   dedup_.snapshot(batch);
+  {
+    // The held events: the source positions are past them.
+    std::string held;
+    ByteWriter w(held);
+    w.put(applied_time_);
+    order_.encode(w);
+    batch.put("task", "event_order", held);
+  }
   bump(counters_.checkpoints);
   checkpointer_.put_meta(batch, Checkpointer::encode_meta(clock_, seqs_, counters_));
   std::vector<SourcePosition> positions;
@@ -404,7 +441,7 @@ Status Task::checkpoint() {
   }
   source_.snapshot(positions, batch);
   counters_.state_keys.store(keys_.size());
-  size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes();
+  size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes() + order_.memory_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
   return checkpointer_.commit(pending_, std::move(positions));
@@ -419,6 +456,15 @@ Status Task::restore() {
   }
   SW_RETURN_IF_ERROR(checkpointer_.restore_keys(keys_));
   SW_RETURN_IF_ERROR(dedup_.restore(store_));
+  applied_time_ = clock_.watermark();
+  auto held = store_.get("task", "event_order");
+  if (!held.is_ok()) return held.status();
+  if (held.value().has_value()) {
+    // Absent in checkpoints of builds that applied events in arrival order: nothing held.
+    ByteReader r(*held.value());
+    if (!r.get(applied_time_)) return Status::corruption("task checkpoint: event order truncated");
+    SW_RETURN_IF_ERROR(order_.decode(r));
+  }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
     SW_RETURN_IF_ERROR(operators_[i]->restore(store_, *this));

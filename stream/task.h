@@ -25,6 +25,7 @@
 #include "stream/decoder.h"
 #include "stream/dedup_window.h"
 #include "stream/event_clock.h"
+#include "stream/event_order.h"
 #include "stream/key_index.h"
 #include "stream/operator.h"
 #include "stream/read_ahead.h"
@@ -53,6 +54,12 @@ struct TaskOptions {
   static constexpr int64_t kMaxEventMs = kMaxPlausibleEventMs;
   //! Poll and decode on a reader thread while this one applies (sources that allow it).
   bool read_ahead = true;
+  //! Applies events in event-time order (stream/event_order.h): an accepted event waits
+  //! until the watermark passes its time, then goes to the operators by (event time,
+  //! payload), the timers due interleaved by time. Outputs then do not depend on how the
+  //! input was ordered or partitioned within the out-of-orderness bound, at the cost of
+  //! holding every event back by that bound. false: events apply in arrival order.
+  bool event_time_order = true;
   // Added to the nice value of the background checkpoint commit thread (0 = the task's).
   int commit_nice = 10;
 
@@ -112,7 +119,11 @@ class Task final : public OperatorContext {
   // OperatorContext
   void emit(OutputRecord&& record) override;
   void set_timer(KeyId key, int64_t time_ms, uint32_t tag) override;
-  int64_t watermark() const override { return clock_.watermark(); }
+  //! With event_time_order: the time of the latest event or timer handed to the operators
+  //! (a function of the ordered sequence); otherwise the input watermark.
+  int64_t watermark() const override {
+    return options_.event_time_order ? applied_time_ : clock_.watermark();
+  }
   const KeyIndex& keys() const override { return keys_; }
   const Calendar& calendar() const override { return calendar_; }
   const OperatorViews& views() const override { return views_; }
@@ -151,6 +162,11 @@ class Task final : public OperatorContext {
   //! and the operators subscribed to its type.
   void dispatch(const Event& event, uint64_t key_hash, KeyId key);
   void fire_timers(int64_t up_to);
+  //! The input watermark reached `up_to`: applies the held events up to it in order, with
+  //! the timers due before each, then fires the timers up to it.
+  void advance_to(int64_t up_to);
+  //! Applies the next held event (after the timers due at or before its time).
+  void release_next();
 
   TaskOptions options_;
   Source& source_;
@@ -169,6 +185,9 @@ class Task final : public OperatorContext {
   EventClock clock_;
   uint32_t current_op_ = 0;
   DedupWindow dedup_;
+  EventOrder order_;
+  Decoder order_decoder_;
+  int64_t applied_time_ = INT64_MIN;  // watermark() with event_time_order
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
   std::vector<OutputRecord> pending_;
