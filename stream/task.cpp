@@ -7,6 +7,13 @@
 
 namespace sw {
 
+namespace {
+// The held events (EventOrder) and the time last handed to the operators, beside the task's
+// meta record.
+constexpr std::string_view kEventOrderNs = "task";
+constexpr std::string_view kEventOrderKey = "event_order";
+}  // namespace
+
 TaskOptions TaskOptions::from_config(const Config& c) {
   TaskOptions o;
   o.checkpoint_interval_ms = c.get_int("state.checkpoint_interval_ms", 1000, 1, 3'600'000);
@@ -176,7 +183,7 @@ void Task::apply(const Decoded& d, KeyId key) {
     return;
   }
   bump(counters_.applied[type]);
-  if (options_.event_time_order && (watermark == INT64_MIN || e.ts_ms > watermark)) {
+  if (options_.event_time_order && e.ts_ms > watermark) {
     order_.push(e.ts_ms, r);
   } else {
     // Arrival order: the option is off, or the watermark already passed the event (allowed
@@ -430,7 +437,7 @@ Status Task::checkpoint() {
     ByteWriter w(held);
     w.put(applied_time_);
     order_.encode(w);
-    batch.put("task", "event_order", held);
+    batch.put(kEventOrderNs, kEventOrderKey, held);
   }
   bump(counters_.checkpoints);
   checkpointer_.put_meta(batch, Checkpointer::encode_meta(clock_, seqs_, counters_));
@@ -457,7 +464,7 @@ Status Task::restore() {
   SW_RETURN_IF_ERROR(checkpointer_.restore_keys(keys_));
   SW_RETURN_IF_ERROR(dedup_.restore(store_));
   applied_time_ = clock_.watermark();
-  auto held = store_.get("task", "event_order");
+  auto held = store_.get(kEventOrderNs, kEventOrderKey);
   if (!held.is_ok()) return held.status();
   if (held.value().has_value()) {
     // Absent in checkpoints of builds that applied events in arrival order: nothing held.
