@@ -4,11 +4,9 @@
 
 namespace sw {
 
-bool EventOrder::after(uint32_t a, uint32_t b) const {
-  const Held& x = slots_[a];
-  const Held& y = slots_[b];
-  if (x.ts_ms != y.ts_ms) return x.ts_ms > y.ts_ms;
-  return x.payload() > y.payload();
+bool EventOrder::after(const Entry& a, const Entry& b) const {
+  if (a.ts_ms != b.ts_ms) return a.ts_ms > b.ts_ms;
+  return slots_[a.slot].payload() > slots_[b.slot].payload();
 }
 
 EventOrder::Held& EventOrder::take_slot(uint32_t& index) {
@@ -33,27 +31,30 @@ void EventOrder::push(int64_t ts_ms, const RawRecord& r) {
   h.size = r.payload.size();
   h.buffer.assign(r.payload);
   h.buffer.append(kPadding, '\0');
-  heap_.push_back(index);
+  heap_.push_back(Entry{ts_ms, index});
   std::push_heap(heap_.begin(), heap_.end(),
-                 [this](uint32_t a, uint32_t b) { return after(a, b); });
+                 [this](const Entry& a, const Entry& b) { return after(a, b); });
 }
 
-void EventOrder::pop() {
-  std::pop_heap(heap_.begin(), heap_.end(), [this](uint32_t a, uint32_t b) { return after(a, b); });
-  free_.push_back(heap_.back());
+uint32_t EventOrder::take() {
+  std::pop_heap(heap_.begin(), heap_.end(),
+                [this](const Entry& a, const Entry& b) { return after(a, b); });
+  const uint32_t slot = heap_.back().slot;
   heap_.pop_back();
+  return slot;
 }
 
 size_t EventOrder::memory_bytes() const {
-  size_t b = slots_.capacity() * sizeof(Held) + (free_.capacity() + heap_.capacity()) * 4;
+  size_t b = slots_.capacity() * sizeof(Held) + free_.capacity() * sizeof(uint32_t) +
+             heap_.capacity() * sizeof(Entry);
   for (const Held& h : slots_) b += h.buffer.capacity();
   return b;
 }
 
 void EventOrder::encode(ByteWriter& w) const {
   w.put<uint32_t>(static_cast<uint32_t>(heap_.size()));
-  for (uint32_t i : heap_) {
-    const Held& h = slots_[i];
+  for (const Entry& e : heap_) {
+    const Held& h = slots_[e.slot];
     w.put(h.ts_ms);
     w.put(h.partition);
     w.put(h.offset);

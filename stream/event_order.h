@@ -46,8 +46,12 @@ class EventOrder {
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
   //! The next record in (event time, payload) order; valid until pop(). Requires !empty().
-  const Held& top() const { return slots_[heap_.front()]; }
-  void pop();
+  const Held& top() const { return slots_[heap_.front().slot]; }
+  void pop() { free(take()); }
+  //! Takes the next record out of the order; it stays valid (at(slot)) until free(slot).
+  uint32_t take();
+  const Held& at(uint32_t slot) const { return slots_[slot]; }
+  void free(uint32_t slot) { free_.push_back(slot); }
   //! Bytes held (slots and payload buffers).
   size_t memory_bytes() const;
 
@@ -56,12 +60,17 @@ class EventOrder {
   [[nodiscard]] Status decode(ByteReader& r);
 
  private:
-  bool after(uint32_t a, uint32_t b) const;  // heap comparator: slot a goes after slot b
+  // A heap entry carries the event time, so sifting reads the slots only on equal times.
+  struct Entry {
+    int64_t ts_ms;
+    uint32_t slot;
+  };
+  bool after(const Entry& a, const Entry& b) const;  // heap comparator: a goes after b
   Held& take_slot(uint32_t& index);
 
   std::vector<Held> slots_;
   std::vector<uint32_t> free_;
-  std::vector<uint32_t> heap_;  // slot indices, min-heap by (ts, payload)
+  std::vector<Entry> heap_;  // min-heap by (ts, payload)
 };
 
 }  // namespace sw

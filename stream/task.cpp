@@ -50,11 +50,13 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
       decoders_(),
       clock_(options.out_of_orderness_ms, counters_),
       dedup_(options.dedup_capacity),
-      order_decoder_(options.max_record_bytes),
       checkpointer_(store, source, std::move(sinks), counters_, options.exactly_once,
                     options.commit_nice) {
   for (int i = 0; i <= kPipelineDepth; ++i) {
     decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
+  }
+  for (size_t i = 0; i < kReleaseGroup; ++i) {
+    release_decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
   }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     uint32_t mask = operators_[i]->subscriptions();
@@ -183,7 +185,7 @@ void Task::apply(const Decoded& d, KeyId key) {
     return;
   }
   bump(counters_.applied[type]);
-  if (options_.event_time_order && e.ts_ms > watermark) {
+  if (options_.event_time_order && e.ts_ms > release_frontier(watermark)) {
     order_.push(e.ts_ms, r);
   } else {
     // Arrival order: the option is off, or the watermark already passed the event (allowed
@@ -196,22 +198,48 @@ void Task::apply(const Decoded& d, KeyId key) {
 }
 
 void Task::advance_to(int64_t up_to) {
-  while (!order_.empty() && order_.top().ts_ms <= up_to) release_next();
-  fire_timers(up_to);
+  if (!options_.event_time_order) {
+    fire_timers(up_to);
+    return;
+  }
+  const int64_t frontier = release_frontier(up_to);
+  release_up_to(frontier);
+  fire_timers(frontier);
 }
 
-void Task::release_next() {
-  const EventOrder::Held& h = order_.top();
-  // Timers due at the event's time fire first: a timer at T closes what ends at T, an event
-  // at T belongs to what starts there.
-  fire_timers(h.ts_ms);
-  applied_time_ = std::max(applied_time_, h.ts_ms);
-  Event e;
-  const DecodeError err = order_decoder_.decode(h.payload(), EventOrder::kPadding, e);
-  SW_CHECK(err == DecodeError::kNone, "a held event no longer decodes");
-  current_origin_ = static_cast<uint32_t>(h.partition);
-  dispatch(e, keyed_event(e) ? KeyIndex::hash(e.store, e.sku) : 0, kNoKey);
-  order_.pop();
+void Task::release_up_to(int64_t frontier) {
+  while (!order_.empty() && order_.top().ts_ms <= frontier) {
+    size_t n = 0;
+    for (; n < kReleaseGroup && !order_.empty() && order_.top().ts_ms <= frontier; ++n) {
+      Released& r = released_[n];
+      r.slot = order_.take();
+      const EventOrder::Held& h = order_.at(r.slot);
+      const DecodeError err =
+          release_decoders_[n]->decode(h.payload(), EventOrder::kPadding, r.event);
+      SW_CHECK(err == DecodeError::kNone, "a held event no longer decodes");
+      r.key_hash = keyed_event(r.event) ? KeyIndex::hash(r.event.store, r.event.sku) : 0;
+      if (r.key_hash != 0) keys_.touch(r.key_hash);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Released& r = released_[i];
+      r.key = r.key_hash != 0 ? keys_.touch_entry(r.key_hash) : kNoKey;
+      if (r.key == kNoKey) continue;
+      for (uint32_t op : subscribers_[static_cast<int>(r.event.type)]) {
+        operators_[op]->prefetch(r.key);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Released& r = released_[i];
+      const EventOrder::Held& h = order_.at(r.slot);
+      // Timers due at the event's time fire first: a timer at T closes what ends at T, an
+      // event at T belongs to what starts there.
+      fire_timers(h.ts_ms);
+      applied_time_ = std::max(applied_time_, h.ts_ms);
+      current_origin_ = static_cast<uint32_t>(h.partition);
+      dispatch(r.event, r.key_hash, r.key);
+      order_.free(r.slot);
+    }
+  }
 }
 
 DecodeError Task::check_event_time(const EventClock::PartitionClock& pc, int64_t ts_ms,
@@ -340,7 +368,7 @@ void Task::apply_reference(const Event& e) {
 }
 
 void Task::end_of_input() {
-  while (!order_.empty()) release_next();
+  release_up_to(INT64_MAX);
   clock_.end_of_time();
   applied_time_ = INT64_MAX;
   fire_timers(INT64_MAX);

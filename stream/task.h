@@ -165,11 +165,23 @@ class Task final : public OperatorContext {
   //! and the operators subscribed to its type.
   void dispatch(const Event& event, uint64_t key_hash, KeyId key);
   void fire_timers(int64_t up_to);
-  //! The input watermark reached `up_to`: applies the held events up to it in order, with
-  //! the timers due before each, then fires the timers up to it.
+  //! The input watermark reached `up_to`: with event_time_order, applies the held events up
+  //! to its release frontier in order, with the timers due before each, then fires the
+  //! timers up to the frontier; otherwise fires the timers up to `up_to`.
   void advance_to(int64_t up_to);
-  //! Applies the next held event (after the timers due at or before its time).
-  void release_next();
+  //! Where the held events are released up to for an input watermark: the watermark rounded
+  //! down to kReleaseStepMs, so they leave in groups whose key lookups and operator state
+  //! loads overlap (the operators' call sequence is the same for any step).
+  static int64_t release_frontier(int64_t watermark) {
+    if (watermark == INT64_MIN || watermark == INT64_MAX) return watermark;
+    return watermark - ((watermark % kReleaseStepMs) + kReleaseStepMs) % kReleaseStepMs;
+  }
+  //! Applies the held events up to `frontier` (all of them: INT64_MAX), by groups of
+  //! kReleaseGroup: decode, warm key slots, look keys up and warm operator state, then apply
+  //! each after the timers due at or before its time.
+  void release_up_to(int64_t frontier);
+  static constexpr int64_t kReleaseStepMs = 1000;
+  static constexpr size_t kReleaseGroup = 16;
 
   TaskOptions options_;
   Source& source_;
@@ -189,8 +201,15 @@ class Task final : public OperatorContext {
   uint32_t current_op_ = 0;
   DedupWindow dedup_;
   EventOrder order_;
-  Decoder order_decoder_;
-  int64_t applied_time_ = INT64_MIN;  // watermark() with event_time_order
+  struct Released {
+    uint32_t slot;
+    uint64_t key_hash;
+    KeyId key;
+    Event event;
+  };
+  std::array<Released, kReleaseGroup> released_;
+  std::vector<std::unique_ptr<Decoder>> release_decoders_;  // one per released_ entry
+  int64_t applied_time_ = INT64_MIN;                        // watermark() with event_time_order
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
   std::vector<OutputRecord> pending_;
