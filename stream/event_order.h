@@ -1,11 +1,11 @@
 #pragma once
 // Event-time order of a task's applied events (DESIGN.md §4, Determinism). Accepted events
-// wait here until the watermark passes their event time; the task then applies them by
-// (event time, payload bytes), with the timers due interleaved by time (stream/task.h). So
-// the sequence the operators see is a function of the set of events the watermark did not
-// pass before they arrived, not of the order they arrived in: a file with a delayed record,
-// the same records over 16 partitions keyed or round-robin, a reference topic beside an
-// event topic, all give the same operator calls. Equal event times are ordered by payload
+// wait here until the watermark (rounded down to Task::kReleaseStepMs) passes their event time; the
+// task then applies them by (event time, payload bytes), with the timers due interleaved by time
+// (stream/task.h). So the sequence the operators see is a function of the set of events the
+// watermark did not pass before they arrived, not of the order they arrived in: a file with a
+// delayed record, the same records over 16 partitions keyed or round-robin, a reference topic
+// beside an event topic, all give the same operator calls. Equal event times are ordered by payload
 // bytes: equal payloads are the same event, so which copy goes first changes nothing.
 //
 // A held record keeps its payload (copied, with decoding padding) and its origin; the task

@@ -58,10 +58,10 @@ struct TaskOptions {
   //! Poll and decode on a reader thread while this one applies (sources that allow it).
   bool read_ahead = true;
   //! Applies events in event-time order (stream/event_order.h): an accepted event waits
-  //! until the watermark passes its time, then goes to the operators by (event time,
-  //! payload), the timers due interleaved by time. Outputs then do not depend on how the
-  //! input was ordered or partitioned within the out-of-orderness bound, at the cost of
-  //! holding every event back by that bound. false: events apply in arrival order.
+  //! until the watermark (rounded down to kReleaseStepMs) passes its time, then goes to the
+  //! operators by (event time, payload), the timers due interleaved by time. Outputs then do not
+  //! depend on how the input was ordered or partitioned within the out-of-orderness bound, at the
+  //! cost of holding every event back by that bound. false: events apply in arrival order.
   bool event_time_order = true;
   // Added to the nice value of the background checkpoint commit thread (0 = the task's).
   int commit_nice = 10;
