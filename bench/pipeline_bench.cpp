@@ -253,6 +253,10 @@ int main(int argc, char** argv) {
   }
   // PIPELINE_BENCH_READ_AHEAD=0 decodes on the task thread (for A/B runs).
   if (const char* ra = std::getenv("PIPELINE_BENCH_READ_AHEAD")) o.read_ahead = ra[0] != '0';
+  // PIPELINE_BENCH_EVENT_TIME_ORDER=0 applies events in arrival order (for A/B runs).
+  if (const char* eo = std::getenv("PIPELINE_BENCH_EVENT_TIME_ORDER")) {
+    o.event_time_order = eo[0] != '0';
+  }
   // PIPELINE_BENCH_COMMIT_NICE=0 commits at the task's priority (for A/B runs).
   if (const char* n = std::getenv("PIPELINE_BENCH_COMMIT_NICE")) o.commit_nice = std::atoi(n);
   sw::cli::Pipeline p = sw::cli::open_pipeline(std::move(options));

@@ -42,8 +42,9 @@ class EventClock {
     int64_t line;
   };
   //! Timers due at the same time fire by operator, then key id: key ids follow the order
-  //! in which keys first appeared in the applied sequence, which the ordered merge makes a
-  //! function of the input (the same on every run, replay and restore).
+  //! in which keys first appeared in the applied sequence, which the event-time order of
+  //! the task (stream/event_order.h) makes a function of the input's events, not of their
+  //! arrival order (the same on every run, replay, restore and partitioning).
   struct Timer {
     int64_t time;
     uint32_t op;

@@ -7,6 +7,13 @@
 
 namespace sw {
 
+namespace {
+// The held events (EventOrder) and the time last handed to the operators, beside the task's
+// meta record.
+constexpr std::string_view kEventOrderNs = "task";
+constexpr std::string_view kEventOrderKey = "event_order";
+}  // namespace
+
 TaskOptions TaskOptions::from_config(const Config& c) {
   TaskOptions o;
   o.checkpoint_interval_ms = c.get_int("state.checkpoint_interval_ms", 1000, 1, 3'600'000);
@@ -20,6 +27,7 @@ TaskOptions TaskOptions::from_config(const Config& c) {
   o.exactly_once =
       c.get_enum("delivery", "exactly_once", {"exactly_once", "at_least_once"}) == "exactly_once";
   o.read_ahead = c.get_bool("pipeline.read_ahead", true);
+  o.event_time_order = c.get_bool("pipeline.event_time_order", true);
   o.max_future_ms = c.get_duration_ms("pipeline.max_future", o.max_future_ms);
   o.max_future_replay_ms = c.get_duration_ms("pipeline.max_future_replay", o.max_future_replay_ms);
   if (o.max_future_ms <= 0) {
@@ -46,6 +54,9 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
                     options.commit_nice) {
   for (int i = 0; i <= kPipelineDepth; ++i) {
     decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
+  }
+  for (size_t i = 0; i < kReleaseGroup; ++i) {
+    release_decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
   }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     uint32_t mask = operators_[i]->subscriptions();
@@ -174,11 +185,61 @@ void Task::apply(const Decoded& d, KeyId key) {
     late(r, e);
     return;
   }
-  dispatch(e, d.key_hash, key);
   bump(counters_.applied[type]);
-
+  if (options_.event_time_order && e.ts_ms > release_frontier(watermark)) {
+    order_.push(e.ts_ms, r);
+  } else {
+    // Arrival order: the option is off, or the watermark already passed the event (allowed
+    // lateness, or an inventory movement, which is never dropped for lateness).
+    dispatch(e, d.key_hash, key);
+  }
   if (clock_.observe(pc, e.ts_ms) && clock_.advance_watermark(source_)) {
-    fire_timers(clock_.watermark());
+    advance_to(clock_.watermark());
+  }
+}
+
+void Task::advance_to(int64_t up_to) {
+  if (!options_.event_time_order) {
+    fire_timers(up_to);
+    return;
+  }
+  const int64_t frontier = release_frontier(up_to);
+  release_up_to(frontier);
+  fire_timers(frontier);
+}
+
+void Task::release_up_to(int64_t frontier) {
+  while (!order_.empty() && order_.top().ts_ms <= frontier) {
+    size_t n = 0;
+    for (; n < kReleaseGroup && !order_.empty() && order_.top().ts_ms <= frontier; ++n) {
+      Released& r = released_[n];
+      r.slot = order_.take();
+      const EventOrder::Held& h = order_.at(r.slot);
+      const DecodeError err =
+          release_decoders_[n]->decode(h.payload(), EventOrder::kPadding, r.event);
+      SW_CHECK(err == DecodeError::kNone, "a held event no longer decodes");
+      r.key_hash = keyed_event(r.event) ? KeyIndex::hash(r.event.store, r.event.sku) : 0;
+      if (r.key_hash != 0) keys_.touch(r.key_hash);
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Released& r = released_[i];
+      r.key = r.key_hash != 0 ? keys_.touch_entry(r.key_hash) : kNoKey;
+      if (r.key == kNoKey) continue;
+      for (uint32_t op : subscribers_[static_cast<int>(r.event.type)]) {
+        operators_[op]->prefetch(r.key);
+      }
+    }
+    for (size_t i = 0; i < n; ++i) {
+      Released& r = released_[i];
+      const EventOrder::Held& h = order_.at(r.slot);
+      // Timers due at the event's time fire first: a timer at T closes what ends at T, an
+      // event at T belongs to what starts there.
+      fire_timers(h.ts_ms);
+      applied_time_ = std::max(applied_time_, h.ts_ms);
+      current_origin_ = static_cast<uint32_t>(h.partition);
+      dispatch(r.event, r.key_hash, r.key);
+      order_.free(r.slot);
+    }
   }
 }
 
@@ -210,6 +271,7 @@ DecodeError Task::check_event_time(const EventClock::PartitionClock& pc, int64_t
 
 void Task::fire_timers(int64_t up_to) {
   clock_.fire_timers(up_to, [&](const EventClock::Timer& t) {
+    applied_time_ = std::max(applied_time_, t.time);
     current_op_ = t.op;
     operators_[t.op]->on_timer(t.key, t.time, t.tag, *this);
   });
@@ -307,7 +369,9 @@ void Task::apply_reference(const Event& e) {
 }
 
 void Task::end_of_input() {
+  release_up_to(INT64_MAX);
   clock_.end_of_time();
+  applied_time_ = INT64_MAX;
   fire_timers(INT64_MAX);
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
@@ -396,6 +460,14 @@ Status Task::checkpoint() {
   for (Operator* op : operators_) op->snapshot(batch, keys_);
   checkpointer_.snapshot_keys(keys_, batch);  // new keys, in id order
   dedup_.snapshot(batch);
+  {
+    // The held events: the source positions are past them.
+    std::string held;
+    ByteWriter w(held);
+    w.put(applied_time_);
+    order_.encode(w);
+    batch.put(kEventOrderNs, kEventOrderKey, held);
+  }
   bump(counters_.checkpoints);
   checkpointer_.put_meta(batch, Checkpointer::encode_meta(clock_, seqs_, counters_));
   std::vector<SourcePosition> positions;
@@ -405,7 +477,7 @@ Status Task::checkpoint() {
   }
   source_.snapshot(positions, batch);
   counters_.state_keys.store(keys_.size());
-  size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes();
+  size_t bytes = keys_.memory_bytes() + dedup_.memory_bytes() + order_.memory_bytes();
   for (Operator* op : operators_) bytes += op->memory_bytes();
   counters_.state_bytes.store(bytes);
   return checkpointer_.commit(pending_, std::move(positions));
@@ -420,6 +492,15 @@ Status Task::restore() {
   }
   SW_RETURN_IF_ERROR(checkpointer_.restore_keys(keys_));
   SW_RETURN_IF_ERROR(dedup_.restore(store_));
+  applied_time_ = clock_.watermark();
+  auto held = store_.get(kEventOrderNs, kEventOrderKey);
+  if (!held.is_ok()) return held.status();
+  if (held.value().has_value()) {
+    // Absent in checkpoints of builds that applied events in arrival order: nothing held.
+    ByteReader r(*held.value());
+    if (!r.get(applied_time_)) return Status::corruption("task checkpoint: event order truncated");
+    SW_RETURN_IF_ERROR(order_.decode(r));
+  }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     current_op_ = i;
     SW_RETURN_IF_ERROR(operators_[i]->restore(store_, *this));

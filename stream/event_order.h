@@ -1,0 +1,76 @@
+#pragma once
+// Event-time order of a task's applied events (DESIGN.md §4, Determinism). Accepted events
+// wait here until the watermark (rounded down to Task::kReleaseStepMs) passes their event time; the
+// task then applies them by (event time, payload bytes), with the timers due interleaved by time
+// (stream/task.h). So the sequence the operators see is a function of the set of events the
+// watermark did not pass before they arrived, not of the order they arrived in: a file with a
+// delayed record, the same records over 16 partitions keyed or round-robin, a reference topic
+// beside an event topic, all give the same operator calls. Equal event times are ordered by payload
+// bytes: equal payloads are the same event, so which copy goes first changes nothing.
+//
+// A held record keeps its payload (copied, with decoding padding) and its origin; the task
+// decodes it again when it is applied (decoding is pure). The held records are part of the
+// checkpoint (encode()/decode()), because the source positions are past them.
+//
+// Ownership: owned by its Task. Threading: the task thread only. Memory: one slot per held
+// record, reused (a slot keeps its payload buffer), so steady state allocates nothing.
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "stream/bytes.h"
+#include "stream/source.h"
+#include "stream/status.h"
+
+namespace sw {
+
+class EventOrder {
+ public:
+  //! Bytes of zeros after each held payload (simdjson reads up to 64 past the end).
+  static constexpr size_t kPadding = 64;
+  struct Held {
+    int64_t ts_ms = 0;
+    int32_t partition = 0;
+    int64_t offset = 0;
+    int64_t line = 0;
+    int64_t ingest_ms = 0;
+    size_t size = 0;     // payload bytes (buffer holds size + kPadding)
+    std::string buffer;  // payload, then kPadding zero bytes
+    std::string_view payload() const { return {buffer.data(), size}; }
+  };
+
+  //! Holds `record` (an event at `ts_ms`) until released.
+  void push(int64_t ts_ms, const RawRecord& record);
+  bool empty() const { return heap_.empty(); }
+  size_t size() const { return heap_.size(); }
+  //! The next record in (event time, payload) order; valid until pop(). Requires !empty().
+  const Held& top() const { return slots_[heap_.front().slot]; }
+  void pop() { free(take()); }
+  //! Takes the next record out of the order; it stays valid (at(slot)) until free(slot).
+  uint32_t take();
+  const Held& at(uint32_t slot) const { return slots_[slot]; }
+  void free(uint32_t slot) { free_.push_back(slot); }
+  //! Bytes held (slots and payload buffers).
+  size_t memory_bytes() const;
+
+  //! The held records, in no particular order (the checkpoint's "task/event_order" value).
+  void encode(ByteWriter& w) const;
+  [[nodiscard]] Status decode(ByteReader& r);
+
+ private:
+  // A heap entry carries the event time, so sifting reads the slots only on equal times.
+  struct Entry {
+    int64_t ts_ms;
+    uint32_t slot;
+  };
+  bool after(const Entry& a, const Entry& b) const;  // heap comparator: a goes after b
+  Held& take_slot(uint32_t& index);
+
+  std::vector<Held> slots_;
+  std::vector<uint32_t> free_;
+  std::vector<Entry> heap_;  // min-heap by (ts, payload)
+};
+
+}  // namespace sw
