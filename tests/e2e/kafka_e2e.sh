@@ -227,9 +227,10 @@ kill)
   dump kafka slow/out
   same_topics ref/out slow/out "3 ms broker RTT, 1 input batch per fetch, 1 ms checkpoints (${slow_ms} ms)"
   # Ten kill -9 at random instants, restarting after each: each run is killed after a random
-  # share of (a tenth of) the uninterrupted run's duration, so the ten kills spread over the
-  # whole input, landing in start-up, recovery (outbox read-back), processing, checkpoints
-  # and deliveries. A run that finishes before its kill is simply restarted (restarting a
+  # share of a tenth of the uninterrupted run's duration (so the ten together cover about half
+  # of it on average and all ten land even when a loaded machine makes the restarts faster
+  # or slower than the reference run), landing in start-up, recovery (outbox read-back),
+  # processing, checkpoints and deliveries. A run that finishes before its kill is simply restarted (restarting a
   # finished pipeline emits nothing).
   RANDOM=${SEED:-3131}
   kills=10 crashed=0 attempts=0 mid=0 progress=""
@@ -237,7 +238,7 @@ kill)
   config crash crash/state > crash.yaml
   while [[ $crashed -lt $kills && $attempts -lt 30 ]]; do
     attempts=$((attempts + 1))
-    delay_ms=$(( 100 + RANDOM % (slow_ms / 5 + 1) ))
+    delay_ms=$(( 100 + RANDOM % (slow_ms / 10 + 1) ))
     set +e
     ( exec 2> /dev/null; kill_after "$delay_ms" \
       "$sw" run --config crash.yaml "${slow[@]}" > crash.log 2>&1 ) 2> /dev/null
