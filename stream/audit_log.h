@@ -4,13 +4,13 @@
 //
 // AuditLog keeps, per (store, sku) key, a ring of the source positions of the last
 // `inputs_per_key` input records applied to the key (12 bytes each: partition, offset; plus
-// 3 bytes of ring head, count and dirty flag: 99 bytes per key at the default 8), and, per emitted alert
-// or price trigger, an audit record: the record itself, the emitting operator's describe()
-// of the key at that moment, the key's input positions, the watermark and the config version.
-// Audit records and the rings of keys touched since the last checkpoint are written into the
-// checkpoint's batch (namespaces "audit_rec" and "audit_inputs"), so they commit with the
-// outputs they explain, exactly once. Retention: the newest `keep_records` audit records;
-// older ones are removed by the checkpoint that exceeds the bound.
+// 3 bytes of ring head, count and dirty flag: 99 bytes per key at the default 8), and, per emitted
+// alert or price trigger, an audit record: the record itself, the emitting operator's describe() of
+// the key at that moment, the key's input positions, the watermark and the config version. Audit
+// records and the rings of keys touched since the last checkpoint are written into the checkpoint's
+// batch (namespaces "audit_rec" and "audit_inputs"), so they commit with the outputs they explain,
+// exactly once. Retention: the newest `keep_records` audit records; older ones are removed by the
+// checkpoint that exceeds the bound.
 //
 // AuditedOperator wraps an operator: it notes each keyed event's position
 // (OperatorContext::current_record()) and captures each alert/trigger the operator emits,
@@ -105,6 +105,7 @@ class AuditedOperator final : public Operator, private OperatorContext {
   }
   const Probe* probe() const override { return inner_.probe(); }
   void update_probe() override { inner_.update_probe(); }
+  Status reconfigure(const Config& config) override { return inner_.reconfigure(config); }
 
  private:
   // OperatorContext seen by the inner operator: forwards to the task's, captures emits.
