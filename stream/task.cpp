@@ -237,7 +237,18 @@ void Task::release_up_to(int64_t frontier) {
       fire_timers(h.ts_ms);
       applied_time_ = std::max(applied_time_, h.ts_ms);
       current_origin_ = static_cast<uint32_t>(h.partition);
+      // The held event's own source position, for what reads current_record() (the audit
+      // log's input positions): the record last read is a later one.
+      RawRecord held;
+      held.payload = h.payload();
+      held.readable_after = EventOrder::kPadding;
+      held.partition = h.partition;
+      held.offset = h.offset;
+      held.line = h.line;
+      held.ingest_ms = h.ingest_ms;
+      current_record_ = &held;
       dispatch(r.event, r.key_hash, r.key);
+      current_record_ = nullptr;
       order_.free(r.slot);
     }
   }
