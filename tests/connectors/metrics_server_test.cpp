@@ -36,16 +36,9 @@ int connect_to(int port) {
   return fd;
 }
 
-// One GET on a fresh connection; returns the status code (0 on failure or timeout).
-int probe(int port, const std::string& path, std::chrono::milliseconds timeout) {
-  auto deadline = Clock::now() + timeout;
-  int fd = connect_to(port);
-  if (fd < 0) return 0;
-  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
-  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
-    ::close(fd);
-    return 0;
-  }
+// Reads the status line's code from `fd` until `deadline`, then closes it; 0 when the
+// server closed the connection or did not answer in time.
+int read_status(int fd, Clock::time_point deadline) {
   std::string resp;
   char buf[4096];
   while (resp.find("\r\n") == std::string::npos) {
@@ -62,6 +55,19 @@ int probe(int port, const std::string& path, std::chrono::milliseconds timeout) 
   return std::stoi(resp.substr(9, 3));
 }
 
+// One GET on a fresh connection; returns the status code (0 on failure or timeout).
+int probe(int port, const std::string& path, std::chrono::milliseconds timeout) {
+  auto deadline = Clock::now() + timeout;
+  int fd = connect_to(port);
+  if (fd < 0) return 0;
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n";
+  if (::send(fd, req.data(), req.size(), MSG_NOSIGNAL) != static_cast<ssize_t>(req.size())) {
+    ::close(fd);
+    return 0;
+  }
+  return read_status(fd, deadline);
+}
+
 // Sends `request` (raw bytes) on a fresh connection; returns the status code, 0 when the
 // server closed the connection or did not answer in time.
 int raw_request(int port, const std::string& request, std::chrono::milliseconds timeout) {
@@ -74,20 +80,7 @@ int raw_request(int port, const std::string& request, std::chrono::milliseconds 
     if (n <= 0) break;  // the server may answer and close before reading everything
     sent += static_cast<size_t>(n);
   }
-  std::string resp;
-  char buf[4096];
-  while (resp.find("\r\n") == std::string::npos) {
-    int left = static_cast<int>(
-        std::chrono::duration_cast<std::chrono::milliseconds>(deadline - Clock::now()).count());
-    pollfd p{fd, POLLIN, 0};
-    if (left <= 0 || ::poll(&p, 1, left) <= 0) break;
-    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
-    if (n <= 0) break;
-    resp.append(buf, static_cast<size_t>(n));
-  }
-  ::close(fd);
-  if (resp.rfind("HTTP/1.", 0) != 0 || resp.size() < 12) return 0;
-  return std::stoi(resp.substr(9, 3));
+  return read_status(fd, deadline);
 }
 
 int call(int port, const std::string& method, const std::string& path,
