@@ -541,15 +541,68 @@ Status DeliverySink::close() {
 
 namespace {
 
-EndpointOptions common_options(const Config& cfg, const std::string& p) {
-  EndpointOptions o;
+constexpr std::string_view kEndpointKinds[] = {"pagerduty", "slack", "alertmanager"};
+
+// Every value an endpoint's keys hold, read by read_endpoint_keys() before any check that
+// looks at several of them or at the world outside the config (secrets, URLs).
+struct EndpointKeys {
+  EndpointOptions options;
+  std::string link_template;
+  // pagerduty
+  std::string url = PagerDutyOptions{}.url;
+  std::string source = PagerDutyOptions{}.source;
+  double rate_per_min = 120;
+  double burst = 10;
+  // slack
+  bool resolved_note = true;
+  int64_t min_interval_ms = 1000;
+  // alertmanager
+  std::vector<std::string> urls;
+  bool has_bearer_token = false;
+  int64_t resend_interval_ms = 60000;
+  int64_t ends_at_factor = 4;
+  double rate_per_s = 0;
+};
+
+// A secret is named by `<prefix>_env` or `<prefix>_file`; read_secret() resolves it later.
+// True when either key is set.
+bool read_secret_keys(const Config& cfg, const std::string& prefix) {
+  (void)cfg.get_string(prefix + "_env", "");
+  (void)cfg.get_string(prefix + "_file", "");
+  return cfg.has(prefix + "_env") || cfg.has(prefix + "_file");
+}
+
+// Reads every key an endpoint of `kind` has, values checked only by the getters (type,
+// range). Called for the endpoint's own kind, and through Config::read_unused() for the other
+// kinds (and for all kinds of a disabled endpoint), so that every endpoint key is known: one
+// of another kind is "unused", a misspelt one is unknown.
+void read_endpoint_keys(const Config& cfg, const std::string& p, std::string_view kind,
+                        EndpointKeys& k) {
+  EndpointOptions& o = k.options;
   o.backoff_initial_ms = cfg.get_duration_ms(p + ".backoff_initial", 1000);
   o.backoff_max_ms = cfg.get_duration_ms(p + ".backoff_max", 300000);
   o.breaker_failures = static_cast<uint32_t>(cfg.get_int(p + ".breaker_failures", 5, 1, 1000));
   o.breaker_open_ms = cfg.get_duration_ms(p + ".breaker_open", 30000);
   o.http.timeout_ms = cfg.get_duration_ms(p + ".timeout", 10000);
   o.http.connect_timeout_ms = cfg.get_duration_ms(p + ".connect_timeout", 5000);
-  return o;
+  k.link_template = cfg.get_string(p + ".link_template", "");
+  if (kind == "pagerduty") {
+    k.url = cfg.get_string(p + ".url", k.url);
+    (void)read_secret_keys(cfg, p + ".routing_key");
+    k.source = cfg.get_string(p + ".source", k.source);
+    k.rate_per_min = cfg.get_double(p + ".rate_per_min", 120, 0, 1e6);
+    k.burst = cfg.get_double(p + ".burst", 10, 1, 1e6);
+  } else if (kind == "slack") {
+    (void)read_secret_keys(cfg, p + ".webhook_url");
+    k.resolved_note = cfg.get_enum(p + ".resolved", "note", {"note", "none"}) == "note";
+    k.min_interval_ms = cfg.get_duration_ms(p + ".min_interval", 1000);
+  } else if (kind == "alertmanager") {
+    k.urls = cfg.get_list(p + ".urls");
+    k.has_bearer_token = read_secret_keys(cfg, p + ".bearer_token");
+    k.resend_interval_ms = cfg.get_duration_ms(p + ".resend_interval", 60000);
+    k.ends_at_factor = cfg.get_int(p + ".ends_at_factor", 4, 2, 100);
+    k.rate_per_s = cfg.get_double(p + ".rate_per_s", 0, 0, 1e6);
+  }
 }
 
 // A receiver URL that cannot work is a config error at load, not an endless retry.
@@ -564,6 +617,60 @@ void check_endpoint_url(const std::string& key, const std::string& url) {
 // The key a secret was read from (for errors about its value).
 std::string secret_source_key(const Config& cfg, const std::string& prefix) {
   return cfg.get_string(prefix + "_env", "").empty() ? prefix + "_file" : prefix + "_env";
+}
+
+// The workers of enabled endpoint `name` of `kind` (one per Alertmanager replica), appended to
+// `specs`; their indexes to `workers`. Checks URLs and reads secrets.
+void build_endpoint(const Config& cfg, const std::string& p, const std::string& name,
+                    const std::string& kind, EndpointKeys k,
+                    std::vector<DeliveryEndpointSpec>& specs, std::vector<int>& workers) {
+  EndpointOptions eo = k.options;
+  if (kind == "pagerduty") {
+    check_endpoint_url(p + ".url", k.url);
+    PagerDutyOptions po;
+    po.url = std::move(k.url);
+    po.routing_key = read_secret(cfg, p + ".routing_key");
+    po.source = std::move(k.source);
+    po.link_template = std::move(k.link_template);
+    eo.rate_per_s = k.rate_per_min / 60.0;
+    eo.burst = k.burst;
+    workers.push_back(static_cast<int>(specs.size()));
+    specs.push_back({name, std::make_unique<PagerDutyProtocol>(std::move(po)), eo});
+  } else if (kind == "slack") {
+    SlackOptions so;
+    so.webhook_url = read_secret(cfg, p + ".webhook_url");
+    check_endpoint_url(secret_source_key(cfg, p + ".webhook_url"), so.webhook_url);
+    so.link_template = std::move(k.link_template);
+    so.resolved_note = k.resolved_note;
+    eo.rate_per_s = k.min_interval_ms > 0 ? 1000.0 / static_cast<double>(k.min_interval_ms) : 0;
+    eo.burst = 1;
+    workers.push_back(static_cast<int>(specs.size()));
+    specs.push_back({name, std::make_unique<SlackProtocol>(std::move(so)), eo});
+  } else {
+    if (k.urls.empty()) {
+      throw ConfigError(p + ".urls", "no Alertmanager URL",
+                        "list every replica: urls: [http://am1:9093, http://am2:9093]");
+    }
+    std::string token = k.has_bearer_token ? read_secret(cfg, p + ".bearer_token") : "";
+    if (k.resend_interval_ms <= 0) {
+      throw ConfigError(p + ".resend_interval", "must be > 0", "use e.g. 1m");
+    }
+    for (const std::string& u : k.urls) check_endpoint_url(p + ".urls", u);
+    for (size_t i = 0; i < k.urls.size(); ++i) {
+      AlertmanagerOptions ao;
+      ao.base_url = k.urls[i];
+      ao.bearer_token = token;
+      ao.resend_interval_ms = k.resend_interval_ms;
+      ao.ends_at_factor = k.ends_at_factor;
+      ao.link_template = k.link_template;
+      EndpointOptions e = eo;
+      e.rate_per_s = k.rate_per_s;
+      e.burst = std::max(1.0, k.rate_per_s);
+      std::string ep_name = k.urls.size() == 1 ? name : name + "#" + std::to_string(i);
+      workers.push_back(static_cast<int>(specs.size()));
+      specs.push_back({ep_name, std::make_unique<AlertmanagerProtocol>(std::move(ao)), e});
+    }
+  }
 }
 
 }  // namespace
@@ -585,67 +692,26 @@ DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::stri
     route_names.push_back(name);
     expand.emplace_back();
     if (!cfg.get_bool(p + ".enabled", true)) {
-      cfg.mark_read(p);
+      // Every kind's keys are known here, none is checked: a disabled endpoint may keep a
+      // placeholder URL or an unset secret, but not a misspelt key.
+      cfg.read_unused(p + ".enabled=false", [&] {
+        (void)cfg.get_string(p + ".kind", "");
+        EndpointKeys unused;
+        for (std::string_view kind : kEndpointKinds) read_endpoint_keys(cfg, p, kind, unused);
+      });
       continue;
     }
     std::string kind = cfg.get_enum(p + ".kind", "", {"pagerduty", "slack", "alertmanager"});
-    EndpointOptions eo = common_options(cfg, p);
-    if (kind == "pagerduty") {
-      PagerDutyOptions po;
-      po.url = cfg.get_string(p + ".url", po.url);
-      check_endpoint_url(p + ".url", po.url);
-      po.routing_key = read_secret(cfg, p + ".routing_key");
-      po.source = cfg.get_string(p + ".source", po.source);
-      po.link_template = cfg.get_string(p + ".link_template", "");
-      double per_min = cfg.get_double(p + ".rate_per_min", 120, 0, 1e6);
-      eo.rate_per_s = per_min / 60.0;
-      eo.burst = cfg.get_double(p + ".burst", 10, 1, 1e6);
-      expand.back().push_back(static_cast<int>(specs.size()));
-      specs.push_back({name, std::make_unique<PagerDutyProtocol>(std::move(po)), eo});
-    } else if (kind == "slack") {
-      SlackOptions so;
-      so.webhook_url = read_secret(cfg, p + ".webhook_url");
-      check_endpoint_url(secret_source_key(cfg, p + ".webhook_url"), so.webhook_url);
-      so.link_template = cfg.get_string(p + ".link_template", "");
-      so.resolved_note = cfg.get_enum(p + ".resolved", "note", {"note", "none"}) == "note";
-      int64_t min_interval = cfg.get_duration_ms(p + ".min_interval", 1000);
-      eo.rate_per_s = min_interval > 0 ? 1000.0 / static_cast<double>(min_interval) : 0;
-      eo.burst = 1;
-      expand.back().push_back(static_cast<int>(specs.size()));
-      specs.push_back({name, std::make_unique<SlackProtocol>(std::move(so)), eo});
-    } else {
-      std::vector<std::string> urls = cfg.get_list(p + ".urls");
-      if (urls.empty()) {
-        throw ConfigError(p + ".urls", "no Alertmanager URL",
-                          "list every replica: urls: [http://am1:9093, http://am2:9093]");
+    EndpointKeys keys;
+    read_endpoint_keys(cfg, p, kind, keys);
+    // Another kind's keys (a Slack webhook on a PagerDuty endpoint) are unused, not unknown.
+    cfg.read_unused(p + ".kind=" + kind, [&] {
+      EndpointKeys unused;
+      for (std::string_view other : kEndpointKinds) {
+        if (other != kind) read_endpoint_keys(cfg, p, other, unused);
       }
-      std::string token;
-      if (cfg.has(p + ".bearer_token_env") || cfg.has(p + ".bearer_token_file")) {
-        token = read_secret(cfg, p + ".bearer_token");
-      }
-      int64_t resend = cfg.get_duration_ms(p + ".resend_interval", 60000);
-      if (resend <= 0) {
-        throw ConfigError(p + ".resend_interval", "must be > 0", "use e.g. 1m");
-      }
-      int64_t factor = cfg.get_int(p + ".ends_at_factor", 4, 2, 100);
-      std::string link = cfg.get_string(p + ".link_template", "");
-      double per_s = cfg.get_double(p + ".rate_per_s", 0, 0, 1e6);
-      for (const std::string& u : urls) check_endpoint_url(p + ".urls", u);
-      for (size_t i = 0; i < urls.size(); ++i) {
-        AlertmanagerOptions ao;
-        ao.base_url = urls[i];
-        ao.bearer_token = token;
-        ao.resend_interval_ms = resend;
-        ao.ends_at_factor = factor;
-        ao.link_template = link;
-        EndpointOptions e = eo;
-        e.rate_per_s = per_s;
-        e.burst = std::max(1.0, per_s);
-        std::string ep_name = urls.size() == 1 ? name : name + "#" + std::to_string(i);
-        expand.back().push_back(static_cast<int>(specs.size()));
-        specs.push_back({ep_name, std::make_unique<AlertmanagerProtocol>(std::move(ao)), e});
-      }
-    }
+    });
+    build_endpoint(cfg, p, name, kind, std::move(keys), specs, expand.back());
   }
   // Routes name configured endpoints; expand each to its workers (Alertmanager replicas).
   RouteTable named = RouteTable::from_config(cfg, route_names);

@@ -117,7 +117,9 @@ struct DeliverySinkConfig {
 //! Reads `sinks.delivery.*` (docs/delivery.md) without starting anything; `alert_types`: see
 //! DeliverySinkOptions. Reads secrets from the environment or files named in config; throws
 //! ConfigError on bad config or missing secrets (messages never contain secret values). With
-//! no endpoints configured the sink only counts alerts.
+//! no endpoints configured the sink only counts alerts. Every endpoint key is read before the
+//! secrets and URLs are checked: another kind's keys and a disabled endpoint's (`enabled:
+//! false`, values unchecked) through Config::read_unused(), so they are unused, not unknown.
 DeliverySinkConfig delivery_sink_config(const Config& cfg, std::vector<std::string> alert_types);
 //! Starts the endpoint workers.
 std::unique_ptr<DeliverySink> make_delivery_sink(DeliverySinkConfig config, StateStore* ack_store);

@@ -296,6 +296,72 @@ TEST(DeliveryConfigTest, ReceiverUrlsAreValidatedAtLoad) {
   EXPECT_EQ(key, "sinks.delivery.endpoints.s.webhook_url_file");
 }
 
+// Issue 20 (`validate` = `run`'s checks): every endpoint key is known. A disabled endpoint's
+// keys and another kind's keys are unused (a warning, values unchecked); a misspelt key is
+// unknown, in a disabled endpoint too.
+std::string unknown_key_error(const Config& c) {
+  try {
+    c.check_unknown();
+  } catch (const ConfigError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(DeliveryConfigTest, DisabledEndpointKeysAreUnusedUncheckedButTyposAreUnknown) {
+  const std::string disabled =
+      "sinks:\n  delivery:\n    endpoints:\n      pd:\n        enabled: false\n"
+      "        kind: pagerduty\n        url: ftp://placeholder\n"
+      "        routing_key_env: SW_TEST_SURELY_UNSET_VARIABLE\n        burst: 0\n";
+  Config ok = Config::from_yaml(disabled);
+  DeliverySinkConfig dc = delivery_sink_config(ok, operator_alert_types());
+  EXPECT_TRUE(dc.endpoints.empty());
+  EXPECT_EQ(unknown_key_error(ok), "");
+  std::vector<std::string> w = ok.unused_warnings();
+  ASSERT_EQ(w.size(), 4u) << ::testing::PrintToString(w);
+  EXPECT_EQ(w[0],
+            "config key 'sinks.delivery.endpoints.pd.burst' is unused because "
+            "sinks.delivery.endpoints.pd.enabled=false");
+  EXPECT_NE(w[3].find("'sinks.delivery.endpoints.pd.url' is unused"), std::string::npos);
+
+  Config typo = Config::from_yaml(disabled + "        rate_per_minn: 5\n");
+  (void)delivery_sink_config(typo, operator_alert_types());
+  EXPECT_NE(
+      unknown_key_error(typo).find("'sinks.delivery.endpoints.pd.rate_per_minn': unknown key; "
+                                   "did you mean 'sinks.delivery.endpoints.pd.rate_per_min'?"),
+      std::string::npos)
+      << unknown_key_error(typo);
+
+  // Every kind's keys are known on a disabled endpoint, whatever its kind says.
+  Config any = Config::from_yaml(
+      "sinks:\n  delivery:\n    endpoints:\n      x:\n        enabled: false\n"
+      "        kind: pagerdutty\n        urls: [notaurl]\n        min_interval: 1s\n");
+  (void)delivery_sink_config(any, operator_alert_types());
+  EXPECT_EQ(unknown_key_error(any), "");
+  EXPECT_EQ(any.unused_warnings().size(), 3u);
+}
+
+TEST(DeliveryConfigTest, AnotherKindsKeyOnAnEnabledEndpointIsUnused) {
+  ::setenv("SW_TEST_PD_KEY", "k", 1);
+  Config c = Config::from_yaml(
+      "sinks:\n  delivery:\n    endpoints:\n      pd:\n        kind: pagerduty\n"
+      "        routing_key_env: SW_TEST_PD_KEY\n        webhook_url_env: SW_TEST_PD_KEY\n"
+      "        resend_interval: 1m\n        link_template: http://x/{id}\n");
+  DeliverySinkConfig dc = delivery_sink_config(c, operator_alert_types());
+  ::unsetenv("SW_TEST_PD_KEY");
+  ASSERT_EQ(dc.endpoints.size(), 1u);
+  EXPECT_EQ(unknown_key_error(c), "");
+  // link_template is the endpoint's own key too: used, no warning.
+  std::vector<std::string> w = c.unused_warnings();
+  ASSERT_EQ(w.size(), 2u) << ::testing::PrintToString(w);
+  EXPECT_EQ(w[0],
+            "config key 'sinks.delivery.endpoints.pd.resend_interval' is unused because "
+            "sinks.delivery.endpoints.pd.kind=pagerduty");
+  EXPECT_EQ(w[1],
+            "config key 'sinks.delivery.endpoints.pd.webhook_url_env' is unused because "
+            "sinks.delivery.endpoints.pd.kind=pagerduty");
+}
+
 TEST(BackoffTest, ExponentialWithJitterAndCap) {
   Backoff b(100, 3000, 42);
   std::set<int64_t> distinct;

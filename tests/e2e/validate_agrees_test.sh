@@ -41,6 +41,10 @@ kafka=(--set source.kind=kafka --set source.kafka.topics=[events] --set source.k
 pd=(--set sinks.delivery.endpoints.pd.kind=pagerduty --set sinks.delivery.endpoints.pd.routing_key_env=SW_AGREE_TEST_KEY)
 slack=(--set sinks.delivery.endpoints.sl.kind=slack)
 am=(--set sinks.delivery.endpoints.am.kind=alertmanager)
+pd_off=(--set sinks.delivery.endpoints.pd.enabled=false --set sinks.delivery.endpoints.pd.kind=pagerduty)
+# An enabled endpoint in a valid run: a receiver that refuses at once, a short drain.
+pd_local=("${pd[@]}" --set sinks.delivery.endpoints.pd.url=http://127.0.0.1:9/enqueue
+  --set sinks.delivery.drain_timeout=200ms)
 
 # The key an error names: "config key 'KEY': ...".
 named_key() { sed -n "s/.*config key '\([^']*\)'.*/\1/p" <<< "$1" | head -1; }
@@ -114,6 +118,24 @@ bad sinks.delivery.endpoints.am.urls base.yaml "${am[@]}" --set 'sinks.delivery.
 bad sinks.delivery.endpoints.am.urls base.yaml "${am[@]}"
 bad sinks.delivery.endpoints.pd.routing_key_env base.yaml --set sinks.delivery.endpoints.pd.kind=pagerduty \
   --set sinks.delivery.endpoints.pd.routing_key_env=SW_AGREE_TEST_UNSET_VARIABLE
+# Delivery endpoints (issue 20's example: kind `pagerdutty` with `rate_per_minn`; the kind is
+# checked first). A disabled endpoint's keys are read too, so a typo there is still unknown, and
+# a key of no endpoint kind on an enabled endpoint is unknown, with the closest known key.
+bad sinks.delivery.endpoints.pd.kind base.yaml --set sinks.delivery.endpoints.pd.kind=pagerdutty \
+  --set sinks.delivery.endpoints.pd.rate_per_minn=5
+bad sinks.delivery.endpoints.pd.rate_per_minn base.yaml "${pd_off[@]}" --set sinks.delivery.endpoints.pd.rate_per_minn=5
+bad sinks.delivery.endpoints.sl.webhook_url_envv base.yaml "${slack[@]}" --set sinks.delivery.endpoints.sl.enabled=no \
+  --set sinks.delivery.endpoints.sl.webhook_url_envv=SW_AGREE_TEST_URL
+bad sinks.delivery.endpoints.am.resend_intervall base.yaml "${am[@]}" --set sinks.delivery.endpoints.am.enabled=false \
+  --set sinks.delivery.endpoints.am.resend_intervall=1m
+bad sinks.delivery.endpoints.pd.webhook_url_envv base.yaml "${pd[@]}" --set sinks.delivery.endpoints.pd.webhook_url_envv=SW_AGREE_TEST_URL
+bad sinks.delivery.endpoints.pd.enabled base.yaml "${pd[@]}" --set sinks.delivery.endpoints.pd.enabled=perhaps
+bad sinks.delivery.drain_timout base.yaml --set sinks.delivery.drain_timout=1s
+bad sinks.delivery.include_price_trigger base.yaml --set sinks.delivery.include_price_trigger=true
+bad sinks.delivery.include_price_triggers base.yaml --set sinks.delivery.include_price_triggers=sometimes
+bad "sinks.delivery.routes[0].too" base.yaml "${pd[@]}" --set 'sinks.delivery.routes=[{type: stockout, too: [pd]}]'
+bad "sinks.delivery.routes[0].to" base.yaml "${pd[@]}" --set 'sinks.delivery.routes=[{type: stockout, to: [pdd]}]'
+bad sinks.delivery.default_route base.yaml "${pd[@]}" --set 'sinks.delivery.default_route=[oncall]'
 # Server address, YAML structure.
 bad metrics.listen base.yaml --set metrics.listen=nonsense
 bad metrics.listen base.yaml --set metrics.listen=127.0.0.1:99999
@@ -148,6 +170,17 @@ good source.kafka.group_id base.yaml --set source.kafka.group_id=g --set source.
 good kafka.brokers base.yaml --set kafka.brokers=b1:9092
 good sinks.kafka.topics.alerts base.yaml --set sinks.kafka.topics.alerts=a
 good operators.price.max_step_pct base.yaml --set operators.price.enabled=false --set operators.price.max_step_pct=5
+# Delivery endpoints: a disabled endpoint's keys (a placeholder URL and an unset secret
+# included: its values are not checked) and another endpoint kind's keys are unused.
+good sinks.delivery.endpoints.pd.url base.yaml "${pd_off[@]}" --set sinks.delivery.endpoints.pd.url=ftp://placeholder \
+  --set sinks.delivery.endpoints.pd.routing_key_env=SW_AGREE_TEST_UNSET_VARIABLE
+good sinks.delivery.endpoints.pd.kind base.yaml "${pd_off[@]}" --set sinks.delivery.endpoints.pd.kind=pagerdutty
+good sinks.delivery.endpoints.am.urls base.yaml "${am[@]}" --set sinks.delivery.endpoints.am.enabled=false \
+  --set 'sinks.delivery.endpoints.am.urls=[notaurl]'
+good sinks.delivery.endpoints.pd.webhook_url_env base.yaml "${pd_local[@]}" \
+  --set sinks.delivery.endpoints.pd.webhook_url_env=SW_AGREE_TEST_URL
+good sinks.delivery.endpoints.pd.resend_interval base.yaml "${pd_local[@]}" \
+  --set sinks.delivery.endpoints.pd.resend_interval=1m
 w=$("$sw" validate --config base.yaml "${kafka[@]}" --set source.file.follow=true 2>&1 >/dev/null) || fail "file keys with kafka: $w"
 grep -qF "config key 'source.file.path' is unused because source.kind=kafka" <<< "$w" || fail "no unused warning: $w"
 echo "validate_agrees: $n_good valid configurations: validate and run both succeed with the same warnings"
