@@ -22,7 +22,7 @@ same_outputs() {  # same_outputs <reference dir> <candidate dir> <label>
 }
 reads() { "$sw" inspect --state "$1" | sed -n 's/.*"read":\([0-9]*\).*/\1/p'; }
 
-"$sw" gen --stores 4 --skus 80 --days 30 --seed 9 --bad-rate 0.001 --out g.jsonl --quiet
+"$sw" gen --stores 4 --skus 80 --days 90 --seed 9 --bad-rate 0.001 --out g.jsonl --quiet
 total=$(wc -l < g.jsonl)
 run --set state.dir=ref_st --set sinks.file.dir=ref_out >/dev/null 2>&1 || fail "reference run failed"
 [[ -s ref_out/alerts.jsonl ]] || fail "the reference run wrote no alerts"
@@ -35,7 +35,9 @@ run --set state.dir=st --set sinks.file.dir=out --set pipeline.batch_size=1 \
 pid=$!
 pids+=("$pid")
 wait_for 60 test -s st/CURRENT || fail "the run did not start"
-sleep 1.5
+# Back up as soon as the run has checkpointed outputs (not after a fixed sleep: a fast or an
+# idle machine finished the 30-day input within 1.5 s).
+wait_for 60 test -s out/forecasts.jsonl || fail "the run wrote no output"
 kill -0 "$pid" || fail "the run ended before the backup: make the input longer"
 "$sw" backup --state st --to bk >backup.out 2>&1 || fail "online backup failed: $(cat backup.out)"
 kill -0 "$pid" || fail "the run ended during the backup"
