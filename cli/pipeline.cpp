@@ -459,8 +459,7 @@ ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
     if (!section_changed("operators." + std::string(fresh->name()) + ".")) continue;
     Status s = fresh->reconfigure(next);
     if (!s.is_ok()) return reject(p, s.message());
-    // The operators themselves, not the task's view of them (audit wrappers, which do not
-    // forward reconfigure()).
+    // The operators themselves, not the task's view of them (audit wrappers).
     for (const auto& op : p.options.operators.owned) {
       if (op->name() == fresh->name()) live.push_back(op.get());
     }
