@@ -365,15 +365,39 @@ void start_metrics(Pipeline& p) {
 
 namespace {
 
-// Keys a reload may change: operators.<name>.* (but not .enabled) and sinks.delivery.*.
+bool starts_with(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+// Keys a reload may change: operators.<name>.* (but not .enabled; each operator refuses what
+// shapes its state in reconfigure()), sinks.delivery.*, and the Kafka sink's routing
+// (sinks.kafka.routes.*, sinks.kafka.topics.*, sinks.kafka.ce_source): each outbox entry
+// names its topic and fences are per topic partition, so recovery after a crash replays
+// every record to the topic it was routed to when it was staged (docs/operations.md).
 bool changes_live(std::string_view key) {
   constexpr std::string_view kOperators = "operators.";
-  if (key.substr(0, kOperators.size()) == kOperators) {
+  if (starts_with(key, kOperators)) {
     std::string_view rest = key.substr(kOperators.size());
     size_t dot = rest.find('.');
     return dot != std::string_view::npos && rest.substr(dot + 1) != "enabled";
   }
-  return key.substr(0, sizeof("sinks.delivery.") - 1) == "sinks.delivery.";
+  return starts_with(key, "sinks.delivery.") || starts_with(key, "sinks.kafka.routes.") ||
+         starts_with(key, "sinks.kafka.topics.") || key == "sinks.kafka.ce_source";
+}
+
+// Why a key cannot change live, for the refusal (docs/operations.md "Hot reload").
+std::string refusal(const std::string& key) {
+  std::string why = key + " cannot change while running; restart to apply";
+  if (starts_with(key, "sinks.file.")) {
+    why +=
+        " (the checkpoint records each output file's committed length, which recovery "
+        "truncates back to)";
+  } else if (starts_with(key, "sinks.kafka.") || starts_with(key, "kafka.") || key == "delivery") {
+    why += " (the idempotent producer and the exactly-once outbox are set up once per run)";
+  } else if (starts_with(key, "state.") || starts_with(key, "source.")) {
+    why += " (the checkpoint and the source positions belong to them)";
+  }
+  return why;
 }
 
 ReloadRequests::Result reject(Pipeline& p, std::string why) {
@@ -403,8 +427,7 @@ ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
     auto b = after.find(key);
     if (a != before.end() && b != after.end() && a->second == b->second) return;
     changed.push_back(key);
-    if (!changes_live(key))
-      refused.push_back(key + " cannot change while running; restart to apply");
+    if (!changes_live(key)) refused.push_back(refusal(key));
   };
   for (const auto& [key, value] : before) compare(key);
   for (const auto& [key, value] : after) {
@@ -426,24 +449,33 @@ ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,
     }
     return false;
   };
-  // Dry run on phase 1's fresh operators (same types, no live state): an operator whose
-  // settings cannot change live refuses here, before anything is applied.
+  // Dry run on fresh operators built from the running configuration (same settings as the
+  // live ones, no state): an operator whose changed settings cannot change live refuses
+  // here, naming the key, before anything is applied.
   std::vector<Operator*> live;
-  for (size_t i = 0; i < parsed.operators.owned.size(); ++i) {
-    Operator& fresh = *parsed.operators.owned[i];
-    if (!section_changed("operators." + std::string(fresh.name()) + ".")) continue;
-    Status s = fresh.reconfigure(next);
+  const std::vector<std::string_view>& only = p.options.parts.operators;
+  OperatorSet dry = only.empty() ? make_operators(running) : make_operators(running, only);
+  for (const auto& fresh : dry.owned) {
+    if (!section_changed("operators." + std::string(fresh->name()) + ".")) continue;
+    Status s = fresh->reconfigure(next);
     if (!s.is_ok()) return reject(p, s.message());
-    for (Operator* op : p.task->operators()) {
-      if (op->name() == fresh.name()) live.push_back(op);
+    // The operators themselves, not the task's view of them (audit wrappers).
+    for (const auto& op : p.options.operators.owned) {
+      if (op->name() == fresh->name()) live.push_back(op.get());
     }
   }
-  if (p.delivery != nullptr && parsed.delivery && section_changed("sinks.delivery.")) {
+  const bool delivery_changed =
+      p.delivery != nullptr && parsed.delivery && section_changed("sinks.delivery.");
+  const bool kafka_changed =
+      p.kafka_sink != nullptr && parsed.kafka_sink && section_changed("sinks.kafka.");
+  if (delivery_changed || kafka_changed) {
     // The committer thread routes outputs during a commit: none may be in flight.
     Status s = p.task->wait_checkpoint();
-    if (s.is_ok()) s = p.delivery->reconfigure(std::move(*parsed.delivery));
+    if (s.is_ok() && delivery_changed) s = p.delivery->reconfigure(std::move(*parsed.delivery));
     if (!s.is_ok()) return reject(p, s.message());
   }
+  // Cannot fail: every key it takes was checked by phase 1.
+  if (kafka_changed) p.kafka_sink->reroute(*parsed.kafka_sink);
   for (Operator* op : live) {
     Status s = op->reconfigure(next);
     SW_CHECK(s.is_ok(), "an operator refused a reload its dry run accepted");

@@ -157,8 +157,9 @@ void start_metrics(Pipeline& p);
 //! Hot reload (SIGHUP, POST /admin/reload), on the task thread: loads the configuration
 //! again with `load` (the file + the original --set overrides), checks it completely
 //! (phase 1), refuses it when a key that cannot change live differs from `running` (naming
-//! every such key), and otherwise applies operators.<name>.* to the live operators and
-//! sinks.delivery.* to the delivery sink, keeping all state; `running` then becomes the new
+//! every such key), and otherwise applies operators.<name>.* to the live operators,
+//! sinks.delivery.* to the delivery sink and sinks.kafka.{routes,topics,ce_source} to the
+//! Kafka sink (KafkaSink::reroute), keeping all state; `running` then becomes the new
 //! configuration. A rejected configuration changes nothing. Counts
 //! shelfwatch_config_reloads_total{result}.
 ReloadRequests::Result reload_pipeline(Pipeline& p, Config& running,

@@ -422,6 +422,18 @@ KafkaSink::KafkaSink(KafkaSinkOptions options) : impl_(std::make_unique<Impl>())
 
 KafkaSink::~KafkaSink() = default;
 
+void KafkaSink::reroute(const KafkaSinkOptions& options) {
+  Impl& s = *impl_;
+  // Topics no longer routed to stay interned: their fences still describe what was sent.
+  s.ce_source = options.ce_source;
+  for (int i = 0; i < kOutputStreamCount; ++i) {
+    const std::string& topic = options.stream_topics[i];
+    s.stream_topic[i] = topic.empty() ? -1 : static_cast<int32_t>(s.intern_topic(topic));
+  }
+  s.routes.clear();
+  for (const auto& [type, topic] : options.routes) s.routes[type] = s.intern_topic(topic);
+}
+
 const std::string& KafkaSink::topic_for(const OutputRecord& r) const {
   int32_t t = impl_->route(r);
   return t < 0 ? impl_->empty : impl_->topics[t].name;

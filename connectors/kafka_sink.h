@@ -52,6 +52,14 @@ class KafkaSink final : public Sink {
   Status recover(const StateStore& store) override;
   Status close() override;
 
+  //! Hot reload, task thread, no commit in flight (Task::wait_checkpoint): adopts new
+  //! stream topics, routes and ce_source for the records prepared from now on. Safe for
+  //! exactly-once: each outbox entry names the topic it was staged for and fences are kept
+  //! per topic partition (a topic seen for the first time gets its fence base on first use),
+  //! so recovery re-sends every entry to its own topic. The caller refuses what it cannot
+  //! swap: `delivery` and the producer properties (cli/pipeline.cpp changes_live).
+  void reroute(const KafkaSinkOptions& options);
+
   //! Topic a record is routed to ("" = its stream is disabled).
   const std::string& topic_for(const OutputRecord& r) const;
 

@@ -42,6 +42,30 @@ AnomalyOperator::AnomalyOperator(Settings settings)
 AnomalyOperator::AnomalyOperator(const Config& config)
     : AnomalyOperator(AnomalySettings::from_config(config)) {}
 
+Status AnomalyOperator::reconfigure(const Config& config) {
+  AnomalySettings next = AnomalySettings::from_config(config);
+  const std::string key = settings_.restart_key(next);
+  if (!key.empty()) {
+    return Status::invalid(key + " cannot change while running; restart to apply");
+  }
+  // Detectors keep no per-series state (that is in Series::det): rebuilt with the new
+  // refractory, every other constant kept as it is (restart_key found them equal).
+  AnomalyDetectorConfig metric = settings_.metric_detector;
+  AnomalyDetectorConfig count = settings_.count_detector;
+  AnomalyDetectorConfig revenue = settings_.revenue_detector;
+  metric.refractory = next.metric_detector.refractory;
+  count.refractory = next.count_detector.refractory;
+  revenue.refractory = next.revenue_detector.refractory;
+  settings_ = std::move(next);
+  settings_.metric_detector = metric;
+  settings_.count_detector = count;
+  settings_.revenue_detector = revenue;
+  metric_det_ = AnomalyDetector(metric);
+  count_det_ = AnomalyDetector(count);
+  revenue_det_ = AnomalyDetector(revenue);
+  return Status::ok();
+}
+
 uint32_t AnomalyOperator::subscriptions() const {
   auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
   uint32_t all = 0;

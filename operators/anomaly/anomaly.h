@@ -68,6 +68,10 @@ class AnomalyOperator : public Operator, public AnomalyView {
   //! anomaly_observations_total: observations scored (all series).
   const Probe* probe() const override { return &probe_; }
   const AnomalyView* anomaly_view() const { return this; }
+  //! Hot reload: thresholds, resolve_after, cooldown, promo_margin, tighten.*, feedback.*,
+  //! suppress, emit_scores and the refractory of both detector families apply from the next
+  //! observation; a key that shapes state (AnomalySettings::restart_key) is refused by name.
+  Status reconfigure(const Config& config) override;
 
   static constexpr std::string_view kStateNs = anomaly::kStateNs;
   static constexpr uint32_t kFormatVersion = anomaly::kFormatVersion;

@@ -107,6 +107,50 @@ AnomalySettings AnomalySettings::from_config(const Config& c) {
   return s;
 }
 
+std::string AnomalySettings::restart_key(const AnomalySettings& next) const {
+  const std::string p = "operators.anomaly.";
+  if (bucket_ms != next.bucket_ms) return p + "bucket";
+  if (key_bucket_ms != next.key_bucket_ms) return p + "key_bucket";
+  if (watch_store_sku != next.watch_store_sku) return p + "watch_store_sku";
+  // Armed bucket timers carry the grace they were set with.
+  if (silence_grace_ms != next.silence_grace_ms) return p + "silence_grace";
+  if (metric_detector.week_slots != next.metric_detector.week_slots)
+    return p + "detector.week_slots";
+  // The sales family's model constants (every key read_detector reads but refractory, which
+  // only damps the scores output).
+  const AnomalyDetectorConfig& a = count_detector;
+  const AnomalyDetectorConfig& b = next.count_detector;
+  const std::string d = p + "sales_detector.";
+  struct Real {
+    const char* key;
+    double AnomalyDetectorConfig::*field;
+  };
+  static constexpr Real kReals[] = {
+      {"local_half_life", &AnomalyDetectorConfig::local_half_life},
+      {"slow_half_life", &AnomalyDetectorConfig::slow_half_life},
+      {"scale_half_life", &AnomalyDetectorConfig::scale_half_life},
+      {"slot_half_life", &AnomalyDetectorConfig::slot_half_life},
+      {"clip_z", &AnomalyDetectorConfig::clip_z},
+      {"level_clip_z", &AnomalyDetectorConfig::level_clip_z},
+      {"slot_prior", &AnomalyDetectorConfig::slot_prior},
+      {"tail_exponent", &AnomalyDetectorConfig::tail_exponent},
+      {"tail_reach", &AnomalyDetectorConfig::tail_reach},
+      {"min_var_spread", &AnomalyDetectorConfig::min_var_spread},
+      {"window_half_life", &AnomalyDetectorConfig::window_half_life},
+      {"window2_half_life", &AnomalyDetectorConfig::window2_half_life},
+      {"week_prior", &AnomalyDetectorConfig::week_prior},
+      {"week_gain", &AnomalyDetectorConfig::week_gain},
+  };
+  for (const Real& r : kReals) {
+    if (a.*r.field != b.*r.field) return d + r.key;
+  }
+  if (a.warmup != b.warmup) return d + "warmup";
+  if (a.window_all_signals != b.window_all_signals) return d + "window_all_signals";
+  if (a.week_slots != b.week_slots) return d + "week_slots";
+  if (a.weekday_scales_hours != b.weekday_scales_hours) return d + "weekday_scales_hours";
+  return "";
+}
+
 AnomalyDetectorConfig AnomalySettings::sales_defaults(const AnomalyDetectorConfig& metric) {
   AnomalyDetectorConfig counts = metric;
   counts.count_series = true;

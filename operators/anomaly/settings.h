@@ -42,6 +42,12 @@ struct AnomalySettings {
   //! The sales family's detector settings (bucketed counts and revenue) derived from the
   //! metric family's, before operators.anomaly.sales_detector.* overrides.
   static AnomalyDetectorConfig sales_defaults(const AnomalyDetectorConfig& metric);
+  //! Hot reload: the first operators.anomaly.* key whose value differs between these
+  //! settings and `next` and that shapes the operator's state (bucket lengths, which series
+  //! exist, armed timers, the detectors' model constants), or "" when every difference can
+  //! change live (thresholds, resolve_after, cooldown, margins, tighten, feedback, suppress,
+  //! emit_scores and the two families' refractory). docs/operations.md "Hot reload" lists both.
+  std::string restart_key(const AnomalySettings& next) const;
 };
 
 }  // namespace sw

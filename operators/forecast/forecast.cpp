@@ -94,6 +94,27 @@ ForecastOperator::ForecastOperator(ForecastOptions options) : options_(options) 
   }
 }
 
+Status ForecastOperator::reconfigure(const Config& config) {
+  ForecastOptions next = ForecastOptions::from_config(config);
+  const std::string key = options_.restart_key(next);
+  if (!key.empty()) {
+    return Status::invalid(key + " cannot change while running; restart to apply");
+  }
+  // emit: on_change compares with the horizon mean last written; records written under
+  // another mode did not update it, so switching to on_change starts afresh (the next
+  // close writes one record per key), as a start with emit: on_change does.
+  if (next.emit == ForecastEmit::kOnChange && options_.emit != ForecastEmit::kOnChange) {
+    for (size_t k = 0; k < emitted_.size(); ++k) {
+      if (emitted_[k].mean < 0) continue;
+      emitted_[k] = EmittedMean{};
+      mark_dirty(static_cast<KeyId>(k));
+    }
+  }
+  options_ = next;
+  ++version_;  // cached demand() steps were computed under the old options
+  return Status::ok();
+}
+
 uint32_t ForecastOperator::subscriptions() const {
   auto bit = [](EventType t) { return 1u << static_cast<int>(t); };
   return bit(EventType::kSale) | bit(EventType::kReturn) | bit(EventType::kInventory) |

@@ -65,6 +65,10 @@ class ForecastOperator final : public Operator, public DemandView {
   //! Overall MASE and WAPE gauges, set once both are known.
   const Probe* probe() const override { return &probe_; }
   void update_probe() override;
+  //! Hot reload: emit, emit_threshold, horizon_encoding and drift_mase apply from the next
+  //! bucket close; a key that shapes model state (ForecastOptions::restart_key) is refused by
+  //! name. Bumps version_ so no cached demand() step outlives the change.
+  Status reconfigure(const Config& config) override;
 
   //! The demand view low_stock reads (DESIGN.md §5); valid for the operator's lifetime.
   const DemandView* demand_view() const { return this; }

@@ -31,4 +31,23 @@ ForecastOptions ForecastOptions::from_config(const Config& c) {
   return o;
 }
 
+std::string ForecastOptions::restart_key(const ForecastOptions& n) const {
+  const std::string p = "operators.forecast.";
+  // Bucket length and horizon size the per-key rings, timers and the weight tables; interval
+  // is the probability the per-key residual quantiles are learned at; the gains, damping,
+  // censoring, pooling and own-profile switches shape how the models' state evolves.
+  if (hourly != n.hourly) return p + "bucket";
+  if (horizon != n.horizon) return p + "horizon";
+  if (interval != n.interval) return p + "interval";
+  if (censor_fraction != n.censor_fraction) return p + "censor_fraction";
+  if (alpha != n.alpha) return p + "alpha";
+  if (beta != n.beta) return p + "beta";
+  if (phi != n.phi) return p + "phi";
+  if (intermittent_alpha != n.intermittent_alpha) return p + "intermittent_alpha";
+  if (profile_shrink != n.profile_shrink) return p + "profile_shrink";
+  if (own_months != n.own_months) return p + "own_months";
+  if (own_hours != n.own_hours) return p + "own_hours";
+  return "";
+}
+
 }  // namespace sw

@@ -2,6 +2,7 @@
 // Forecast operator settings: operators.forecast.* (docs/forecast.md).
 
 #include <cstdint>
+#include <string>
 
 namespace sw {
 
@@ -33,6 +34,10 @@ struct ForecastOptions {
 
   //! Reads operators.forecast.*; throws ConfigError on bad values.
   static ForecastOptions from_config(const Config& config);
+  //! Hot reload: the first operators.forecast.* key whose value differs between these
+  //! options and `next` and that shapes model state or its derived tables (everything but
+  //! emit, emit_threshold, horizon_encoding and drift_mase), or "" when none does.
+  std::string restart_key(const ForecastOptions& next) const;
 };
 
 }  // namespace sw

@@ -816,5 +816,107 @@ TEST(AnomalyOperatorTest, BadConfigThrowsNamingTheKey) {
   }
 }
 
+// Hot reload (docs/operations.md "Hot reload"): alerting settings change live, keys that
+// shape state are refused by name.
+TEST(AnomalyOperatorTest, ReconfigureThresholdsApplyFromTheNextObservationAndKeepState) {
+  MetricRun run(800, 600);
+  AnomalyOperator straight(light_tails(kLightTails));
+  FakeContext sctx;
+  for (const Event& e : run.events) sctx.send(straight, e);
+  ASSERT_EQ(sctx.of(OutputStream::kAlerts, "anomaly").size(), 2u);
+
+  // Thresholds out of reach from just before the spike: no alert.
+  const std::string high = R"(
+operators:
+  anomaly:
+    thresholds: {warning: 1, critical: 1, emergency: 1}
+)";
+  AnomalyOperator op(light_tails(kLightTails));
+  FakeContext ctx;
+  for (int i = 0; i < 600; ++i) ctx.send(op, run.events[i]);
+  ASSERT_TRUE(op.reconfigure(Config::from_yaml(high)).is_ok());
+  EXPECT_EQ(op.settings().warning, 1);
+  // Settings that are not keys (the test's light tails) stay as they were.
+  EXPECT_EQ(op.settings().metric_detector.tail_exponent, 6);
+  for (int i = 600; i < 800; ++i) ctx.send(op, run.events[i]);
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "anomaly").empty());
+
+  // There and back before the spike: the state is untouched, outputs equal the straight run.
+  AnomalyOperator back(light_tails(kLightTails));
+  FakeContext bctx;
+  for (int i = 0; i < 600; ++i) bctx.send(back, run.events[i]);
+  ASSERT_TRUE(back.reconfigure(Config::from_yaml(high)).is_ok());
+  ASSERT_TRUE(back.reconfigure(Config::from_yaml(kLightTails)).is_ok());
+  for (int i = 600; i < 800; ++i) bctx.send(back, run.events[i]);
+  ASSERT_EQ(bctx.outputs.size(), sctx.outputs.size());
+  for (size_t i = 0; i < sctx.outputs.size(); ++i)
+    EXPECT_EQ(bctx.outputs[i].json, sctx.outputs[i].json);
+}
+
+TEST(AnomalyOperatorTest, ReconfigureSuppressCooldownAndRefractoryApplyLive) {
+  AnomalyOperator op(light_tails(kLightTails));
+  ASSERT_TRUE(op.reconfigure(Config::from_yaml(R"(
+operators:
+  anomaly:
+    cooldown: 2h
+    resolve_after: 5
+    emit_scores: true
+    detector: {refractory: 5}
+    sales_detector: {refractory: 3}
+    feedback: {dismiss_step: 0.1}
+    suppress: [{start: "2026-11-25T02:00:00Z", end: "2026-11-25T03:00:00Z"}]
+)"))
+                  .is_ok());
+  const AnomalySettings& s = op.settings();
+  EXPECT_EQ(s.cooldown_ms, 2 * kHour);
+  EXPECT_EQ(s.resolve_after, 5);
+  EXPECT_TRUE(s.emit_scores);
+  EXPECT_EQ(s.metric_detector.refractory, 5);
+  EXPECT_EQ(s.count_detector.refractory, 3);
+  EXPECT_EQ(s.revenue_detector.refractory, 3);
+  EXPECT_EQ(s.dismiss_step, 0.1);
+  ASSERT_EQ(s.suppress.size(), 1u);
+  // A suppression window over the spike, added live: the series is scored but not alerted.
+  MetricRun run(800, 600);
+  AnomalyOperator quiet(light_tails(kLightTails));
+  FakeContext ctx;
+  for (int i = 0; i < 600; ++i) ctx.send(quiet, run.events[i]);
+  ASSERT_TRUE(quiet
+                  .reconfigure(Config::from_yaml(R"(
+operators:
+  anomaly:
+    suppress: [{start: "2026-11-01T00:00:00Z", end: "2026-12-31T00:00:00Z", series: cpu}]
+)"))
+                  .is_ok());
+  for (int i = 600; i < 800; ++i) ctx.send(quiet, run.events[i]);
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "anomaly").empty());
+  EXPECT_GT(quiet.suppressed(), 0u);
+}
+
+TEST(AnomalyOperatorTest, ReconfigureRefusesStateShapingKeysByName) {
+  AnomalyOperator op(Config::from_yaml("{}"));
+  FakeContext ctx;
+  for (int i = 0; i < 50; ++i) ctx.send(op, metric(kMonday + i * 5 * kMinute, "cpu", 50));
+  const size_t series = op.series_count();
+  for (const char* key :
+       {"bucket: 2h", "key_bucket: 2d", "watch_store_sku: false", "silence_grace: 10m",
+        "detector: {week_slots: false}", "sales_detector: {warmup: 10}",
+        "sales_detector: {local_half_life: 12}", "sales_detector: {week_slots: false}",
+        "sales_detector: {weekday_scales_hours: false}"}) {
+    const std::string k(key);
+    Status s = op.reconfigure(
+        Config::from_yaml("operators: {anomaly: {thresholds: {warning: 0.7}, " + k + "}}"));
+    ASSERT_FALSE(s.is_ok()) << key;
+    std::string name = k.substr(0, k.find(':'));
+    if (k.find('{') != std::string::npos) {
+      name += "." + k.substr(k.find('{') + 1, k.find(':', k.find('{')) - k.find('{') - 1);
+    }
+    EXPECT_NE(s.message().find("operators.anomaly." + name), std::string::npos) << s.message();
+    EXPECT_NE(s.message().find("restart to apply"), std::string::npos);
+    EXPECT_EQ(op.settings().warning, 0.6);  // nothing applied
+  }
+  EXPECT_EQ(op.series_count(), series);
+}
+
 }  // namespace
 }  // namespace sw

@@ -917,5 +917,93 @@ TEST(ForecastOperatorTest, CompactHorizonCarriesTheSameNumbers) {
       << recs[0]->json;
 }
 
+// Hot reload (docs/operations.md "Hot reload"): emit, emit_threshold, horizon_encoding and
+// drift_mase change live; keys that shape model state are refused by name.
+Config forecast_config(const std::string& extra = "") {
+  return Config::from_yaml("operators: {forecast: {horizon: 14" + extra + "}}");
+}
+
+TEST(ForecastOperatorTest, ReconfigureEmitAppliesFromTheNextCloseAndKeepsState) {
+  ForecastOperator straight(ForecastOptions::from_config(forecast_config()));
+  FakeContext sctx;
+  history(straight, sctx, 0, 40);
+  sctx.take();
+  history(straight, sctx, 40, 60);
+  const std::vector<OutputRecord> expected = sctx.take();
+  ASSERT_FALSE(expected.empty());
+
+  ForecastOperator op(ForecastOptions::from_config(forecast_config()));
+  FakeContext ctx;
+  history(op, ctx, 0, 30);
+  ASSERT_FALSE(ctx.take().empty());
+  DemandEstimate d0, d1;
+  const KeyId a = ctx.key("S1", "A");
+  ASSERT_TRUE(op.demand(a, ctx.keys(), day_ms(30), 7, 10, d0));  // fills the demand cache
+  ASSERT_TRUE(op.reconfigure(forecast_config(", emit: none")).is_ok());
+  EXPECT_EQ(op.options().emit, ForecastEmit::kNone);
+  ASSERT_TRUE(op.demand(a, ctx.keys(), day_ms(30), 7, 10, d1));
+  EXPECT_EQ(d0.total_mean, d1.total_mean);
+  EXPECT_EQ(d0.total_sd, d1.total_sd);
+  history(op, ctx, 30, 40);
+  EXPECT_TRUE(ctx.of(OutputStream::kForecasts).empty());  // the next closes wrote none
+  ctx.take();
+  // Back to every_close: the model state went on learning, so records equal the straight run's.
+  ASSERT_TRUE(op.reconfigure(forecast_config()).is_ok());
+  history(op, ctx, 40, 60);
+  const std::vector<OutputRecord> got = ctx.take();
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) EXPECT_EQ(got[i].json, expected[i].json) << i;
+}
+
+TEST(ForecastOperatorTest, ReconfigureToOnChangeStartsFromTheNextRecord) {
+  ForecastOperator op(ForecastOptions::from_config(forecast_config(", emit: on_change")));
+  FakeContext ctx;
+  history(op, ctx, 0, 20);
+  ASSERT_TRUE(op.reconfigure(forecast_config()).is_ok());
+  history(op, ctx, 20, 30);
+  ctx.take();
+  // Back to on_change with a huge threshold: one record per key (its means were reset, as the
+  // every_close records did not update them), then none.
+  ASSERT_TRUE(op.reconfigure(forecast_config(", emit: on_change, emit_threshold: 100")).is_ok());
+  history(op, ctx, 30, 40);
+  EXPECT_EQ(ctx.of(OutputStream::kForecasts).size(), 3u);
+}
+
+TEST(ForecastOperatorTest, ReconfigureDriftThresholdAppliesToTheNextCheck) {
+  const std::string slow = ", intermittent_alpha: 0.01";  // as DriftFiresRefitsAndResolves
+  ForecastOperator op(ForecastOptions::from_config(forecast_config(slow)));
+  FakeContext ctx;
+  std::mt19937_64 rng(5);
+  std::poisson_distribution<int> low(10), high(40);
+  for (int d = 0; d < 120; ++d) sell_day(op, ctx, d, low(rng));
+  // The same shift that fires at the default 1.5 stays quiet at a threshold of 100.
+  ASSERT_TRUE(op.reconfigure(forecast_config(slow + ", drift_mase: 100")).is_ok());
+  EXPECT_EQ(op.options().drift_mase, 100);
+  for (int d = 120; d < 200; ++d) sell_day(op, ctx, d, high(rng));
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "forecast_drift").empty());
+}
+
+TEST(ForecastOperatorTest, ReconfigureRefusesModelKeysByNameAndKeepsOptions) {
+  ForecastOperator op(ForecastOptions::from_config(Config::from_yaml("{}")));
+  FakeContext ctx;
+  history(op, ctx, 0, 20);
+  for (const char* key : {"bucket: 1h", "horizon: 14", "interval: 0.8", "alpha: 0.05", "beta: 0.1",
+                          "phi: 0.9", "censor_fraction: 0.5", "intermittent_alpha: 0.2",
+                          "profile_shrink: 10", "own_months: false", "own_hours: false"}) {
+    const std::string k(key);
+    Status s = op.reconfigure(Config::from_yaml("operators: {forecast: {" + k + ", emit: none}}"));
+    ASSERT_FALSE(s.is_ok()) << key;
+    EXPECT_NE(s.message().find("operators.forecast." + k.substr(0, k.find(':'))), std::string::npos)
+        << s.message();
+    EXPECT_NE(s.message().find("restart to apply"), std::string::npos);
+    EXPECT_EQ(op.options().emit, ForecastEmit::kEveryClose);  // nothing applied
+    EXPECT_EQ(op.options().horizon, 28);
+  }
+  ASSERT_TRUE(
+      op.reconfigure(Config::from_yaml("operators: {forecast: {horizon_encoding: compact}}"))
+          .is_ok());
+  EXPECT_TRUE(op.options().compact_horizon);
+}
+
 }  // namespace
 }  // namespace sw
