@@ -9,9 +9,9 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$sw" --help | grep -q "usage: shelfwatch" || fail "--help"
+"$sw" --help | grep "usage: shelfwatch" > /dev/null || fail "--help"
 for c in run validate inspect gen backtest score-csv broker; do
-  "$sw" "$c" --help | grep -q "example" || fail "$c --help has no examples"
+  "$sw" "$c" --help | grep "example" > /dev/null || fail "$c --help has no examples"
 done
 
 cat > bad.yaml <<'Y'

@@ -78,7 +78,7 @@ operators:
 YAML
 }
 
-if "$sw" validate --config <(config probe probe) 2>&1 | grep -q "not built into this binary"; then
+if "$sw" validate --config <(config probe probe) 2>&1 | grep "not built into this binary" > /dev/null; then
   echo "SKIP: this shelfwatch binary has no Kafka source/sink wired in"
   exit 77
 fi

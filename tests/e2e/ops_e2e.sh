@@ -90,7 +90,7 @@ YAML
     [ "$(code -H "Authorization: Bearer wrong-$token" "$url$p")" = 401 ] || fail "$p, wrong token"
     [ "$(code -H "$auth" "$url$p")" = 200 ] || fail "$p with the token"
   done
-  curl -fs -H "$auth" "$url/state/S0001/SKU-000001" | grep -q '"low_stock"' || fail "/state body"
+  curl -fs -H "$auth" "$url/state/S0001/SKU-000001" | grep '"low_stock"' > /dev/null || fail "/state body"
   [ "$(code -X POST "$url/admin/reload")" = 401 ] || fail "/admin/reload without a token"
   [ "$(code -X POST -H "$auth" "$url/admin/reload")" = 200 ] || fail "/admin/reload"
   [ "$(code -H "$auth" "$url/admin/reload")" = 405 ] || fail "GET /admin/reload"
@@ -187,7 +187,7 @@ YAML
   kill -HUP "$pid"
   wait_for 10 grep -q "reload applied: changed operators.low_stock.overstock_days" run.log ||
     fail "reload not applied"
-  curl -fs "$url/metrics" | grep -q 'shelfwatch_config_reloads_total{result="rejected"} 3' ||
+  curl -fs "$url/metrics" | grep 'shelfwatch_config_reloads_total{result="rejected"} 3' > /dev/null ||
     fail "reload counter: $(curl -fs "$url/metrics" | grep reloads)"
   tail -n +$((half + 1)) all.jsonl >> live.jsonl
   wait_read "$total" 60
@@ -319,7 +319,7 @@ YAML
   kill -HUP "$pid"
   wait_for 10 grep -q "reload applied: changed .*operators.anomaly.thresholds.warning" run.log ||
     fail "reload not applied"
-  grep "reload applied" run.log | grep -q "operators.forecast.emit" || fail "forecast.emit not applied"
+  grep "reload applied" run.log | grep "operators.forecast.emit" > /dev/null || fail "forecast.emit not applied"
   tail -n +$((half + 1)) all.jsonl >> live.jsonl
   wait_read "$total" 60
   kill -TERM "$pid"

@@ -8,7 +8,7 @@ trap 'rm -rf "$work"' EXIT
 cd "$work"
 fail() { echo "FAIL: $*"; exit 1; }
 
-"$sw" simulate --help | grep -q "example" || fail "simulate --help has no example"
+"$sw" simulate --help | grep "example" > /dev/null || fail "simulate --help has no example"
 "$sw" gen --stores 2 --skus 10 --days 35 --seed 3 --out events.jsonl > /dev/null 2>&1
 cat > run.yaml <<'Y'
 source: {kind: file, file: {path: events.jsonl}}
