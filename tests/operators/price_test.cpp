@@ -55,11 +55,7 @@ class FakeInventory final : public InventoryView {
   std::map<KeyId, std::vector<StockLot>> lot_table;
 };
 
-class FakeAnomalies final : public AnomalyView {
- public:
-  bool open_anomaly(KeyId key) const override { return open.count(key) != 0; }
-  std::map<KeyId, bool> open;
-};
+using FakeAnomalies = testing::OpenAnomalies;
 
 //! FakeContext with the inventory and anomaly views settable.
 class PriceContext : public FakeContext {
