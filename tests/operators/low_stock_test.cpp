@@ -13,6 +13,7 @@
 #include "stream/bytes.h"
 #include "stream/config.h"
 #include "tests/support/fake_context.h"
+#include "tests/support/json_field.h"
 
 // Allocation counter for the steady-state no-allocation test. Counting is off except inside
 // the measured region. Not under AddressSanitizer, which owns operator new itself.
@@ -82,19 +83,7 @@ Config test_config(const std::vector<std::string>& extra = {}) {
 
 using testing::FixedDemandView;
 
-std::string field(const std::string& json, const std::string& name) {
-  std::string k = "\"" + name + "\":";
-  size_t p = json.find(k);
-  if (p == std::string::npos) return "<absent>";
-  p += k.size();
-  size_t e = p;
-  if (json[p] == '"') {
-    e = json.find('"', p + 1) + 1;
-  } else {
-    while (e < json.size() && json[e] != ',' && json[e] != '}') ++e;
-  }
-  return json.substr(p, e - p);
-}
+using testing::field;
 
 std::vector<const OutputRecord*> alerts(const FakeContext& ctx, std::string_view type) {
   return ctx.of(OutputStream::kAlerts, type);

@@ -13,6 +13,7 @@
 #include "stream/config.h"
 #include "stream/decoder.h"
 #include "tests/support/fake_context.h"
+#include "tests/support/json_field.h"
 
 namespace sw {
 namespace {
@@ -45,34 +46,7 @@ Config cfg(const std::vector<std::string>& extra = {}) {
 
 using testing::FixedDemandView;
 
-std::string field(const std::string& json, const std::string& name) {
-  std::string k = "\"" + name + "\":";
-  size_t p = json.find(k);
-  if (p == std::string::npos) return "<absent>";
-  p += k.size();
-  size_t e = p;
-  int depth = 0;
-  bool in_str = false;
-  for (; e < json.size(); ++e) {
-    char c = json[e];
-    if (in_str) {
-      if (c == '\\')
-        ++e;
-      else if (c == '"')
-        in_str = false;
-      continue;
-    }
-    if (c == '"')
-      in_str = true;
-    else if (c == '{' || c == '[')
-      ++depth;
-    else if ((c == '}' || c == ']') && depth-- == 0)
-      break;
-    else if (c == ',' && depth == 0)
-      break;
-  }
-  return json.substr(p, e - p);
-}
+using testing::field;
 
 uint64_t counter(const Operator& op, const std::string& name, const std::string& label) {
   uint64_t v = 0;
