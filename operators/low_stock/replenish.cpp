@@ -227,7 +227,7 @@ void LowStockOperator::apply_receipt(const Event& e, KeyId key, KeyState& s, Ope
   }
   Flow& f = it->second;
   mark_flow_dirty(key, f);
-  double left = e.qty, matched = 0;
+  double left = e.qty, matched = 0, untracked_taken = 0;
   auto take = [&](OpenOrder& o) {
     const double q = std::min(left, o.open);
     o.open -= q;
@@ -248,14 +248,16 @@ void LowStockOperator::apply_receipt(const Event& e, KeyId key, KeyState& s, Ope
     // the newest tracked order would close it early and teach the lead time a few hours.
     double tracked = 0;
     for (const OpenOrder& o : f.orders) tracked += o.open;
-    left -= std::min(left, std::max(0.0, static_cast<double>(s.on_order) - tracked));
+    untracked_taken = std::min(left, std::max(0.0, static_cast<double>(s.on_order) - tracked));
+    left -= untracked_taken;
     for (OpenOrder& o : f.orders) {  // oldest first
       if (left <= 0) break;
       take(o);
     }
   }
   if (!is_set(e.on_order)) {
-    s.on_order = static_cast<float>(std::max(0.0, static_cast<double>(s.on_order) - matched));
+    s.on_order = static_cast<float>(
+        std::max(0.0, static_cast<double>(s.on_order) - matched - untracked_taken));
   }
   const uint32_t sku_id = ctx.keys().sku_id(key);
   for (size_t i = 0; i < f.orders.size();) {

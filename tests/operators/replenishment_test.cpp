@@ -419,7 +419,8 @@ TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
   EXPECT_EQ(field(tr[0]->json, "qty"), "7");
   EXPECT_EQ(field(tr[0]->json, "donor_surplus"), "33");
   EXPECT_EQ(field(tr[0]->json, "region"), "\"north\"");
-  // The recommendation of S1 escalates: spare stock in the region.
+  // The recommendation of S1 escalates: the transfer to it is proposed first (the same event
+  // evaluates the transfer before the recommendation).
   auto recs = ctx.of(OutputStream::kReplenishment);
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]->key, "S1|A");
@@ -433,6 +434,173 @@ TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
   ASSERT_EQ(tr.size(), 2u);
   EXPECT_EQ(field(tr[1]->json, "status"), "\"resolved\"");
   EXPECT_EQ(tr[0]->id, tr[1]->id);
+}
+
+TEST(ReplenishmentOperatorTest, TransferOnlyWhenItPreventsTheStockoutSpareAloneDoesNotEscalate) {
+  Config c = Config::from_yaml(
+      "regions: {north: [S1, S2]}\n",
+      {"operators.low_stock.default_lead_time_days=4",
+       "operators.low_stock.default_lead_time_sd_days=1", "operators.low_stock.min_history_days=0",
+       "operators.low_stock.new_item_days=0", "operators.low_stock.transfer_min_qty=2"});
+  LowStockOperator op(c);
+  FakeContext ctx;
+  FixedDemandView view(2, 1);
+  ctx.set_demand_view(&view);
+  ctx.send(op, price(at(0, 0), "A", 4, 2));
+  // S2 spares 29 − 2·11 − 4.652 = 2.35 -> 2 units.
+  ctx.send(op, inventory(at(0, 1), "S2", "A", InventoryKind::kSnapshot, 29));
+  // S1: 5 on hand, 2.5 d of cover before a receipt in 4 d: 2·4 − 5 = 3 units short. A
+  // transfer of 2 would not prevent the stock-out: none is proposed.
+  ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kSnapshot, 5));
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "transfer").empty());
+  // Its recommendation (S = 22 + z·sqrt(11 + 4) = 28.37 -> 24 units, cost 48) is routine:
+  // the spare units are shown but hold nothing up, as no transfer is proposed.
+  auto recs = ctx.of(OutputStream::kReplenishment);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(field(recs[0]->json, "order_qty"), "24");
+  EXPECT_EQ(field(recs[0]->json, "approval"), "\"auto\"");
+  EXPECT_EQ(field(recs[0]->json, "transfer_from"), "\"S2\"");
+  EXPECT_EQ(field(recs[0]->json, "transfer_spare_units"), "2");
+  EXPECT_EQ(field(recs[0]->json, "transfer_proposed"), "false");
+  // S2 is counted up to 60 (spare 33): S1 (4 on hand, 4 short, need 8.65) gets 8 units.
+  ctx.send(op, inventory(at(0, 3), "S2", "A", InventoryKind::kSnapshot, 60));
+  ctx.send(op, sale(at(0, 4), "S1", "A", 1));
+  auto tr = ctx.of(OutputStream::kAlerts, "transfer");
+  ASSERT_EQ(tr.size(), 1u);
+  EXPECT_EQ(field(tr[0]->json, "qty"), "8");
+  EXPECT_EQ(field(tr[0]->json, "from_store"), "\"S2\"");
+}
+
+TEST(ReplenishmentOperatorTest, StockoutAlertsOnlyForExceptions) {
+  {
+    // Already told: low_stock projected it. The episode is silent: no firing, no resolved.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(10, 2);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 35));  // P = 0.68
+    ASSERT_EQ(ctx.of(OutputStream::kAlerts, "low_stock").size(), 1u);
+    ctx.send(op, sale(at(0, 2), "S1", "A", 35));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    const KeyId k = ctx.key("S1", "A");
+    EXPECT_NE(op.describe(k, ctx.keys()).find("\"stockout_silent\":true"), std::string::npos);
+    ctx.send(op, inventory(at(0, 3), "S1", "A", InventoryKind::kReceipt, 50));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    EXPECT_NE(op.describe(k, ctx.keys()).find("\"stockout_silent\":false"), std::string::npos);
+  }
+  {
+    // A slow mover (0.2/day): an order placed now brings it in 4 d, 0.8 units of sales lost.
+    // With recommendations on (replenishment in motion) that is no alert; without them nobody
+    // orders, so it is.
+    for (bool recommend : {true, false}) {
+      SCOPED_TRACE(recommend);
+      LowStockOperator op(cfg(
+          {std::string("operators.low_stock.recommendations=") + (recommend ? "true" : "false")}));
+      FakeContext ctx;
+      FixedDemandView view(0.2, 0.4);
+      ctx.set_demand_view(&view);
+      ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 1));
+      ctx.send(op, sale(at(0, 2), "S1", "A", 1));
+      EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), recommend ? 0u : 1u);
+    }
+  }
+  {
+    // An order in transit: silent while its likely arrival (order time + 4 d) is 3 h away
+    // (2/day · 0.125 d = 0.25 units); once that time has passed, the promised date (a day
+    // later: 1.9 units) is what is left, and the stock-out becomes an alert then.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(2, 1);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 10));
+    ctx.send(op, order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(5, 2)));
+    ctx.send(op, sale(at(3, 23), "S1", "A", 10));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "low_stock").empty());  // out: stockout's case
+    ctx.send(op, inventory(at(4, 3), "S1", "A", InventoryKind::kSnapshot, 0));
+    auto so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 1u);
+    EXPECT_EQ(so[0]->time_ms, at(4, 3));
+    EXPECT_EQ(field(so[0]->json, "since"), "\"2026-01-05T03:00:00Z\"");
+    ctx.send(op, receipt(at(4, 10), "S1", "A", 20, "PO1"));
+    so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 2u);
+    EXPECT_EQ(field(so[1]->json, "status"), "\"resolved\"");
+    EXPECT_EQ(so[0]->id, so[1]->id);
+  }
+  {
+    // Repeats: within cooldown_hours of the last episode's end a new stock-out is silent.
+    LowStockOperator op(cfg({"operators.low_stock.cooldown_hours=24"}));
+    FakeContext ctx;
+    FixedDemandView view(10, 2);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 0));  // fires
+    ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kReceipt, 50));  // resolves
+    ctx.send(op, sale(at(0, 5), "S1", "A", 50));                                // quiet
+    ctx.send(op, inventory(at(1, 0), "S1", "A", InventoryKind::kReceipt, 50));  // silent end
+    ctx.send(op, sale(at(2, 0), "S1", "A", 50));                                // fires
+    auto so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 3u);
+    EXPECT_EQ(field(so[1]->json, "status"), "\"resolved\"");
+    EXPECT_EQ(so[2]->time_ms, at(2, 0));
+    uint64_t suppressed = 0;
+    op.probe()->for_each([&](const Probe::Metric& m) {
+      if (m.name == "inventory_alerts_suppressed_total") suppressed = m.counter.value();
+    });
+    EXPECT_EQ(suppressed, 1u);
+  }
+  {
+    // An open receipt_overdue names the late order behind the stock-out: silent.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(1, 1);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 30));
+    ctx.send(op, order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(1, 2)));
+    ctx.advance_watermark(op, at(2, 3));
+    ASSERT_EQ(ctx.of(OutputStream::kAlerts, "receipt_overdue").size(), 1u);
+    ctx.send(op, sale(at(2, 4), "S1", "A", 30));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+  }
+}
+
+TEST(ReplenishmentOperatorTest, NextReceiptIsTheLikelyArrivalNotTheLatestPromise) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  // Promised in 10 d; orders come in a lead time (4 d).
+  ctx.send(op, order(at(0, 1), "S1", "A", 60, "PO1", "ACME", at(10, 1)));
+  ctx.send(op, sale(at(0, 2), "S1", "A", 40));  // 60: P(D_3.96 > 60) ~ 0.03 (10 d: ~1)
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "low_stock").empty());
+  ctx.send(op, sale(at(0, 3), "S1", "A", 35));  // 25: cover 2.5 d < 3.917 d
+  auto low = ctx.of(OutputStream::kAlerts, "low_stock");
+  ASSERT_EQ(low.size(), 1u);
+  EXPECT_EQ(field(low[0]->json, "severity"), "\"critical\"");
+  EXPECT_EQ(field(low[0]->json, "next_receipt_days"), "3.917");
+  EXPECT_EQ(field(low[0]->json, "next_receipt_source"), "\"open_order\"");
+}
+
+TEST(ReplenishmentOperatorTest, UntrackedUnitsOnOrderArriveBeforeTrackedOrders) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  // 10 units on order from before the stream, then a tracked order of 12.
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 50, 10));
+  ctx.send(op, order(at(0, 2), "S1", "A", 12, "PO1", "ACME", at(4, 2)));
+  const KeyId k = ctx.key("S1", "A");
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 22);
+  // A receipt of 10 that names no order: the untracked units; PO1 stays open, nothing learned.
+  ctx.send(op, receipt(at(0, 10), "S1", "A", 10));
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 12);
+  ASSERT_NE(op.flow(k), nullptr);
+  ASSERT_EQ(op.flow(k)->orders.size(), 1u);
+  EXPECT_DOUBLE_EQ(op.flow(k)->orders[0].open, 12);
+  EXPECT_NE(op.describe(k, ctx.keys()).find("\"lead_time_observations\":0"), std::string::npos);
+  // The next 12 fill PO1 (3.5 d after it was placed).
+  ctx.send(op, receipt(at(3, 14), "S1", "A", 12));
+  EXPECT_TRUE(op.flow(k) == nullptr || op.flow(k)->orders.empty());
+  EXPECT_NE(op.describe(k, ctx.keys()).find("\"lead_time_observations\":1"), std::string::npos);
 }
 
 TEST(ReplenishmentOperatorTest, DismissSuppressesRefiringAckIsRecorded) {
