@@ -678,6 +678,16 @@ TEST(ReplenishmentDecoderTest, OrderFieldsAndBadInput) {
   EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-05T00:00:00Z","store":"S1","sku":"A",)"
                    R"("kind":"order","qty":3,"expected":"2026-01-01"})"),
             DecodeError::kOutOfRange);
+  // An order of no units, or of a negative quantity, is out of range (docs/replenishment.md).
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":0})"),
+            DecodeError::kOutOfRange);
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":-4})"),
+            DecodeError::kOutOfRange);
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":4,"expected":"next week"})"),
+            DecodeError::kBadTimestamp);
   ASSERT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
                    R"("kind":"receipt","qty":3,"po_id":"PO7"})"),
             DecodeError::kNone);
