@@ -541,7 +541,11 @@ void LowStockOperator::maybe_recommend(KeyId key, KeyState& s, const Plan& p, in
     auto sid = supplier_ids_.find(av(supplier));
     in.new_supplier = sid == supplier_ids_.end() || supplier_filled_[sid->second] == 0;
   }
-  in.wide_interval = p.lead_demand_mean > 0 &&
+  // A wide forecast interval needs a look only when the forecast sets the quantity: an order
+  // at the smallest quantity the supplier takes (MOQ, pack) is the same whatever the interval —
+  // the slow movers whose lead-time demand is a unit or two, uncertain by nature.
+  const double min_order = inventory::order_quantity(p.position + 1e-6, p.position, p.moq, p.pack);
+  in.wide_interval = p.lead_demand_mean > 0 && qty > min_order &&
                      std::sqrt(p.lead_demand_var) / p.lead_demand_mean > settings_.max_interval_cv;
   in.open_anomaly = ctx.views().anomalies != nullptr && ctx.views().anomalies->open_anomaly(key);
   low_stock::Donor donor;

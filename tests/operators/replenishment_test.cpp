@@ -257,6 +257,36 @@ TEST(ReplenishmentOperatorTest, AnOpenAnomalyOnTheKeyEscalatesTheRecommendation)
   EXPECT_EQ(counter(op, "replenishment_recommendations_total", "auto"), 1u);
 }
 
+TEST(ReplenishmentOperatorTest, WideIntervalReviewsOnlyWhenTheForecastSetsTheQuantity) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  // Lead-time demand: mean 0.25·4 = 1, sd sqrt(4·0.25 + 0.0625·1) = 1.031: cv > 1.
+  FixedDemandView view(0.25, 0.5);
+  ctx.set_demand_view(&view);
+  ItemFields packed;
+  packed.pack_size = 6;
+  packed.moq = 6;
+  packed.cost = 1;
+  ItemFields single;
+  single.pack_size = 1;
+  single.moq = 1;
+  single.cost = 1;
+  ctx.send(op, item(at(0, 0), "P", packed));
+  ctx.send(op, item(at(0, 0), "U", single));
+  // Position 2 < ROP 1 + 1.645·1.031 = 2.696; S = 2.75 + 1.645·sqrt(2.75 + 0.0625) = 5.509.
+  ctx.send(op, inventory(at(0, 1), "S1", "P", InventoryKind::kSnapshot, 2));
+  ctx.send(op, inventory(at(0, 1), "S1", "U", InventoryKind::kSnapshot, 2));
+  auto recs = ctx.of(OutputStream::kReplenishment);
+  ASSERT_EQ(recs.size(), 2u);
+  // P: need 3.5, but one pack of 6 is the least it can order: the interval changes nothing.
+  EXPECT_EQ(field(recs[0]->json, "order_qty"), "6");
+  EXPECT_EQ(field(recs[0]->json, "approval"), "\"auto\"");
+  // U: 4 units, a quantity the forecast chose: review.
+  EXPECT_EQ(field(recs[1]->json, "order_qty"), "4");
+  EXPECT_EQ(field(recs[1]->json, "approval"), "\"review\"");
+  EXPECT_EQ(field(recs[1]->json, "approval_reason"), "\"wide_interval\"");
+}
+
 TEST(ReplenishmentOperatorTest, LowStockFiresOnlyForAProjectedStockoutBeforeTheNextReceipt) {
   LowStockOperator op(cfg());
   FakeContext ctx;
