@@ -427,8 +427,13 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
       const double excess = std::max(0.0, p.on_hand - p.demand * settings_.overstock_days);
       material = excess * p.cost >= settings_.overstock_min_excess_cost;
     }
-    if (p.enough_history && own_history && material && !out &&
-        p.cover_days > settings_.overstock_days) {
+    bool fire = p.enough_history && own_history && material && !out &&
+                p.cover_days > settings_.overstock_days;
+    if (fire && !legacy && quiet(key, s, low_stock::kAlertOverstock, ts)) {  // dismissed
+      counters_.suppressed->add();
+      fire = false;
+    }
+    if (fire) {
       s.flags |= kOverstockOpen;
       s.overstock_since_ms = ts;
       emit_alert(key, s, p, "overstock", "firing", "info", ts, ts, ctx);

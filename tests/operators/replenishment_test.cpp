@@ -664,6 +664,35 @@ TEST(ReplenishmentOperatorTest, DismissSuppressesRefiringAckIsRecorded) {
   EXPECT_EQ(field(od[2]->json, "po_id"), "\"PO2\"");
 }
 
+TEST(ReplenishmentOperatorTest, DismissQuietsStockoutAndOverstockOfTheKey) {
+  LowStockOperator op(
+      cfg({"operators.low_stock.dismiss_days=7", "operators.low_stock.overstock_days=30"}));
+  FakeContext ctx;
+  FixedDemandView view(1, 1);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 0));   // stockout
+  ctx.send(op, inventory(at(0, 1), "S1", "B", InventoryKind::kSnapshot, 40));  // overstock
+  auto so = ctx.of(OutputStream::kAlerts, "stockout");
+  auto ov = ctx.of(OutputStream::kAlerts, "overstock");
+  ASSERT_EQ(so.size(), 1u);
+  ASSERT_EQ(ov.size(), 1u);
+  ctx.send(op, feedback(at(0, 2), so[0]->id, FeedbackAction::kDismiss));
+  ctx.send(op, feedback(at(0, 2), ov[0]->id, FeedbackAction::kDismiss));
+  EXPECT_EQ(counter(op, "inventory_feedback_total", "dismiss"), 2u);
+  // Both episodes run their course and end; new ones within 7 days are held back.
+  ctx.send(op, inventory(at(1, 0), "S1", "A", InventoryKind::kReceipt, 10));
+  ctx.send(op, inventory(at(1, 0), "S1", "B", InventoryKind::kSnapshot, 20));
+  ctx.send(op, sale(at(2, 0), "S1", "A", 10));
+  ctx.send(op, inventory(at(2, 0), "S1", "B", InventoryKind::kSnapshot, 40));
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), 2u);   // firing, resolved
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "overstock").size(), 2u);  // firing, resolved
+  // After the quiet period they fire again.
+  ctx.send(op, inventory(at(8, 0), "S1", "A", InventoryKind::kSnapshot, 0));
+  ctx.send(op, inventory(at(8, 0), "S1", "B", InventoryKind::kSnapshot, 41));
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), 3u);
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "overstock").size(), 3u);
+}
+
 TEST(ReplenishmentOperatorTest, BadSettingsAreConfigErrorsNamingTheKey) {
   for (const char* bad :
        {"operators.low_stock.low_stock_probability=0", "operators.low_stock.auto_max_order_cost=-1",
