@@ -844,6 +844,60 @@ TEST(ReplenishmentRestoreTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
   }
 }
 
+TEST(ReplenishmentRestoreTest, SilentStockoutEpisodeSurvivesRestore) {
+  // The likely-arrival case of StockoutAlertsOnlyForExceptions, cut while the stock-out is
+  // silent: the restored operator keeps it silent, turns it into an alert at the same event
+  // with the same id, and resolves it the same way.
+  const std::vector<Event> ev = {
+      inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 10),
+      order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(5, 2)),
+      sale(at(3, 23), "S1", "A", 10),  // silent: likely arrival 3 h away
+      sale(at(4, 1), "S1", "A", 1),    // still silent (1 h away)
+      inventory(at(4, 3), "S1", "A", InventoryKind::kSnapshot, 0),  // alert
+      receipt(at(4, 10), "S1", "A", 20, "PO1"),                     // resolved
+  };
+  FixedDemandView view(2, 1);
+  LowStockOperator ref(cfg());
+  FakeContext ref_ctx;
+  ref_ctx.set_demand_view(&view);
+  run(ref, ref_ctx, ev, 0, 3);
+  ref_ctx.take();
+  run(ref, ref_ctx, ev, 3, ev.size());
+  const std::vector<OutputRecord> want = ref_ctx.take();
+  size_t stockouts = 0;
+  for (const auto& r : want) stockouts += r.type == "stockout";
+  ASSERT_EQ(stockouts, 2u);
+
+  FakeStateStore store;
+  int64_t wm = 0;
+  {
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    ctx.set_demand_view(&view);
+    run(op, ctx, ev, 0, 3);
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    StateBatch b;
+    op.snapshot(b, ctx.keys());
+    ASSERT_TRUE(store.commit(b).is_ok());
+    wm = ctx.watermark();
+  }
+  LowStockOperator restored(cfg());
+  FakeContext ctx;
+  ctx.set_demand_view(&view);
+  ctx.key("S1", "A");
+  ASSERT_TRUE(restored.restore(store, ctx).is_ok());
+  ctx.set_watermark(wm);
+  EXPECT_NE(restored.describe(ctx.key("S1", "A"), ctx.keys()).find("\"stockout_silent\":true"),
+            std::string::npos);
+  run(restored, ctx, ev, 3, ev.size());
+  const std::vector<OutputRecord> got = ctx.take();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id);
+    EXPECT_EQ(got[i].json, want[i].json);
+  }
+}
+
 TEST(ReplenishmentRestoreTest, ScriptExercisesEveryWorkflowOutput) {
   LowStockOperator op(Config::from_yaml(
       "regions: {north: [S1, S2, S3]}\n",
