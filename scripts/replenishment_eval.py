@@ -141,6 +141,56 @@ def main():
                    for s in stockouts[(e["store"], e["sku"])]):
                 hit += 1
         return n, hit
+    # Stricter: the stock-out starts after the firing (a warning, not a report of it) and
+    # loses sales (truth lost_units > 0), before the next receipt the alert names (at least
+    # a day).
+    def precision_ahead(d):
+        n = hit = 0
+        for e in episodes(d):
+            if e["type"] != "low_stock":
+                continue
+            n += 1
+            t0 = ts(e["time"])
+            h = t0 + max(e["details"].get("next_receipt_days", 14), 1) * 86400
+            if any(t0 < ts(s["start"]) <= h and s["lost_units"] > 0
+                   for s in stockouts[(e["store"], e["sku"])]):
+                hit += 1
+        return n, hit
+
+    # Recall: truth stock-outs that lost sales, and their lost units, flagged by an inventory
+    # alert of the key — in advance (low_stock, transfer or receipt_overdue fired in the 14 d
+    # before the start) or at the time (any of those or a stockout alert open at the start or
+    # fired within an hour of it).
+    def coverage(d):
+        by = collections.defaultdict(list)
+        res = {}
+        for line in open(d + "/alerts.jsonl"):
+            a = json.loads(line)
+            if a["status"] == "resolved":
+                res[a["id"]] = ts(a["time"])
+        for e in episodes(d):
+            if e["type"] in ("low_stock", "transfer", "receipt_overdue", "stockout"):
+                by[(e["store"], e["sku"])].append((e["type"], ts(e["time"]), res.get(e["id"], 1e18)))
+        n = ahead = anyf = units = units_ahead = units_any = warned = units_warned = 0
+        for k, v in stockouts.items():
+            for s in v:
+                if s["lost_units"] <= 0:
+                    continue
+                n += 1
+                units += s["lost_units"]
+                t = ts(s["start"])
+                a = any(typ != "stockout" and t - 14 * 86400 <= t0 < t for typ, t0, _ in by[k])
+                # Warned: such an episode fired before the start and was still open then.
+                w = any(typ != "stockout" and t0 < t < t1 for typ, t0, t1 in by[k])
+                warned += w
+                units_warned += s["lost_units"] if w else 0
+                b = a or any(t0 <= t + 3600 and t1 > t - 1 for _, t0, t1 in by[k])
+                ahead += a
+                anyf += b
+                units_ahead += s["lost_units"] if a else 0
+                units_any += s["lost_units"] if b else 0
+        return n, ahead, anyf, units, units_ahead, units_any, warned, units_warned
+
     all_so = sum(len(v) for v in stockouts.values())
     for label, d in (("before", before), ("after", out_dir)):
         if d is None:
@@ -148,6 +198,16 @@ def main():
         n, hit = precision(d)
         print(f"{label}: low_stock episodes {n}, followed by a real stock-out within 14 d: {hit} "
               f"({100 * hit / max(n, 1):.1f}%); truth stock-outs: {all_so}")
+        n, hit = precision_ahead(d)
+        print(f"{label}: low_stock episodes followed by a stock-out that starts after the firing, "
+              f"before the next receipt, and loses sales: {hit} ({100 * hit / max(n, 1):.1f}%)")
+        n, ahead, anyf, units, ua, uany, warned, uw = coverage(d)
+        print(f"{label}: truth stock-outs with lost sales {n} ({units} units): flagged in advance "
+              f"{ahead} ({100 * ahead / max(n, 1):.1f}%, {100 * ua / max(units, 1):.1f}% of the "
+              f"units), flagged in advance or at the time {anyf} ({100 * anyf / max(n, 1):.1f}%, "
+              f"{100 * uany / max(units, 1):.1f}% of the units); with such an alert still open "
+              f"at the start {warned} ({100 * warned / max(n, 1):.1f}%, "
+              f"{100 * uw / max(units, 1):.1f}% of the units)")
 
     # 5. Alert economy.
     def table(d, label):

@@ -375,15 +375,37 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
   const bool has_demand = p.demand > 0 && p.demand >= settings_.min_demand_per_day;
   const bool out = p.on_hand <= 0;
 
+  // A stockout episode is open while the key is out; it is an alert only when it is an
+  // exception (docs/replenishment.md): legacy mode alerts on every one.
+  const bool legacy = settings_.alert_on_reorder_point;
+  const bool silent = (s.low_severity & low_stock::kStockoutSilent) != 0;
   if (!(s.flags & kStockoutOpen)) {
     if (out && has_demand) {
       s.flags |= kStockoutOpen;
       s.stockout_since_ms = ts;
-      emit_alert(key, s, p, "stockout", "firing", "critical", ts, ts, ctx);
+      if (legacy || stockout_exception(key, s, p, ts)) {
+        emit_alert(key, s, p, "stockout", "firing", "critical", ts, ts, ctx);
+      } else {
+        s.low_severity |= low_stock::kStockoutSilent;
+      }
     }
   } else if (!out && p.on_hand >= settings_.stockout_clear_units) {
     s.flags &= static_cast<uint8_t>(~kStockoutOpen);
-    emit_alert(key, s, p, "stockout", "resolved", "critical", s.stockout_since_ms, ts, ctx);
+    if (silent) {
+      s.low_severity &= static_cast<uint8_t>(~low_stock::kStockoutSilent);
+    } else {
+      emit_alert(key, s, p, "stockout", "resolved", "critical", s.stockout_since_ms, ts, ctx);
+      if (!legacy) {
+        start_quiet(key, s, low_stock::kAlertStockout,
+                    ts + static_cast<int64_t>(std::llround(settings_.cooldown_hours * 3.6e6)));
+      }
+    }
+  } else if (silent && out && has_demand && stockout_exception(key, s, p, ts)) {
+    // What kept the episode silent is gone (the low_stock or overdue alert resolved, the
+    // expected receipt slipped): the stock-out is an exception now; the alert starts now.
+    s.low_severity &= static_cast<uint8_t>(~low_stock::kStockoutSilent);
+    s.stockout_since_ms = ts;
+    emit_alert(key, s, p, "stockout", "firing", "critical", ts, ts, ctx);
   }
 
   if (!settings_.alert_on_reorder_point) {
@@ -393,11 +415,25 @@ void LowStockOperator::evaluate(KeyId key, KeyState& s, int64_t ts, OperatorCont
   }
 
   // Overstock needs the key's own history even when the forecast view answers for it: a
-  // key's first receipt easily covers "forever" at the demand seen in its first days.
+  // key's first receipt easily covers "forever" at the demand seen in its first days. Outside
+  // legacy mode that is `new_item_days` (a new item's opening stock is its launch quantity, not
+  // an excess), and the excess must tie up `overstock_min_excess_cost` (cost known): a few
+  // units of a cheap slow mover are not worth a markdown or a cancelled order.
   if (!(s.flags & kOverstockOpen)) {
-    const bool own_history =
-        settings_.alert_on_reorder_point || s.history_days >= settings_.min_history_days;
-    if (p.enough_history && own_history && !out && p.cover_days > settings_.overstock_days) {
+    const int64_t min_own = std::max<int64_t>(settings_.min_history_days, settings_.new_item_days);
+    const bool own_history = legacy || s.history_days >= min_own;
+    bool material = true;
+    if (!legacy && !std::isnan(p.cost) && settings_.overstock_min_excess_cost > 0) {
+      const double excess = std::max(0.0, p.on_hand - p.demand * settings_.overstock_days);
+      material = excess * p.cost >= settings_.overstock_min_excess_cost;
+    }
+    bool fire = p.enough_history && own_history && material && !out &&
+                p.cover_days > settings_.overstock_days;
+    if (fire && !legacy && quiet(key, s, low_stock::kAlertOverstock, ts)) {  // dismissed
+      counters_.suppressed->add();
+      fire = false;
+    }
+    if (fire) {
       s.flags |= kOverstockOpen;
       s.overstock_since_ms = ts;
       emit_alert(key, s, p, "overstock", "firing", "info", ts, ts, ctx);
@@ -594,7 +630,7 @@ Status LowStockOperator::restore(const StateStore& store, OperatorContext& ctx) 
     return states_[id];
   };
   auto valid = [&](const KeyState& s) {
-    if (s.low_severity <= (low_stock::kRecommendationOpen | 2) &&
+    if (s.low_severity <= (low_stock::kRecommendationOpen | low_stock::kStockoutSilent | 2) &&
         (s.low_severity & low_stock::kSeverityMask) <= 2) {
       return true;
     }
@@ -747,6 +783,9 @@ std::string LowStockOperator::describe(KeyId key, const KeyIndex& keys) const {
   JsonWriter w(wf);
   w.begin_object();
   w.field("recommendation_open", (s->low_severity & low_stock::kRecommendationOpen) != 0);
+  // Out of stock without a stockout alert (not an exception: see docs/replenishment.md).
+  w.field("stockout_silent",
+          (s->flags & kStockoutOpen) != 0 && (s->low_severity & low_stock::kStockoutSilent) != 0);
   const uint32_t sku_id = keys.sku_id(key);
   const bool learned = sku_id < sku_lead_.size() && sku_lead_[sku_id].n > 0;
   w.field("lead_time_source", learned ? "learned" : "reference");

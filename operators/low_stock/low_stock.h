@@ -139,6 +139,8 @@ class LowStockOperator : public Operator {
                            const char** source) const;
   void evaluate_legacy_low_stock(KeyId key, KeyState& s, const Plan& p, int64_t ts,
                                  OperatorContext& ctx);
+  //! Whether a stock-out of `key` (on hand <= 0 now) is an exception worth an alert.
+  bool stockout_exception(KeyId key, const KeyState& s, const Plan& p, int64_t ts);
   void evaluate_low_stock_exception(KeyId key, KeyState& s, const Plan& p, int64_t ts,
                                     OperatorContext& ctx);
   void evaluate_workflow(KeyId key, KeyState& s, const Plan& p, int64_t ts, OperatorContext& ctx);
@@ -148,6 +150,8 @@ class LowStockOperator : public Operator {
   void check_transfer(KeyId key, KeyState& s, const Plan& p, int64_t ts, OperatorContext& ctx);
   bool quiet(KeyId key, const KeyState& s, uint8_t kind, int64_t ts) const;
   void start_quiet(KeyId key, KeyState& s, uint8_t kind, int64_t until_ms);
+  //! A transfer to `key` is proposed (open transfer episode).
+  bool transfer_open(KeyId key) const;
   void index_alert(const std::string& id, KeyId key, uint8_t kind);
   void emit_workflow_alert(KeyId key, uint8_t kind, std::string_view id, std::string_view status,
                            std::string_view severity, int64_t ts, std::string summary,

@@ -225,7 +225,10 @@ std::string render_describe(const KeyState& state, const Plan& p, std::string_vi
     open("low_stock", (s->low_severity & kSeverityMask) == 2 ? "critical" : "warning",
          s->low_since_ms);
   }
-  if (s->flags & kStockoutOpen) open("stockout", "critical", s->stockout_since_ms);
+  // A silent stockout episode (not an exception when it began) is no alert.
+  if ((s->flags & kStockoutOpen) && !(s->low_severity & kStockoutSilent)) {
+    open("stockout", "critical", s->stockout_since_ms);
+  }
   if (s->flags & kOverstockOpen) open("overstock", "info", s->overstock_since_ms);
   w.end_array();
   w.end_object();

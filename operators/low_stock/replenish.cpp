@@ -83,6 +83,11 @@ bool LowStockOperator::quiet(KeyId key, const KeyState& s, uint8_t kind, int64_t
   return it != flows_.end() && it->second.quiet_until[kind] > ts;
 }
 
+bool LowStockOperator::transfer_open(KeyId key) const {
+  auto it = flows_.find(key);
+  return it != flows_.end() && it->second.transfer_since_ms >= 0;
+}
+
 void LowStockOperator::start_quiet(KeyId key, KeyState& s, uint8_t kind, int64_t until_ms) {
   if (until_ms <= 0) return;
   Flow& f = flow_for(key, s);
@@ -222,7 +227,7 @@ void LowStockOperator::apply_receipt(const Event& e, KeyId key, KeyState& s, Ope
   }
   Flow& f = it->second;
   mark_flow_dirty(key, f);
-  double left = e.qty, matched = 0;
+  double left = e.qty, matched = 0, untracked_taken = 0;
   auto take = [&](OpenOrder& o) {
     const double q = std::min(left, o.open);
     o.open -= q;
@@ -238,13 +243,21 @@ void LowStockOperator::apply_receipt(const Event& e, KeyId key, KeyState& s, Ope
     }
     take(*o);
   } else {
+    // Units on order that no tracked order explains (ordered before the stream began, or
+    // outside it) were ordered before any tracked one: they arrive first. Matching them to
+    // the newest tracked order would close it early and teach the lead time a few hours.
+    double tracked = 0;
+    for (const OpenOrder& o : f.orders) tracked += o.open;
+    untracked_taken = std::min(left, std::max(0.0, static_cast<double>(s.on_order) - tracked));
+    left -= untracked_taken;
     for (OpenOrder& o : f.orders) {  // oldest first
       if (left <= 0) break;
       take(o);
     }
   }
   if (!is_set(e.on_order)) {
-    s.on_order = static_cast<float>(std::max(0.0, static_cast<double>(s.on_order) - matched));
+    s.on_order = static_cast<float>(
+        std::max(0.0, static_cast<double>(s.on_order) - matched - untracked_taken));
   }
   const uint32_t sku_id = ctx.keys().sku_id(key);
   for (size_t i = 0; i < f.orders.size();) {
@@ -364,8 +377,16 @@ double LowStockOperator::next_receipt_days(KeyId key, const KeyState& s, const P
   if (s.flags & kHasFlow) {
     auto it = flows_.find(key);
     if (it != flows_.end() && !it->second.orders.empty()) {
+      // The likely arrival of an order: the promised `expected` is the supplier's latest
+      // date; the lead time used for the key (learned from its filled orders, else the
+      // reference) says when orders usually come. Once that time has passed, the promise is
+      // what is left.
+      const int64_t lead_ms = days_to_ms(p.lead);
       int64_t first = INT64_MAX;
-      for (const OpenOrder& o : it->second.orders) first = std::min(first, o.expected_ms);
+      for (const OpenOrder& o : it->second.orders) {
+        const int64_t usual = o.ordered_ms + lead_ms;
+        first = std::min(first, usual > ts ? std::min(usual, o.expected_ms) : o.expected_ms);
+      }
       *source = "open_order";
       return std::max(0.0, (first - ts) / kDayMs);
     }
@@ -377,6 +398,36 @@ double LowStockOperator::next_receipt_days(KeyId key, const KeyState& s, const P
   }
   *source = "lead_time";
   return p.lead;
+}
+
+bool LowStockOperator::stockout_exception(KeyId key, const KeyState& s, const Plan& p, int64_t ts) {
+  // Already told: an open low_stock episode projected this stock-out, or an open
+  // receipt_overdue names the late order behind it.
+  if ((s.low_severity & kSeverityMask) != 0) return false;
+  if (s.flags & kHasFlow) {
+    auto it = flows_.find(key);
+    if (it != flows_.end()) {
+      for (const OpenOrder& o : it->second.orders) {
+        if (o.overdue_since_ms >= 0) return false;
+      }
+    }
+  }
+  // Nothing to act on: replenishment is in motion (an open order or units on order, or the
+  // recommendation this position gets) and the sales lost before the next receipt (an open
+  // order's likely arrival, else an order placed now: a lead time) are below the floor — a
+  // slow mover whose order is on its way. Without anything in motion someone must act.
+  const bool in_motion =
+      settings_.recommendations || s.on_order > 0 ||
+      ((s.flags & kHasFlow) && flows_.contains(key) && !flows_.find(key)->second.orders.empty());
+  const char* source = nullptr;
+  const double t = next_receipt_days(key, s, p, ts, &source);
+  if (in_motion && p.demand * t < settings_.stockout_min_lost_units) return false;
+  // A dismiss, or the cool-down after the key's previous stockout episode.
+  if (quiet(key, s, low_stock::kAlertStockout, ts)) {
+    counters_.suppressed->add();
+    return false;
+  }
+  return true;
 }
 
 void LowStockOperator::evaluate_low_stock_exception(KeyId key, KeyState& s, const Plan& p,
@@ -393,7 +444,10 @@ void LowStockOperator::evaluate_low_stock_exception(KeyId key, KeyState& s, cons
   const uint8_t sev = s.low_severity & kSeverityMask;
   if (sev == 0) {
     const bool may_alert = p.enough_history || (out && has_demand);
-    if (may_alert && has_demand && risk >= settings_.low_stock_probability) {
+    // A stock-out in progress is the stockout episode's (alerted or silent by its rules):
+    // low_stock is for one that is projected.
+    const bool stocked_out = (s.flags & low_stock::kStockoutOpen) != 0;
+    if (may_alert && has_demand && !stocked_out && risk >= settings_.low_stock_probability) {
       if (quiet(key, s, low_stock::kAlertLowStock, ts)) {
         counters_.suppressed->add();
         return;
@@ -418,12 +472,13 @@ void LowStockOperator::evaluate_low_stock_exception(KeyId key, KeyState& s, cons
 
 void LowStockOperator::evaluate_workflow(KeyId key, KeyState& s, const Plan& p, int64_t ts,
                                          OperatorContext& ctx) {
+  // The transfer first: a recommendation made on the same event sees the proposal.
+  if (regional_ != nullptr) check_transfer(key, s, p, ts, ctx);
   maybe_recommend(key, s, p, ts, ctx);
   if (s.flags & kHasFlow) {
     check_overdue(key, s, p, ts, ctx);
     check_expiry(key, s, p, ts, ctx);
   }
-  if (regional_ != nullptr) check_transfer(key, s, p, ts, ctx);
   if (s.flags & kHasFlow) drop_flow_if_empty(key, s, ts);
 }
 
@@ -486,15 +541,26 @@ void LowStockOperator::maybe_recommend(KeyId key, KeyState& s, const Plan& p, in
     auto sid = supplier_ids_.find(av(supplier));
     in.new_supplier = sid == supplier_ids_.end() || supplier_filled_[sid->second] == 0;
   }
-  in.wide_interval = p.lead_demand_mean > 0 &&
+  // A wide forecast interval needs a look only when the forecast sets the quantity: an order
+  // at the smallest quantity the supplier takes (MOQ, pack) is the same whatever the interval —
+  // the slow movers whose lead-time demand is a unit or two, uncertain by nature.
+  const double min_order = inventory::order_quantity(p.position + 1e-6, p.position, p.moq, p.pack);
+  in.wide_interval = p.lead_demand_mean > 0 && qty > min_order &&
                      std::sqrt(p.lead_demand_var) / p.lead_demand_mean > settings_.max_interval_cv;
   in.open_anomaly = ctx.views().anomalies != nullptr && ctx.views().anomalies->open_anomaly(key);
   low_stock::Donor donor;
   const int32_t region = regional_ != nullptr ? region_of(key, keys) : -1;
-  if (region >= 0 && regional_->best_donor(static_cast<uint32_t>(region), sku_id, key, donor) &&
-      inventory::transfer_quantity(qty, donor.surplus, p.pack, settings_.transfer_min_qty) > 0) {
-    in.regional_spare = true;
+  // Spare stock in the region conflicts with buying when a transfer to the key is proposed
+  // (an open transfer episode: the key projects a stock-out before its next receipt and a
+  // store of its region can prevent it), so the transfer comes first. Spare units elsewhere
+  // without such a proposal are shown in the details (`transfer_from`) but do not hold the
+  // order up: the order is routine, the transfer optional.
+  const bool transfer_proposed = transfer_open(key);
+  double movable = 0;
+  if (region >= 0 && regional_->best_donor(static_cast<uint32_t>(region), sku_id, key, donor)) {
+    movable = inventory::transfer_quantity(qty, donor.surplus, p.pack, settings_.transfer_min_qty);
   }
+  in.regional_spare = transfer_proposed;
   const char* why = nullptr;
   const inventory::Approval approval = inventory::classify(in, &why);
   if (approval == inventory::Approval::kAuto) {
@@ -561,10 +627,11 @@ void LowStockOperator::maybe_recommend(KeyId key, KeyState& s, const Plan& p, in
   w.field("store_daily_budget", settings_.store_daily_budget);
   w.field("category_spent_today", low_stock::round_digits(bc.spent, 2));
   w.field("category_daily_budget", settings_.category_daily_budget);
-  if (in.regional_spare) {
+  if (movable > 0) {
     w.field("transfer_from", keys.store_name(donor.store_id));
     w.field("transfer_spare_units", low_stock::round_digits(donor.surplus, 3));
   }
+  w.field("transfer_proposed", transfer_proposed);
   w.end_object();
   w.stamp();
   w.end_object();
@@ -778,6 +845,9 @@ void LowStockOperator::check_transfer(KeyId key, KeyState& s, const Plan& p, int
   const double qty =
       inventory::transfer_quantity(need, donor.surplus, p.pack, settings_.transfer_min_qty);
   if (!(qty > 0)) return;
+  // Only a transfer that prevents the projected stock-out (covers the demand until the next
+  // receipt): a partial one costs handling at both stores and the shelf still runs empty.
+  if (qty < p.demand * t - std::max(0.0, p.on_hand)) return;
   if (quiet(key, s, low_stock::kAlertTransfer, ts)) {
     counters_.suppressed->add();
     return;
@@ -1149,7 +1219,7 @@ Status LowStockOperator::restore_workflow(const StateStore& store, OperatorConte
       index_alert(alert_id("low_stock", keys.store(id), keys.sku(id), s.low_since_ms), id,
                   low_stock::kAlertLowStock);
     }
-    if (s.flags & low_stock::kStockoutOpen) {
+    if ((s.flags & low_stock::kStockoutOpen) && !(s.low_severity & low_stock::kStockoutSilent)) {
       index_alert(alert_id("stockout", keys.store(id), keys.sku(id), s.stockout_since_ms), id,
                   low_stock::kAlertStockout);
     }

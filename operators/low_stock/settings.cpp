@@ -44,6 +44,8 @@ LowStockSettings LowStockSettings::from_config(const Config& config) {
   s.transfer_lead_days = config.get_double(p + "transfer_lead_days", 1, 0, 365);
   s.dismiss_days = config.get_double(p + "dismiss_days", 7, 0, 3650);
   s.cooldown_hours = config.get_double(p + "cooldown_hours", 24, 0, 8760);
+  s.stockout_min_lost_units = config.get_double(p + "stockout_min_lost_units", 1, 0, 1e9);
+  s.overstock_min_excess_cost = config.get_double(p + "overstock_min_excess_cost", 50, 0, 1e12);
   std::set<std::string> seen;
   for (const std::string& region : config.children("regions")) {
     const std::string key = "regions." + region;

@@ -41,6 +41,10 @@ struct LowStockSettings {
   double transfer_lead_days = 1;
   double dismiss_days = 7;     // feedback dismiss suppresses re-firing for this long
   double cooldown_hours = 24;  // low_stock/expiry/transfer/overdue may not re-fire sooner
+  // Exceptions only (docs/replenishment.md "Alerts: exceptions only"); not in legacy mode.
+  double stockout_min_lost_units = 1;     // stockout alerts: expected lost sales before the
+                                          // next receipt at least this many units
+  double overstock_min_excess_cost = 50;  // overstock: excess units x unit cost (when known)
   //! regions.<region>: store names per region, in config order (transfers stay inside one).
   std::vector<std::pair<std::string, std::vector<std::string>>> regions;
 

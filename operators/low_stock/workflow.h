@@ -29,6 +29,9 @@ inline constexpr uint8_t kBudgetVersion = 1;
 inline constexpr uint8_t kHasFlow = 128;
 // KeyState::low_severity bit (above the 0..2 severity): a recommendation episode is open.
 inline constexpr uint8_t kRecommendationOpen = 4;
+// KeyState::low_severity bit: the open stockout episode (flags kStockoutOpen) is silent: it was
+// not an exception when it began (docs/replenishment.md), so no alert was emitted for it.
+inline constexpr uint8_t kStockoutSilent = 8;
 inline constexpr uint8_t kSeverityMask = 3;
 
 //! Alert types of the operator, indexes of Flow::quiet_until.

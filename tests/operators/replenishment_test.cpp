@@ -257,6 +257,36 @@ TEST(ReplenishmentOperatorTest, AnOpenAnomalyOnTheKeyEscalatesTheRecommendation)
   EXPECT_EQ(counter(op, "replenishment_recommendations_total", "auto"), 1u);
 }
 
+TEST(ReplenishmentOperatorTest, WideIntervalReviewsOnlyWhenTheForecastSetsTheQuantity) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  // Lead-time demand: mean 0.25·4 = 1, sd sqrt(4·0.25 + 0.0625·1) = 1.031: cv > 1.
+  FixedDemandView view(0.25, 0.5);
+  ctx.set_demand_view(&view);
+  ItemFields packed;
+  packed.pack_size = 6;
+  packed.moq = 6;
+  packed.cost = 1;
+  ItemFields single;
+  single.pack_size = 1;
+  single.moq = 1;
+  single.cost = 1;
+  ctx.send(op, item(at(0, 0), "P", packed));
+  ctx.send(op, item(at(0, 0), "U", single));
+  // Position 2 < ROP 1 + 1.645·1.031 = 2.696; S = 2.75 + 1.645·sqrt(2.75 + 0.0625) = 5.509.
+  ctx.send(op, inventory(at(0, 1), "S1", "P", InventoryKind::kSnapshot, 2));
+  ctx.send(op, inventory(at(0, 1), "S1", "U", InventoryKind::kSnapshot, 2));
+  auto recs = ctx.of(OutputStream::kReplenishment);
+  ASSERT_EQ(recs.size(), 2u);
+  // P: need 3.5, but one pack of 6 is the least it can order: the interval changes nothing.
+  EXPECT_EQ(field(recs[0]->json, "order_qty"), "6");
+  EXPECT_EQ(field(recs[0]->json, "approval"), "\"auto\"");
+  // U: 4 units, a quantity the forecast chose: review.
+  EXPECT_EQ(field(recs[1]->json, "order_qty"), "4");
+  EXPECT_EQ(field(recs[1]->json, "approval"), "\"review\"");
+  EXPECT_EQ(field(recs[1]->json, "approval_reason"), "\"wide_interval\"");
+}
+
 TEST(ReplenishmentOperatorTest, LowStockFiresOnlyForAProjectedStockoutBeforeTheNextReceipt) {
   LowStockOperator op(cfg());
   FakeContext ctx;
@@ -419,7 +449,8 @@ TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
   EXPECT_EQ(field(tr[0]->json, "qty"), "7");
   EXPECT_EQ(field(tr[0]->json, "donor_surplus"), "33");
   EXPECT_EQ(field(tr[0]->json, "region"), "\"north\"");
-  // The recommendation of S1 escalates: spare stock in the region.
+  // The recommendation of S1 escalates: the transfer to it is proposed first (the same event
+  // evaluates the transfer before the recommendation).
   auto recs = ctx.of(OutputStream::kReplenishment);
   ASSERT_EQ(recs.size(), 2u);
   EXPECT_EQ(recs[0]->key, "S1|A");
@@ -433,6 +464,173 @@ TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
   ASSERT_EQ(tr.size(), 2u);
   EXPECT_EQ(field(tr[1]->json, "status"), "\"resolved\"");
   EXPECT_EQ(tr[0]->id, tr[1]->id);
+}
+
+TEST(ReplenishmentOperatorTest, TransferOnlyWhenItPreventsTheStockoutSpareAloneDoesNotEscalate) {
+  Config c = Config::from_yaml(
+      "regions: {north: [S1, S2]}\n",
+      {"operators.low_stock.default_lead_time_days=4",
+       "operators.low_stock.default_lead_time_sd_days=1", "operators.low_stock.min_history_days=0",
+       "operators.low_stock.new_item_days=0", "operators.low_stock.transfer_min_qty=2"});
+  LowStockOperator op(c);
+  FakeContext ctx;
+  FixedDemandView view(2, 1);
+  ctx.set_demand_view(&view);
+  ctx.send(op, price(at(0, 0), "A", 4, 2));
+  // S2 spares 29 − 2·11 − 4.652 = 2.35 -> 2 units.
+  ctx.send(op, inventory(at(0, 1), "S2", "A", InventoryKind::kSnapshot, 29));
+  // S1: 5 on hand, 2.5 d of cover before a receipt in 4 d: 2·4 − 5 = 3 units short. A
+  // transfer of 2 would not prevent the stock-out: none is proposed.
+  ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kSnapshot, 5));
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "transfer").empty());
+  // Its recommendation (S = 22 + z·sqrt(11 + 4) = 28.37 -> 24 units, cost 48) is routine:
+  // the spare units are shown but hold nothing up, as no transfer is proposed.
+  auto recs = ctx.of(OutputStream::kReplenishment);
+  ASSERT_EQ(recs.size(), 1u);
+  EXPECT_EQ(field(recs[0]->json, "order_qty"), "24");
+  EXPECT_EQ(field(recs[0]->json, "approval"), "\"auto\"");
+  EXPECT_EQ(field(recs[0]->json, "transfer_from"), "\"S2\"");
+  EXPECT_EQ(field(recs[0]->json, "transfer_spare_units"), "2");
+  EXPECT_EQ(field(recs[0]->json, "transfer_proposed"), "false");
+  // S2 is counted up to 60 (spare 33): S1 (4 on hand, 4 short, need 8.65) gets 8 units.
+  ctx.send(op, inventory(at(0, 3), "S2", "A", InventoryKind::kSnapshot, 60));
+  ctx.send(op, sale(at(0, 4), "S1", "A", 1));
+  auto tr = ctx.of(OutputStream::kAlerts, "transfer");
+  ASSERT_EQ(tr.size(), 1u);
+  EXPECT_EQ(field(tr[0]->json, "qty"), "8");
+  EXPECT_EQ(field(tr[0]->json, "from_store"), "\"S2\"");
+}
+
+TEST(ReplenishmentOperatorTest, StockoutAlertsOnlyForExceptions) {
+  {
+    // Already told: low_stock projected it. The episode is silent: no firing, no resolved.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(10, 2);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 35));  // P = 0.68
+    ASSERT_EQ(ctx.of(OutputStream::kAlerts, "low_stock").size(), 1u);
+    ctx.send(op, sale(at(0, 2), "S1", "A", 35));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    const KeyId k = ctx.key("S1", "A");
+    EXPECT_NE(op.describe(k, ctx.keys()).find("\"stockout_silent\":true"), std::string::npos);
+    ctx.send(op, inventory(at(0, 3), "S1", "A", InventoryKind::kReceipt, 50));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    EXPECT_NE(op.describe(k, ctx.keys()).find("\"stockout_silent\":false"), std::string::npos);
+  }
+  {
+    // A slow mover (0.2/day): an order placed now brings it in 4 d, 0.8 units of sales lost.
+    // With recommendations on (replenishment in motion) that is no alert; without them nobody
+    // orders, so it is.
+    for (bool recommend : {true, false}) {
+      SCOPED_TRACE(recommend);
+      LowStockOperator op(cfg(
+          {std::string("operators.low_stock.recommendations=") + (recommend ? "true" : "false")}));
+      FakeContext ctx;
+      FixedDemandView view(0.2, 0.4);
+      ctx.set_demand_view(&view);
+      ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 1));
+      ctx.send(op, sale(at(0, 2), "S1", "A", 1));
+      EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), recommend ? 0u : 1u);
+    }
+  }
+  {
+    // An order in transit: silent while its likely arrival (order time + 4 d) is 3 h away
+    // (2/day · 0.125 d = 0.25 units); once that time has passed, the promised date (a day
+    // later: 1.9 units) is what is left, and the stock-out becomes an alert then.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(2, 1);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 10));
+    ctx.send(op, order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(5, 2)));
+    ctx.send(op, sale(at(3, 23), "S1", "A", 10));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "low_stock").empty());  // out: stockout's case
+    ctx.send(op, inventory(at(4, 3), "S1", "A", InventoryKind::kSnapshot, 0));
+    auto so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 1u);
+    EXPECT_EQ(so[0]->time_ms, at(4, 3));
+    EXPECT_EQ(field(so[0]->json, "since"), "\"2026-01-05T03:00:00Z\"");
+    ctx.send(op, receipt(at(4, 10), "S1", "A", 20, "PO1"));
+    so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 2u);
+    EXPECT_EQ(field(so[1]->json, "status"), "\"resolved\"");
+    EXPECT_EQ(so[0]->id, so[1]->id);
+  }
+  {
+    // Repeats: within cooldown_hours of the last episode's end a new stock-out is silent.
+    LowStockOperator op(cfg({"operators.low_stock.cooldown_hours=24"}));
+    FakeContext ctx;
+    FixedDemandView view(10, 2);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 0));  // fires
+    ctx.send(op, inventory(at(0, 2), "S1", "A", InventoryKind::kReceipt, 50));  // resolves
+    ctx.send(op, sale(at(0, 5), "S1", "A", 50));                                // quiet
+    ctx.send(op, inventory(at(1, 0), "S1", "A", InventoryKind::kReceipt, 50));  // silent end
+    ctx.send(op, sale(at(2, 0), "S1", "A", 50));                                // fires
+    auto so = ctx.of(OutputStream::kAlerts, "stockout");
+    ASSERT_EQ(so.size(), 3u);
+    EXPECT_EQ(field(so[1]->json, "status"), "\"resolved\"");
+    EXPECT_EQ(so[2]->time_ms, at(2, 0));
+    uint64_t suppressed = 0;
+    op.probe()->for_each([&](const Probe::Metric& m) {
+      if (m.name == "inventory_alerts_suppressed_total") suppressed = m.counter.value();
+    });
+    EXPECT_EQ(suppressed, 1u);
+  }
+  {
+    // An open receipt_overdue names the late order behind the stock-out: silent.
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    FixedDemandView view(1, 1);
+    ctx.set_demand_view(&view);
+    ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 30));
+    ctx.send(op, order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(1, 2)));
+    ctx.advance_watermark(op, at(2, 3));
+    ASSERT_EQ(ctx.of(OutputStream::kAlerts, "receipt_overdue").size(), 1u);
+    ctx.send(op, sale(at(2, 4), "S1", "A", 30));
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+  }
+}
+
+TEST(ReplenishmentOperatorTest, NextReceiptIsTheLikelyArrivalNotTheLatestPromise) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  FixedDemandView view(10, 2);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 100));
+  // Promised in 10 d; orders come in a lead time (4 d).
+  ctx.send(op, order(at(0, 1), "S1", "A", 60, "PO1", "ACME", at(10, 1)));
+  ctx.send(op, sale(at(0, 2), "S1", "A", 40));  // 60: P(D_3.96 > 60) ~ 0.03 (10 d: ~1)
+  EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "low_stock").empty());
+  ctx.send(op, sale(at(0, 3), "S1", "A", 35));  // 25: cover 2.5 d < 3.917 d
+  auto low = ctx.of(OutputStream::kAlerts, "low_stock");
+  ASSERT_EQ(low.size(), 1u);
+  EXPECT_EQ(field(low[0]->json, "severity"), "\"critical\"");
+  EXPECT_EQ(field(low[0]->json, "next_receipt_days"), "3.917");
+  EXPECT_EQ(field(low[0]->json, "next_receipt_source"), "\"open_order\"");
+}
+
+TEST(ReplenishmentOperatorTest, UntrackedUnitsOnOrderArriveBeforeTrackedOrders) {
+  LowStockOperator op(cfg());
+  FakeContext ctx;
+  // 10 units on order from before the stream, then a tracked order of 12.
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 50, 10));
+  ctx.send(op, order(at(0, 2), "S1", "A", 12, "PO1", "ACME", at(4, 2)));
+  const KeyId k = ctx.key("S1", "A");
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 22);
+  // A receipt of 10 that names no order: the untracked units; PO1 stays open, nothing learned.
+  ctx.send(op, receipt(at(0, 10), "S1", "A", 10));
+  EXPECT_FLOAT_EQ(op.state(k)->on_order, 12);
+  ASSERT_NE(op.flow(k), nullptr);
+  ASSERT_EQ(op.flow(k)->orders.size(), 1u);
+  EXPECT_DOUBLE_EQ(op.flow(k)->orders[0].open, 12);
+  EXPECT_NE(op.describe(k, ctx.keys()).find("\"lead_time_observations\":0"), std::string::npos);
+  // The next 12 fill PO1 (3.5 d after it was placed).
+  ctx.send(op, receipt(at(3, 14), "S1", "A", 12));
+  EXPECT_TRUE(op.flow(k) == nullptr || op.flow(k)->orders.empty());
+  EXPECT_NE(op.describe(k, ctx.keys()).find("\"lead_time_observations\":1"), std::string::npos);
 }
 
 TEST(ReplenishmentOperatorTest, DismissSuppressesRefiringAckIsRecorded) {
@@ -464,6 +662,35 @@ TEST(ReplenishmentOperatorTest, DismissSuppressesRefiringAckIsRecorded) {
   od = ctx.of(OutputStream::kAlerts, "receipt_overdue");
   ASSERT_EQ(od.size(), 3u);
   EXPECT_EQ(field(od[2]->json, "po_id"), "\"PO2\"");
+}
+
+TEST(ReplenishmentOperatorTest, DismissQuietsStockoutAndOverstockOfTheKey) {
+  LowStockOperator op(
+      cfg({"operators.low_stock.dismiss_days=7", "operators.low_stock.overstock_days=30"}));
+  FakeContext ctx;
+  FixedDemandView view(1, 1);
+  ctx.set_demand_view(&view);
+  ctx.send(op, inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 0));   // stockout
+  ctx.send(op, inventory(at(0, 1), "S1", "B", InventoryKind::kSnapshot, 40));  // overstock
+  auto so = ctx.of(OutputStream::kAlerts, "stockout");
+  auto ov = ctx.of(OutputStream::kAlerts, "overstock");
+  ASSERT_EQ(so.size(), 1u);
+  ASSERT_EQ(ov.size(), 1u);
+  ctx.send(op, feedback(at(0, 2), so[0]->id, FeedbackAction::kDismiss));
+  ctx.send(op, feedback(at(0, 2), ov[0]->id, FeedbackAction::kDismiss));
+  EXPECT_EQ(counter(op, "inventory_feedback_total", "dismiss"), 2u);
+  // Both episodes run their course and end; new ones within 7 days are held back.
+  ctx.send(op, inventory(at(1, 0), "S1", "A", InventoryKind::kReceipt, 10));
+  ctx.send(op, inventory(at(1, 0), "S1", "B", InventoryKind::kSnapshot, 20));
+  ctx.send(op, sale(at(2, 0), "S1", "A", 10));
+  ctx.send(op, inventory(at(2, 0), "S1", "B", InventoryKind::kSnapshot, 40));
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), 2u);   // firing, resolved
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "overstock").size(), 2u);  // firing, resolved
+  // After the quiet period they fire again.
+  ctx.send(op, inventory(at(8, 0), "S1", "A", InventoryKind::kSnapshot, 0));
+  ctx.send(op, inventory(at(8, 0), "S1", "B", InventoryKind::kSnapshot, 41));
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "stockout").size(), 3u);
+  EXPECT_EQ(ctx.of(OutputStream::kAlerts, "overstock").size(), 3u);
 }
 
 TEST(ReplenishmentOperatorTest, BadSettingsAreConfigErrorsNamingTheKey) {
@@ -510,6 +737,16 @@ TEST(ReplenishmentDecoderTest, OrderFieldsAndBadInput) {
   EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-05T00:00:00Z","store":"S1","sku":"A",)"
                    R"("kind":"order","qty":3,"expected":"2026-01-01"})"),
             DecodeError::kOutOfRange);
+  // An order of no units, or of a negative quantity, is out of range (docs/replenishment.md).
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":0})"),
+            DecodeError::kOutOfRange);
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":-4})"),
+            DecodeError::kOutOfRange);
+  EXPECT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
+                   R"("kind":"order","qty":4,"expected":"next week"})"),
+            DecodeError::kBadTimestamp);
   ASSERT_EQ(decode(R"({"type":"inventory","ts":"2026-01-01T00:00:00Z","store":"S1","sku":"A",)"
                    R"("kind":"receipt","qty":3,"po_id":"PO7"})"),
             DecodeError::kNone);
@@ -604,6 +841,60 @@ TEST(ReplenishmentRestoreTest, SnapshotRestoreGivesIdenticalSubsequentOutputs) {
       EXPECT_EQ(got[i].id, want[i].id);
       EXPECT_EQ(got[i].json, want[i].json);
     }
+  }
+}
+
+TEST(ReplenishmentRestoreTest, SilentStockoutEpisodeSurvivesRestore) {
+  // The likely-arrival case of StockoutAlertsOnlyForExceptions, cut while the stock-out is
+  // silent: the restored operator keeps it silent, turns it into an alert at the same event
+  // with the same id, and resolves it the same way.
+  const std::vector<Event> ev = {
+      inventory(at(0, 1), "S1", "A", InventoryKind::kSnapshot, 10),
+      order(at(0, 2), "S1", "A", 20, "PO1", "ACME", at(5, 2)),
+      sale(at(3, 23), "S1", "A", 10),  // silent: likely arrival 3 h away
+      sale(at(4, 1), "S1", "A", 1),    // still silent (1 h away)
+      inventory(at(4, 3), "S1", "A", InventoryKind::kSnapshot, 0),  // alert
+      receipt(at(4, 10), "S1", "A", 20, "PO1"),                     // resolved
+  };
+  FixedDemandView view(2, 1);
+  LowStockOperator ref(cfg());
+  FakeContext ref_ctx;
+  ref_ctx.set_demand_view(&view);
+  run(ref, ref_ctx, ev, 0, 3);
+  ref_ctx.take();
+  run(ref, ref_ctx, ev, 3, ev.size());
+  const std::vector<OutputRecord> want = ref_ctx.take();
+  size_t stockouts = 0;
+  for (const auto& r : want) stockouts += r.type == "stockout";
+  ASSERT_EQ(stockouts, 2u);
+
+  FakeStateStore store;
+  int64_t wm = 0;
+  {
+    LowStockOperator op(cfg());
+    FakeContext ctx;
+    ctx.set_demand_view(&view);
+    run(op, ctx, ev, 0, 3);
+    EXPECT_TRUE(ctx.of(OutputStream::kAlerts, "stockout").empty());
+    StateBatch b;
+    op.snapshot(b, ctx.keys());
+    ASSERT_TRUE(store.commit(b).is_ok());
+    wm = ctx.watermark();
+  }
+  LowStockOperator restored(cfg());
+  FakeContext ctx;
+  ctx.set_demand_view(&view);
+  ctx.key("S1", "A");
+  ASSERT_TRUE(restored.restore(store, ctx).is_ok());
+  ctx.set_watermark(wm);
+  EXPECT_NE(restored.describe(ctx.key("S1", "A"), ctx.keys()).find("\"stockout_silent\":true"),
+            std::string::npos);
+  run(restored, ctx, ev, 3, ev.size());
+  const std::vector<OutputRecord> got = ctx.take();
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].id, want[i].id);
+    EXPECT_EQ(got[i].json, want[i].json);
   }
 }
 
