@@ -10,6 +10,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 #include <new>
@@ -402,6 +403,7 @@ TEST(AnomalyOperatorTest, StoreSkuSeriesHoldUnderOneKilobytePerKey) {
   const auto [without, without_series] = run(false);
   ASSERT_EQ(with_series - without_series, 2u * 4000);
   const double per_key = static_cast<double>(with - without) / 4000;
+  std::printf("(store, sku) series: %.1f bytes per key\n", per_key);
   EXPECT_LE(per_key, 1024) << "bytes per (store, sku) key";
   EXPECT_GE(per_key, 2 * (72 + 368)) << "memory_bytes() counts the packed states";
 }
