@@ -147,8 +147,8 @@ uint32_t AnomalyOperator::key_series_for(KeyId key, uint32_t store_id) {
   if (orphans_ > 0) {
     // Restored under names its key did not have then: adopt them.
     const KeyIndex& keys = *keys_;
-    auto it = by_name_.find(anomaly::series_name(SeriesKind::kKeyUnits,
-                                                 {keys.store(key), keys.sku(key), {}}));
+    auto it = by_name_.find(
+        anomaly::series_name(SeriesKind::kKeyUnits, {keys.store(key), keys.sku(key), {}}));
     if (it != by_name_.end() && it->second + 1 < series_.size() &&
         series_[it->second + 1].kind == SeriesKind::kKeyRevenue) {
       --orphans_;
@@ -508,8 +508,7 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
     const anomaly::SeriesIds ids = ids_of(s, keys);
     const std::string id = alert_id(anomaly::series_name(s.kind, ids), ts_ms);
     alert_ids_[id] = idx;
-    emit_alert(s, ids, id, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn,
-               ctx);
+    emit_alert(s, ids, id, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
     return;
   }
   // Open episode: escalate upward only, resolve after `resolve_after` calm observations.
@@ -525,7 +524,10 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
     if (escalate) {
       e.severity = grown;
       emit_alert(s, ids, id, "firing", ts_ms, o,
-                 grown == 3 ? t_emer : grown == 2 ? t_crit : t_warn, ctx);
+                 grown == 3   ? t_emer
+                 : grown == 2 ? t_crit
+                              : t_warn,
+                 ctx);
     }
     if (resolve) emit_alert(s, ids, id, "resolved", ts_ms, o, t_warn, ctx);
   }
@@ -646,7 +648,8 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
     // first, the revenue one next); any other keeps its names and a by_name_ entry.
     if (s.kind == SeriesKind::kKeyUnits && i + 1 < series_.size() &&
         series_[i + 1].kind == SeriesKind::kKeyRevenue && s.extra && series_[i + 1].extra &&
-        s.extra->store == series_[i + 1].extra->store && s.extra->sku == series_[i + 1].extra->sku) {
+        s.extra->store == series_[i + 1].extra->store &&
+        s.extra->sku == series_[i + 1].extra->sku) {
       const KeyId key = keys.find(s.extra->store, s.extra->sku);
       if (key != kNoKey) {
         if (key >= key_series_.size()) key_series_.resize(key + 1, UINT32_MAX);

@@ -32,9 +32,9 @@ std::string alert_id(std::string_view series_name, int64_t episode_start_ms) {
   return id;
 }
 
-void render_alert(std::string& json, std::string_view id, const Series& series,
-                  const SeriesIds& s, std::string_view status, int64_t ts_ms,
-                  const AnomalyObservation& o, double threshold, int64_t bucket_ms) {
+void render_alert(std::string& json, std::string_view id, const Series& series, const SeriesIds& s,
+                  std::string_view status, int64_t ts_ms, const AnomalyObservation& o,
+                  double threshold, int64_t bucket_ms) {
   const Episode& e = series.episode();
   const SeriesKind kind = series.kind;
   const bool series_keyed = metric_like(kind);
@@ -45,11 +45,12 @@ void render_alert(std::string& json, std::string_view id, const Series& series,
     char buf[96];
     std::snprintf(buf, sizeof buf, ": %s, expected %.4g, score %.3f", drop ? "drop" : "spike",
                   o.expected, o.score);
-    summary = std::string(signal) + " " +
-              (series_keyed ? std::string(s.metric)
-                            : std::string(s.store.empty() ? s.sku : s.store) +
-                                  (s.sku.empty() || s.store.empty() ? "" : " " + std::string(s.sku))) +
-              buf;
+    summary =
+        std::string(signal) + " " +
+        (series_keyed ? std::string(s.metric)
+                      : std::string(s.store.empty() ? s.sku : s.store) +
+                            (s.sku.empty() || s.store.empty() ? "" : " " + std::string(s.sku))) +
+        buf;
     if (status == "resolved") summary = "resolved: " + summary;
   }
   JsonWriter w(json);
@@ -59,7 +60,8 @@ void render_alert(std::string& json, std::string_view id, const Series& series,
       .field("status", status)
       .field("severity", kSeverity[std::max<int>(e.severity, 1)]);
   if (series_keyed) {
-    w.field("series", kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
+    w.field("series",
+            kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
     if (!s.sku.empty()) w.field("sku", s.sku);
@@ -89,7 +91,8 @@ void render_score(std::string& json, const Series& series, const SeriesIds& s, i
   JsonWriter w(json);
   w.begin_object();
   if (series_keyed) {
-    w.field("series", kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
+    w.field("series",
+            kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
     if (!s.sku.empty()) w.field("sku", s.sku);

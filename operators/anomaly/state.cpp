@@ -1,7 +1,7 @@
 #include "operators/anomaly/state.h"
 
-#include <cmath>
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstring>
 #include <new>
@@ -327,11 +327,10 @@ Status decode_series(std::string_view v, Series& s, AnomalySeriesState& det, uin
     return Status::corruption("undecodable record");
   }
   const Episode none;
-  const bool any_episode = e.episode_start != none.episode_start ||
-                           e.last_episode_start != none.last_episode_start ||
-                           e.cooldown_until != none.cooldown_until || e.below != 0 ||
-                           e.severity != 0 || e.peak_score != 0 || e.bump != 0 ||
-                           e.bump_ms != 0 || e.dismissed != 0 || e.confirmed != 0;
+  const bool any_episode =
+      e.episode_start != none.episode_start || e.last_episode_start != none.last_episode_start ||
+      e.cooldown_until != none.cooldown_until || e.below != 0 || e.severity != 0 ||
+      e.peak_score != 0 || e.bump != 0 || e.bump_ms != 0 || e.dismissed != 0 || e.confirmed != 0;
   // Bit-for-bit: a -0.0 peak or bump is kept as well.
   if (any_episode || std::signbit(e.peak_score) || std::signbit(e.bump)) {
     s.life = std::make_unique<Episode>(e);

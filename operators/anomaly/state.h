@@ -124,13 +124,13 @@ struct Series {
   SeriesKind kind = SeriesKind::kMetric;
   bool timer_armed = false;
   bool dirty = false;
-  uint32_t store_id = UINT32_MAX;  // interned store id for the calendar (UINT32_MAX: UTC)
-  uint32_t key = UINT32_MAX;       // KeyId of a (store, sku) series named by the KeyIndex
+  uint32_t store_id = UINT32_MAX;    // interned store id for the calendar (UINT32_MAX: UTC)
+  uint32_t key = UINT32_MAX;         // KeyId of a (store, sku) series named by the KeyIndex
   int64_t bucket_start = INT64_MIN;  // open bucket (bucketed series)
   double bucket_sum = 0;
   double mean_amount = 0;  // EWMA of one event's amount (units or revenue per sale)
   int64_t last_event_ms = INT64_MIN;
-  std::unique_ptr<Episode> life;      // null: never alerted, no feedback
+  std::unique_ptr<Episode> life;       // null: never alerted, no feedback
   std::unique_ptr<SeriesExtra> extra;  // null: a (store, sku) series named by `key`
   DetState det;
 

@@ -14,8 +14,8 @@
 #include <cstring>
 #include <limits>
 #include <new>
-#include <utility>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stream/config.h"
