@@ -175,7 +175,7 @@ uint32_t AnomalyOperator::key_series_for(KeyId key, uint32_t store_id) {
 void AnomalyOperator::slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
                               int& weekday) const {
   if (s.store_id != UINT32_MAX) {
-    const LocalDay& d = ctx.calendar().day(s.store_id, ctx.keys().store_name(s.store_id), ts_ms);
+    const LocalDay& d = ctx.calendar().day(s.store_id, ids_of(s, ctx.keys()).store, ts_ms);
     hour = static_cast<int>((ts_ms - d.start_ms) / kMsPerHour);
     hour = std::clamp(hour, 0, 23);
     weekday = d.weekday;

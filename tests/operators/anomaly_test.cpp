@@ -408,6 +408,63 @@ TEST(AnomalyOperatorTest, StoreSkuSeriesHoldUnderOneKilobytePerKey) {
   EXPECT_GE(per_key, 2 * (72 + 368)) << "memory_bytes() counts the packed states";
 }
 
+TEST(AnomalyOperatorTest, StoreSkuSeriesRestoredWithoutTheirKeyAreAdoptedByName) {
+  // (store, sku) series are named by their KeyId, not by strings of their own. Restored into
+  // a task whose KeyIndex does not know their key (yet), they keep the names of their record
+  // and are taken up again when the key's next sale comes: the scores go on exactly as in
+  // the uninterrupted run instead of restarting from an empty series.
+  std::vector<Event> events;
+  Noise noise(5);
+  for (int64_t day = 0; day < 45; ++day) {
+    for (int i = 0; i < 6; ++i) {
+      const int64_t t = kMonday + day * kDay + (9 + i) * kHour;
+      events.push_back(
+          testing::sale(t, "S1", "SKU-A", 2 + std::round(noise.next()) + (day == 40 ? 9 : 0), 3));
+      events.push_back(testing::sale(t + kMinute, "S2", "SKU-B", 1, 4));
+    }
+  }
+  const std::string yaml = "operators: {anomaly: {emit_scores: true}}";
+  auto drive = [](AnomalyOperator& op, FakeContext& ctx, const std::vector<Event>& ev, size_t from,
+                  size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      ctx.advance_watermark(op, ev[i].ts_ms - kMinute);
+      ctx.send(op, ev[i]);
+    }
+  };
+  auto key_scores = [](const FakeContext& ctx) {
+    std::vector<std::string> out;
+    for (const OutputRecord* r : ctx.of(OutputStream::kScores)) {
+      if (has(*r, "\"signal\":\"units\"") || has(*r, "\"signal\":\"revenue\"")) {
+        out.push_back(r->json);
+      }
+    }
+    return out;
+  };
+  const size_t cut = events.size() * 2 / 3;
+  AnomalyOperator whole(Config::from_yaml(yaml));
+  FakeContext c_whole;
+  drive(whole, c_whole, events, 0, cut);
+  StateBatch batch;
+  whole.snapshot(batch, c_whole.keys());
+  FakeStateStore store;
+  ASSERT_TRUE(store.commit(batch).is_ok());
+  c_whole.outputs.clear();
+  drive(whole, c_whole, events, cut, events.size());
+  const std::vector<std::string> expected = key_scores(c_whole);
+  ASSERT_GE(expected.size(), 20u);
+
+  AnomalyOperator second(Config::from_yaml(yaml));
+  FakeContext fresh;
+  fresh.key("S9", "SKU-Z");  // other keys first: S1/SKU-A gets another id than before
+  ASSERT_TRUE(second.restore(store, fresh).is_ok());
+  const size_t series = second.series_count();
+  drive(second, fresh, events, cut, events.size());
+  EXPECT_EQ(second.series_count(), series) << "the restored series were taken up";
+  EXPECT_EQ(key_scores(fresh), expected);
+  EXPECT_EQ(second.dismiss_bump("units:S1|SKU-A", events.back().ts_ms), 0.0);
+  EXPECT_EQ(second.dismiss_bump("units:S1|SKU-Q", events.back().ts_ms), -1.0);
+}
+
 TEST(AnomalyOperatorTest, EndOfInputLeavesThePartialBucketOpen) {
   // The input stops at 10:01 on day 21: the 10:00 bucket holds one event out of the usual
   // 30. End of input must not read that as a drop.
