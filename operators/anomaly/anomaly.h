@@ -6,8 +6,9 @@
 // which series exist, feeds them and turns scores into alerts. Config keys, series and
 // persisted layout: docs/anomaly.md.
 //
-// Series watched (one AnomalySeriesState each; metric series and the sales family's hourly
-// store, type and dead-letter series also an AnomalyWeekState, the latter an
+// Series watched (one AnomalySeriesState each, packed losslessly for the (store, sku) series:
+// anomaly::DetState, docs/anomaly.md "Memory per series"; metric series and the sales family's
+// hourly store, type and dead-letter series also an AnomalyWeekState, the latter an
 // AnomalySilenceState too):
 //   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
 //   buckets; events per store (sale, return, inventory) and per input type per bucket; dead
@@ -20,7 +21,8 @@
 // is judged only against a stream that moves on.
 //
 // Threading: one task thread. Hot path: on_event() for a sale touches up to 8 series states
-// and allocates nothing once they exist; only alert and score rendering allocate.
+// and allocates nothing once they exist; only alert and score rendering allocate (and a
+// series's first alert or feedback: its anomaly::Episode).
 
 #include <array>
 #include <cstdint>
