@@ -98,8 +98,20 @@ bool AnomalyOperator::wants_quiet(SeriesKind k) const {
 }
 
 void AnomalyOperator::fit_optional_states(Series& s) const {
-  anomaly::fit_optional(s.week, wants_week(s.kind));
-  anomaly::fit_optional(s.quiet, wants_quiet(s.kind));
+  const bool week = wants_week(s.kind), quiet = wants_quiet(s.kind);
+  if (!s.extra) {
+    if (!week && !quiet) return;
+    s.extra = std::make_unique<anomaly::SeriesExtra>();
+  }
+  anomaly::fit_optional(s.extra->week, week);
+  anomaly::fit_optional(s.extra->quiet, quiet);
+  if (s.key != kNoKey && !week && !quiet) s.extra.reset();  // named by its key
+}
+
+anomaly::SeriesIds AnomalyOperator::ids_of(const Series& s, const KeyIndex& keys) const {
+  if (s.key != kNoKey) return {keys.store(s.key), keys.sku(s.key), {}};
+  if (!s.extra) return {};
+  return {s.extra->store, s.extra->sku, s.extra->metric};
 }
 
 void AnomalyOperator::mark_dirty(uint32_t idx) {
@@ -112,27 +124,18 @@ void AnomalyOperator::mark_dirty(uint32_t idx) {
 
 uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, std::string_view sku,
                                      std::string_view metric, uint32_t store_id) {
-  std::string name(kind_label(kind));
-  name += ':';
-  if (metric_like(kind)) {
-    name += metric;
-  } else {
-    name += store;
-    if (!sku.empty()) {
-      name += '|';
-      name += sku;
-    }
-  }
+  std::string name = anomaly::series_name(kind, {store, sku, metric});
   auto it = by_name_.find(name);
   if (it != by_name_.end()) return it->second;
-  uint32_t idx = static_cast<uint32_t>(series_.size());
+  uint32_t idx = series_.size();
   Series s;
-  s.name = name;
   s.kind = kind;
-  s.store = store;
-  s.sku = sku;
-  s.metric = metric;
+  s.extra = std::make_unique<anomaly::SeriesExtra>();
+  s.extra->store = store;
+  s.extra->sku = sku;
+  s.extra->metric = metric;
   s.store_id = store_id;
+  s.det.assign(AnomalySeriesState{}, packable(kind));
   fit_optional_states(s);
   series_.push_back(std::move(s));
   by_name_.emplace(std::move(name), idx);
@@ -140,10 +143,39 @@ uint32_t AnomalyOperator::series_for(SeriesKind kind, std::string_view store, st
   return idx;
 }
 
+uint32_t AnomalyOperator::key_series_for(KeyId key, uint32_t store_id) {
+  if (orphans_ > 0) {
+    // Restored under names its key did not have then: adopt them.
+    const KeyIndex& keys = *keys_;
+    auto it = by_name_.find(
+        anomaly::series_name(SeriesKind::kKeyUnits, {keys.store(key), keys.sku(key), {}}));
+    if (it != by_name_.end() && it->second + 1 < series_.size() &&
+        series_[it->second + 1].kind == SeriesKind::kKeyRevenue) {
+      --orphans_;
+      series_[it->second].key = key;
+      series_[it->second + 1].key = key;
+      return it->second;
+    }
+  }
+  const uint32_t units = series_.size();
+  for (SeriesKind kind : {SeriesKind::kKeyUnits, SeriesKind::kKeyRevenue}) {
+    Series s;
+    s.kind = kind;
+    s.key = key;
+    s.store_id = store_id;
+    s.det.assign(AnomalySeriesState{}, packable(kind));
+    fit_optional_states(s);
+    const uint32_t idx = series_.size();
+    series_.push_back(std::move(s));
+    mark_dirty(idx);
+  }
+  return units;
+}
+
 void AnomalyOperator::slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
                               int& weekday) const {
   if (s.store_id != UINT32_MAX) {
-    const LocalDay& d = ctx.calendar().day(s.store_id, s.store, ts_ms);
+    const LocalDay& d = ctx.calendar().day(s.store_id, ids_of(s, ctx.keys()).store, ts_ms);
     hour = static_cast<int>((ts_ms - d.start_ms) / kMsPerHour);
     hour = std::clamp(hour, 0, 23);
     weekday = d.weekday;
@@ -155,29 +187,47 @@ void AnomalyOperator::slot_of(const Series& s, int64_t ts_ms, const OperatorCont
 }
 
 double AnomalyOperator::current_bump(const Series& s, int64_t now_ms) const {
-  if (s.bump <= 0) return 0;
-  double dt = static_cast<double>(std::max<int64_t>(0, now_ms - s.bump_ms));
-  return s.bump * std::exp2(-dt / static_cast<double>(settings_.dismiss_half_life_ms));
+  const anomaly::Episode& e = s.episode();
+  if (e.bump <= 0) return 0;
+  double dt = static_cast<double>(std::max<int64_t>(0, now_ms - e.bump_ms));
+  return e.bump * std::exp2(-dt / static_cast<double>(settings_.dismiss_half_life_ms));
 }
 
 double AnomalyOperator::dismiss_bump(std::string_view series_name, int64_t now_ms) const {
   auto it = by_name_.find(std::string(series_name));
-  return it == by_name_.end() ? -1 : current_bump(series_[it->second], now_ms);
+  if (it != by_name_.end()) return current_bump(series_[it->second], now_ms);
+  if (keys_ == nullptr) return -1;
+  for (uint32_t u : key_series_) {  // (store, sku) series: named by their key
+    if (u == UINT32_MAX) continue;
+    for (uint32_t i : {u, u + 1}) {
+      if (name_of(series_[i], *keys_) == series_name) return current_bump(series_[i], now_ms);
+    }
+  }
+  return -1;
 }
 
-bool AnomalyOperator::suppressed_at(const Series& s, int64_t ts_ms) const {
+bool AnomalyOperator::suppressed_at(const Series& s, int64_t ts_ms, const KeyIndex& keys) const {
   for (const SuppressWindow& w : settings_.suppress) {
     if (ts_ms < w.start_ms || ts_ms >= w.end_ms) continue;
-    if (!w.store.empty() && w.store != s.store) continue;
-    if (!w.sku.empty() && w.sku != s.sku) continue;
-    if (!w.series.empty() && w.series != s.metric && w.series != s.name) continue;
+    const anomaly::SeriesIds ids = ids_of(s, keys);
+    if (!w.store.empty() && w.store != ids.store) continue;
+    if (!w.sku.empty() && w.sku != ids.sku) continue;
+    if (!w.series.empty() && w.series != ids.metric &&
+        w.series != anomaly::series_name(s.kind, ids)) {
+      continue;
+    }
     return true;
   }
   return false;
 }
 
-bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
+bool AnomalyOperator::in_promotion(const Series& series, int64_t ts_ms,
+                                   const KeyIndex& keys) const {
   if (meta_.promos.empty()) return false;
+  const anomaly::SeriesIds ids = ids_of(series, keys);
+  struct {
+    std::string store, sku;
+  } s{std::string(ids.store), std::string(ids.sku)};
   if (s.sku.empty() && s.store.empty()) return false;
   auto active = [&](const std::string& k) {
     auto it = meta_.promos.find(k);
@@ -203,6 +253,7 @@ bool AnomalyOperator::in_promotion(const Series& s, int64_t ts_ms) const {
 }
 
 void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) {
+  keys_ = &ctx.keys();
   if (e.type != EventType::kFeedback && e.type != EventType::kPromotion) {
     if (e.ts_ms > meta_.max_event_ms) {
       meta_.max_event_ms = e.ts_ms;
@@ -241,13 +292,16 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
       }
       Series& s = series_[it->second];
       if (e.action == FeedbackAction::kDismiss) {
-        int64_t now = std::max(e.ts_ms, s.bump_ms);
-        s.bump = std::min(settings_.dismiss_max, current_bump(s, now) + settings_.dismiss_step);
-        s.bump_ms = now;
-        ++s.dismissed;
+        const int64_t now = std::max(e.ts_ms, s.episode().bump_ms);
+        const double bump =
+            std::min(settings_.dismiss_max, current_bump(s, now) + settings_.dismiss_step);
+        anomaly::Episode& ep = s.episode_mut();
+        ep.bump = bump;
+        ep.bump_ms = now;
+        ++ep.dismissed;
         ++meta_.dismissed;
       } else if (e.action == FeedbackAction::kConfirm) {
-        ++s.confirmed;
+        ++s.episode_mut().confirmed;
         ++meta_.confirmed;
       }
       meta_dirty_ = true;
@@ -293,12 +347,7 @@ void AnomalyOperator::on_event(const Event& e, KeyId key, OperatorContext& ctx) 
   const double revenue = e.qty * e.price;
   if (settings_.watch_store_sku) {
     if (key >= key_series_.size()) key_series_.resize(key + 1, UINT32_MAX);
-    if (key_series_[key] == UINT32_MAX) {
-      uint32_t u = series_for(SeriesKind::kKeyUnits, e.store, e.sku, {}, store_id);
-      uint32_t r = series_for(SeriesKind::kKeyRevenue, e.store, e.sku, {}, store_id);
-      SW_CHECK(r == u + 1, "key series must be adjacent");
-      key_series_[key] = u;
-    }
+    if (key_series_[key] == UINT32_MAX) key_series_[key] = key_series_for(key, store_id);
     add_to_bucket(key_series_[key], e.ts_ms, units, ctx);
     add_to_bucket(key_series_[key] + 1, e.ts_ms, revenue, ctx);
   }
@@ -403,8 +452,17 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
   // Quasi-Poisson dispersion of bucketed counts: the mean amount of one event (1 for event
   // counts, units per sale, revenue per sale).
   const double dispersion = bucketed(s.kind) && s.mean_amount > 0 ? s.mean_amount : 1.0;
-  last_obs_ = detector_for(s.kind).update(s.det, s.week.get(), ts_ms, value, hour, weekday,
-                                          dispersion, s.quiet.get());
+  // A packed state is updated in a scratch copy and packed again (whole if it no longer
+  // packs losslessly, e.g. a third hour slot).
+  AnomalySeriesState scratch;
+  AnomalySeriesState* st = s.det.whole();
+  if (st == nullptr) {
+    s.det.get(scratch);
+    st = &scratch;
+  }
+  last_obs_ = detector_for(s.kind).update(*st, s.week(), ts_ms, value, hour, weekday, dispersion,
+                                          s.quiet());
+  if (st == &scratch) s.det.assign(scratch, packable(s.kind));
   observations_.add();
   mark_dirty(idx);
   if (settings_.emit_scores) emit_score(s, ts_ms, value, last_obs_, ctx);
@@ -414,10 +472,11 @@ void AnomalyOperator::observe(uint32_t idx, int64_t ts_ms, double value, Operato
 void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObservation& o, int hour,
                                 OperatorContext& ctx) {
   Series& s = series_[idx];
+  const KeyIndex& keys = ctx.keys();
   double adjust = current_bump(s, ts_ms);
   // A promotion explains more sales, not fewer: a promoted item that stops selling (an empty
   // shelf, a missing display) is judged by the ordinary thresholds.
-  if (o.z > 0 && in_promotion(s, ts_ms)) adjust += settings_.promo_margin;
+  if (o.z > 0 && in_promotion(s, ts_ms, keys)) adjust += settings_.promo_margin;
   if (settings_.tighten_from_hour >= 0) {
     int a = settings_.tighten_from_hour, b = settings_.tighten_to_hour;
     bool in = a <= b ? (hour >= a && hour < b) : (hour >= a || hour < b);
@@ -433,59 +492,75 @@ void AnomalyOperator::lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObserv
   // scores output (one peak per episode), while alerts have their own hysteresis and
   // cool-down and must see an episode grow from warning to critical and then clear.
   const uint8_t sev = severity_of(o.raw);
-  if (s.episode_start == INT64_MIN) {
-    if (sev == 0 || ts_ms < s.cooldown_until) return;
-    if (suppressed_at(s, ts_ms)) {
+  if (s.episode().episode_start == INT64_MIN) {
+    if (sev == 0 || ts_ms < s.episode().cooldown_until) return;
+    if (suppressed_at(s, ts_ms, keys)) {
       ++meta_.suppressed;
       meta_dirty_ = true;
       return;
     }
-    s.episode_start = ts_ms;
-    s.last_episode_start = ts_ms;
-    s.severity = sev;
-    s.peak_score = o.raw;
-    s.below = 0;
-    alert_ids_[alert_id(s.name, ts_ms)] = idx;
-    emit_alert(s, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
+    anomaly::Episode& e = s.episode_mut();
+    e.episode_start = ts_ms;
+    e.last_episode_start = ts_ms;
+    e.severity = sev;
+    e.peak_score = o.raw;
+    e.below = 0;
+    const anomaly::SeriesIds ids = ids_of(s, keys);
+    const std::string id = alert_id(anomaly::series_name(s.kind, ids), ts_ms);
+    alert_ids_[id] = idx;
+    emit_alert(s, ids, id, "firing", ts_ms, o, sev == 3 ? t_emer : sev == 2 ? t_crit : t_warn, ctx);
     return;
   }
   // Open episode: escalate upward only, resolve after `resolve_after` calm observations.
-  s.peak_score = std::max(s.peak_score, o.raw);
+  anomaly::Episode& e = s.episode_mut();
+  e.peak_score = std::max(e.peak_score, o.raw);
   const uint8_t grown = std::max(sev, severity_of(o.raw));
-  if (grown > s.severity && !suppressed_at(s, ts_ms)) {
-    s.severity = grown;
-    emit_alert(s, "firing", ts_ms, o, grown == 3 ? t_emer : grown == 2 ? t_crit : t_warn, ctx);
+  const bool escalate = grown > e.severity && !suppressed_at(s, ts_ms, keys);
+  const bool resolve =
+      o.raw < std::max(0.0, settings_.clear + adjust) && e.below + 1 >= settings_.resolve_after;
+  if (escalate || resolve) {
+    const anomaly::SeriesIds ids = ids_of(s, keys);
+    const std::string id = alert_id(anomaly::series_name(s.kind, ids), e.episode_start);
+    if (escalate) {
+      e.severity = grown;
+      emit_alert(s, ids, id, "firing", ts_ms, o,
+                 grown == 3   ? t_emer
+                 : grown == 2 ? t_crit
+                              : t_warn,
+                 ctx);
+    }
+    if (resolve) emit_alert(s, ids, id, "resolved", ts_ms, o, t_warn, ctx);
   }
   if (o.raw < std::max(0.0, settings_.clear + adjust)) {
-    if (++s.below >= settings_.resolve_after) {
-      emit_alert(s, "resolved", ts_ms, o, t_warn, ctx);
-      s.episode_start = INT64_MIN;
-      s.severity = 0;
-      s.below = 0;
-      s.cooldown_until = ts_ms + settings_.cooldown_ms;
+    if (++e.below >= settings_.resolve_after) {
+      e.episode_start = INT64_MIN;
+      e.severity = 0;
+      e.below = 0;
+      e.cooldown_until = ts_ms + settings_.cooldown_ms;
     }
   } else {
-    s.below = 0;
+    e.below = 0;
   }
 }
 
-void AnomalyOperator::emit_alert(const Series& s, std::string_view status, int64_t ts_ms,
+void AnomalyOperator::emit_alert(const Series& s, const anomaly::SeriesIds& ids,
+                                 std::string_view id, std::string_view status, int64_t ts_ms,
                                  const AnomalyObservation& o, double threshold,
                                  OperatorContext& ctx) const {
   OutputRecord r;
   r.stream = OutputStream::kAlerts;
   r.type = "anomaly";
   r.time_ms = ts_ms;
-  r.id = alert_id(s.name, s.episode_start);
+  r.id = id;
   const bool series_keyed = metric_like(s.kind);
   if (series_keyed) {
-    r.key = s.metric;
+    r.key = ids.metric;
   } else {
-    r.key = s.store;
+    r.key = ids.store;
     r.key += '|';
-    r.key += s.sku;
+    r.key += ids.sku;
   }
-  anomaly::render_alert(r.json, r.id, s, status, ts_ms, o, threshold,
+  anomaly::render_alert(r.json, r.id, s, ids, status, ts_ms, o, threshold,
                         bucketed(s.kind) ? bucket_of(s.kind) : -1);
   ctx.emit(std::move(r));
 }
@@ -496,17 +571,25 @@ void AnomalyOperator::emit_score(const Series& s, int64_t ts_ms, double value,
   r.stream = OutputStream::kScores;
   r.type = "score";
   r.time_ms = ts_ms;
-  const bool series_keyed = metric_like(s.kind);
-  r.key = series_keyed ? s.metric : s.store + "|" + s.sku;
-  anomaly::render_score(r.json, s, ts_ms, value, o);
+  const anomaly::SeriesIds ids = ids_of(s, ctx.keys());
+  if (metric_like(s.kind)) {
+    r.key = ids.metric;
+  } else {
+    r.key = ids.store;
+    r.key += '|';
+    r.key += ids.sku;
+  }
+  anomaly::render_score(r.json, s, ids, ts_ms, value, o);
   ctx.emit(std::move(r));
 }
 
-void AnomalyOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
+void AnomalyOperator::snapshot(StateBatch& batch, const KeyIndex& keys) {
+  AnomalySeriesState scratch;
   for (uint32_t idx : dirty_) {
     Series& s = series_[idx];
     s.dirty = false;
-    batch.put(kStateNs, be32_key(idx), anomaly::encode_series(s));
+    batch.put(kStateNs, be32_key(idx),
+              anomaly::encode_series(s, ids_of(s, keys), s.det.get(scratch)));
   }
   dirty_.clear();
   if (!meta_dirty_) return;
@@ -522,6 +605,7 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
   sku_series_.clear();
   type_series_.fill(UINT32_MAX);
   key_series_.clear();
+  orphans_ = 0;
   alert_ids_.clear();
   meta_.promos.clear();
   dirty_.clear();
@@ -537,46 +621,52 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
       return false;
     }
     Series s;
+    AnomalySeriesState det;
     uint32_t format = 0;
-    if (Status d = anomaly::decode_series(v, s, format); !d.is_ok()) {
+    if (Status d = anomaly::decode_series(v, s, det, format); !d.is_ok()) {
       bad = Status::corruption("op/anomaly series " + std::to_string(idx) + ": " + d.message());
       return false;
     }
     // Formats 2 and 3 kept every family's hour and weekday offsets absolute; a proportional
     // family now keeps them as fractions of the slow level.
     if (format < kFormatVersion && detector_for(s.kind).config().weekday_scales_hours) {
-      const double level = s.det.slow_level;
-      for (float& o : s.det.hour_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
-      for (float& o : s.det.weekday_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
+      const double level = det.slow_level;
+      for (float& o : det.hour_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
+      for (float& o : det.weekday_offset) o = level > 0 ? static_cast<float>(o / level) : 0.0f;
     }
+    s.det.assign(det, packable(s.kind));
     series_.push_back(std::move(s));
     return true;
   });
   SW_RETURN_IF_ERROR(st);
   SW_RETURN_IF_ERROR(bad);
   const KeyIndex& keys = ctx.keys();
+  keys_ = &keys;
   for (uint32_t i = 0; i < series_.size(); ++i) {
     Series& s = series_[i];
-    std::string name(kind_label(s.kind));
-    name += ':';
-    if (metric_like(s.kind)) {
-      name += s.metric;
-    } else {
-      name += s.store;
-      if (!s.sku.empty()) name += "|" + s.sku;
-    }
-    s.name = name;
-    fit_optional_states(s);
-    by_name_.emplace(name, i);
-    if (s.last_episode_start != INT64_MIN) alert_ids_[alert_id(s.name, s.last_episode_start)] = i;
-    if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.metric, i);
-    if (s.kind == SeriesKind::kKeyUnits) {
-      KeyId key = keys.find(s.store, s.sku);
+    // A (store, sku) series whose key the KeyIndex knows is named by it (its units series
+    // first, the revenue one next); any other keeps its names and a by_name_ entry.
+    if (s.kind == SeriesKind::kKeyUnits && i + 1 < series_.size() &&
+        series_[i + 1].kind == SeriesKind::kKeyRevenue && s.extra && series_[i + 1].extra &&
+        s.extra->store == series_[i + 1].extra->store &&
+        s.extra->sku == series_[i + 1].extra->sku) {
+      const KeyId key = keys.find(s.extra->store, s.extra->sku);
       if (key != kNoKey) {
         if (key >= key_series_.size()) key_series_.resize(key + 1, UINT32_MAX);
         key_series_[key] = i;
+        s.key = key;
+        series_[i + 1].key = key;
+      } else {
+        ++orphans_;  // adopted by key_series_for when the key comes back
       }
     }
+    const std::string name = name_of(s, keys);
+    fit_optional_states(s);
+    if (s.key == kNoKey) by_name_.emplace(name, i);
+    if (s.episode().last_episode_start != INT64_MIN) {
+      alert_ids_[alert_id(name, s.episode().last_episode_start)] = i;
+    }
+    if (s.kind == SeriesKind::kMetric) metric_ids_.emplace(s.extra->metric, i);
     if (s.timer_armed) {
       ctx.set_timer(i, s.bucket_start + bucket_of(s.kind) + settings_.silence_grace_ms, kTagBucket);
     }
@@ -584,13 +674,40 @@ Status AnomalyOperator::restore(const StateStore& store, OperatorContext& ctx) {
   return Status::ok();
 }
 
+namespace {
+
+//! Heap bytes of a string beyond the object (none while it fits the short-string buffer).
+size_t string_heap(const std::string& s) {
+  return s.capacity() > 15 ? anomaly::heap_chunk(s.capacity() + 1) : 0;
+}
+
+//! Bytes of an absl flat_hash_map: its slots and control bytes, plus the keys' heap bytes.
+template <typename V>
+size_t map_bytes(const absl::flat_hash_map<std::string, V>& m) {
+  size_t b = m.capacity() * (sizeof(std::pair<const std::string, V>) + 1);
+  for (const auto& [k, v] : m) b += string_heap(k);
+  return b;
+}
+
+}  // namespace
+
 size_t AnomalyOperator::memory_bytes() const {
-  size_t b = series_.capacity() * sizeof(Series) + key_series_.capacity() * sizeof(uint32_t) +
-             by_name_.capacity() * (sizeof(std::string) + 8) + dirty_.capacity() * 4;
-  for (const Series& s : series_) {
-    b += s.name.capacity() + s.store.capacity() + s.sku.capacity() + s.metric.capacity();
-    if (s.week) b += sizeof(AnomalyWeekState);
-    if (s.quiet) b += sizeof(AnomalySilenceState);
+  // What is allocated, as malloc chunks: the series table, each series' detector state,
+  // names, optional states and episode, the lookup maps and vectors.
+  using anomaly::heap_chunk;
+  size_t b = series_.table_bytes() + key_series_.capacity() * sizeof(uint32_t) +
+             dirty_.capacity() * sizeof(uint32_t) + map_bytes(by_name_) + map_bytes(metric_ids_) +
+             map_bytes(alert_ids_) + store_series_.capacity() * sizeof(store_series_[0]) +
+             sku_series_.capacity() * sizeof(sku_series_[0]);
+  for (uint32_t i = 0; i < series_.size(); ++i) {
+    const Series& s = series_[i];
+    b += s.det.heap_bytes();
+    if (s.life) b += heap_chunk(sizeof(anomaly::Episode));
+    if (!s.extra) continue;
+    b += heap_chunk(sizeof(anomaly::SeriesExtra)) + string_heap(s.extra->store) +
+         string_heap(s.extra->sku) + string_heap(s.extra->metric);
+    if (s.extra->week) b += heap_chunk(sizeof(AnomalyWeekState));
+    if (s.extra->quiet) b += heap_chunk(sizeof(AnomalySilenceState));
   }
   return b;
 }
@@ -598,12 +715,17 @@ size_t AnomalyOperator::memory_bytes() const {
 bool AnomalyOperator::open_anomaly(KeyId key) const {
   if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return false;
   const uint32_t u = key_series_[key];
-  return series_[u].episode_start != INT64_MIN || series_[u + 1].episode_start != INT64_MIN;
+  return series_[u].episode().episode_start != INT64_MIN ||
+         series_[u + 1].episode().episode_start != INT64_MIN;
 }
 
-std::string AnomalyOperator::describe(KeyId key, const KeyIndex& /*keys*/) const {
+std::string AnomalyOperator::describe(KeyId key, const KeyIndex& keys) const {
   if (key >= key_series_.size() || key_series_[key] == UINT32_MAX) return "{}";
-  return anomaly::render_describe(series_[key_series_[key]], series_[key_series_[key] + 1]);
+  const Series& u = series_[key_series_[key]];
+  const Series& r = series_[key_series_[key] + 1];
+  AnomalySeriesState su, sr;
+  return anomaly::render_describe(u, u.det.get(su), name_of(u, keys), r, r.det.get(sr),
+                                  name_of(r, keys));
 }
 
 }  // namespace sw

@@ -6,8 +6,9 @@
 // which series exist, feeds them and turns scores into alerts. Config keys, series and
 // persisted layout: docs/anomaly.md.
 //
-// Series watched (one AnomalySeriesState each; metric series and the sales family's hourly
-// store, type and dead-letter series also an AnomalyWeekState, the latter an
+// Series watched (one AnomalySeriesState each, packed losslessly for the (store, sku) series:
+// anomaly::DetState, docs/anomaly.md "Memory per series"; metric series and the sales family's
+// hourly store, type and dead-letter series also an AnomalyWeekState, the latter an
 // AnomalySilenceState too):
 //   units and revenue per (store, sku), per store and per sku chain-wide, in event-time
 //   buckets; events per store (sale, return, inventory) and per input type per bucket; dead
@@ -20,7 +21,8 @@
 // is judged only against a stream that moves on.
 //
 // Threading: one task thread. Hot path: on_event() for a sale touches up to 8 series states
-// and allocates nothing once they exist; only alert and score rendering allocate.
+// and allocates nothing once they exist; only alert and score rendering allocate (and a
+// series's first alert or feedback: its anomaly::Episode).
 
 #include <array>
 #include <cstdint>
@@ -101,20 +103,33 @@ class AnomalyOperator : public Operator, public AnomalyView {
  private:
   using Series = anomaly::Series;
 
+  //! The series of (kind, names), created if new (not the (store, sku) series).
   uint32_t series_for(SeriesKind kind, std::string_view store, std::string_view sku,
                       std::string_view metric, uint32_t store_id);
+  //! Creates the units and revenue series of `key` (adjacent ids); returns the units one.
+  uint32_t key_series_for(KeyId key, uint32_t store_id);
+  //! The series' names: its own, or its key's in `keys`.
+  anomaly::SeriesIds ids_of(const Series& s, const KeyIndex& keys) const;
+  std::string name_of(const Series& s, const KeyIndex& keys) const {
+    return anomaly::series_name(s.kind, ids_of(s, keys));
+  }
+  //! (store, sku) series keep their detector state packed where that is lossless.
+  static bool packable(SeriesKind k) {
+    return k == SeriesKind::kKeyUnits || k == SeriesKind::kKeyRevenue;
+  }
   void add_to_bucket(uint32_t idx, int64_t ts_ms, double amount, OperatorContext& ctx);
   void close_buckets_before(uint32_t idx, int64_t bucket_start, OperatorContext& ctx);
   void observe(uint32_t idx, int64_t ts_ms, double value, OperatorContext& ctx);
   void lifecycle(uint32_t idx, int64_t ts_ms, const AnomalyObservation& o, int hour,
                  OperatorContext& ctx);
-  void emit_alert(const Series& s, std::string_view status, int64_t ts_ms,
-                  const AnomalyObservation& o, double threshold, OperatorContext& ctx) const;
+  void emit_alert(const Series& s, const anomaly::SeriesIds& ids, std::string_view id,
+                  std::string_view status, int64_t ts_ms, const AnomalyObservation& o,
+                  double threshold, OperatorContext& ctx) const;
   void emit_score(const Series& s, int64_t ts_ms, double value, const AnomalyObservation& o,
                   OperatorContext& ctx) const;
   const AnomalyDetector& detector_for(SeriesKind kind) const;
-  bool suppressed_at(const Series& s, int64_t ts_ms) const;
-  bool in_promotion(const Series& s, int64_t ts_ms) const;
+  bool suppressed_at(const Series& s, int64_t ts_ms, const KeyIndex& keys) const;
+  bool in_promotion(const Series& s, int64_t ts_ms, const KeyIndex& keys) const;
   double current_bump(const Series& s, int64_t now_ms) const;
   void slot_of(const Series& s, int64_t ts_ms, const OperatorContext& ctx, int& hour,
                int& weekday) const;
@@ -142,8 +157,11 @@ class AnomalyOperator : public Operator, public AnomalyView {
 
   Settings settings_;
   AnomalyDetector metric_det_, count_det_, revenue_det_;
-  std::vector<Series> series_;
+  anomaly::SeriesTable series_;
+  // Series by name, except the (store, sku) ones named by their KeyId (key_series_).
   absl::flat_hash_map<std::string, uint32_t> by_name_;
+  const KeyIndex* keys_ = nullptr;  // the task's (dismiss_bump names (store, sku) series)
+  uint32_t orphans_ = 0;  // restored (store, sku) series pairs whose key the KeyIndex lacked
   std::vector<uint32_t> key_series_;  // KeyId -> units series (revenue = +1); UINT32_MAX none
   // Lookup caches (no allocation per event); rebuilt lazily after restore.
   absl::flat_hash_map<std::string, uint32_t> metric_ids_;  // raw series name -> series

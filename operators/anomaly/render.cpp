@@ -32,21 +32,25 @@ std::string alert_id(std::string_view series_name, int64_t episode_start_ms) {
   return id;
 }
 
-void render_alert(std::string& json, std::string_view id, const Series& s, std::string_view status,
-                  int64_t ts_ms, const AnomalyObservation& o, double threshold, int64_t bucket_ms) {
-  const bool series_keyed = metric_like(s.kind);
-  const std::string_view signal = kind_label(s.kind);
+void render_alert(std::string& json, std::string_view id, const Series& series, const SeriesIds& s,
+                  std::string_view status, int64_t ts_ms, const AnomalyObservation& o,
+                  double threshold, int64_t bucket_ms) {
+  const Episode& e = series.episode();
+  const SeriesKind kind = series.kind;
+  const bool series_keyed = metric_like(kind);
+  const std::string_view signal = kind_label(kind);
   const bool drop = o.z < 0;
   std::string summary;
   {
     char buf[96];
     std::snprintf(buf, sizeof buf, ": %s, expected %.4g, score %.3f", drop ? "drop" : "spike",
                   o.expected, o.score);
-    summary = std::string(signal) + " " +
-              (series_keyed ? s.metric
-                            : (s.store.empty() ? s.sku : s.store) +
-                                  (s.sku.empty() || s.store.empty() ? "" : " " + s.sku)) +
-              buf;
+    summary =
+        std::string(signal) + " " +
+        (series_keyed ? std::string(s.metric)
+                      : std::string(s.store.empty() ? s.sku : s.store) +
+                            (s.sku.empty() || s.store.empty() ? "" : " " + std::string(s.sku))) +
+        buf;
     if (status == "resolved") summary = "resolved: " + summary;
   }
   JsonWriter w(json);
@@ -54,9 +58,10 @@ void render_alert(std::string& json, std::string_view id, const Series& s, std::
       .field("id", id)
       .field("type", "anomaly")
       .field("status", status)
-      .field("severity", kSeverity[std::max<int>(s.severity, 1)]);
+      .field("severity", kSeverity[std::max<int>(e.severity, 1)]);
   if (series_keyed) {
-    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
+    w.field("series",
+            kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
     if (!s.sku.empty()) w.field("sku", s.sku);
@@ -69,28 +74,30 @@ void render_alert(std::string& json, std::string_view id, const Series& s, std::
       .field("expected", round_to(o.expected, 4))
       .field("z", round_to(o.z, 3))
       .field("score", round_to(o.score, 4))
-      .field("peak_score", round_to(s.peak_score, 4))
+      .field("peak_score", round_to(e.peak_score, 4))
       .field("threshold", round_to(threshold, 4))
       .key("episode_start")
-      .time_value(s.episode_start);
+      .time_value(e.episode_start);
   if (bucket_ms >= 0) w.field("bucket_ms", bucket_ms);
-  w.field("dismissed", static_cast<int64_t>(s.dismissed))
-      .field("confirmed", static_cast<int64_t>(s.confirmed));
+  w.field("dismissed", static_cast<int64_t>(e.dismissed))
+      .field("confirmed", static_cast<int64_t>(e.confirmed));
   w.end_object().stamp().end_object();
 }
 
-void render_score(std::string& json, const Series& s, int64_t ts_ms, double value,
-                  const AnomalyObservation& o) {
-  const bool series_keyed = metric_like(s.kind);
+void render_score(std::string& json, const Series& series, const SeriesIds& s, int64_t ts_ms,
+                  double value, const AnomalyObservation& o) {
+  const SeriesKind kind = series.kind;
+  const bool series_keyed = metric_like(kind);
   JsonWriter w(json);
   w.begin_object();
   if (series_keyed) {
-    w.field("series", s.kind == SeriesKind::kDeadLetters ? std::string("dead_letters") : s.metric);
+    w.field("series",
+            kind == SeriesKind::kDeadLetters ? std::string_view("dead_letters") : s.metric);
   } else {
     if (!s.store.empty()) w.field("store", s.store);
     if (!s.sku.empty()) w.field("sku", s.sku);
   }
-  w.field("signal", kind_label(s.kind))
+  w.field("signal", kind_label(kind))
       .key("time")
       .time_value(ts_ms)
       .field("value", value)
@@ -99,21 +106,28 @@ void render_score(std::string& json, const Series& s, int64_t ts_ms, double valu
       .end_object();
 }
 
-std::string render_describe(const Series& units, const Series& revenue) {
+std::string render_describe(const Series& units, const AnomalySeriesState& units_det,
+                            std::string_view units_name, const Series& revenue,
+                            const AnomalySeriesState& revenue_det, std::string_view revenue_name) {
   std::string out;
   JsonWriter w(out);
   w.begin_object();
-  for (const Series* series : {&units, &revenue}) {
-    const Series& s = *series;
+  const struct {
+    const Series& s;
+    const AnomalySeriesState& det;
+    std::string_view name;
+  } both[] = {{units, units_det, units_name}, {revenue, revenue_det, revenue_name}};
+  for (const auto& [s, det, name] : both) {
+    const Episode& e = s.episode();
     w.key(kind_label(s.kind)).begin_object();
-    w.field("observations", static_cast<int64_t>(s.det.n))
-        .field("level", s.det.local_level)
-        .field("scale", s.det.scale)
+    w.field("observations", static_cast<int64_t>(det.n))
+        .field("level", det.local_level)
+        .field("scale", det.scale)
         .field("open_bucket_sum", s.bucket_sum)
-        .field("firing", s.episode_start != INT64_MIN)
-        .field("dismissed", static_cast<int64_t>(s.dismissed))
-        .field("confirmed", static_cast<int64_t>(s.confirmed));
-    if (s.episode_start != INT64_MIN) w.field("alert_id", alert_id(s.name, s.episode_start));
+        .field("firing", e.episode_start != INT64_MIN)
+        .field("dismissed", static_cast<int64_t>(e.dismissed))
+        .field("confirmed", static_cast<int64_t>(e.confirmed));
+    if (e.episode_start != INT64_MIN) w.field("alert_id", alert_id(name, e.episode_start));
     w.end_object();
   }
   w.end_object();

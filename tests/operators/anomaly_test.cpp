@@ -8,10 +8,14 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <cstdint>
+#include <cstdio>
 #include <cstring>
 #include <limits>
+#include <new>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "stream/config.h"
@@ -272,9 +276,10 @@ TEST(AnomalyDetectorTest, StateBytesRoundTripGivesIdenticalScores) {
   auto fresh = [] {
     anomaly::Series s;
     s.kind = anomaly::SeriesKind::kStoreEvents;
-    s.store = "S1";
-    s.week = std::make_unique<AnomalyWeekState>();
-    s.quiet = std::make_unique<AnomalySilenceState>();
+    s.extra = std::make_unique<anomaly::SeriesExtra>();
+    s.extra->store = "S1";
+    s.extra->week = std::make_unique<AnomalyWeekState>();
+    s.extra->quiet = std::make_unique<AnomalySilenceState>();
     return s;
   };
   // Hourly counts, open 08:00-20:00 with a midday peak, +-20% noise, a spike at hour 1200.
@@ -287,43 +292,177 @@ TEST(AnomalyDetectorTest, StateBytesRoundTripGivesIdenticalScores) {
     const double base = hour < 8 || hour >= 20 ? 0 : 30 - std::abs(hour - 14) * 3;
     values.push_back(std::round(base * (0.8 + 0.4 * noise)) + (i == 1200 ? 60 : 0));
   }
-  auto push = [&](anomaly::Series& s, int i) {
+  auto push = [&](anomaly::Series& s, AnomalySeriesState& st, int i) {
     const int64_t t = kMonday + i * kHour;
     const int64_t day = t / kDay;
     return det
-        .update(s.det, s.week.get(), t, values[static_cast<size_t>(i)], static_cast<int>(i % 24),
-                static_cast<int>((day + 3) % 7), 1.0, s.quiet.get())
+        .update(st, s.week(), t, values[static_cast<size_t>(i)], static_cast<int>(i % 24),
+                static_cast<int>((day + 3) % 7), 1.0, s.quiet())
         .score;
   };
   anomaly::Series whole = fresh();
+  AnomalySeriesState whole_st;
   std::vector<double> full;
-  for (int i = 0; i < 1500; ++i) full.push_back(push(whole, i));
+  for (int i = 0; i < 1500; ++i) full.push_back(push(whole, whole_st, i));
   ASSERT_GT(*std::max_element(full.begin() + 1195, full.begin() + 1205), 0.6);
 
   anomaly::Series first = fresh();
+  AnomalySeriesState first_st;
   std::vector<double> split;
-  for (int i = 0; i < 700; ++i) split.push_back(push(first, i));
+  for (int i = 0; i < 700; ++i) split.push_back(push(first, first_st, i));
   first.bucket_start = kMonday + 699 * kHour;
   first.bucket_sum = 17;
-  first.episode_start = kMonday + 650 * kHour;
-  first.severity = 2;
-  const std::string bytes = anomaly::encode_series(first);
+  first.episode_mut().episode_start = kMonday + 650 * kHour;
+  first.episode_mut().severity = 2;
+  const std::string bytes = anomaly::encode_series(first, {"S1", "", ""}, first_st);
   anomaly::Series restored;
+  AnomalySeriesState restored_st;
   uint32_t format = 0;
-  const Status st = anomaly::decode_series(bytes, restored, format);
+  const Status st = anomaly::decode_series(bytes, restored, restored_st, format);
   ASSERT_TRUE(st.is_ok()) << st.to_string();
   EXPECT_EQ(format, AnomalyOperator::kFormatVersion);
-  ASSERT_NE(restored.week, nullptr);
-  ASSERT_NE(restored.quiet, nullptr);
+  ASSERT_NE(restored.week(), nullptr);
+  ASSERT_NE(restored.quiet(), nullptr);
   EXPECT_EQ(restored.kind, first.kind);
-  EXPECT_EQ(restored.store, "S1");
+  EXPECT_EQ(restored.extra->store, "S1");
   EXPECT_EQ(restored.bucket_start, first.bucket_start);
   EXPECT_EQ(restored.bucket_sum, 17);
-  EXPECT_EQ(restored.episode_start, first.episode_start);
-  EXPECT_EQ(restored.severity, 2);
-  EXPECT_EQ(anomaly::encode_series(restored), bytes);
-  for (int i = 700; i < 1500; ++i) split.push_back(push(restored, i));
+  EXPECT_EQ(restored.episode().episode_start, first.episode().episode_start);
+  EXPECT_EQ(restored.episode().severity, 2);
+  EXPECT_EQ(anomaly::encode_series(restored, {"S1", "", ""}, restored_st), bytes);
+  for (int i = 700; i < 1500; ++i) split.push_back(push(restored, restored_st, i));
   EXPECT_EQ(full, split);
+}
+
+TEST(AnomalyDetectorTest, PackedStateScoresAsTheWholeOne) {
+  // A daily (store, sku) series kept in a DetState (packed between observations, as the
+  // operator keeps it) scores every observation exactly as a plain AnomalySeriesState and
+  // ends in the identical state, field for field: with one and two hour slots (a zone with
+  // daylight saving) it stays packed; a third hour slot no longer packs and the state is kept
+  // whole from then on, again without a difference.
+  const AnomalyDetector det(AnomalyOperator::sales_defaults(AnomalyDetectorConfig{}));
+  alignas(AnomalySeriesState) unsigned char bytes[sizeof(AnomalySeriesState)] = {};
+  AnomalySeriesState& plain = *new (bytes) AnomalySeriesState();  // zero padding, as unpacked
+  anomaly::DetState kept;
+  kept.assign(plain, true);
+  ASSERT_TRUE(kept.packed());
+  Noise noise(7);
+  int observations = 0;
+  for (int day = 0; day < 200; ++day) {
+    const int64_t t = kMonday + day * kDay;
+    // Hour 23 in summer, 0 in winter; from day 150 on a third hour (another zone's day start).
+    const int hour = day >= 150 && day % 5 == 0 ? 7 : (day / 40) % 2 == 0 ? 23 : 0;
+    const double value =
+        std::round(8 + 3 * noise.next() + (day % 7 == 5 ? 4 : 0) + (day == 120 ? 30 : 0));
+    const AnomalyObservation a = det.update(plain, nullptr, t, value, hour, (day + 0) % 7, 1.5);
+    AnomalySeriesState scratch;
+    AnomalySeriesState* st = kept.whole();
+    if (st == nullptr) {
+      kept.get(scratch);
+      st = &scratch;
+    }
+    const AnomalyObservation b = det.update(*st, nullptr, t, value, hour, (day + 0) % 7, 1.5);
+    if (st == &scratch) kept.assign(scratch, true);
+    ASSERT_EQ(std::memcmp(&a, &b, offsetof(AnomalyObservation, scored)), 0) << "day " << day;
+    ASSERT_EQ(a.scored, b.scored);
+    EXPECT_EQ(kept.packed(), day < 150) << "day " << day;
+    ++observations;
+    AnomalySeriesState now;
+    ASSERT_EQ(std::memcmp(&kept.get(now), &plain, sizeof plain), 0) << "day " << day;
+  }
+  EXPECT_EQ(observations, 200);
+  EXPECT_GT(plain.n, 150u);
+  EXPECT_EQ(kept.heap_bytes(), anomaly::heap_chunk(sizeof(AnomalySeriesState)));
+}
+
+TEST(AnomalyOperatorTest, StoreSkuSeriesHoldUnderOneKilobytePerKey) {
+  // What the (store, sku) series add to memory_bytes(), per key: the same 12 days of sales
+  // for 4000 keys with and without watch_store_sku. Two series per key, each 72 bytes in the
+  // series table and a 368-byte packed detector state (docs/anomaly.md "Memory per series");
+  // 2.7 KB before (two 936-byte series, names, a name-map entry each).
+  auto run = [](bool watch) {
+    AnomalyOperator op(Config::from_yaml(std::string("operators: {anomaly: {watch_store_sku: ") +
+                                         (watch ? "true" : "false") + "}}"));
+    FakeContext ctx;
+    std::vector<std::string> skus;
+    for (int k = 0; k < 200; ++k) skus.push_back("SKU-" + std::to_string(k));
+    for (int64_t h = kMonday; h < kMonday + 12 * kDay; h += 3 * kHour) {
+      ctx.advance_watermark(op, h);
+      for (int st = 0; st < 20; ++st) {
+        const std::string store = "S" + std::to_string(st);
+        for (int k = (h / kHour) % 2; k < 200; k += 2) {
+          ctx.send(op, testing::sale(h + st * kMinute, store, skus[static_cast<size_t>(k)],
+                                     1 + k % 3, 2.5));
+        }
+      }
+    }
+    op.on_end_of_input(ctx);
+    return std::pair<size_t, size_t>(op.memory_bytes(), op.series_count());
+  };
+  const auto [with, with_series] = run(true);
+  const auto [without, without_series] = run(false);
+  ASSERT_EQ(with_series - without_series, 2u * 4000);
+  const double per_key = static_cast<double>(with - without) / 4000;
+  std::printf("(store, sku) series: %.1f bytes per key\n", per_key);
+  EXPECT_LE(per_key, 1024) << "bytes per (store, sku) key";
+  EXPECT_GE(per_key, 2 * (72 + 368)) << "memory_bytes() counts the packed states";
+}
+
+TEST(AnomalyOperatorTest, StoreSkuSeriesRestoredWithoutTheirKeyAreAdoptedByName) {
+  // (store, sku) series are named by their KeyId, not by strings of their own. Restored into
+  // a task whose KeyIndex does not know their key (yet), they keep the names of their record
+  // and are taken up again when the key's next sale comes: the scores go on exactly as in
+  // the uninterrupted run instead of restarting from an empty series.
+  std::vector<Event> events;
+  Noise noise(5);
+  for (int64_t day = 0; day < 45; ++day) {
+    for (int i = 0; i < 6; ++i) {
+      const int64_t t = kMonday + day * kDay + (9 + i) * kHour;
+      events.push_back(
+          testing::sale(t, "S1", "SKU-A", 2 + std::round(noise.next()) + (day == 40 ? 9 : 0), 3));
+      events.push_back(testing::sale(t + kMinute, "S2", "SKU-B", 1, 4));
+    }
+  }
+  const std::string yaml = "operators: {anomaly: {emit_scores: true}}";
+  auto drive = [](AnomalyOperator& op, FakeContext& ctx, const std::vector<Event>& ev, size_t from,
+                  size_t to) {
+    for (size_t i = from; i < to; ++i) {
+      ctx.advance_watermark(op, ev[i].ts_ms - kMinute);
+      ctx.send(op, ev[i]);
+    }
+  };
+  auto key_scores = [](const FakeContext& ctx) {
+    std::vector<std::string> out;
+    for (const OutputRecord* r : ctx.of(OutputStream::kScores)) {
+      if (has(*r, "\"signal\":\"units\"") || has(*r, "\"signal\":\"revenue\"")) {
+        out.push_back(r->json);
+      }
+    }
+    return out;
+  };
+  const size_t cut = events.size() * 2 / 3;
+  AnomalyOperator whole(Config::from_yaml(yaml));
+  FakeContext c_whole;
+  drive(whole, c_whole, events, 0, cut);
+  StateBatch batch;
+  whole.snapshot(batch, c_whole.keys());
+  FakeStateStore store;
+  ASSERT_TRUE(store.commit(batch).is_ok());
+  c_whole.outputs.clear();
+  drive(whole, c_whole, events, cut, events.size());
+  const std::vector<std::string> expected = key_scores(c_whole);
+  ASSERT_GE(expected.size(), 20u);
+
+  AnomalyOperator second(Config::from_yaml(yaml));
+  FakeContext fresh;
+  fresh.key("S9", "SKU-Z");  // other keys first: S1/SKU-A gets another id than before
+  ASSERT_TRUE(second.restore(store, fresh).is_ok());
+  const size_t series = second.series_count();
+  drive(second, fresh, events, cut, events.size());
+  EXPECT_EQ(second.series_count(), series) << "the restored series were taken up";
+  EXPECT_EQ(key_scores(fresh), expected);
+  EXPECT_EQ(second.dismiss_bump("units:S1|SKU-A", events.back().ts_ms), 0.0);
+  EXPECT_EQ(second.dismiss_bump("units:S1|SKU-Q", events.back().ts_ms), -1.0);
 }
 
 TEST(AnomalyOperatorTest, EndOfInputLeavesThePartialBucketOpen) {
