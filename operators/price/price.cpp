@@ -99,8 +99,8 @@ double sales_sd(const price::Facts& f, double days) {
   return std::sqrt(var_day * days + days * days * f.demand_per_day / n);
 }
 
-// Standard normal quantile (Acklam's rational approximation, |error| < 1.2e-9 after one
-// refinement is not needed here: thresholds, not probabilities, are compared).
+// Standard normal quantile: Acklam's rational approximation (relative error < 1.2e-9), ample
+// for a threshold.
 double normal_quantile(double p) {
   static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
                                  -2.759285104469687e+02, 1.383577518672690e+02,
