@@ -16,6 +16,7 @@
 #include <Eigen/Dense>
 
 #include "operators/anomaly/anomaly.h"
+#include "operators/forecast/forecast.h"
 #include "operators/price/elasticity.h"
 #include "operators/price/guardrails.h"
 #include "stream/config.h"
@@ -702,6 +703,41 @@ TEST(PriceOperatorTest, ForecastBaselineControlsWhatTheOwnBaselineCannot) {
   }
   EXPECT_LT(error[0], 0.1) << "forecast baseline";
   EXPECT_GT(error[1], 2 * error[0]) << "own baseline " << error[1];
+}
+
+TEST(PriceOperatorTest, ForecastBaselineIsItsDemandWithoutThePriceFactor) {
+  // The forecast operator's DemandView::baseline(): equal to demand() at the reference price;
+  // after a price cut below it, demand() carries the forecast's price response (its category
+  // elasticity, prior −1: ×1.25 at 4.00 vs 5.00) and baseline() does not.
+  ForecastOperator fc{ForecastOptions{}};
+  PriceContext ctx;
+  ItemFields it;
+  it.category = "snacks";
+  ctx.send(fc, item(at(0, 0), "K1", it));
+  for (int d = 0; d < 30; ++d) {
+    ctx.send(fc, sale(at(d), "S1", "K1", 10, 5.0));
+    // A chain-wide price reaches the SKU's existing keys: sent after the first sale.
+    if (d == 0) ctx.send(fc, price_event(at(0, 13), "K1", 5.0));
+    ctx.advance_watermark(fc, kT0 + (d + 1) * kDay);
+  }
+  const KeyId k = ctx.key("S1", "K1");
+  DemandEstimate before;
+  DemandBaseline base_before;
+  ASSERT_TRUE(fc.demand(k, ctx.keys(), kT0 + 30 * kDay, 1, 0, before));
+  ASSERT_TRUE(fc.baseline(k, ctx.keys(), kT0 + 30 * kDay, 1, base_before));
+  EXPECT_NEAR(base_before.per_day, before.mean_per_day, 1e-9);
+  EXPECT_DOUBLE_EQ(base_before.reference_price, 5.0);
+  ctx.send(fc, price_event(at(30, 1), "K1", 4.0));
+  DemandEstimate after;
+  DemandBaseline base_after;
+  ASSERT_TRUE(fc.demand(k, ctx.keys(), kT0 + 30 * kDay, 1, 0, after));
+  ASSERT_TRUE(fc.baseline(k, ctx.keys(), kT0 + 30 * kDay, 1, base_after));
+  EXPECT_GT(after.mean_per_day, 1.1 * before.mean_per_day);
+  EXPECT_NEAR(base_after.per_day, before.mean_per_day, 1e-6 * before.mean_per_day);
+  // The base class answers no: a view without the split.
+  SeasonalBaseline none;
+  DemandBaseline b;
+  EXPECT_FALSE(none.DemandView::baseline(k, ctx.keys(), 0, 1, b));
 }
 
 TEST(PriceOperatorTest, StockReasonsNeedALikelyRiskAPackOfSurplusAndAMarkdownThatHelps) {
