@@ -809,13 +809,16 @@ void PriceOperator::evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorCon
       // person decides what else to do (clearance, a supplier call, a promotion).
       if (p.has_price && p.bound_by != 0) why.push_back("held back by a guardrail");
       if (f.history_days < settings_.new_item_days) why.push_back("new item: little history");
-      // Confidence: an opportunity's whole value is the elasticity, so it needs a narrow
-      // estimate; the other reasons need only the direction of the demand response to be
-      // certain (the 90% interval below zero: a markdown sells more, a raise sells less).
-      if (r == price::kElasticityOpportunity ? se > settings_.auto_max_se
-                                             : f.elasticity.value + z90 * se >= 0) {
-        why.push_back("thin data: wide elasticity interval");
-      }
+      // Confidence in the estimate the proposal is computed from. An opportunity's whole
+      // value is the elasticity: it needs a narrow one. Markdowns and stock-out raises size
+      // the price from it: they need the direction of the demand response to be certain (the
+      // 90% interval below zero: a markdown sells more, a raise sells less). A competitor
+      // undercut's target is the market price, confirmed by competitor_min_sources
+      // competitors; the elasticity is only its evidence.
+      const bool thin = r == price::kElasticityOpportunity ? se > settings_.auto_max_se
+                        : r == price::kCompetitorUndercut  ? false
+                                                           : f.elasticity.value + z90 * se >= 0;
+      if (thin) why.push_back("thin data: wide elasticity interval");
       approval = why.empty() ? price::kAuto : price::kReview;
       if (why.empty()) why.push_back("small change inside every limit, confident estimate");
     }

@@ -449,13 +449,12 @@ TEST(PriceOperatorTest, AOneDayConditionDoesNotFire) {
 }
 
 TEST(PriceOperatorTest, SmallConfidentChangeInsideEveryLimitIsAuto) {
-  // A competitor 6% below, history of 40 days, an elasticity whose interval is below zero:
-  // the proposal (back inside the tolerated gap: 4.69, −3.6%) is auto. The same with a
-  // competitor 9% below needs review (a 6% change).
+  // A competitor 6% below, history of 40 days: the proposal (back inside the tolerated gap:
+  // 4.79, −4%) is auto — its target is the market price, so the elasticity's interval (here
+  // the prior's, −1.5 ± 1.9, reaching zero) does not hold it back. The same with a competitor
+  // 9% below needs review (a 6% change).
   for (double comp : {4.69, 4.54}) {
-    PriceSettings s = one_source();
-    s.prior_sd = 0.3;  // with the SKU and key spreads: −1.5 ± 1.08 (90%), below zero
-    Harness h(s);
+    Harness h(one_source());
     h.basic(40);
     h.send(competitor(at(39, 14), "K1", "C1", comp));
     h.send(sale(at(40), "S1", "K1", 3, 4.99));
@@ -787,6 +786,9 @@ TEST(PriceOperatorTest, StockReasonsNeedALikelyRiskAPackOfSurplusAndAMarkdownTha
     return out;
   };
   EXPECT_EQ(keys_of("stockout_risk"), std::vector<std::string>{"B"});
+  // Its raise is sized from the elasticity, whose interval (the prior's) reaches zero.
+  EXPECT_NE(field(h.triggers("stockout_risk", "firing")[0], "approval_reasons").find("thin data"),
+            std::string::npos);
   EXPECT_TRUE(keys_of("overstock_markdown").empty());
   EXPECT_EQ(keys_of("expiry_markdown"), std::vector<std::string>{"M1"});
   // Without the pack, C's surplus (25 units over 30 days of cover) is an overstock.
