@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "bench/replay_context.h"
+#include "operators/forecast/forecast.h"
 #include "operators/price/price.h"
 #include "sim/generator.h"
 #include "stream/config.h"
@@ -146,14 +147,25 @@ int main(int argc, char** argv) {
 
   std::map<std::pair<std::string, std::string>, uint64_t> fired;
   sw::bench::ReplayContext ctx([&](sw::OutputRecord&& r) {
-    if (json_field(r.json, "status") == "firing") {
+    if (r.stream == sw::OutputStream::kPriceTriggers && json_field(r.json, "status") == "firing") {
       ++fired[{json_field(r.json, "reason"), json_field(r.json, "approval")}];
     }
   });
-  sw::PriceOperator op(sw::Config::from_yaml("{}"));
+  // --forecast 1: the forecast operator runs too and publishes its demand view (as in the
+  // default pipeline); --baseline own|forecast picks the price regression's baseline.
+  const bool with_forecast = arg(argc, argv, "--forecast", 1) != 0;
+  std::string baseline = "own";
+  for (int i = 1; i + 1 < argc; ++i) {
+    if (std::strcmp(argv[i], "--baseline") == 0) baseline = argv[i + 1];
+  }
+  sw::PriceOperator op(sw::Config::from_yaml("{operators: {price: {baseline: " + baseline + "}}}"));
+  sw::ForecastOperator forecast(sw::ForecastOptions::from_config(sw::Config::from_yaml("{}")));
+  if (with_forecast) ctx.mutable_views().demand = forecast.demand_view();
   OnHand stock;
   const bool with_stock = arg(argc, argv, "--inventory-view", 1) != 0;
   if (with_stock) ctx.mutable_views().inventory = &stock;
+  std::fprintf(stderr, "price_eval: forecast view %s, baseline %s, inventory view %s\n",
+               with_forecast ? "on" : "off", baseline.c_str(), with_stock ? "on" : "off");
   const uint32_t subs = op.subscriptions();
   sw::Decoder decoder;
   sw::Event ev;
@@ -167,7 +179,7 @@ int main(int argc, char** argv) {
 
   auto report = [&](int day) {
     const int64_t now = t0 + static_cast<int64_t>(day) * 86'400'000LL;
-    std::vector<double> sku_err, key_err, cat_err, sku_bias;
+    std::vector<double> sku_err, key_err, cat_err, sku_bias, own_bias;
     size_t sku_in = 0, key_in = 0;
     std::map<std::string, bool> sku_done;
     std::map<std::string, sw::price::Estimate> cat_est;
@@ -186,6 +198,7 @@ int main(int argc, char** argv) {
         const double se = std::sqrt(f.sku_combined.var);
         sku_err.push_back(std::fabs(f.sku_combined.value - t->second));
         sku_bias.push_back(f.sku_combined.value - t->second);
+        if (f.sku_estimate.var > 0) own_bias.push_back(f.sku_estimate.value - t->second);
         if (std::fabs(f.sku_combined.value - t->second) <= 1.6448536 * se) ++sku_in;
         cat_est[f.category] = f.category_combined;
         if (std::getenv("PRICE_EVAL_VERBOSE") && sku_done.size() < 4) {
@@ -210,11 +223,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr,
                  "day %3d: median |error| SKU %.3f (prior alone %.3f), store-SKU %.3f, "
                  "category %.3f; true SKU elasticity inside 90%% interval: SKU %.1f%%, "
-                 "store-SKU %.1f%%; median signed error (estimate - true) SKU %+.3f\n",
+                 "store-SKU %.1f%%; median signed error (estimate - true) SKU %+.3f (SKU's own "
+                 "data alone %+.3f)\n",
                  day, median(sku_err), median(prior_err), median(key_err), median(cat_err),
                  100.0 * static_cast<double>(sku_in) / std::max<size_t>(1, sku_err.size()),
                  100.0 * static_cast<double>(key_in) / std::max<size_t>(1, key_err.size()),
-                 median(sku_bias));
+                 median(sku_bias), median(own_bias));
     std::printf(
         "{\"day\":%d,\"price_change_rate\":%.4f,\"skus\":%zu,\"keys\":%zu,"
         "\"mae_median_sku\":%.4f,\"mae_median_prior\":%.4f,\"mae_median_key\":%.4f,"
@@ -246,11 +260,17 @@ int main(int argc, char** argv) {
            ev.ts_ms >= t0 + static_cast<int64_t>(checkpoints[next_cp]) * 86'400'000LL) {
       report(checkpoints[next_cp++]);
     }
-    if (!(subs & (1u << static_cast<int>(ev.type)))) continue;
     sw::KeyId key = sw::kNoKey;
     if (sw::keyed_event(ev)) key = ctx.key(ev.store, ev.sku);
+    if (with_forecast) {
+      ctx.advance(forecast, ev.ts_ms - 5 * 60'000);  // the demo's out_of_orderness
+      if (forecast.subscriptions() & (1u << static_cast<int>(ev.type))) {
+        forecast.on_event(ev, key, ctx);
+      }
+    }
+    stock.apply(ev, key);  // low_stock is ahead of price in the operator table
+    if (!(subs & (1u << static_cast<int>(ev.type)))) continue;
     op.on_event(ev, key, ctx);
-    stock.apply(ev, key);
   }
   while (next_cp < checkpoints.size()) report(checkpoints[next_cp++]);
   return 0;

@@ -34,6 +34,13 @@ struct DemandEstimate {
   double cover_days = -1;   // days until cumulative expected demand reaches `on_hand` (-1: n/a)
 };
 
+//! Demand without the forecast's own-price response (the price operator's regression
+//! baseline: seasonality, trend and announced promotions controlled for, price not).
+struct DemandBaseline {
+  double per_day = 0;          // expected units per day at `reference_price`
+  double reference_price = 0;  // the price the forecast's price response is relative to (0: none)
+};
+
 //! Views operators publish for others (DESIGN.md §5). A view is read-only and may be absent.
 class DemandView {
  public:
@@ -42,6 +49,12 @@ class DemandView {
   //! `from_ms`; false if no model.
   virtual bool demand(KeyId key, const KeyIndex& keys, int64_t from_ms, double days, double on_hand,
                       DemandEstimate& out) const = 0;
+  //! As demand(), at the reference price: the mean divided by the model's own-price factor.
+  //! False if no model or no such split (the default).
+  virtual bool baseline(KeyId /*key*/, const KeyIndex& /*keys*/, int64_t /*from_ms*/,
+                        double /*days*/, DemandBaseline& /*out*/) const {
+    return false;
+  }
 };
 
 //! Stock position of a (store, sku) key.

@@ -1199,6 +1199,17 @@ bool ForecastOperator::demand(KeyId key, const KeyIndex& keys, int64_t from_ms, 
   return true;
 }
 
+bool ForecastOperator::baseline(KeyId key, const KeyIndex& keys, int64_t from_ms, double days,
+                                DemandBaseline& out) const {
+  DemandEstimate d;
+  if (!demand(key, keys, from_ms, days, 0, d)) return false;
+  const KeyState& s = states_[key];
+  const double factor = uplift(s, 0);  // (price / ref_price)^elasticity, 1 without a price
+  out.per_day = factor > 0 ? d.mean_per_day / factor : d.mean_per_day;
+  out.reference_price = s.price > 0 && s.ref_price > 0 ? s.ref_price : 0;
+  return true;
+}
+
 void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   std::string value;
   for (KeyId k : dirty_) {

@@ -74,6 +74,9 @@ class ForecastOperator final : public Operator, public DemandView {
   const DemandView* demand_view() const { return this; }
   bool demand(KeyId key, const KeyIndex& keys, int64_t from_ms, double days, double on_hand,
               DemandEstimate& out) const override;
+  //! demand() without the category own-price factor (price operator's baseline).
+  bool baseline(KeyId key, const KeyIndex& keys, int64_t from_ms, double days,
+                DemandBaseline& out) const override;
 
   //! Forecast of the `steps` buckets after the key's last closed bucket (time_ms filled when
   //! a calendar has been seen). False if the key has no closed bucket yet.

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 
 #include <absl/strings/string_view.h>
@@ -65,6 +66,63 @@ void upsert(std::vector<CompetitorPrice>& v, std::string_view competitor, double
     }
   }
   v.push_back({std::string(competitor), p, ts});
+}
+
+// d E[ln(U + 0.5)] / d ln mu for U ~ Poisson(mu): how much of a change in the expected count
+// shows in the log of the observed count (about 0.42 at mu = 0.5, 0.67 at 1, 0.9 at 2, 1 from
+// 3 on). A regression of ln(U + 0.5) on ln p estimates b times this slope; scaling x by it
+// undoes the attenuation of small counts.
+double log_count_slope(double mu) {
+  if (!(mu > 0)) return 1;
+  if (mu >= 8) return 1;
+  auto mean_log = [](double m) {
+    double p = std::exp(-m), sum = 0;
+    for (int k = 0; k < 60; ++k) {
+      sum += p * std::log(k + 0.5);
+      p *= m / (k + 1);
+    }
+    return sum;
+  };
+  const double h = 1e-3;
+  return std::max(0.05, (mean_log(mu * std::exp(h)) - mean_log(mu * std::exp(-h))) / (2 * h));
+}
+
+// Sd of the units sold over `days` days: the forecast's daily spread (independent days), at
+// least Poisson.
+// The demand rate itself is estimated: from n days of counts its variance is about rate / n
+// (n = the key's history, capped at 8 weeks), which adds days² · rate / n. A key with a week
+// of history then needs a clearer signal than one with two months.
+double sales_sd(const price::Facts& f, double days) {
+  if (!(days > 0)) return 0;
+  const double var_day = std::max(f.demand_sd * f.demand_sd, f.demand_per_day);
+  const double n = std::clamp<double>(f.history_days, 1, 56);
+  return std::sqrt(var_day * days + days * days * f.demand_per_day / n);
+}
+
+// Standard normal quantile: Acklam's rational approximation (relative error < 1.2e-9), ample
+// for a threshold.
+double normal_quantile(double p) {
+  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
+                                 -2.759285104469687e+02, 1.383577518672690e+02,
+                                 -3.066479806614716e+01, 2.506628277459239e+00};
+  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
+                                 -1.556989798598866e+02, 6.680131188771972e+01,
+                                 -1.328068155288572e+01};
+  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
+                                 -2.400758277161838e+00, -2.549732539343734e+00,
+                                 4.374664141464968e+00,  2.938163982698783e+00};
+  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
+                                 2.445134137142996e+00, 3.754408661907416e+00};
+  const double lo = 0.02425;
+  if (p < lo) {
+    const double q = std::sqrt(-2 * std::log(p));
+    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
+           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
+  }
+  if (p > 1 - lo) return -normal_quantile(1 - p);
+  const double q = p - 0.5, r = q * q;
+  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
+         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 }  // namespace
@@ -265,6 +323,11 @@ void PriceOperator::observe_day(KeyState& s, int32_t day, double units, double p
   s.spell_units += units;
   s.spell_log_price += lp;
   ++s.spell_days;
+  if (s.day_base > 0) {
+    s.spell_base += s.day_base;
+    s.spell_log_ref += std::isfinite(s.day_log_ref) ? s.day_log_ref : kNaN;
+    ++s.spell_base_days;
+  }
   if (s.spell_days >= kSpellDays) close_spell(s, day);
 }
 
@@ -273,9 +336,17 @@ void PriceOperator::close_spell(KeyState& s, int32_t day) {
   const double y_raw = std::log((s.spell_units + 0.5) / days);  // log units/day
   const double x_raw = s.spell_log_price / days;                // log of the geometric mean
   const double units = s.spell_units;
+  // The forecast's baseline over the spell, when it had one on every day of it.
+  const bool forecast_base =
+      settings_.forecast_baseline && s.spell_base_days == s.spell_days && s.spell_base > 0;
+  const double base_units = s.spell_base;
+  const double base_log_ref = s.spell_log_ref / days;
   s.spell_units = 0;
   s.spell_log_price = 0;
   s.spell_days = 0;
+  s.spell_base = 0;
+  s.spell_log_ref = 0;
+  s.spell_base_days = 0;
   const double alpha = 1 - std::pow(1 - settings_.reference_alpha, days);
   if (!std::isfinite(s.log_level)) {
     s.log_level = y_raw;
@@ -283,8 +354,16 @@ void PriceOperator::close_spell(KeyState& s, int32_t day) {
     s.demand_ewma = units / days;
     return;
   }
-  const double x = x_raw - s.log_ref_price;
-  const double y = y_raw - s.log_level;
+  double x = x_raw - s.log_ref_price;
+  double y = y_raw - s.log_level;
+  if (forecast_base) {
+    // ln q = ln base + b·(ln p − ln ref): the forecast's seasonality, trend and promotions
+    // are in `base`, its own price response is not.
+    y = std::log((units + 0.5) / (base_units + 0.5));
+    if (std::isfinite(base_log_ref)) x = x_raw - base_log_ref;
+  }
+  // Small counts: ln(U + 0.5) moves by only log_count_slope(mu) per unit of ln mu.
+  x *= log_count_slope(forecast_base ? base_units : days * s.demand_ewma);
   // Var(ln U) ≈ 1/E[U]: weight by the spell's expected units, capped so that fast movers'
   // other noise (seasonality, promotions) does not pass for precision.
   const double w = std::clamp(days * s.demand_ewma / 30, 0.01, 1.0);
@@ -359,6 +438,17 @@ void PriceOperator::roll_to(KeyId key, KeyState& s, int32_t day, OperatorContext
   s.day = day;
   s.today_units = 0;
   s.today_revenue = 0;
+  // The forecast's baseline for the day that opens, asked before any of its sales count.
+  s.day_base = kNaN;
+  s.day_log_ref = kNaN;
+  if (settings_.forecast_baseline && ctx.views().demand != nullptr) {
+    DemandBaseline b;
+    const int64_t start = ctx.calendar().day_start_ms(keys.store_id(key), keys.store(key), day);
+    if (ctx.views().demand->baseline(key, keys, start, 1, b) && b.per_day > 0) {
+      s.day_base = b.per_day;
+      if (b.reference_price > 0) s.day_log_ref = std::log(b.reference_price);
+    }
+  }
 }
 
 bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
@@ -404,9 +494,13 @@ bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
         views.demand->demand(key, ctx.keys(), now_ms, std::max(f.lead_time_days, 0.01),
                              f.stock.on_hand, lead)) {
       f.lead_time_demand = lead.total_mean;
+      f.lead_time_demand_sd = lead.total_sd;
     } else {
       f.lead_time_demand = f.demand_per_day * f.lead_time_days;
     }
+    // At least Poisson spread (a forecast's interval never makes counts less noisy), plus
+    // the rate's estimation error (sales_sd).
+    f.lead_time_demand_sd = std::max(f.lead_time_demand_sd, sales_sd(f, f.lead_time_days));
   }
   // Perishables: units that will not sell before they expire (FEFO against the demand rate).
   f.perishable = sku.perishable == 1 || (f.stock_known && f.stock.perishable);
@@ -416,18 +510,23 @@ bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
     views.inventory->lots(key, lots);
     if (!lots.empty()) {
       f.lots_tracked = true;
-      double served_before = 0, cum_units = 0;
+      double served_before = 0, cum_units = 0, t_binding = 0;
       for (const StockLot& lot : lots) {
         const double t = std::max(0.0, static_cast<double>(lot.expires_ms - now_ms) / kDayMs);
         const double served = std::clamp(f.demand_per_day * t - served_before, 0.0, lot.units);
         served_before += served;
         f.at_risk_units += lot.units - served;
+        if (lot.units - served > 1e-9) t_binding = t;
         cum_units += lot.units;
         if (t > 0) f.expiry_rate_needed = std::max(f.expiry_rate_needed, cum_units / t);
       }
+      f.at_risk_sd = sales_sd(f, t_binding);
+      f.at_risk_days = t_binding;
     } else if (positive(f.shelf_life_days)) {
       f.at_risk_units = std::max(0.0, f.stock.on_hand - f.demand_per_day * f.shelf_life_days);
       f.expiry_rate_needed = f.stock.on_hand / f.shelf_life_days;
+      f.at_risk_sd = sales_sd(f, f.shelf_life_days);
+      f.at_risk_days = f.shelf_life_days;
     }
   }
   // Competitors seen recently: the store's own first, then chain-wide.
@@ -437,6 +536,26 @@ bool PriceOperator::facts(KeyId key, int64_t now_ms, const OperatorContext& ctx,
       if (c.ts_ms < now_ms - settings_.competitor_max_age_ms) continue;
       f.competitors.push_back(&c);
       if (!(c.price >= f.min_competitor)) f.min_competitor = c.price;
+    }
+  }
+  // The market price confirmed by competitor_min_sources competitors: the k-th lowest of
+  // their recent prices (a competitor's store-specific price stands for it over its
+  // chain-wide one).
+  {
+    std::vector<double> by_source;
+    for (const CompetitorPrice* c : f.competitors) {
+      bool seen = false;
+      for (const CompetitorPrice* o : f.competitors) {
+        if (o == c) break;
+        if (o->competitor == c->competitor) seen = true;
+      }
+      if (!seen) by_source.push_back(c->price);
+    }
+    f.competitor_sources = static_cast<int>(by_source.size());
+    const size_t k = static_cast<size_t>(settings_.competitor_min_sources);
+    if (by_source.size() >= k) {
+      std::nth_element(by_source.begin(), by_source.begin() + (k - 1), by_source.end());
+      f.confirmed_competitor = by_source[k - 1];
     }
   }
   auto in = [&](int64_t a, int64_t b) { return b > a && now_ms >= a && now_ms < b; };
@@ -472,20 +591,43 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
   char buf[160];
   switch (reason) {
     case price::kCompetitorUndercut: {
-      if (!std::isfinite(f.min_competitor)) return d;
+      // One observed price can be a data error or a competitor's one-week promotion: the
+      // undercut counts when competitor_min_sources competitors are below (the k-th lowest).
+      if (!std::isfinite(f.confirmed_competitor)) return d;
       const double gap = open ? settings_.competitor_gap / 2 : settings_.competitor_gap;
-      d.condition = f.min_competitor < p * (1 - gap);
+      d.condition = f.confirmed_competitor < p * (1 - gap);
       d.direction = -1;
-      d.target = f.min_competitor;
-      std::snprintf(buf, sizeof buf, "competitor price %.2f is %.1f%% below ours (%.2f)",
-                    f.min_competitor, 100 * (1 - f.min_competitor / p), p);
+      // The smallest change that clears the trigger: back inside the tolerated gap, at the
+      // edge where it resolves (half the gap), not all the way down to the competitor.
+      d.target = f.confirmed_competitor / (1 - settings_.competitor_gap / 2);
+      if (settings_.competitor_min_sources == 1) {
+        std::snprintf(buf, sizeof buf, "competitor price %.2f is %.1f%% below ours (%.2f)",
+                      f.confirmed_competitor, 100 * (1 - f.confirmed_competitor / p), p);
+      } else {
+        std::snprintf(buf, sizeof buf,
+                      "%d competitors at or below %.2f, %.1f%% below ours (%.2f; lowest %.2f)",
+                      settings_.competitor_min_sources, f.confirmed_competitor,
+                      100 * (1 - f.confirmed_competitor / p), p, f.min_competitor);
+      }
       break;
     }
     case price::kOverstockMarkdown: {
       if (!f.stock_known || !std::isfinite(f.days_of_cover) || !(f.demand_per_day > 0)) return d;
       const double limit =
           open ? 0.9 * settings_.overstock_cover_days : settings_.overstock_cover_days;
-      d.condition = f.days_of_cover > limit && f.stock.on_hand > 0;
+      // Opening also needs a surplus over the target cover larger than one order pack: stock
+      // that only a pack-sized delivery put on a slow mover is what replenishment leaves, not
+      // an overstock a markdown should clear.
+      // And the cover must exceed the threshold at the upper end (risk_probability) of the
+      // demand rate's estimation error (rate / n from n days of history): a week of a slow
+      // mover's sales says little about its rate.
+      const double surplus = f.stock.on_hand - settings_.overstock_target_days * f.demand_per_day;
+      const double n = std::clamp<double>(f.history_days, 1, 56);
+      const double rate_hi = f.demand_per_day + normal_quantile(settings_.risk_probability) *
+                                                    std::sqrt(f.demand_per_day / n);
+      d.condition = f.days_of_cover > limit && f.stock.on_hand > 0 &&
+                    (open || (surplus > std::max(1.0, f.stock.pack_size) &&
+                              f.stock.on_hand > settings_.overstock_cover_days * rate_hi));
       d.direction = -1;
       d.target = price_for_rate(f.stock.on_hand / settings_.overstock_target_days);
       std::snprintf(buf, sizeof buf, "%.0f days of cover (threshold %.0f)", f.days_of_cover,
@@ -494,8 +636,25 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
     }
     case price::kExpiryMarkdown: {
       if (!f.perishable || !f.stock_known) return d;
-      const double limit = open ? 0 : settings_.expiry_min_units;
+      // Opening needs the waste to be likely, not a coin flip of the demand noise: at-risk
+      // units above z(risk_probability) sds of the sales before the binding expiry.
+      const double limit =
+          open ? 0
+               : std::max(settings_.expiry_min_units,
+                          normal_quantile(settings_.risk_probability) * f.at_risk_sd);
       d.condition = f.at_risk_units > limit && f.at_risk_units > 0;
+      // And a markdown must be able to help: the deepest one the guardrails allow must sell
+      // at least half of the units at risk before they expire. Waste beyond that is a
+      // replenishment matter (low_stock's expiry alert), not a price decision.
+      if (d.condition && !open) {
+        double low = p * (1 - settings_.max_step);
+        if (std::isfinite(f.cost)) {
+          const price::Proposal deepest = price::propose(0, f.limits);
+          if (deepest.has_price) low = deepest.price;
+        }
+        const double rescued = (price::expected_units(f, low) - f.demand_per_day) * f.at_risk_days;
+        d.condition = rescued >= 0.5 * f.at_risk_units;
+      }
       d.direction = -1;
       d.target = price_for_rate(f.expiry_rate_needed);
       std::snprintf(buf, sizeof buf, "%.0f units will not sell before they expire (%s)",
@@ -507,8 +666,11 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
       // with nothing on hand the low_stock operator's stockout alert has the key.
       if (!f.stock_known || !(f.stock.on_hand > 0) || !(f.lead_time_demand > 0)) return d;
       const double available = f.stock.on_hand + std::max(0.0, f.stock.on_order);
-      const double stock = open ? 0.9 * available : available;
-      d.condition = f.lead_time_demand > stock;
+      // Opening needs the stock-out to be likely (probability >= risk_probability under the
+      // lead-time demand's spread); an open trigger holds while demand exceeds 90% of stock.
+      d.condition = open ? f.lead_time_demand > 0.9 * available
+                         : f.lead_time_demand - available >
+                               normal_quantile(settings_.risk_probability) * f.lead_time_demand_sd;
       d.direction = +1;
       d.target = price_for_rate(available / std::max(f.lead_time_days, 0.01));
       std::snprintf(buf, sizeof buf,
@@ -592,7 +754,22 @@ void PriceOperator::evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorCon
       }
       continue;
     }
-    if (!d.condition || f.in_cooldown) continue;
+    // Not open: the condition must hold on confirm_days daily evaluations in a row (a
+    // one-day blip — a forecast swing, a stock count — is not worth a price change, which
+    // itself takes a day to carry out).
+    if (!d.condition || f.in_cooldown) {
+      if (t.hold_count != 0) {
+        t.hold_count = 0;
+        mark_dirty(key);
+      }
+      continue;
+    }
+    if (t.hold_count == 0 || t.hold_day != day) {
+      t.hold_count = static_cast<uint8_t>(std::min(255, t.hold_count + 1));
+      t.hold_day = day;
+      mark_dirty(key);
+    }
+    if (t.hold_count < settings_.confirm_days) continue;
     // Open a trigger: propose a price and classify it.
     price::Proposal p;
     std::string_view note;
@@ -628,12 +805,25 @@ void PriceOperator::evaluate(KeyId key, int64_t now_ms, int32_t day, OperatorCon
       if (p.has_price && std::fabs(p.price / f.price - 1) > settings_.auto_max_change + 1e-12) {
         why.push_back("change above the auto-approval limit");
       }
+      // Clipped by a limit: the proposal falls short of what the condition needs, so a
+      // person decides what else to do (clearance, a supplier call, a promotion).
+      if (p.has_price && p.bound_by != 0) why.push_back("held back by a guardrail");
       if (f.history_days < settings_.new_item_days) why.push_back("new item: little history");
-      if (se > settings_.auto_max_se) why.push_back("thin data: wide elasticity interval");
+      // Confidence in the estimate the proposal is computed from. An opportunity's whole
+      // value is the elasticity: it needs a narrow one. Markdowns and stock-out raises size
+      // the price from it: they need the direction of the demand response to be certain (the
+      // 90% interval below zero: a markdown sells more, a raise sells less). A competitor
+      // undercut's target is the market price, confirmed by competitor_min_sources
+      // competitors; the elasticity is only its evidence.
+      const bool thin = r == price::kElasticityOpportunity ? se > settings_.auto_max_se
+                        : r == price::kCompetitorUndercut  ? false
+                                                           : f.elasticity.value + z90 * se >= 0;
+      if (thin) why.push_back("thin data: wide elasticity interval");
       approval = why.empty() ? price::kAuto : price::kReview;
       if (why.empty()) why.push_back("small change inside every limit, confident estimate");
     }
     t.since_ms = now_ms;
+    t.hold_count = 0;
     t.approval = static_cast<uint8_t>(approval);
     t.clear_count = 0;
     t.clear_day = day;

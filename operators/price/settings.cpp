@@ -61,6 +61,8 @@ PriceSettings PriceSettings::from_config(const Config& config) {
   s.competitor_gap = config.get_double(p + "competitor_gap_pct", 5, 0, 90) / 100;
   s.competitor_max_age_ms = static_cast<int64_t>(
       std::llround(config.get_double(p + "competitor_max_age_days", 14, 0.01, 3650) * kDayMs));
+  s.competitor_min_sources =
+      static_cast<int>(config.get_int(p + "competitor_min_sources", 2, 1, 100));
   s.overstock_cover_days = config.get_double(p + "overstock_cover_days", 60, 1, 3650);
   s.overstock_target_days = config.get_double(p + "overstock_target_days", 30, 1, 3650);
   if (s.overstock_target_days >= s.overstock_cover_days) {
@@ -72,6 +74,8 @@ PriceSettings PriceSettings::from_config(const Config& config) {
   s.expiry_min_units = config.get_double(p + "expiry_min_units", 1, 0, 1e9);
   s.opportunity_min_gain = config.get_double(p + "opportunity_min_gain_pct", 5, 0, 1000) / 100;
   s.resolve_after_days = static_cast<int>(config.get_int(p + "resolve_after_days", 2, 1, 365));
+  s.confirm_days = static_cast<int>(config.get_int(p + "confirm_days", 2, 1, 365));
+  s.risk_probability = config.get_double(p + "risk_probability", 0.8, 0.5, 0.999);
   s.auto_max_change = config.get_double(p + "auto_max_change_pct", 5, 0, 100) / 100;
   s.auto_max_se = config.get_double(p + "auto_max_se", 0.35, 0, 100);
   s.escalate_se = config.get_double(p + "escalate_se", 1.0, 0, 100);
@@ -89,6 +93,13 @@ PriceSettings PriceSettings::from_config(const Config& config) {
   s.sku_spread = config.get_double(p + "sku_spread", 0.5, 0, 100);
   s.key_spread = config.get_double(p + "key_spread", 0.3, 0, 100);
   s.default_lead_time_days = config.get_double(p + "default_lead_time_days", 7, 0, 365);
+  const std::string baseline = config.get_string(p + "baseline", "own");
+  if (baseline != "forecast" && baseline != "own") {
+    throw ConfigError(p + "baseline", "'" + baseline + "' is not a baseline",
+                      "use \"forecast\" (the forecast's demand without its price response) or "
+                      "\"own\" (the key's own EWMAs of log demand and log price)");
+  }
+  s.forecast_baseline = baseline == "forecast";
   return s;
 }
 

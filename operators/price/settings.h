@@ -26,11 +26,14 @@ struct PriceSettings {
   // Triggers.
   double competitor_gap = 0.05;  // undercut when a competitor is this far below our price
   int64_t competitor_max_age_ms = 14 * 86'400'000LL;
+  int competitor_min_sources = 2;  // competitors below the gap before an undercut counts
   double overstock_cover_days = 60;
   double overstock_target_days = 30;
   double expiry_min_units = 1;
   double opportunity_min_gain = 0.05;  // expected margin/day gain that makes an opportunity
   int resolve_after_days = 2;          // condition false this many evaluations -> resolved
+  int confirm_days = 2;                // condition true on this many days -> firing
+  double risk_probability = 0.8;       // stockout_risk / expiry_markdown: at least this likely
   // Approval classes.
   double auto_max_change = 0.05;
   double auto_max_se = 0.35;
@@ -44,6 +47,9 @@ struct PriceSettings {
   double sku_spread = 0.5;  // sd of SKU elasticities around their category's
   double key_spread = 0.3;  // sd of (store, SKU) elasticities around their SKU's
   double default_lead_time_days = 7;
+  //! Regression baseline: the forecast's demand at its reference price (true), or the key's
+  //! own EWMAs of log demand and log price (false, and whenever the forecast has no answer).
+  bool forecast_baseline = false;
 
   //! The price ending of a category (its own or the default).
   PriceEnding ending_for(const std::string& category) const;

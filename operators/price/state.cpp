@@ -70,6 +70,8 @@ constexpr uint8_t kHasPrices = 2;     // store price, cost and limits, price cha
 constexpr uint8_t kHasRls = 4;
 constexpr uint8_t kHasTriggers = 8;
 constexpr uint8_t kHasCompetitors = 16;
+constexpr uint8_t kHasPending = 32;   // confirmation counts of triggers not open yet
+constexpr uint8_t kHasBaseline = 64;  // the forecast baseline of the open day and spell
 
 bool set_or(double v) {
   return v == v;
@@ -92,6 +94,10 @@ void encode_key(const KeyState& s, std::string& out) {
     if (t.open() || t.clear_count != 0) mask |= kHasTriggers;
   }
   if (!s.competitors.empty()) mask |= kHasCompetitors;
+  for (const TriggerState& t : s.triggers) {
+    if (t.hold_count != 0) mask |= kHasPending;
+  }
+  if (set_or(s.day_base) || s.spell_base_days != 0) mask |= kHasBaseline;
   w.put(mask);
   w.put(s.day);
   w.put(s.history_days);
@@ -119,6 +125,16 @@ void encode_key(const KeyState& s, std::string& out) {
     }
   }
   if (mask & kHasCompetitors) put_competitors(w, s.competitors);
+  if (mask & kHasPending) {
+    for (const TriggerState& t : s.triggers) {
+      w.put(t.hold_count);
+      w.put(t.hold_day);
+    }
+  }
+  if (mask & kHasBaseline) {
+    for (double v : {s.day_base, s.day_log_ref, s.spell_base, s.spell_log_ref}) w.put(v);
+    w.put(s.spell_base_days);
+  }
 }
 
 bool decode_key(std::string_view in, KeyState& s) {
@@ -154,6 +170,17 @@ bool decode_key(std::string_view in, KeyState& s) {
     }
   }
   if ((mask & kHasCompetitors) && !get_competitors(rd, s.competitors)) return false;
+  if (mask & kHasPending) {
+    for (TriggerState& t : s.triggers) {
+      if (!rd.get(t.hold_count) || !rd.get(t.hold_day)) return false;
+    }
+  }
+  if (mask & kHasBaseline) {
+    for (double* v : {&s.day_base, &s.day_log_ref, &s.spell_base, &s.spell_log_ref}) {
+      if (!rd.get(*v)) return false;
+    }
+    if (!rd.get(s.spell_base_days)) return false;
+  }
   return rd.empty();
 }
 

@@ -56,6 +56,9 @@ struct TriggerState {
   uint8_t clear_count = 0;    // consecutive daily evaluations with the condition false
   int32_t clear_day = 0;      // local day of the last counted clear evaluation
   uint8_t approval = 0;       // the episode's approval class (its resolution repeats it)
+  // Before it opens: daily evaluations in a row with the condition true (confirm_days).
+  uint8_t hold_count = 0;
+  int32_t hold_day = 0;  // local day of the last counted evaluation
   bool open() const { return since_ms != kNever; }
 };
 
@@ -70,6 +73,11 @@ struct KeyState {
   double log_ref_price = kNaN;  // EWMA of ln(price) with the same weight: the reference price
   double spell_units = 0, spell_log_price = 0, spell_first_log_price = 0;  // open price spell
   int32_t spell_days = 0;
+  // Forecast baseline (DemandView::baseline) of the open day, taken when the day opened
+  // (ex ante), and its sums over the open spell's days.
+  double day_base = kNaN, day_log_ref = kNaN;
+  double spell_base = 0, spell_log_ref = 0;
+  int32_t spell_base_days = 0;
   double price = kNaN;  // store-specific regular price (NaN: the SKU's)
   double last_sale_price = kNaN;
   double cost = kNaN, min_price = kNaN, max_price = kNaN, map_price = kNaN;  // store overrides
@@ -118,12 +126,17 @@ struct Facts {
   double days_of_cover = kNaN;
   double lead_time_days = 0;
   double lead_time_demand = 0;
+  double lead_time_demand_sd = 0;
   bool perishable = false;
   double shelf_life_days = kNaN;
   double at_risk_units = 0;       // perishables: units that will not sell before they expire
+  double at_risk_sd = 0;          // sd of the units sold before the expiry that binds
+  double at_risk_days = 0;        // days to that expiry
   double expiry_rate_needed = 0;  // units/day that would sell them in time
   bool lots_tracked = false;
-  double min_competitor = kNaN;                     // lowest recent competitor price
+  double min_competitor = kNaN;        // lowest recent competitor price
+  double confirmed_competitor = kNaN;  // k-th lowest over competitors (competitor_min_sources)
+  int competitor_sources = 0;          // competitors with a recent price
   std::vector<const CompetitorPrice*> competitors;  // recent, store-specific first
   bool on_promotion = false;
   bool open_anomaly = false;

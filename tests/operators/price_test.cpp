@@ -16,6 +16,7 @@
 #include <Eigen/Dense>
 
 #include "operators/anomaly/anomaly.h"
+#include "operators/forecast/forecast.h"
 #include "operators/price/elasticity.h"
 #include "operators/price/guardrails.h"
 #include "stream/config.h"
@@ -95,6 +96,13 @@ Event promotion(int64_t ts, std::string_view sku, int64_t start, int64_t end) {
 
 PriceSettings settings() {
   return PriceSettings::from_config(Config::from_yaml("{}"));
+}
+
+// One competitor below the gap is enough (the default asks for two).
+PriceSettings one_source() {
+  PriceSettings s = settings();
+  s.competitor_min_sources = 1;
+  return s;
 }
 
 std::string field(const std::string& json, const std::string& key) {
@@ -385,17 +393,27 @@ struct Harness {
 TEST(PriceOperatorTest, CompetitorUndercutFiresOnceAndResolvesWhenTheGapCloses) {
   Harness h;
   h.basic(40);
-  h.send(competitor(at(39, 14), "K1", "C1", 4.49));
+  // One competitor below the gap is not a market price yet (competitor_min_sources 2).
+  h.send(competitor(at(38, 14), "K1", "C1", 4.49));
+  h.send(sale(at(39), "S1", "K1", 3, 4.99));
+  EXPECT_TRUE(h.triggers("competitor_undercut").empty());
+  // A second one: the condition holds from day 39 (the competitor's evaluation), and fires on
+  // its second daily evaluation (confirm_days 2), day 40.
+  h.send(competitor(at(39, 15), "K1", "C2", 4.45));
+  EXPECT_TRUE(h.triggers("competitor_undercut").empty());
+  h.send(sale(at(40), "S1", "K1", 3, 4.99));
   auto fired = h.triggers("competitor_undercut", "firing");
   ASSERT_EQ(fired.size(), 1u);
   const std::string& j = fired[0];
   EXPECT_EQ(field(j, "type"), "price");
   EXPECT_EQ(field(j, "current_price"), "4.99");
-  // Matching 4.49 is a step just over 10% (the limit): clipped to 4.491, and the nearest
-  // price ending in .x9 inside [4.491, 5.489] is 4.59.
-  EXPECT_EQ(field(j, "target_price"), "4.49");
+  // The second-lowest competitor is 4.49 (10% below): the target is the edge of the tolerated
+  // gap where the trigger resolves, 4.49 / (1 − 2.5%) = 4.605, and the nearest .x9 price on
+  // the way down is 4.59 — inside the 10% step, so nothing clipped it.
+  EXPECT_EQ(field(j, "target_price"), "4.61");
   EXPECT_EQ(field(j, "proposed_price"), "4.59");
-  EXPECT_EQ(field(j, "bound_by"), "[\"max_step\"]");
+  EXPECT_EQ(field(j, "bound_by"), "[]");
+  EXPECT_EQ(field(j, "approval"), "review");  // an 8% change is above the auto limit (5%)
   EXPECT_NE(field(j, "competitor_prices").find("C1"), std::string::npos);
   EXPECT_FALSE(field(j, "elasticity_interval").empty());
   EXPECT_FALSE(field(j, "expected_current").empty());
@@ -403,7 +421,8 @@ TEST(PriceOperatorTest, CompetitorUndercutFiresOnceAndResolvesWhenTheGapCloses) 
   h.send(competitor(at(40, 9), "K1", "C1", 4.45));
   h.send(sale(at(41), "S1", "K1", 3, 4.99));
   EXPECT_EQ(h.triggers("competitor_undercut", "firing").size(), 1u);
-  // The competitor goes back up: resolved after resolve_after_days (2) daily evaluations.
+  // One competitor goes back up: the second-lowest is 5.29, resolved after
+  // resolve_after_days (2) daily evaluations.
   h.send(competitor(at(42, 9), "K1", "C1", 5.29));
   EXPECT_TRUE(h.triggers("competitor_undercut", "resolved").empty());
   h.send(sale(at(43), "S1", "K1", 3, 4.99));
@@ -412,10 +431,51 @@ TEST(PriceOperatorTest, CompetitorUndercutFiresOnceAndResolvesWhenTheGapCloses) 
   EXPECT_EQ(field(resolved[0], "id"), field(j, "id"));
 }
 
+TEST(PriceOperatorTest, AOneDayConditionDoesNotFire) {
+  // confirm_days 2: a competitor price that is undercut on one day and back the next never
+  // opens a trigger; with confirm_days 1 the same input does.
+  for (int confirm : {2, 1}) {
+    PriceSettings s = one_source();
+    s.confirm_days = confirm;
+    Harness h(s);
+    h.basic(40);
+    h.send(competitor(at(39, 14), "K1", "C1", 4.49));
+    h.send(competitor(at(39, 20), "K1", "C1", 4.99));
+    h.send(sale(at(40), "S1", "K1", 3, 4.99));
+    h.send(sale(at(41), "S1", "K1", 3, 4.99));
+    EXPECT_EQ(h.triggers("competitor_undercut", "firing").size(), confirm == 1 ? 1u : 0u)
+        << "confirm_days " << confirm;
+  }
+}
+
+TEST(PriceOperatorTest, SmallConfidentChangeInsideEveryLimitIsAuto) {
+  // A competitor 6% below, history of 40 days: the proposal (back inside the tolerated gap:
+  // 4.79, −4%) is auto — its target is the market price, so the elasticity's interval (here
+  // the prior's, −1.5 ± 1.9, reaching zero) does not hold it back. The same with a competitor
+  // 9% below needs review (a 6% change).
+  for (double comp : {4.69, 4.54}) {
+    Harness h(one_source());
+    h.basic(40);
+    h.send(competitor(at(39, 14), "K1", "C1", comp));
+    h.send(sale(at(40), "S1", "K1", 3, 4.99));
+    auto fired = h.triggers("competitor_undercut", "firing");
+    ASSERT_EQ(fired.size(), 1u) << comp;
+    if (comp > 4.6) {
+      EXPECT_EQ(field(fired[0], "proposed_price"), "4.79") << fired[0];
+      EXPECT_EQ(field(fired[0], "approval"), "auto") << fired[0];
+      EXPECT_EQ(field(fired[0], "severity"), "info");
+    } else {
+      EXPECT_EQ(field(fired[0], "approval"), "review") << fired[0];
+      EXPECT_NE(field(fired[0], "approval_reasons").find("auto-approval limit"), std::string::npos);
+    }
+  }
+}
+
 TEST(PriceOperatorTest, PriceEventResolvesAndStartsTheCoolDown) {
-  Harness h;
+  Harness h(one_source());
   h.basic(40);
   h.send(competitor(at(39, 14), "K1", "C1", 3.99));
+  h.send(sale(at(40, 1), "S1", "K1", 3, 4.99));  // the second day confirms
   ASSERT_EQ(h.triggers("competitor_undercut", "firing").size(), 1u);
   const std::string id = field(h.triggers("competitor_undercut", "firing")[0], "id");
   h.send(price_event(at(40, 2), "K1", 4.79));
@@ -430,15 +490,17 @@ TEST(PriceOperatorTest, PriceEventResolvesAndStartsTheCoolDown) {
   }
   EXPECT_EQ(h.triggers("competitor_undercut", "firing").size(), 1u);
   h.send(sale(at(48), "S1", "K1", 3, 4.79));
+  h.send(sale(at(49), "S1", "K1", 3, 4.79));  // the second day confirms
   auto fired = h.triggers("competitor_undercut", "firing");
   ASSERT_EQ(fired.size(), 2u);
   EXPECT_NE(field(fired[1], "id"), id);  // a new episode, a new id
 }
 
 TEST(PriceOperatorTest, ItemWithoutCostGetsNoProposalAndSaysWhy) {
-  Harness h;
+  Harness h(one_source());
   h.basic(40, kUnset);
   h.send(competitor(at(39, 14), "K1", "C1", 3.99));
+  h.send(sale(at(40), "S1", "K1", 3, 4.99));
   auto fired = h.triggers("competitor_undercut", "firing");
   ASSERT_EQ(fired.size(), 1u);
   EXPECT_EQ(field(fired[0], "proposed_price"), "null");
@@ -461,7 +523,7 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
   perishable.perishable = 1;
   perishable.shelf_life_days = 5;
   h.send(item(at(0, 0), "MILK", perishable));
-  h.send(price_event(at(0, 1), "MILK", 1.99));
+  h.send(price_event(at(0, 1), "MILK", 1.98));
   ItemFields plain;
   plain.category = "snacks";
   plain.cost = 2.0;
@@ -470,14 +532,14 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
   h.send(price_event(at(0, 1), "K1", 4.99));
   h.send(price_event(at(0, 1), "K2", 4.99));
   for (int d = 0; d < 30; ++d) {
-    h.send(sale(at(d), "S1", "MILK", 4, 1.99));
+    h.send(sale(at(d), "S1", "MILK", 4, 1.98));
     h.send(sale(at(d), "S1", "K1", 2, 4.99));
     h.send(sale(at(d), "S1", "K2", 5, 4.99));
   }
   const KeyId milk = h.ctx.key("S1", "MILK"), k1 = h.ctx.key("S1", "K1"),
               k2 = h.ctx.key("S1", "K2");
   StockPosition p;
-  p.on_hand = 60;  // 4/day, 5 days of shelf life: 40 units at risk
+  p.on_hand = 25;  // 4/day, 5 days of shelf life: 5 units at risk
   p.lead_time_days = 3;
   inv.positions[milk] = p;
   p.on_hand = 400;  // 2/day: 200 days of cover
@@ -487,13 +549,15 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
   inv.positions[k2] = p;
   h.send(promotion(at(29, 0), "K2", at(29, 0), at(40, 0)));
   anomalies.open[k1] = true;
-  h.send(sale(at(30), "S1", "MILK", 4, 1.99));
-  h.send(sale(at(30), "S1", "K1", 2, 4.99));
-  h.send(sale(at(30), "S1", "K2", 5, 4.99));
+  for (int d : {30, 31}) {  // conditions confirmed on their second daily evaluation
+    h.send(sale(at(d), "S1", "MILK", 4, 1.98));
+    h.send(sale(at(d), "S1", "K1", 2, 4.99));
+    h.send(sale(at(d), "S1", "K2", 5, 4.99));
+  }
 
   auto expiry = h.triggers("expiry_markdown", "firing");
   ASSERT_EQ(expiry.size(), 1u);
-  EXPECT_EQ(field(expiry[0], "at_risk_units"), "40");
+  EXPECT_EQ(field(expiry[0], "at_risk_units"), "5");
   EXPECT_EQ(field(expiry[0], "lots_tracked"), "false");
   EXPECT_EQ(field(expiry[0], "direction"), "lower");
   auto over = h.triggers("overstock_markdown", "firing");
@@ -517,7 +581,9 @@ TEST(PriceOperatorTest, StockDrivenReasonsWithAFakeInventoryView) {
 }
 
 TEST(PriceOperatorTest, ExpiryMarkdownFromTrackedLotsFirstExpiringFirst) {
-  Harness h;
+  PriceSettings s = settings();
+  s.confirm_days = 1;  // FEFO on one evaluation here (the lots are set just before it)
+  Harness h(s);
   FakeInventory inv;
   h.ctx.views_.inventory = &inv;
   ItemFields milk;
@@ -527,20 +593,21 @@ TEST(PriceOperatorTest, ExpiryMarkdownFromTrackedLotsFirstExpiringFirst) {
   milk.shelf_life_days = 30;  // lots, when tracked, take precedence over the shelf life
   h.send(item(at(0, 0), "MILK", milk));
   h.send(price_event(at(0, 1), "MILK", 1.99));
-  for (int d = 0; d < 30; ++d) h.send(sale(at(d), "S1", "MILK", 4, 1.99));
+  for (int d = 0; d < 30; ++d) h.send(sale(at(d), "S1", "MILK", 10, 1.99));
   const KeyId key = h.ctx.key("S1", "MILK");
   StockPosition p;
-  p.on_hand = 50;
+  p.on_hand = 68;
   p.perishable = true;
   inv.positions[key] = p;
-  // Evaluated at at(30) (noon): 4/day sells 8 of the first lot before it expires in 2 days
-  // (22 at risk), and 16 of the second (expiring in 6 days: 24 − 8) (4 at risk).
-  inv.lot_table[key] = {{at(32), 30}, {at(36), 20}};
-  h.send(sale(at(30), "S1", "MILK", 4, 1.99));
+  // Evaluated at at(31) (noon): 10/day sells 20 of the first lot before it expires in 2 days
+  // (4 at risk), and 40 of the second (expiring in 6 days: 60 − 20) (4 at risk).
+  h.send(sale(at(30), "S1", "MILK", 10, 1.99));
+  inv.lot_table[key] = {{at(33), 24}, {at(37), 44}};
+  h.send(sale(at(31), "S1", "MILK", 10, 1.99));
   auto fired = h.triggers("expiry_markdown", "firing");
   ASSERT_EQ(fired.size(), 1u);
   EXPECT_EQ(field(fired[0], "lots_tracked"), "true");
-  EXPECT_EQ(field(fired[0], "at_risk_units"), "26");
+  EXPECT_EQ(field(fired[0], "at_risk_units"), "8");
   EXPECT_EQ(field(fired[0], "direction"), "lower");
 }
 
@@ -580,6 +647,159 @@ TEST(PriceOperatorTest, LearnsElasticityAndProposesTheMarginOptimum) {
   EXPECT_NE(field(opp.back(), "bound_by").find("max_step"), std::string::npos) << opp.back();
 }
 
+// A demand view whose baseline() is the demand at the reference price 5.00 on each day:
+// 100 units times a day factor the price operator cannot see otherwise.
+class SeasonalBaseline final : public DemandView {
+ public:
+  bool demand(KeyId, const KeyIndex&, int64_t, double, double, DemandEstimate&) const override {
+    return false;
+  }
+  bool baseline(KeyId, const KeyIndex&, int64_t from_ms, double,
+                DemandBaseline& out) const override {
+    const int64_t d = (from_ms - kT0) / kDay;
+    if (d < 0 || d >= static_cast<int64_t>(factor.size())) return false;
+    out.per_day = 100 * factor[static_cast<size_t>(d)];
+    out.reference_price = 5.0;
+    return true;
+  }
+  std::vector<double> factor;
+};
+
+TEST(PriceOperatorTest, ForecastBaselineControlsWhatTheOwnBaselineCannot) {
+  // Demand 100 · factor(day) · (p/5)^−2 with a day factor between 0.5 and 2 that has nothing
+  // to do with the price. Against the forecast's baseline (baseline: forecast) the factor
+  // cancels and the elasticity is recovered closely; against the key's own EWMAs it is noise.
+  std::mt19937_64 rng(11);
+  std::uniform_real_distribution<double> lf(std::log(0.5), std::log(2.0)), u(0.85, 1.15);
+  SeasonalBaseline view;
+  for (int d = 0; d < 400; ++d) view.factor.push_back(std::exp(lf(rng)));
+  std::vector<double> prices;
+  for (int d = 0; d < 300; ++d) {
+    prices.push_back(d % 3 == 0 ? std::round(5.0 * u(rng) * 100) / 100 : prices.back());
+  }
+  double error[2] = {0, 0};
+  for (int mode = 0; mode < 2; ++mode) {
+    PriceSettings s = settings();
+    s.forecast_baseline = mode == 0;
+    s.prior_sd = 10;  // let the data speak
+    s.sku_spread = 10;
+    s.key_spread = 10;
+    Harness h(s);
+    h.ctx.views_.demand = &view;
+    ItemFields it;
+    it.category = "snacks";
+    it.cost = 2.0;
+    h.send(item(at(0, 0), "K1", it));
+    for (int d = 0; d < 300; ++d) {
+      if (d % 3 == 0) h.send(price_event(at(d, 1), "K1", prices[static_cast<size_t>(d)]));
+      const double q = std::round(100 * view.factor[static_cast<size_t>(d)] *
+                                  std::pow(prices[static_cast<size_t>(d)] / 5.0, -2.0));
+      h.send(sale(at(d), "S1", "K1", q, prices[static_cast<size_t>(d)]));
+    }
+    PriceFacts f;
+    ASSERT_TRUE(h.op.facts(h.ctx.key("S1", "K1"), at(300), h.ctx, f));
+    error[mode] = std::fabs(f.key_estimate.value + 2.0);
+  }
+  EXPECT_LT(error[0], 0.1) << "forecast baseline";
+  EXPECT_GT(error[1], 2 * error[0]) << "own baseline " << error[1];
+}
+
+TEST(PriceOperatorTest, ForecastBaselineIsItsDemandWithoutThePriceFactor) {
+  // The forecast operator's DemandView::baseline(): equal to demand() at the reference price;
+  // after a price cut below it, demand() carries the forecast's price response (its category
+  // elasticity, prior −1: ×1.25 at 4.00 vs 5.00) and baseline() does not.
+  ForecastOperator fc{ForecastOptions{}};
+  PriceContext ctx;
+  ItemFields it;
+  it.category = "snacks";
+  ctx.send(fc, item(at(0, 0), "K1", it));
+  for (int d = 0; d < 30; ++d) {
+    ctx.send(fc, sale(at(d), "S1", "K1", 10, 5.0));
+    // A chain-wide price reaches the SKU's existing keys: sent after the first sale.
+    if (d == 0) ctx.send(fc, price_event(at(0, 13), "K1", 5.0));
+    ctx.advance_watermark(fc, kT0 + (d + 1) * kDay);
+  }
+  const KeyId k = ctx.key("S1", "K1");
+  DemandEstimate before;
+  DemandBaseline base_before;
+  ASSERT_TRUE(fc.demand(k, ctx.keys(), kT0 + 30 * kDay, 1, 0, before));
+  ASSERT_TRUE(fc.baseline(k, ctx.keys(), kT0 + 30 * kDay, 1, base_before));
+  EXPECT_NEAR(base_before.per_day, before.mean_per_day, 1e-9);
+  EXPECT_DOUBLE_EQ(base_before.reference_price, 5.0);
+  ctx.send(fc, price_event(at(30, 1), "K1", 4.0));
+  DemandEstimate after;
+  DemandBaseline base_after;
+  ASSERT_TRUE(fc.demand(k, ctx.keys(), kT0 + 30 * kDay, 1, 0, after));
+  ASSERT_TRUE(fc.baseline(k, ctx.keys(), kT0 + 30 * kDay, 1, base_after));
+  EXPECT_GT(after.mean_per_day, 1.1 * before.mean_per_day);
+  EXPECT_NEAR(base_after.per_day, before.mean_per_day, 1e-6 * before.mean_per_day);
+  // The base class answers no: a view without the split.
+  SeasonalBaseline none;
+  DemandBaseline b;
+  EXPECT_FALSE(none.DemandView::baseline(k, ctx.keys(), 0, 1, b));
+}
+
+TEST(PriceOperatorTest, StockReasonsNeedALikelyRiskAPackOfSurplusAndAMarkdownThatHelps) {
+  Harness h;
+  FakeInventory inv;
+  h.ctx.views_.inventory = &inv;
+  ItemFields plain;
+  plain.category = "snacks";
+  plain.cost = 2.0;
+  ItemFields milk;
+  milk.category = "dairy";
+  milk.cost = 1.0;
+  milk.perishable = 1;
+  milk.shelf_life_days = 5;
+  for (const char* k : {"A", "B", "C"}) h.send(item(at(0, 0), k, plain));
+  for (const char* k : {"M1", "M2"}) h.send(item(at(0, 0), k, milk));
+  for (const char* k : {"A", "B", "C"}) h.send(price_event(at(0, 1), k, 4.99));
+  // 1.98: a 10% step down reaches 1.79 (the .x9 ending inside the step).
+  for (const char* k : {"M1", "M2"}) h.send(price_event(at(0, 1), k, 1.98));
+  auto day = [&](int d) {
+    h.send(sale(at(d), "S1", "A", 5, 4.99));
+    h.send(sale(at(d), "S1", "B", 5, 4.99));
+    h.send(sale(at(d), "S1", "C", 0.5 * (d % 2) * 2, 4.99));  // 0.5/day
+    h.send(sale(at(d), "S1", "M1", 4, 1.98));
+    h.send(sale(at(d), "S1", "M2", 4, 1.98));
+  };
+  for (int d = 0; d < 30; ++d) day(d);
+  StockPosition p;
+  p.lead_time_days = 3;
+  p.on_hand = 14;  // lead-time demand 15 > 14, but well inside its spread: no stock-out risk
+  inv.positions[h.ctx.key("S1", "A")] = p;
+  p.on_hand = 5;  // 15 − 5 = 10 units short: likely
+  inv.positions[h.ctx.key("S1", "B")] = p;
+  p.on_hand = 40;  // 0.5/day: 80 days of cover, but the surplus over 30 days (25) is < a pack
+  p.pack_size = 30;
+  inv.positions[h.ctx.key("S1", "C")] = p;
+  p.pack_size = 1;
+  p.on_hand = 25;  // 5 of 25 at risk: 1.79 (−9.6%) sells ~3.3 more in 5 days, over half
+  inv.positions[h.ctx.key("S1", "M1")] = p;
+  p.on_hand = 60;  // 40 of 60 at risk: no markdown inside the limits saves half
+  inv.positions[h.ctx.key("S1", "M2")] = p;
+  day(30);
+  day(31);
+  auto keys_of = [&](std::string_view reason) {
+    std::vector<std::string> out;
+    for (const auto& j : h.triggers(reason, "firing")) out.push_back(field(j, "sku"));
+    return out;
+  };
+  EXPECT_EQ(keys_of("stockout_risk"), std::vector<std::string>{"B"});
+  // Its raise is sized from the elasticity, whose interval (the prior's) reaches zero.
+  EXPECT_NE(field(h.triggers("stockout_risk", "firing")[0], "approval_reasons").find("thin data"),
+            std::string::npos);
+  EXPECT_TRUE(keys_of("overstock_markdown").empty());
+  EXPECT_EQ(keys_of("expiry_markdown"), std::vector<std::string>{"M1"});
+  // Without the pack, C's surplus (25 units over 30 days of cover) is an overstock.
+  p.pack_size = 1;
+  p.on_hand = 40;
+  inv.positions[h.ctx.key("S1", "C")] = p;
+  day(32);
+  day(33);
+  EXPECT_EQ(keys_of("overstock_markdown"), std::vector<std::string>{"C"});
+}
+
 TEST(PriceOperatorTest, RestoreInvariance) {
   auto script = [](auto&& send, int from, int to) {
     for (int d = from; d < to; ++d) {
@@ -599,18 +819,18 @@ TEST(PriceOperatorTest, RestoreInvariance) {
       if (d % 6 == 0) send(competitor(at(d, 16), "K2", "C2", 3.49, "S2"));
     }
   };
-  Harness whole;
+  Harness whole(one_source());
   script([&](const Event& e) { whole.send(e); }, 0, 60);
   ASSERT_FALSE(whole.triggers().empty());
 
   for (int cut : {1, 13, 30, 47}) {
-    Harness first;
+    Harness first(one_source());
     script([&](const Event& e) { first.send(e); }, 0, cut);
     FakeStateStore store;
     StateBatch batch;
     first.op.snapshot(batch, first.ctx.keys());
     ASSERT_TRUE(store.commit(batch).is_ok());
-    Harness second;
+    Harness second(one_source());
     // The task restores its key index before the operators: same keys, same ids.
     for (KeyId k = 0; k < first.ctx.keys().size(); ++k) {
       second.ctx.key(first.ctx.keys().store(k), first.ctx.keys().sku(k));
@@ -725,9 +945,10 @@ TEST(PriceOperatorTest, SettingsRejectBadValuesNamingTheKey) {
 }
 
 TEST(PriceOperatorTest, ProbeCountsByReasonAndApproval) {
-  Harness h;
+  Harness h(one_source());
   h.basic(40, kUnset);
   h.send(competitor(at(39, 14), "K1", "C1", 3.99));
+  h.send(sale(at(40), "S1", "K1", 3, 4.99));
   uint64_t review = 0, total = 0;
   h.op.probe()->for_each([&](const Probe::Metric& m) {
     EXPECT_EQ(m.name, "price_trigger_firings_total");
