@@ -371,10 +371,15 @@ struct ChangelogStore::Impl {
     return topic(std::string(ns), changelog_topic(opt.application, ns), true);
   }
 
-  Status produce(TopicState& t, std::string_view key, const std::string_view* value) {
+  // Partition: murmur2 of the record key over the topic's partitions (`partition` < 0), so a
+  // key always lands on the same partition and its versions stay in order.
+  Status produce(TopicState& t, std::string_view key, const std::string_view* value,
+                 int32_t partition = -1) {
     key_buf.assign("k");
     key_buf.append(key);
-    const int32_t p = t.partitions == 1 ? 0 : kafka::murmur2_partition(key_buf, t.partitions);
+    const int32_t p = partition >= 0       ? partition
+                      : t.partitions == 1 ? 0
+                                          : kafka::murmur2_partition(key_buf, t.partitions);
     const void* payload = nullptr;
     size_t len = 0;
     if (value != nullptr) {
@@ -439,7 +444,7 @@ struct ChangelogStore::Impl {
     std::string v = encode_marker(m);
     std::string_view view(v);
     // The marker topic's record key is fixed; its own end offsets are not tracked.
-    SW_RETURN_IF_ERROR(produce(*mt.value(), kMarkerKey.substr(1), &view));
+    SW_RETURN_IF_ERROR(produce(*mt.value(), kMarkerKey.substr(1), &view, 0));
     SW_RETURN_IF_ERROR(flush());
     SW_RETURN_IF_ERROR(write_local({next_id, false}));
     id = next_id;
