@@ -377,7 +377,7 @@ struct ChangelogStore::Impl {
                  int32_t partition = -1) {
     key_buf.assign("k");
     key_buf.append(key);
-    const int32_t p = partition >= 0       ? partition
+    const int32_t p = partition >= 0      ? partition
                       : t.partitions == 1 ? 0
                                           : kafka::murmur2_partition(key_buf, t.partitions);
     const void* payload = nullptr;
