@@ -15,6 +15,7 @@
 
 #include "connectors/kafka_common.h"
 #include "stream/bytes.h"
+#include "stream/json_writer.h"
 
 namespace sw {
 
@@ -642,7 +643,8 @@ Status ChangelogStore::Impl::open() {
     return Status::ok();
   }
   if (m && (!lr || (!lr->dirty && lr->id < m->id))) {
-    return restore(*m, lr.has_value());
+    // A local state without a record (written with the changelog off) is replaced as well.
+    return restore(*m, true);
   }
   return republish(m);
 }
@@ -939,16 +941,41 @@ Probe* ChangelogStore::probe() {
   return &impl_->probe;
 }
 
-Result<std::string> ChangelogStore::describe(const ChangelogOptions& options) {
+Result<std::string> ChangelogStore::describe(const ChangelogOptions& options,
+                                             const StateStore* local) {
   Impl impl;
   impl.opt = options;
   SW_RETURN_IF_ERROR(impl.connect());
   auto marker = impl.read_marker();
   if (!marker.is_ok()) return marker.status();
-  std::string out = "changelog (application " + options.application + "):\n";
-  if (!marker.value()) return out + "  no complete checkpoint in " + impl.marker_topic + "\n";
+  std::string out;
+  JsonWriter w(out);
+  w.begin_object().field("application", options.application);
+  w.field("marker_topic", impl.marker_topic);
+  if (local != nullptr) {
+    auto rec = local->get(kLocalNs, kStateKey);
+    if (!rec.is_ok()) return rec.status();
+    w.key("local_checkpoint");
+    LocalRecord x;
+    uint8_t d = 0;
+    if (rec.value()) {
+      ByteReader r(*rec.value());
+      if (!r.get(x.id) || !r.get(d)) return Status::corruption("changelog local record truncated");
+      w.begin_object().field("id", x.id).field("dirty", d != 0).end_object();
+    } else {
+      w.null();
+    }
+  }
+  w.key("last_complete_checkpoint");
+  if (!marker.value()) {
+    w.null();
+    w.end_object();
+    return out;
+  }
   const Marker& m = *marker.value();
-  out += "  last complete checkpoint: " + std::to_string(m.id) + "\n";
+  w.value(m.id);
+  int64_t total_lag = 0;
+  w.key("topics").begin_array();
   for (const Marker::Topic& t : m.topics) {
     int64_t records = 0, lag = 0;
     for (size_t p = 0; p < t.end.size(); ++p) {
@@ -958,17 +985,27 @@ Result<std::string> ChangelogStore::describe(const ChangelogOptions& options) {
       records += t.end[p] - lo;
       lag += hi.value() - t.end[p];
     }
-    out += "  " + t.name + " (namespace " + t.ns + "): " + std::to_string(t.end.size()) +
-           " partitions, " + std::to_string(records) + " records up to the checkpoint, " +
-           std::to_string(lag) + " after it (changelog lag: an incomplete checkpoint)\n";
+    total_lag += lag;
+    w.begin_object()
+        .field("topic", t.name)
+        .field("namespace", t.ns)
+        .field("partitions", static_cast<int64_t>(t.end.size()))
+        .field("records", records)
+        .field("after_checkpoint", lag)
+        .end_object();
   }
+  w.end_array();
+  // Records past the last marker: an incomplete checkpoint (republished at the next start).
+  w.field("lag_records", total_lag);
+  w.key("output_high_water_marks").begin_object();
   for (const auto& [k, value] : m.carried) {
     if (k.first == "sink/file" && value.size() == sizeof(int64_t)) {
       int64_t len = 0;
       std::memcpy(&len, value.data(), sizeof len);
-      out += "  output high-water mark " + k.second + ".jsonl: " + std::to_string(len) + " bytes\n";
+      w.field(k.second + ".jsonl", len);
     }
   }
+  w.end_object().end_object();
   return out;
 }
 

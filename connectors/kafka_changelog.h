@@ -79,9 +79,10 @@ class ChangelogStore final : public StateStore {
   //! changelog_* metrics: restore records/bytes/seconds, lag, published records.
   Probe* probe();
 
-  //! What `inspect` shows: the last complete checkpoint in the changelog and, per topic,
-  //! records past it (an incomplete checkpoint) and the marker's end offsets.
-  static Result<std::string> describe(const ChangelogOptions& options);
+  //! What `inspect` shows, as a JSON object: the last complete checkpoint in the changelog,
+  //! the local record of `local` (if given), per topic the records up to the checkpoint and
+  //! after it (an incomplete checkpoint: the changelog lag), the output high-water marks.
+  static Result<std::string> describe(const ChangelogOptions& options, const StateStore* local);
 
   //! The namespace of the decorator's own local record (never published).
   static constexpr std::string_view kLocalNs = "_changelog";
