@@ -40,6 +40,11 @@ int main() {
     return 1;
   };
   auto broker = sw::KafkaMockBroker::start({0, 1, partitions, {}});
+  // The development broker has no CreateTopics: the changelog topic is created here with
+  // its partitions (auto-creation would give it the mock's default of 4).
+  if (!broker->create_topic(sw::changelog_topic("bench", "op/bench"), partitions).is_ok()) {
+    return fail("cannot create the changelog topic");
+  }
   sw::ChangelogOptions o;
   o.enabled = true;
   o.application = "bench";

@@ -676,6 +676,17 @@ Status ChangelogStore::Impl::restore(const Marker& m, bool wipe) {
       auto hi = high_watermark(t->name, p, &lo);
       if (!hi.is_ok()) return hi.status();
       t->end[p] = hi.value();
+      // Compaction never moves a partition's log start; retention or DeleteRecords do, and
+      // then the records before it are gone: the state cannot be rebuilt.
+      if (lo > 0) {
+        return Status::corruption(
+            "changelog topic " + t->name + " partition " + std::to_string(p) +
+            " starts at offset " + std::to_string(lo) +
+            ": earlier records were deleted (retention instead of cleanup.policy=compact, "
+            "DeleteRecords, or the development broker's ~5 MB per partition), so the state "
+            "cannot be restored from it; create the changelog topics compacted, with more "
+            "partitions");
+      }
       parts.push_back({p, lo});
     }
     what.push_back({t.get(), parts});
