@@ -203,6 +203,34 @@ TEST_F(ChangelogTest, LocalStateAheadOfTheChangelogIsRepublished) {
   EXPECT_EQ(entries(*restored), want);
 }
 
+TEST_F(ChangelogTest, OlderLocalStateIsReplacedByTheChangelog) {
+  MemoryStateStore original;
+  auto c = open(std::make_unique<SharedStore>(original));
+  ASSERT_TRUE(c);
+  StateBatch b;
+  b.put("ops/a", "early", "1");
+  ASSERT_TRUE(c->commit(b).is_ok());
+  // A copy of the state directory at this point (a backup put back later), with a key the
+  // changelog never had.
+  MemoryStateStore old;
+  StateBatch copy;
+  ASSERT_TRUE(original
+                  .scan_all([&](std::string_view ns, std::string_view k, std::string_view v) {
+                    copy.put(ns, k, v);
+                    return true;
+                  })
+                  .is_ok());
+  copy.put("ops/z", "stray", "1");
+  ASSERT_TRUE(old.commit(copy).is_ok());
+  fill(*c);
+  const Entries want = entries(original);
+  c.reset();
+  auto restored = open(std::make_unique<SharedStore>(old));
+  ASSERT_TRUE(restored);
+  EXPECT_EQ(restored->start(), ChangelogStore::Start::kRestored) << restored->start_message();
+  EXPECT_EQ(entries(*restored), want);
+}
+
 TEST(ChangelogOptionsTest, NeedsKafkaBrokers) {
   Config cfg = Config::from_yaml("state: {changelog: {enabled: true}}\n");
   try {
