@@ -9,6 +9,8 @@
 # after its changelog marker, or mid-way through producing its records), then restarted.
 #   deleted   killed after checkpoint 3, state directory deleted, restarted: the log says it
 #             restored from the changelog; the output files equal the reference byte for byte.
+#             `inspect` shows the changelog's last complete checkpoint = the local one, no lag;
+#             deleted again and restarted live: /metrics exports the restore figures, /readyz 200.
 #             Control: the same with the changelog switched off on the restart
 #             (--reset-outputs, as the file sink requires) resumes from the group's committed
 #             offsets with empty state and must differ from the reference.
@@ -128,6 +130,34 @@ case $part in
     expect_log a "restored from the changelog"
     same a/out ref/out || { echo "FAIL: state deleted, restored from the changelog: outputs differ"; exit 1; }
     echo "deleted: restored from the changelog, outputs equal the reference"
+    # inspect: the changelog's last complete checkpoint is the local one, nothing after it.
+    "$sw" inspect --state a/state --config a.yaml 2> /dev/null > inspect.json
+    python3 - << 'PY' || { cat inspect.json; echo "FAIL: inspect"; exit 1; }
+import json
+c = json.load(open("inspect.json"))["changelog"]
+assert c["last_complete_checkpoint"] == c["local_checkpoint"]["id"], c
+assert not c["local_checkpoint"]["dirty"] and c["lag_records"] == 0, c
+assert any(t["namespace"] == "sink/file" and t["records"] > 0 for t in c["topics"]), c
+assert c["output_high_water_marks"]["alerts.jsonl"] > 0, c
+PY
+    # /metrics while live: state deleted again, a live run (no stop_at_end) restores; its
+    # restore figures are exported and /readyz turns 200.
+    rm -rf a/state
+    port=$(free_port)
+    "$sw" run --config a.yaml --quiet --set source.kafka.stop_at_end=false \
+      --set metrics.listen=127.0.0.1:$port >> a.log 2>&1 &
+    live=$!
+    wait_for 60 curl -sf "http://127.0.0.1:$port/readyz" || { kill $live; cat a.log; echo "FAIL: never ready"; exit 1; }
+    curl -sf "http://127.0.0.1:$port/metrics" > metrics.txt
+    kill -TERM $live
+    wait $live || true
+    grep -E '^shelfwatch_changelog_restore_records [1-9]' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_restore_bytes [1-9]' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_restore_seconds ' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_lag_records ' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_starts_total\{how="restored"\} 1' metrics.txt > /dev/null ||
+      { grep changelog metrics.txt; echo "FAIL: /metrics lacks the restore figures"; exit 1; }
+    echo "inspect and /metrics show the changelog and the restore"
     # Control: without the restore, the same loss is a silent reset (outputs differ).
     # (Killed later than a: the source commits its group offsets asynchronously after each
     # checkpoint, and the control must resume from them.)
