@@ -25,9 +25,11 @@ constexpr uint32_t kMarkerMagic = 0x31435753;  // "SWC1"
 constexpr std::string_view kStateKey = "state";
 constexpr std::string_view kMarkerKey = "kcheckpoint";
 // Namespaces whose entries the marker carries: the source positions and the outputs'
-// high-water marks (file sink lengths, Kafka sink fences).
+// high-water marks (file sink lengths, Kafka sink fences), not the sinks' outboxes (the
+// outputs themselves).
 bool carried_ns(std::string_view ns) {
-  return ns.substr(0, 6) == "source" || ns.substr(0, 4) == "sink";
+  return (ns.substr(0, 6) == "source" || ns.substr(0, 4) == "sink") &&
+         ns.find("outbox") == std::string_view::npos;
 }
 
 double seconds_since(std::chrono::steady_clock::time_point t) {
