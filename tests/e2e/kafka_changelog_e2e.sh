@@ -78,7 +78,7 @@ kafka:
   brokers: "$bs"
 state:
   dir: $1/state
-  checkpoint_interval_ms: 100
+  checkpoint_interval_ms: 20
   changelog:
     enabled: true
     application: "$1"
