@@ -10,6 +10,7 @@
 #include <map>
 #include <mutex>
 #include <set>
+#include <thread>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -267,6 +268,10 @@ struct ChangelogStore::Impl {
     } else {
       props.push_back({"linger.ms", "5", ""});
     }
+    // Topics are created through the admin API (compacted), never by a metadata lookup with
+    // the broker's defaults (a broker with auto.create.topics.enable would make them
+    // cleanup.policy=delete).
+    props.push_back({"allow.auto.create.topics", "false", ""});
     return kafka::make_conf(props);
   }
 
@@ -349,7 +354,12 @@ struct ChangelogStore::Impl {
     auto count = kafka::partition_count(producer.get(), name, static_cast<int>(opt.timeout_ms));
     if (!count.is_ok() && create) {
       SW_RETURN_IF_ERROR(create_topic(name, opt.partitions));
-      count = kafka::partition_count(producer.get(), name, static_cast<int>(opt.timeout_ms));
+      // A new topic's metadata can take a moment to reach every broker.
+      for (int attempt = 0; attempt < 50; ++attempt) {
+        count = kafka::partition_count(producer.get(), name, static_cast<int>(opt.timeout_ms));
+        if (count.is_ok()) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+      }
     }
     if (!count.is_ok()) return Status::unavailable("changelog: " + count.status().message());
     auto t = std::make_unique<TopicState>();
