@@ -609,8 +609,8 @@ struct ChangelogStore::Impl {
   Status publish(const StateBatch& batch);
 };
 
-// Topics of the marker registered with their namespaces and their current ends; returns, per
-// topic, the partitions to read from the log start with the marker's end offsets kept apart.
+// Reads the local record and the last marker, registers the marker's topics with their
+// namespaces, and decides: local, restore or republish (the table in docs/changelog.md).
 Status ChangelogStore::Impl::open() {
   SW_RETURN_IF_ERROR(connect());
   if (const char* k = std::getenv("SHELFWATCH_CHANGELOG_TEST_KILL")) {
