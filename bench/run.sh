@@ -80,3 +80,6 @@ if "pipeline" in r and "decode" in r:
                                          r["decode"]["events_per_cpu_s"], 3)}))
 PY
 rm -f "$results"
+# restore (issue 17): seconds and MB/s to restore 1 M keys of state from the changelog into an
+# empty RocksDB state directory (bench/changelog_restore.cpp states the configuration).
+"$build/bench/changelog_restore" || echo '{"bench":"restore","error":"exit '$?'"}'

@@ -14,7 +14,8 @@ const char* const kHelp =
     "usage: shelfwatch inspect --state DIR [--store S --sku K] [--config FILE]\n\n"
     "Prints the last checkpoint in DIR as JSON: key counts, checkpointed source positions,\n"
     "watermark and accounting, and with --store/--sku one key's state per operator.\n"
-    "Pass the run's --config when it enables operators other than the defaults.\n\n"
+    "Pass the run's --config when it enables operators other than the defaults; with\n"
+    "state.changelog.enabled it also shows the changelog's last complete checkpoint and lag.\n\n"
     "example:\n"
     "  shelfwatch inspect --state state --store S0001 --sku SKU-000001\n";
 
@@ -76,6 +77,16 @@ int inspect_command(const Args& args) {
       .field("late", TaskCounters::sum(c.late))
       .field("checkpoints", c.checkpoints.load())
       .end_object();
+  if (p.options.changelog.enabled) {
+    // state.changelog (docs/changelog.md): what the changelog holds, read from the brokers.
+    auto described = ChangelogStore::describe(p.options.changelog, checkpoint.store.get());
+    w.key("changelog");
+    if (described.is_ok()) {
+      w.raw(described.value());
+    } else {
+      w.begin_object().field("error", described.status().message()).end_object();
+    }
+  }
   if (!store_name.empty() || !sku.empty()) {
     KeyId key = task.keys().find(store_name, sku);
     w.key("key").begin_object().field("store", store_name).field("sku", sku);

@@ -146,6 +146,10 @@ PipelineOptions parse_pipeline(const Config& config, const PipelineParts& parts)
     o.kafka_source.max_future_ms = o.task.max_future_ms;
     config.read_unused("source.kind=kafka", [&] { (void)file_source_options(config); });
   }
+  if (parts.state) {
+    o.changelog = changelog_options(
+        config, o.source_kind == "kafka" ? o.kafka_source.group_id : std::string("shelfwatch"));
+  }
   if (kafka_sink) {
     o.kafka_sink = kafka_sink_options(config);
   } else if (parts.sinks) {
@@ -207,10 +211,37 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     p.owned_store = std::move(r.value());
     ack_store = p.owned_store.get();  // RocksDB commits are thread-safe
   }
+  if (p.owned_store && o.changelog.enabled) {
+    // The changelog decorates the local store: restored from the changelog here when the
+    // local state is missing or older (docs/changelog.md). Its commits are serialised.
+    auto c = ChangelogStore::open(o.changelog, std::move(p.owned_store));
+    if (!c.is_ok()) {
+      throw ConfigError("state.changelog.enabled", c.status().message(),
+                        "check kafka.brokers and the changelog topics (docs/changelog.md)");
+    }
+    p.changelog = c.value().get();
+    p.owned_store = std::move(c.value());
+    if (ack_store != nullptr) ack_store = p.owned_store.get();
+    p.probe
+        ->counter(
+            "changelog_starts_total",
+            "Starts by what the changelog did: local, restored, republished.",
+            {{"how", p.changelog->start() == ChangelogStore::Start::kLocal      ? "local"
+                     : p.changelog->start() == ChangelogStore::Start::kRestored ? "restored"
+                                                                                : "republished"}})
+        .add();
+    if (p.changelog->start() != ChangelogStore::Start::kLocal) {
+      std::fprintf(stderr, "shelfwatch: %s\n", p.changelog->start_message().c_str());
+    }
+  }
   if (p.owned_store) p.store = p.owned_store.get();
   if (!o.output_dir.empty()) {
     auto file_sink = std::make_unique<FileSink>(o.output_dir);
-    if (rocks != nullptr) file_sink->set_fresh_state(rocks->created(), o.reset_outputs);
+    // A state restored from the changelog vouches for the outputs up to its recorded lengths.
+    const bool restored =
+        p.changelog != nullptr && p.changelog->start() == ChangelogStore::Start::kRestored;
+    if (rocks != nullptr)
+      file_sink->set_fresh_state(rocks->created() && !restored, o.reset_outputs);
     p.owned_sinks.push_back(std::move(file_sink));
   }
   if (o.kafka_sink) {
@@ -343,6 +374,7 @@ void start_metrics(Pipeline& p) {
   std::vector<Operator*> operators = p.options.operators.pointers();
   p.metrics->add_probe(source->probe());
   p.metrics->add_probe(p.probe.get());
+  if (p.changelog != nullptr) p.metrics->add_probe(p.changelog->probe());
   for (Operator* op : operators) p.metrics->add_probe(op->probe());
   RuntimeMetrics* rt = &p.metrics->runtime();
   std::string source_name = source->name();

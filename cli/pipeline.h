@@ -20,6 +20,7 @@
 #include "cli/live_state.h"
 #include "connectors/delivery_sink.h"
 #include "connectors/file_source.h"
+#include "connectors/kafka_changelog.h"
 #include "connectors/kafka_options.h"
 #include "operators/registry.h"
 #include "stream/audit_log.h"
@@ -66,6 +67,9 @@ struct PipelineOptions {
   std::string backup_dir;
   int64_t backup_every_ms = 0;
   int backup_keep = 3;
+  //! state.changelog.*: the state copied to compacted Kafka topics, restored from them when
+  //! the state directory is lost (connectors/kafka_changelog.h, docs/changelog.md).
+  ChangelogOptions changelog;
   //! state.audit.*: evidence for `shelfwatch explain` (stream/audit_log.h).
   AuditOptions audit;
   std::string output_dir;  // file sink directory, "" = none
@@ -120,6 +124,8 @@ struct Pipeline {
   std::unique_ptr<ReloadRequests> reloads;
   //! Pipeline-level metrics (state_wal_rollbacks_total), rendered like operator probes.
   std::unique_ptr<Probe> probe = std::make_unique<Probe>();
+  //! The changelog decorator of the store (owned by owned_store), when state.changelog is on.
+  ChangelogStore* changelog = nullptr;
   //! Set when the state store recovered from a corrupt or torn WAL tail (printed by run).
   std::string state_warning;
   std::unique_ptr<MetricsServer> metrics;  // declared last: stops serving first

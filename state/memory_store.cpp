@@ -18,6 +18,16 @@ Result<std::optional<std::string>> MemoryStateStore::get(std::string_view ns,
   return std::optional<std::string>(it->second);
 }
 
+Status MemoryStateStore::scan_all(
+    const std::function<bool(std::string_view, std::string_view, std::string_view)>& fn) const {
+  for (const auto& [k, v] : data_) {
+    std::string_view pk(k);
+    size_t sep = pk.find('\0');
+    if (!fn(pk.substr(0, sep), pk.substr(sep + 1), v)) break;
+  }
+  return Status::ok();
+}
+
 Status MemoryStateStore::scan_prefix(
     std::string_view ns, std::string_view prefix,
     const std::function<bool(std::string_view, std::string_view)>& fn) const {

@@ -16,6 +16,8 @@ class MemoryStateStore final : public StateStore {
       std::string_view ns, std::string_view prefix,
       const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status commit(const StateBatch& batch) override;
+  Status scan_all(const std::function<bool(std::string_view, std::string_view, std::string_view)>&
+                      fn) const override;
   size_t size() const { return data_.size(); }
 
  private:

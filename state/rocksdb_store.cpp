@@ -202,6 +202,21 @@ Status RocksDbStateStore::scan_prefix(
   return damaged(from_rocks(it->status(), "scanning state"));
 }
 
+Status RocksDbStateStore::scan_all(
+    const std::function<bool(std::string_view, std::string_view, std::string_view)>& fn) const {
+  std::unique_ptr<rocksdb::Iterator> it(db_->NewIterator(rocksdb::ReadOptions()));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    std::string_view k(it->key().data(), it->key().size());
+    size_t sep = k.find('\0');
+    if (sep == std::string_view::npos) continue;  // not a namespaced key
+    if (!fn(k.substr(0, sep), k.substr(sep + 1),
+            std::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return damaged(from_rocks(it->status(), "scanning state"));
+}
+
 Status RocksDbStateStore::commit(const StateBatch& batch) {
   rocksdb::WriteBatch wb(batch.bytes() + batch.size() * 16);
   // A checkpoint batch is tens of MB of fresh memory: fault it in 2 MiB pages, not 4 KiB.

@@ -50,6 +50,8 @@ class RocksDbStateStore final : public StateStore {
       std::string_view ns, std::string_view prefix,
       const std::function<bool(std::string_view, std::string_view)>& fn) const override;
   Status commit(const StateBatch& batch) override;
+  Status scan_all(const std::function<bool(std::string_view, std::string_view, std::string_view)>&
+                      fn) const override;
   //! Approximate bytes on disk (SST + WAL estimates).
   uint64_t disk_bytes() const;
   //! True when this open created the database (the directory was absent or empty).

@@ -116,6 +116,14 @@ class StateStore {
       const std::function<bool(std::string_view key, std::string_view value)>& fn) const = 0;
   //! Applies the batch atomically and durably (synced WAL).
   virtual Status commit(const StateBatch& batch) = 0;
+  //! Visits every entry of every namespace (namespace order, then key byte order); stop by
+  //! returning false. The changelog (connectors/kafka_changelog.h) republishes a store with
+  //! it. A store that cannot list its namespaces says so.
+  virtual Status scan_all(
+      const std::function<bool(std::string_view ns, std::string_view key, std::string_view value)>&
+      /*fn*/) const {
+    return Status::invalid("this state store cannot list its entries");
+  }
 };
 
 }  // namespace sw

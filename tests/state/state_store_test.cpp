@@ -91,6 +91,31 @@ TEST_P(StateStoreTest, RemovePrefixThenPutInOneBatch) {
   EXPECT_EQ(rows[0].first, "k9");
 }
 
+TEST_P(StateStoreTest, ScanAllVisitsEveryNamespaceInOrder) {
+  StateBatch b;
+  b.put("b", "k1", "v1");
+  b.put("a", "k2", std::string("x\0y", 3));
+  b.put("ab", "k0", "w");
+  b.put("a", "k1", "v0");
+  b.remove("a", "k2");
+  ASSERT_TRUE(store_->commit(b).is_ok());
+  std::vector<std::string> seen;
+  ASSERT_TRUE(store_
+                  ->scan_all([&](std::string_view ns, std::string_view k, std::string_view v) {
+                    seen.push_back(std::string(ns) + "|" + std::string(k) + "=" + std::string(v));
+                    return true;
+                  })
+                  .is_ok());
+  EXPECT_EQ(seen, (std::vector<std::string>{"a|k1=v0", "ab|k0=w", "b|k1=v1"}));
+  size_t visited = 0;
+  ASSERT_TRUE(store_
+                  ->scan_all([&](std::string_view, std::string_view, std::string_view) {
+                    return ++visited < 2;  // stops
+                  })
+                  .is_ok());
+  EXPECT_EQ(visited, 2u);
+}
+
 TEST_P(StateStoreTest, CommittedDataSurvivesReopen) {
   if (!GetParam()) GTEST_SKIP() << "the memory store is not durable by contract";
   StateBatch b;
