@@ -45,8 +45,11 @@ void EventOrder::push(int64_t ts_ms, const RawRecord& r, const Event& event, uin
   std::array<std::string_view*, 14> fields = event_string_fields(h.event);
   size_t bytes = h.size + kPadding;
   for (const std::string_view* v : fields) bytes += v->size();
-  h.buffer.resize(bytes);
-  char* base = h.buffer.data();
+  if (h.capacity < bytes) {
+    h.capacity = std::max(bytes, size_t{256});
+    h.buffer = std::make_unique_for_overwrite<char[]>(h.capacity);
+  }
+  char* base = h.buffer.get();
   if (h.size > 0) std::memcpy(base, r.payload.data(), h.size);
   std::memset(base + h.size, 0, kPadding);
   size_t at = h.size + kPadding;
@@ -79,7 +82,7 @@ uint32_t EventOrder::take() {
 size_t EventOrder::memory_bytes() const {
   size_t b = slots_.capacity() * sizeof(Held) + free_.capacity() * sizeof(uint32_t) +
              heap_.capacity() * sizeof(Entry);
-  for (const Held& h : slots_) b += h.buffer.capacity();
+  for (const Held& h : slots_) b += h.capacity;
   if (decoder_ != nullptr) b += sizeof(Decoder);
   return b;
 }

@@ -42,11 +42,14 @@ class EventOrder {
     int64_t offset = 0;
     int64_t line = 0;
     int64_t ingest_ms = 0;
-    size_t size = 0;           // payload bytes
-    uint64_t key_hash = 0;     // KeyIndex::hash(store, sku) of the event; 0 = not keyed
-    Event event;               // decoded; its strings point into `buffer`
-    std::vector<char> buffer;  // payload, kPadding zero bytes, then the event's strings
-    std::string_view payload() const { return {buffer.data(), size}; }
+    size_t size = 0;        // payload bytes
+    uint64_t key_hash = 0;  // KeyIndex::hash(store, sku) of the event; 0 = not keyed
+    Event event;            // decoded; its strings point into `buffer`
+    // Payload, kPadding zero bytes, then the event's strings; reused while large enough (not
+    // zero-filled: every byte up to the end of the strings is written on push).
+    std::unique_ptr<char[]> buffer;
+    size_t capacity = 0;
+    std::string_view payload() const { return {buffer.get(), size}; }
   };
   // The event's views point into `buffer`: moving a slot (the slots' vector growing) must
   // move the buffer, whose storage then stays where it was.
