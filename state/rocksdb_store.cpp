@@ -86,6 +86,10 @@ Result<std::unique_ptr<RocksDbStateStore>> RocksDbStateStore::open(const RocksDb
   options.compression = rocksdb::kNoCompression;
   options.bottommost_compression = rocksdb::kLZ4Compression;
   options.write_buffer_size = std::max<size_t>(o.memory_budget_bytes / 8, 4u << 20);
+  // Every checkpoint rewrites the dirty keys: with RocksDB's default of 2 memtables a commit
+  // stalled ("Stopping writes because we have 2 immutable memtables") whenever a flush was
+  // slower than a checkpoint interval. Four fill the write buffer manager's half of the budget.
+  options.max_write_buffer_number = 4;
   options.write_buffer_manager =
       std::make_shared<rocksdb::WriteBufferManager>(o.memory_budget_bytes / 2, store->cache_);
   rocksdb::BlockBasedTableOptions table;

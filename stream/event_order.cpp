@@ -1,8 +1,17 @@
 #include "stream/event_order.h"
 
 #include <algorithm>
+#include <array>
+#include <cstring>
+#include <limits>
+
+#include "stream/key_index.h"
+#include "stream/read_ahead.h"
 
 namespace sw {
+
+EventOrder::EventOrder() = default;
+EventOrder::~EventOrder() = default;
 
 bool EventOrder::after(const Entry& a, const Entry& b) const {
   if (a.ts_ms != b.ts_ms) return a.ts_ms > b.ts_ms;
@@ -20,7 +29,7 @@ EventOrder::Held& EventOrder::take_slot(uint32_t& index) {
   return slots_[index];
 }
 
-void EventOrder::push(int64_t ts_ms, const RawRecord& r) {
+void EventOrder::push(int64_t ts_ms, const RawRecord& r, const Event& event, uint64_t key_hash) {
   uint32_t index;
   Held& h = take_slot(index);
   h.ts_ms = ts_ms;
@@ -29,8 +38,34 @@ void EventOrder::push(int64_t ts_ms, const RawRecord& r) {
   h.line = r.line;
   h.ingest_ms = r.ingest_ms;
   h.size = r.payload.size();
-  h.buffer.assign(r.payload);
-  h.buffer.append(kPadding, '\0');
+  h.key_hash = key_hash;
+  h.event = event;
+  // Layout: payload, padding, then the strings (wherever the decoder left them). Sized first,
+  // so the views set below stay valid.
+  std::array<std::string_view*, 14> fields = event_string_fields(h.event);
+  size_t bytes = h.size + kPadding;
+  for (const std::string_view* v : fields) bytes += v->size();
+  if (h.capacity < bytes) {
+    h.capacity = std::max(bytes, size_t{256});
+    h.buffer = std::make_unique_for_overwrite<char[]>(h.capacity);
+  }
+  char* base = h.buffer.get();
+  if (h.size > 0) std::memcpy(base, r.payload.data(), h.size);
+  std::memset(base + h.size, 0, kPadding);
+  size_t at = h.size + kPadding;
+  for (std::string_view* v : fields) {
+    if (v->empty()) {
+      *v = {};
+      continue;
+    }
+    std::memcpy(base + at, v->data(), v->size());
+    *v = std::string_view(base + at, v->size());
+    at += v->size();
+  }
+  push_slot(ts_ms, index);
+}
+
+void EventOrder::push_slot(int64_t ts_ms, uint32_t index) {
   heap_.push_back(Entry{ts_ms, index});
   std::push_heap(heap_.begin(), heap_.end(),
                  [this](const Entry& a, const Entry& b) { return after(a, b); });
@@ -47,7 +82,8 @@ uint32_t EventOrder::take() {
 size_t EventOrder::memory_bytes() const {
   size_t b = slots_.capacity() * sizeof(Held) + free_.capacity() * sizeof(uint32_t) +
              heap_.capacity() * sizeof(Entry);
-  for (const Held& h : slots_) b += h.buffer.capacity();
+  for (const Held& h : slots_) b += h.capacity;
+  if (decoder_ != nullptr) b += sizeof(Decoder);
   return b;
 }
 
@@ -71,6 +107,10 @@ Status EventOrder::decode(ByteReader& r) {
   heap_.clear();
   free_.clear();
   slots_.clear();
+  // The payloads were accepted when they were read: no size limit applies again.
+  if (decoder_ == nullptr) {
+    decoder_ = std::make_unique<Decoder>(std::numeric_limits<size_t>::max());
+  }
   std::string payload;
   for (uint32_t i = 0; i < n; ++i) {
     RawRecord rec;
@@ -79,8 +119,16 @@ Status EventOrder::decode(ByteReader& r) {
         !r.get(rec.ingest_ms) || !r.get_string(payload)) {
       return bad();
     }
-    rec.payload = payload;
-    push(ts, rec);
+    const size_t size = payload.size();
+    payload.append(kPadding, '\0');
+    rec.payload = std::string_view(payload.data(), size);
+    rec.readable_after = kPadding;
+    Event event;
+    if (decoder_->decode(rec.payload, kPadding, event) != DecodeError::kNone) {
+      return Status::corruption("task checkpoint: a held event does not decode: " +
+                                decoder_->detail());
+    }
+    push(ts, rec, event, keyed_event(event) ? KeyIndex::hash(event.store, event.sku) : 0);
   }
   return Status::ok();
 }

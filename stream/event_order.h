@@ -8,19 +8,25 @@
 // beside an event topic, all give the same operator calls. Equal event times are ordered by payload
 // bytes: equal payloads are the same event, so which copy goes first changes nothing.
 //
-// A held record keeps its payload (copied, with decoding padding) and its origin; the task
-// decodes it again when it is applied (decoding is pure). The held records are part of the
-// checkpoint (encode()/decode()), because the source positions are past them.
+// A held record keeps its payload (copied, with decoding padding), its origin and its decoded
+// event, whose strings are rebased into the slot's own buffer (after the payload), so the task
+// applies it without decoding it again. The held records are part of the checkpoint
+// (encode()/decode()), because the source positions are past them; the checkpoint keeps the
+// payloads only (the format of earlier builds), and decode() decodes them again (decoding is
+// pure, so the events are the same).
 //
 // Ownership: owned by its Task. Threading: the task thread only. Memory: one slot per held
-// record, reused (a slot keeps its payload buffer), so steady state allocates nothing.
+// record, reused (a slot keeps its buffer), so steady state allocates nothing.
 
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "stream/bytes.h"
+#include "stream/decoder.h"
+#include "stream/event.h"
 #include "stream/source.h"
 #include "stream/status.h"
 
@@ -36,13 +42,24 @@ class EventOrder {
     int64_t offset = 0;
     int64_t line = 0;
     int64_t ingest_ms = 0;
-    size_t size = 0;     // payload bytes (buffer holds size + kPadding)
-    std::string buffer;  // payload, then kPadding zero bytes
-    std::string_view payload() const { return {buffer.data(), size}; }
+    size_t size = 0;        // payload bytes
+    uint64_t key_hash = 0;  // KeyIndex::hash(store, sku) of the event; 0 = not keyed
+    Event event;            // decoded; its strings point into `buffer`
+    // Payload, kPadding zero bytes, then the event's strings; reused while large enough (not
+    // zero-filled: every byte up to the end of the strings is written on push).
+    std::unique_ptr<char[]> buffer;
+    size_t capacity = 0;
+    std::string_view payload() const { return {buffer.get(), size}; }
   };
+  // The event's views point into `buffer`: moving a slot (the slots' vector growing) must
+  // move the buffer, whose storage then stays where it was.
+  static_assert(std::is_nothrow_move_constructible_v<Held>);
 
-  //! Holds `record` (an event at `ts_ms`) until released.
-  void push(int64_t ts_ms, const RawRecord& record);
+  EventOrder();
+  ~EventOrder();
+  //! Holds `record`, decoded as `event` (an event at `ts_ms`; `key_hash` its key's hash, 0 if
+  //! not keyed), until released. The event's strings are copied.
+  void push(int64_t ts_ms, const RawRecord& record, const Event& event, uint64_t key_hash);
   bool empty() const { return heap_.empty(); }
   size_t size() const { return heap_.size(); }
   //! The next record in (event time, payload) order; valid until pop(). Requires !empty().
@@ -55,8 +72,11 @@ class EventOrder {
   //! Bytes held (slots and payload buffers).
   size_t memory_bytes() const;
 
-  //! The held records, in no particular order (the checkpoint's "task/event_order" value).
+  //! The held records, in no particular order (the checkpoint's "task/event_order" value):
+  //! per record its time, origin and payload.
   void encode(ByteWriter& w) const;
+  //! Replaces the held records with those of encode(); decodes each payload again. A payload
+  //! that does not decode (or a truncated value) is a corruption.
   [[nodiscard]] Status decode(ByteReader& r);
 
  private:
@@ -67,7 +87,9 @@ class EventOrder {
   };
   bool after(const Entry& a, const Entry& b) const;  // heap comparator: a goes after b
   Held& take_slot(uint32_t& index);
+  void push_slot(int64_t ts_ms, uint32_t index);
 
+  std::unique_ptr<Decoder> decoder_;  // decode() only (restore), made on first use
   std::vector<Held> slots_;
   std::vector<uint32_t> free_;
   std::vector<Entry> heap_;  // min-heap by (ts, payload)

@@ -9,12 +9,6 @@ namespace sw {
 
 namespace {
 constexpr size_t kPadding = simdjson::SIMDJSON_PADDING;
-
-std::array<std::string_view*, 14> string_fields(Event& e) {
-  return {&e.event_id,      &e.store,      &e.sku,      &e.channel,      &e.currency,
-          &e.promo_id,      &e.competitor, &e.series,   &e.alert_id,     &e.by,
-          &e.item.category, &e.po_id,      &e.supplier, &e.item.supplier};
-}
 }  // namespace
 
 ReadAhead::ReadAhead(Source& source, size_t batch_size, size_t max_record_bytes)
@@ -185,7 +179,7 @@ void ReadAhead::decode(Batch& b, Decoder& decoder) {
     d.record = &r;
     d.key_hash = 0;
     d.detail = nullptr;
-    for (std::string_view* v : string_fields(d.event)) *v = {};
+    for (std::string_view* v : event_string_fields(d.event)) *v = {};
     d.error = decoder.decode(r.payload, r.readable_after, d.event, r.oversize_bytes);
     if (d.error != DecodeError::kNone) {
       b.details.push_back(decoder.detail());
@@ -194,7 +188,7 @@ void ReadAhead::decode(Batch& b, Decoder& decoder) {
     }
     // The decoder's strings live in its parser until the next decode: keep copies.
     Event& e = d.event;
-    for (std::string_view* v : string_fields(e)) keep(*v, b);
+    for (std::string_view* v : event_string_fields(e)) keep(*v, b);
     if (keyed_event(e)) d.key_hash = KeyIndex::hash(e.store, e.sku);
   }
 }

@@ -15,6 +15,7 @@
 // and on_checkpoint() do not depend on poll state can be read ahead
 // (Source::allows_read_ahead); the task decodes on its own thread for the others.
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <cstdint>
@@ -22,6 +23,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -31,6 +33,14 @@
 #include "stream/status.h"
 
 namespace sw {
+
+//! Every string field of Event (stream/event.h): what a copy of an event outliving its
+//! decoder's buffer must copy (ReadAhead's batches, EventOrder's held events).
+inline std::array<std::string_view*, 14> event_string_fields(Event& e) {
+  return {&e.event_id,      &e.store,      &e.sku,      &e.channel,      &e.currency,
+          &e.promo_id,      &e.competitor, &e.series,   &e.alert_id,     &e.by,
+          &e.item.category, &e.po_id,      &e.supplier, &e.item.supplier};
+}
 
 //! One record after decoding: what the task's apply stage consumes.
 struct DecodedRecord {

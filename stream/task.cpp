@@ -55,9 +55,6 @@ Task::Task(TaskOptions options, Source& source, std::vector<Sink*> sinks, StateS
   for (int i = 0; i <= kPipelineDepth; ++i) {
     decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
   }
-  for (size_t i = 0; i < kReleaseGroup; ++i) {
-    release_decoders_.push_back(std::make_unique<Decoder>(options.max_record_bytes));
-  }
   for (uint32_t i = 0; i < operators_.size(); ++i) {
     uint32_t mask = operators_[i]->subscriptions();
     for (int t = 0; t < kEventTypeCount; ++t) {
@@ -141,6 +138,9 @@ void Task::prefetch_related(const Decoded& d, KeyId id) {
 void Task::decode_ahead(const RawRecord& r, Decoded& d, int decoder) {
   d.record = &r;
   d.detail = &decoders_[decoder]->detail();
+  // Fields the record's type does not set keep what they were: clear the strings, which would
+  // otherwise point into an earlier record's decoding (the event order copies them).
+  for (std::string_view* v : event_string_fields(d.event)) *v = {};
   d.error = decoders_[decoder]->decode(r.payload, r.readable_after, d.event, r.oversize_bytes);
   d.key_hash = 0;
   if (d.error == DecodeError::kNone && keyed_event(d.event)) {
@@ -187,7 +187,7 @@ void Task::apply(const Decoded& d, KeyId key) {
   }
   bump(counters_.applied[type]);
   if (options_.event_time_order && e.ts_ms > release_frontier(watermark)) {
-    order_.push(e.ts_ms, r);
+    order_.push(e.ts_ms, r, e, d.key_hash);
   } else {
     // Arrival order: the option is off, or the watermark already passed the event (allowed
     // lateness, or an inventory movement, which is never dropped for lateness).
@@ -215,17 +215,15 @@ void Task::release_up_to(int64_t frontier) {
       Released& r = released_[n];
       r.slot = order_.take();
       const EventOrder::Held& h = order_.at(r.slot);
-      const DecodeError err =
-          release_decoders_[n]->decode(h.payload(), EventOrder::kPadding, r.event);
-      SW_CHECK(err == DecodeError::kNone, "a held event no longer decodes");
-      r.key_hash = keyed_event(r.event) ? KeyIndex::hash(r.event.store, r.event.sku) : 0;
+      r.event = &h.event;
+      r.key_hash = h.key_hash;
       if (r.key_hash != 0) keys_.touch(r.key_hash);
     }
     for (size_t i = 0; i < n; ++i) {
       Released& r = released_[i];
       r.key = r.key_hash != 0 ? keys_.touch_entry(r.key_hash) : kNoKey;
       if (r.key == kNoKey) continue;
-      for (uint32_t op : subscribers_[static_cast<int>(r.event.type)]) {
+      for (uint32_t op : subscribers_[static_cast<int>(r.event->type)]) {
         operators_[op]->prefetch(r.key);
       }
     }
@@ -247,7 +245,7 @@ void Task::release_up_to(int64_t frontier) {
       held.line = h.line;
       held.ingest_ms = h.ingest_ms;
       current_record_ = &held;
-      dispatch(r.event, r.key_hash, r.key);
+      dispatch(*r.event, r.key_hash, r.key);
       current_record_ = nullptr;
       order_.free(r.slot);
     }

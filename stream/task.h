@@ -178,7 +178,7 @@ class Task final : public OperatorContext {
     return watermark - ((watermark % kReleaseStepMs) + kReleaseStepMs) % kReleaseStepMs;
   }
   //! Applies the held events up to `frontier` (all of them: INT64_MAX), by groups of
-  //! kReleaseGroup: decode, warm key slots, look keys up and warm operator state, then apply
+  //! kReleaseGroup: warm key slots, look keys up and warm operator state, then apply
   //! each after the timers due at or before its time.
   void release_up_to(int64_t frontier);
   static constexpr int64_t kReleaseStepMs = 1000;
@@ -207,11 +207,10 @@ class Task final : public OperatorContext {
     uint32_t slot;
     uint64_t key_hash;
     KeyId key;
-    Event event;
+    const Event* event;  // the held slot's, valid until order_.free(slot)
   };
   std::array<Released, kReleaseGroup> released_;
-  std::vector<std::unique_ptr<Decoder>> release_decoders_;  // one per released_ entry
-  int64_t applied_time_ = INT64_MIN;                        // watermark() with event_time_order
+  int64_t applied_time_ = INT64_MIN;  // watermark() with event_time_order
 
   // Outputs since the last checkpoint, and per-origin sequence numbers.
   std::vector<OutputRecord> pending_;

@@ -155,10 +155,17 @@ void ForecastOperator::mark_group_dirty(uint32_t group) {
 
 void ForecastOperator::mark_dirty(KeyId key) {
   if (key >= dirty_flag_.size()) dirty_flag_.resize(states_.size(), 0);
-  if (!dirty_flag_[key]) {
-    dirty_flag_[key] = 1;
-    dirty_.push_back(key);
-  }
+  uint8_t& f = dirty_flag_[key];
+  if (!(f & (kDirtyAll | kDirtyHot))) dirty_.push_back(key);
+  f = static_cast<uint8_t>((f & ~kDirtyHot) | kDirtyAll);
+}
+
+void ForecastOperator::mark_hot(KeyId key) {
+  if (key >= dirty_flag_.size()) dirty_flag_.resize(states_.size(), 0);
+  uint8_t& f = dirty_flag_[key];
+  if (f & (kDirtyAll | kDirtyHot)) return;
+  f |= kDirtyHot;
+  dirty_.push_back(key);
 }
 
 void ForecastOperator::init_key(KeyId key, KeyState& s, OperatorContext& ctx) {
@@ -180,8 +187,12 @@ ForecastOperator::KeyState& ForecastOperator::state_for(KeyId key, OperatorConte
     dirty_flag_.resize(states_.size(), 0);
   }
   KeyState& s = states_[key];
-  if (!(s.flags & kInit)) init_key(key, s, ctx);
-  mark_dirty(key);
+  if (!(s.flags & kInit)) {
+    init_key(key, s, ctx);
+    mark_dirty(key);
+  } else {
+    mark_hot(key);  // the event paths change only the hot prefix (forecast::kHotBytes)
+  }
   return s;
 }
 
@@ -1212,18 +1223,35 @@ bool ForecastOperator::baseline(KeyId key, const KeyIndex& keys, int64_t from_ms
 
 void ForecastOperator::snapshot(StateBatch& batch, const KeyIndex& /*keys*/) {
   std::string value;
+  char key[5];
+  auto record_key = [&key](char kind, KeyId k) {
+    key[0] = kind;
+    for (int i = 0; i < 4; ++i) key[1 + i] = static_cast<char>((k >> (24 - 8 * i)) & 0xff);
+    return std::string_view(key, 5);
+  };
   for (KeyId k : dirty_) {
+    uint8_t& f = dirty_flag_[k];
+    if (!(f & kDirtyAll)) {
+      // Only the hot prefix changed since the key's last 'k' record.
+      value.clear();
+      value.push_back(static_cast<char>(forecast::kStateVersion));
+      value.append(reinterpret_cast<const char*>(&states_[k]), forecast::kHotBytes);
+      batch.put(kNamespace, record_key('q', k), value);
+      f = kHasHot;
+      continue;
+    }
     forecast::encode_record(value, states_[k]);
-    batch.put(kNamespace, forecast::record_key('k', k), value);
+    batch.put(kNamespace, record_key('k', k), value);
+    if (f & kHasHot) batch.remove(kNamespace, record_key('q', k));  // 'k' has it all
     if (k < own_hours_.size()) {
       forecast::encode_record(value, own_hours_[k]);
-      batch.put(kNamespace, forecast::record_key('h', k), value);
+      batch.put(kNamespace, record_key('h', k), value);
     }
     if (k < emitted_.size()) {
       forecast::encode_record(value, emitted_[k]);
-      batch.put(kNamespace, forecast::record_key('e', k), value);
+      batch.put(kNamespace, record_key('e', k), value);
     }
-    dirty_flag_[k] = 0;
+    f = 0;
   }
   dirty_.clear();
   for (uint32_t g : dirty_groups_) {
@@ -1273,6 +1301,8 @@ Status ForecastOperator::restore(const StateStore& store, OperatorContext& ctx) 
   SW_RETURN_IF_ERROR(forecast::restore_sku_categories(store, sku_category_));
   SW_RETURN_IF_ERROR(forecast::restore_records(store, 'k', states_, "key state record"));
   dirty_flag_.assign(states_.size(), 0);
+  SW_RETURN_IF_ERROR(
+      forecast::restore_hot(store, states_, [this](uint32_t id) { dirty_flag_[id] = kHasHot; }));
   group_dirty_.assign(groups_.size(), 0);
   dirty_groups_.clear();
   dirty_skus_.clear();

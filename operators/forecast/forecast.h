@@ -174,7 +174,10 @@ class ForecastOperator final : public Operator, public DemandView {
                                   bool bounds) const;
   //! Month index 0..11 of a local day number (a table over the days seen, no civil math).
   int month_index(int32_t day) const;
+  //! The key's whole state changed (written as 'k', with its 'h' and 'e' records).
   void mark_dirty(KeyId key);
+  //! Only its first forecast::kHotBytes changed (written as 'q' unless mark_dirty()).
+  void mark_hot(KeyId key);
   void mark_group_dirty(uint32_t group);
 
   ForecastOptions options_;
@@ -192,7 +195,9 @@ class ForecastOperator final : public Operator, public DemandView {
   std::vector<uint64_t> group_keys_;                   // (category << 32 | store_id) per group
   absl::flat_hash_map<uint64_t, uint32_t> group_ids_;  // (category << 32 | store_id) -> group
   std::vector<KeyId> dirty_;
-  std::vector<uint8_t> dirty_flag_;
+  std::vector<uint8_t> dirty_flag_;  // kDirtyAll | kDirtyHot | kHasHot per key
+  static constexpr uint8_t kDirtyAll = 1, kDirtyHot = 2;
+  static constexpr uint8_t kHasHot = 4;  // a 'q' record is in the store (or in the batch)
   std::vector<uint32_t> dirty_groups_;
   std::vector<uint8_t> group_dirty_;
   std::vector<std::string> dirty_skus_;

@@ -3,14 +3,20 @@
 // seasonal profiles, the category regressors and promotions (the "globals"), and their byte
 // codec. Records in namespace "op/forecast" (docs/forecast.md):
 //   'k' + be32 KeyId   -> version byte + KeyState (byte copy; trivially copyable)
+//   'q' + be32 KeyId   -> version byte + the first kHotBytes of KeyState: what an event
+//                         changes (open window, stock, prices), written instead of 'k' when
+//                         only that changed since the key's last 'k'; restore lays it over
+//                         the 'k' record. Written 'k' records delete the key's 'q'.
 //   'h' + be32 KeyId   -> version byte + OwnHours (hourly buckets only)
 //   'p' + be32 group   -> version byte + u64 (category << 32 | store id) + PoolProfile
 //   's' + sku name     -> version byte + u16 category id
 //   'g'                -> the globals blob (u32 version first)
 // Checkpoints are local: host byte order.
 
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <type_traits>
@@ -105,6 +111,10 @@ enum Flag : uint8_t {
 };
 
 static_assert(std::is_trivially_copyable_v<KeyState>);
+static_assert(std::is_standard_layout_v<KeyState>);
+//! The leading bytes of KeyState that events (sales, returns, inventory, prices) change:
+//! everything before the models (`lt`). Bucket closes and key initialisation change the rest.
+inline constexpr size_t kHotBytes = offsetof(KeyState, lt);
 static_assert(kRing <= 32, "ring_censored is a 32-bit mask");
 
 // Own hour-of-day profile per key (ratio of sums), kept only with hourly buckets.
@@ -198,6 +208,28 @@ Status restore_records(const StateStore& store, char kind, std::vector<T>& out, 
                                          return true;
                                        }));
   if (malformed) return Status::corruption(std::string("op/forecast: malformed ") + what);
+  return Status::ok();
+}
+
+//! Lays every 'q' record (the hot prefix of a key's state) over `states`; calls `seen(id)`
+//! per record. A 'q' record of a key without state is a corruption.
+template <typename T>
+Status restore_hot(const StateStore& store, std::vector<T>& states,
+                   const std::function<void(uint32_t)>& seen) {
+  bool malformed = false;
+  SW_RETURN_IF_ERROR(
+      store.scan_prefix(kNamespace, "q", [&](std::string_view key, std::string_view value) {
+        const uint32_t id = key.size() == 5 ? from_be32(key.substr(1)) : 0;
+        if (key.size() != 5 || value.size() != 1 + kHotBytes ||
+            static_cast<uint8_t>(value[0]) != kStateVersion || id >= states.size()) {
+          malformed = true;
+          return false;
+        }
+        std::memcpy(static_cast<void*>(&states[id]), value.data() + 1, kHotBytes);
+        seen(id);
+        return true;
+      }));
+  if (malformed) return Status::corruption("op/forecast: malformed hot key state record");
   return Status::ok();
 }
 

@@ -633,6 +633,84 @@ TEST(ForecastOperatorTest, HourlyRestoreGivesByteIdenticalOutputs) {
   }
 }
 
+// Between bucket closes only the hot prefix of a key's state changes: a checkpoint then writes
+// the small 'q' record instead of the whole key state, restore lays it over the 'k' record, and
+// the next whole-state write deletes it.
+TEST(ForecastOperatorTest, HotOnlyCheckpointsRestoreByteIdentically) {
+  const ForecastOptions o = test_options();
+  auto day20 = [](ForecastOperator& op, FakeContext& ctx) {
+    ctx.send(op, testing::sale(day_ms(20) + 11 * kHour, "S1", "A", 5));
+    ctx.send(op, testing::sale(day_ms(20) + 11 * kHour, "S1", "B", 7));
+    ctx.send(op,
+             testing::inventory(day_ms(20) + 11 * kHour, "S1", "C", InventoryKind::kSnapshot, 3));
+  };
+  auto rest = [](ForecastOperator& op, FakeContext& ctx) {
+    ctx.advance_watermark(op, day_ms(20) + 11 * kHour + 1);
+    history(op, ctx, 21, 40);
+  };
+  auto count = [](const FakeStateStore& store, std::string_view prefix) {
+    size_t n = 0;
+    EXPECT_TRUE(store
+                    .scan_prefix(ForecastOperator::kNamespace, prefix,
+                                 [&](std::string_view, std::string_view) { return ++n > 0; })
+                    .is_ok());
+    return n;
+  };
+  ForecastOperator straight(o);
+  FakeContext sctx;
+  history(straight, sctx, 0, 20);
+  day20(straight, sctx);
+  rest(straight, sctx);
+  const auto expected = sctx.take();
+
+  FakeStateStore store;
+  std::vector<OutputRecord> got;
+  {
+    ForecastOperator first(o);
+    FakeContext c1;
+    history(first, c1, 0, 20);
+    ASSERT_NO_FATAL_FAILURE(checkpoint(first, c1, store));
+    EXPECT_EQ(count(store, "q"), 0u);
+    day20(first, c1);
+    StateBatch b;
+    first.snapshot(b, c1.keys());
+    // One hot record per key, no whole key state ('k', 'h', 'e').
+    size_t hot = 0;
+    for (size_t i = 0; i < b.size(); ++i) {
+      const StateBatch::OpView op = b.op(i);
+      EXPECT_TRUE(op.key != "g" ? op.key[0] == 'q' : true) << op.key;
+      if (op.key[0] != 'q') continue;
+      ++hot;
+      EXPECT_EQ(op.value.size(), 1 + forecast::kHotBytes) << i;
+    }
+    EXPECT_EQ(hot, 3u);
+    ASSERT_TRUE(store.commit(b).is_ok());
+    EXPECT_EQ(count(store, "q"), 3u);
+    got = c1.take();
+  }
+  ForecastOperator second(o);
+  FakeContext c2;
+  ASSERT_NO_FATAL_FAILURE(restore_into(second, c2, store, day_ms(20) + 11 * kHour));
+  rest(second, c2);
+  ASSERT_NO_FATAL_FAILURE(checkpoint(second, c2, store));
+  EXPECT_EQ(count(store, "q"), 0u);  // the closes wrote whole states and deleted them
+  for (auto& r : c2.take()) got.push_back(std::move(r));
+  ASSERT_EQ(got.size(), expected.size());
+  for (size_t i = 0; i < got.size(); ++i) {
+    EXPECT_EQ(got[i].key, expected[i].key) << i;
+    EXPECT_EQ(got[i].json, expected[i].json) << i;
+  }
+  // A hot record of a key without state is rejected.
+  FakeStateStore bad;
+  StateBatch bb;
+  bb.put(ForecastOperator::kNamespace, forecast::record_key('q', 7),
+         std::string(1 + forecast::kHotBytes, static_cast<char>(forecast::kStateVersion)));
+  ASSERT_TRUE(bad.commit(bb).is_ok());
+  ForecastOperator third(o);
+  FakeContext c3;
+  EXPECT_FALSE(third.restore(bad, c3).is_ok());
+}
+
 // --- Through the real task loop: same outputs across batch sizes, checkpoints and crashes.
 
 using LinesSource = testing::LineSource;

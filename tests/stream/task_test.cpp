@@ -641,12 +641,24 @@ TEST(TaskTest, WatermarkWaitsForEveryPartitionTheSourceReads) {
 
 TEST(EventOrderTest, ReleasesByTimeThenPayloadAndRoundTrips) {
   EventOrder order;
-  auto push = [&](int64_t ts, std::string_view payload, int32_t partition) {
+  // Decoded by a decoder that is reused (and whose strings then change) before the release:
+  // the held events keep their own copies of the strings.
+  Decoder decoder;
+  auto push = [&](int64_t ts, std::string_view sku, int32_t partition) {
+    std::string payload = R"({"type":"sale","ts":)" + std::to_string(ts) +
+                          R"(,"store":"S\u0031","sku":")" + std::string(sku) +
+                          R"(","qty":1,"unit_price":2})";
+    const size_t size = payload.size();
+    payload.append(EventOrder::kPadding, '\0');
     RawRecord r;
-    r.payload = payload;
+    r.payload = std::string_view(payload.data(), size);
+    r.readable_after = EventOrder::kPadding;
     r.partition = partition;
     r.offset = ts;
-    order.push(ts, r);
+    Event e;
+    ASSERT_EQ(decoder.decode(r.payload, r.readable_after, e), DecodeError::kNone);
+    order.push(ts, r, e, KeyIndex::hash(e.store, e.sku));
+    payload.assign(payload.size(), 'x');  // the record's buffer is gone after push
   };
   push(30, "c", 0);
   push(10, "z", 1);
@@ -662,16 +674,36 @@ TEST(EventOrderTest, ReleasesByTimeThenPayloadAndRoundTrips) {
     std::vector<std::string> got;
     while (!o->empty()) {
       const EventOrder::Held& h = o->top();
-      got.push_back(std::to_string(h.ts_ms) + std::string(h.payload()) +
+      // The decoded event: the escaped store name unescaped, views valid after the decoder
+      // moved on and after the slots grew.
+      EXPECT_EQ(h.event.store, "S1");
+      EXPECT_EQ(h.event.ts_ms, h.ts_ms);
+      EXPECT_EQ(h.key_hash, KeyIndex::hash("S1", h.event.sku));
+      EXPECT_EQ(h.event.qty, 1);
+      EXPECT_TRUE(h.event.po_id.empty());
+      got.push_back(std::to_string(h.ts_ms) + std::string(h.event.sku) +
                     std::to_string(h.partition));
-      EXPECT_EQ(h.buffer.size(), h.size + EventOrder::kPadding);
+      for (size_t i = 0; i < EventOrder::kPadding; ++i) ASSERT_EQ(h.buffer[h.size + i], '\0');
       o->pop();
     }
+    // Equal times go by payload bytes: "a" before "z".
     EXPECT_EQ(got, (std::vector<std::string>{"10a3", "10z1", "20b2", "30c0"}));
   }
   std::string_view truncated(bytes.data(), bytes.size() - 1);
   ByteReader tr(truncated);
   EXPECT_FALSE(copy.decode(tr).is_ok());
+  // A held payload that does not decode is a corruption, not a crash at release.
+  std::string bad_value;
+  ByteWriter bw(bad_value);
+  bw.put<uint32_t>(1);
+  bw.put<int64_t>(5);
+  bw.put<int32_t>(0);
+  bw.put<int64_t>(0);
+  bw.put<int64_t>(0);
+  bw.put<int64_t>(0);
+  bw.put_string("not json");
+  ByteReader br(bad_value);
+  EXPECT_FALSE(copy.decode(br).is_ok());
 }
 
 // Logs every call it gets (event time, key, timer), so the test sees the operators' whole
