@@ -62,9 +62,9 @@ class ByteReader {
   //! new records use put_string's u32 prefix.
   [[nodiscard]] bool get_string16(std::string& s) {
     uint16_t n;
-    if (!get(n) || in_.size() < n) return false;
-    s.assign(in_.data(), n);
-    in_.remove_prefix(n);
+    std::string_view bytes;
+    if (!get(n) || !get_bytes(n, bytes)) return false;
+    s.assign(bytes);
     return true;
   }
   bool empty() const { return in_.empty(); }
