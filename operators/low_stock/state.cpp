@@ -113,7 +113,6 @@ bool decode_compact(std::string_view v, size_t& pos, KeyState& s) {
 
 std::string encode_item(const ItemParams& p) {
   std::string out;
-  out.reserve(1 + 7 * sizeof(float) + 1 + 8 + p.category.size() + p.supplier.size());
   ByteWriter w(out);
   w.put<uint8_t>(kItemVersion3);
   w.put<float>(p.lead_time_days);

@@ -33,11 +33,9 @@ inline constexpr uint8_t kStateBlockVersion = 2;  // base: fixed records of cons
 inline constexpr uint8_t kStateLogVersion = 2;    // log: (u32 KeyId, fixed record) (read only)
 inline constexpr uint8_t kCompactBlockVersion = 3;  // base: compact records of consecutive keys
 inline constexpr uint8_t kCompactLogVersion = 3;    // log: (u32 KeyId, compact record)
-inline constexpr uint8_t kItemVersion = 1;  // read: six floats and the u16-prefixed category
-inline constexpr uint8_t kItemVersion2 =
-    2;  // read: + shelf life, perishable, u16-prefixed supplier
-inline constexpr uint8_t kItemVersion3 =
-    3;  // version 2's fields, strings u32-prefixed (ByteWriter)
+inline constexpr uint8_t kItemVersion = 1;          // read: six floats, u16-prefixed category
+inline constexpr uint8_t kItemVersion2 = 2;         // read: + shelf life, perishable, u16 supplier
+inline constexpr uint8_t kItemVersion3 = 3;  // version 2 with u32-prefixed strings (ByteWriter)
 
 // KeyState::flags.
 inline constexpr uint8_t kInventoryKnown = 1;
