@@ -2,6 +2,8 @@
 // Little-endian binary encoding for checkpoint values. ByteReader is bounds-checked: every
 // read returns false on truncated input, so corrupt checkpoints are reported, never UB.
 
+#include <bit>
+#include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <string>
@@ -9,6 +11,9 @@
 #include <type_traits>
 
 namespace sw {
+
+// Values are copied in host order, which is therefore the little-endian record format.
+static_assert(std::endian::native == std::endian::little, "records are little-endian");
 
 class ByteWriter {
  public:
@@ -52,10 +57,41 @@ class ByteReader {
     in_.remove_prefix(n);
     return true;
   }
+  //! A string with a u16 length prefix: the layout of records written before they moved to
+  //! ByteWriter (low_stock flow and item records, docs/low_stock.md). Read-only on purpose:
+  //! new records use put_string's u32 prefix.
+  [[nodiscard]] bool get_string16(std::string& s) {
+    uint16_t n;
+    std::string_view bytes;
+    if (!get(n) || !get_bytes(n, bytes)) return false;
+    s.assign(bytes);
+    return true;
+  }
   bool empty() const { return in_.empty(); }
+  //! Bytes not read yet (a record read from the middle of a block: consumed = size - remaining).
+  size_t remaining() const { return in_.size(); }
 
  private:
   std::string_view in_;
+};
+
+//! ByteWriter::put's encoding into a caller-sized buffer, for hot paths that fill a fixed
+//! stack block record by record (low_stock state blocks). The caller guarantees room.
+class BufferWriter {
+ public:
+  explicit BufferWriter(char* out) : out_(out) {}
+  template <typename T>
+  void put(T v) {
+    static_assert(std::is_trivially_copyable_v<T>);
+    std::memcpy(out_ + n_, &v, sizeof v);
+    n_ += sizeof v;
+  }
+  //! Bytes written so far.
+  size_t size() const { return n_; }
+
+ private:
+  char* out_;
+  size_t n_ = 0;
 };
 
 //! 4-byte big-endian key, so RocksDB iterates KeyIds in numeric order.

@@ -33,8 +33,9 @@ inline constexpr uint8_t kStateBlockVersion = 2;  // base: fixed records of cons
 inline constexpr uint8_t kStateLogVersion = 2;    // log: (u32 KeyId, fixed record) (read only)
 inline constexpr uint8_t kCompactBlockVersion = 3;  // base: compact records of consecutive keys
 inline constexpr uint8_t kCompactLogVersion = 3;    // log: (u32 KeyId, compact record)
-inline constexpr uint8_t kItemVersion = 1;          // read: six floats and the category
-inline constexpr uint8_t kItemVersion2 = 2;         // + shelf life, perishable, supplier
+inline constexpr uint8_t kItemVersion = 1;          // read: six floats, u16-prefixed category
+inline constexpr uint8_t kItemVersion2 = 2;         // read: + shelf life, perishable, u16 supplier
+inline constexpr uint8_t kItemVersion3 = 3;  // version 2 with u32-prefixed strings (ByteWriter)
 
 // KeyState::flags.
 inline constexpr uint8_t kInventoryKnown = 1;
@@ -111,8 +112,9 @@ inline constexpr size_t kCompactMaxBytes = 2 + kStateRecordBytes;
 size_t encode_compact(const KeyState& s, char* out);
 //! Reads one compact record at `pos` of `v`; false if it is truncated.
 bool decode_compact(std::string_view v, size_t& pos, KeyState& s);
-//! Item record (version 2: version byte, six floats, u16-prefixed category, f32 shelf life,
-//! i8 perishable, u16-prefixed supplier; version 1 ends after the category).
+//! Item record (version 3: version byte, six floats, u32-prefixed category, f32 shelf life,
+//! i8 perishable, u32-prefixed supplier). Versions 2 (the same with u16 string lengths) and 1
+//! (version 2 ending after the category) are still read.
 std::string encode_item(const ItemParams& p);
 bool decode_item(std::string_view v, ItemParams& p);
 //! 4-byte big-endian KeyId (block, override and log record keys).

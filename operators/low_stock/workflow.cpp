@@ -1,56 +1,10 @@
 #include "operators/low_stock/workflow.h"
 
-#include <algorithm>
-#include <cstring>
+#include <type_traits>
+
+#include "stream/bytes.h"
 
 namespace sw::low_stock {
-
-namespace {
-
-// Little-endian appender/reader of the workflow records (host order is little-endian on
-// every supported platform; the state records of state.cpp assert the same).
-struct Out {
-  std::string& s;
-  template <typename T>
-  void put(T v) {
-    char b[sizeof(T)];
-    std::memcpy(b, &v, sizeof(T));
-    s.append(b, sizeof(T));
-  }
-  void str(std::string_view v) {
-    put<uint16_t>(static_cast<uint16_t>(std::min<size_t>(v.size(), 65535)));
-    s.append(v.data(), std::min<size_t>(v.size(), 65535));
-  }
-};
-
-struct In {
-  std::string_view v;
-  size_t pos = 0;
-  bool ok = true;
-  template <typename T>
-  T get() {
-    T out{};
-    if (pos + sizeof(T) > v.size()) {
-      ok = false;
-      return out;
-    }
-    std::memcpy(&out, v.data() + pos, sizeof(T));
-    pos += sizeof(T);
-    return out;
-  }
-  std::string str() {
-    const auto n = get<uint16_t>();
-    if (!ok || pos + n > v.size()) {
-      ok = false;
-      return {};
-    }
-    std::string out(v.substr(pos, n));
-    pos += n;
-    return out;
-  }
-};
-
-}  // namespace
 
 bool Flow::empty(int64_t now_ms) const {
   if (!orders.empty() || !lots.empty() || expiry_since_ms >= 0 || transfer_since_ms >= 0) {
@@ -64,12 +18,12 @@ bool Flow::empty(int64_t now_ms) const {
 
 std::string encode_flow(const Flow& f) {
   std::string s;
-  Out o{s};
-  o.put<uint8_t>(kFlowVersion);
+  ByteWriter o(s);
+  o.put<uint8_t>(kFlowVersion2);
   o.put<uint32_t>(static_cast<uint32_t>(f.orders.size()));
   for (const OpenOrder& r : f.orders) {
-    o.str(r.po_id);
-    o.str(r.supplier);
+    o.put_string(r.po_id);
+    o.put_string(r.supplier);
     o.put(r.ordered);
     o.put(r.open);
     o.put(r.ordered_ms);
@@ -82,7 +36,7 @@ std::string encode_flow(const Flow& f) {
     o.put(l.expires_ms);
     o.put(l.units);
   }
-  o.str(f.supplier);
+  o.put_string(f.supplier);
   o.put(f.expiry_since_ms);
   o.put(f.expiry_severity);
   o.put(f.transfer_since_ms);
@@ -94,45 +48,46 @@ std::string encode_flow(const Flow& f) {
 }
 
 bool decode_flow(std::string_view v, Flow& f) {
-  In in{v};
-  if (in.get<uint8_t>() != kFlowVersion) return false;
+  ByteReader in(v);
+  uint8_t version = 0;
+  if (!in.get(version) || (version != kFlowVersion && version != kFlowVersion2)) return false;
+  // Version 1 prefixes its strings with a u16 length, version 2 with ByteWriter's u32.
+  auto get_str = [&](std::string& out) {
+    return version == kFlowVersion2 ? in.get_string(out) : in.get_string16(out);
+  };
   f = Flow{};
-  const auto n_orders = in.get<uint32_t>();
-  if (!in.ok || n_orders > v.size()) return false;
-  for (uint32_t i = 0; i < n_orders && in.ok; ++i) {
+  uint32_t n_orders = 0;
+  if (!in.get(n_orders) || n_orders > v.size()) return false;
+  for (uint32_t i = 0; i < n_orders; ++i) {
     OpenOrder r;
-    r.po_id = in.str();
-    r.supplier = in.str();
-    r.ordered = in.get<double>();
-    r.open = in.get<double>();
-    r.ordered_ms = in.get<int64_t>();
-    r.expected_ms = in.get<int64_t>();
-    r.overdue_since_ms = in.get<int64_t>();
-    r.overdue_severity = in.get<uint8_t>();
+    if (!get_str(r.po_id) || !get_str(r.supplier) || !in.get(r.ordered) || !in.get(r.open) ||
+        !in.get(r.ordered_ms) || !in.get(r.expected_ms) || !in.get(r.overdue_since_ms) ||
+        !in.get(r.overdue_severity)) {
+      return false;
+    }
     f.orders.push_back(std::move(r));
   }
-  const auto n_lots = in.get<uint32_t>();
-  if (!in.ok || n_lots > v.size()) return false;
-  for (uint32_t i = 0; i < n_lots && in.ok; ++i) {
+  uint32_t n_lots = 0;
+  if (!in.get(n_lots) || n_lots > v.size()) return false;
+  for (uint32_t i = 0; i < n_lots; ++i) {
     inventory::Lot l;
-    l.expires_ms = in.get<int64_t>();
-    l.units = in.get<double>();
+    if (!in.get(l.expires_ms) || !in.get(l.units)) return false;
     f.lots.push_back(l);
   }
-  f.supplier = in.str();
-  f.expiry_since_ms = in.get<int64_t>();
-  f.expiry_severity = in.get<uint8_t>();
-  f.transfer_since_ms = in.get<int64_t>();
-  f.transfer_from = in.get<uint32_t>();
-  f.transfer_qty = in.get<double>();
-  for (int64_t& q : f.quiet_until) q = in.get<int64_t>();
-  f.acked = in.get<uint8_t>();
-  return in.ok && in.pos == v.size();
+  static_assert(std::is_same_v<KeyId, uint32_t>, "transfer_from is a u32 in the record");
+  if (!get_str(f.supplier) || !in.get(f.expiry_since_ms) || !in.get(f.expiry_severity) ||
+      !in.get(f.transfer_since_ms) || !in.get(f.transfer_from) || !in.get(f.transfer_qty)) {
+    return false;
+  }
+  for (int64_t& q : f.quiet_until) {
+    if (!in.get(q)) return false;
+  }
+  return in.get(f.acked) && in.empty();
 }
 
 std::string encode_lead(const inventory::LeadStats& st) {
   std::string s;
-  Out o{s};
+  ByteWriter o(s);
   o.put<uint8_t>(kLeadVersion);
   o.put(st.n);
   o.put(st.mean);
@@ -141,17 +96,15 @@ std::string encode_lead(const inventory::LeadStats& st) {
 }
 
 bool decode_lead(std::string_view v, inventory::LeadStats& st) {
-  In in{v};
-  if (in.get<uint8_t>() != kLeadVersion) return false;
-  st.n = in.get<uint32_t>();
-  st.mean = in.get<double>();
-  st.m2 = in.get<double>();
-  return in.ok && in.pos == v.size();
+  ByteReader in(v);
+  uint8_t version = 0;
+  return in.get(version) && version == kLeadVersion && in.get(st.n) && in.get(st.mean) &&
+         in.get(st.m2) && in.empty();
 }
 
 std::string encode_budget(const Budget& b) {
   std::string s;
-  Out o{s};
+  ByteWriter o(s);
   o.put<uint8_t>(kBudgetVersion);
   o.put(b.day);
   o.put(b.spent);
@@ -159,12 +112,11 @@ std::string encode_budget(const Budget& b) {
 }
 
 bool decode_budget(std::string_view v, Budget& b) {
-  In in{v};
-  if (in.get<uint8_t>() != kBudgetVersion) return false;
-  b.day = in.get<int32_t>();
-  b.spent = in.get<double>();
+  ByteReader in(v);
+  uint8_t version = 0;
   b.dirty = false;
-  return in.ok && in.pos == v.size();
+  return in.get(version) && version == kBudgetVersion && in.get(b.day) && in.get(b.spent) &&
+         in.empty();
 }
 
 }  // namespace sw::low_stock
