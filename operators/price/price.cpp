@@ -7,6 +7,7 @@
 
 #include <absl/strings/string_view.h>
 
+#include "operators/inventory.h"
 #include "stream/bytes.h"
 #include "stream/calendar.h"
 #include "stream/config.h"
@@ -97,32 +98,6 @@ double sales_sd(const price::Facts& f, double days) {
   const double var_day = std::max(f.demand_sd * f.demand_sd, f.demand_per_day);
   const double n = std::clamp<double>(f.history_days, 1, 56);
   return std::sqrt(var_day * days + days * days * f.demand_per_day / n);
-}
-
-// Standard normal quantile: Acklam's rational approximation (relative error < 1.2e-9), ample
-// for a threshold.
-double normal_quantile(double p) {
-  static constexpr double a[] = {-3.969683028665376e+01, 2.209460984245205e+02,
-                                 -2.759285104469687e+02, 1.383577518672690e+02,
-                                 -3.066479806614716e+01, 2.506628277459239e+00};
-  static constexpr double b[] = {-5.447609879822406e+01, 1.615858368580409e+02,
-                                 -1.556989798598866e+02, 6.680131188771972e+01,
-                                 -1.328068155288572e+01};
-  static constexpr double c[] = {-7.784894002430293e-03, -3.223964580411365e-01,
-                                 -2.400758277161838e+00, -2.549732539343734e+00,
-                                 4.374664141464968e+00,  2.938163982698783e+00};
-  static constexpr double d[] = {7.784695709041462e-03, 3.224671290700398e-01,
-                                 2.445134137142996e+00, 3.754408661907416e+00};
-  const double lo = 0.02425;
-  if (p < lo) {
-    const double q = std::sqrt(-2 * std::log(p));
-    return (((((c[0] * q + c[1]) * q + c[2]) * q + c[3]) * q + c[4]) * q + c[5]) /
-           ((((d[0] * q + d[1]) * q + d[2]) * q + d[3]) * q + 1);
-  }
-  if (p > 1 - lo) return -normal_quantile(1 - p);
-  const double q = p - 0.5, r = q * q;
-  return (((((a[0] * r + a[1]) * r + a[2]) * r + a[3]) * r + a[4]) * r + a[5]) * q /
-         (((((b[0] * r + b[1]) * r + b[2]) * r + b[3]) * r + b[4]) * r + 1);
 }
 
 }  // namespace
@@ -623,8 +598,9 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
       // mover's sales says little about its rate.
       const double surplus = f.stock.on_hand - settings_.overstock_target_days * f.demand_per_day;
       const double n = std::clamp<double>(f.history_days, 1, 56);
-      const double rate_hi = f.demand_per_day + normal_quantile(settings_.risk_probability) *
-                                                    std::sqrt(f.demand_per_day / n);
+      const double rate_hi =
+          f.demand_per_day + inventory::inverse_normal_cdf(settings_.risk_probability) *
+                                 std::sqrt(f.demand_per_day / n);
       d.condition = f.days_of_cover > limit && f.stock.on_hand > 0 &&
                     (open || (surplus > std::max(1.0, f.stock.pack_size) &&
                               f.stock.on_hand > settings_.overstock_cover_days * rate_hi));
@@ -641,7 +617,7 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
       const double limit =
           open ? 0
                : std::max(settings_.expiry_min_units,
-                          normal_quantile(settings_.risk_probability) * f.at_risk_sd);
+                          inventory::inverse_normal_cdf(settings_.risk_probability) * f.at_risk_sd);
       d.condition = f.at_risk_units > limit && f.at_risk_units > 0;
       // And a markdown must be able to help: the deepest one the guardrails allow must sell
       // at least half of the units at risk before they expire. Waste beyond that is a
@@ -670,7 +646,8 @@ PriceOperator::Decision PriceOperator::decide(int reason, const PriceFacts& f, b
       // lead-time demand's spread); an open trigger holds while demand exceeds 90% of stock.
       d.condition = open ? f.lead_time_demand > 0.9 * available
                          : f.lead_time_demand - available >
-                               normal_quantile(settings_.risk_probability) * f.lead_time_demand_sd;
+                               inventory::inverse_normal_cdf(settings_.risk_probability) *
+                                   f.lead_time_demand_sd;
       d.direction = +1;
       d.target = price_for_rate(available / std::max(f.lead_time_days, 0.01));
       std::snprintf(buf, sizeof buf,
