@@ -147,7 +147,9 @@ int run_command(const Args& args) {
     for (const std::string& w : options.warnings) {
       std::fprintf(stderr, "shelfwatch run: warning: %s\n", w.c_str());
     }
-    opened.emplace(open_pipeline(std::move(options)));
+    PipelineInputs inputs;
+    inputs.serve_metrics = true;  // /healthz and a 503 /readyz during the changelog restore
+    opened.emplace(open_pipeline(std::move(options), std::move(inputs)));
   } catch (const StateDirError& e) {
     std::fprintf(stderr, "shelfwatch run: %s\n", e.what());
     return 1;
@@ -182,7 +184,10 @@ int run_command(const Args& args) {
   signals.start(
       p.reloads.get(),
       [&stop, metrics] {
-        if (metrics != nullptr) metrics->runtime().set_ready(false);
+        if (metrics != nullptr) {
+          metrics->runtime().set_not_ready_reason("draining");
+          metrics->runtime().set_ready(false);
+        }
         stop.store(true);
       },
       p.options.shutdown_timeout_ms);

@@ -170,6 +170,20 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   p.options = std::move(options);
   PipelineOptions& o = p.options;
   set_output_config_version(o.config_version);
+  // The live parts first: an early metrics server (inputs.serve_metrics) answers with them.
+  std::unique_ptr<OpenAlertsSink> open_alerts;
+  if (o.parts.live) {
+    open_alerts = std::make_unique<OpenAlertsSink>();
+    p.open_alerts = open_alerts.get();
+    p.queries = std::make_unique<StateQueries>();
+    p.reloads = std::make_unique<ReloadRequests>();
+  }
+  if (inputs.serve_metrics) {
+    // /healthz, /readyz (503 until start_metrics) and /metrics from here on, through the
+    // changelog restore below (its progress gauges are live).
+    if (o.changelog.enabled && !o.changelog.probe) o.changelog.probe = std::make_shared<Probe>();
+    serve_metrics(p);
+  }
   if (inputs.source != nullptr) {
     p.source = inputs.source;
   } else if (o.source_kind == "file") {
@@ -256,11 +270,7 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
     p.owned_sinks.push_back(std::move(delivery));
     o.delivery.reset();
   }
-  if (o.parts.live) {
-    auto open_alerts = std::make_unique<OpenAlertsSink>();
-    p.open_alerts = open_alerts.get();
-    p.owned_sinks.push_back(std::move(open_alerts));
-  }
+  if (open_alerts) p.owned_sinks.push_back(std::move(open_alerts));
   std::vector<Sink*> sinks;
   for (auto& s : p.owned_sinks) sinks.push_back(inputs.wrap_sink ? inputs.wrap_sink(*s) : s.get());
   for (Sink* s : inputs.sinks) sinks.push_back(s);
@@ -270,10 +280,8 @@ Pipeline open_pipeline(PipelineOptions options, PipelineInputs inputs) {
   p.task = std::make_unique<Task>(o.task, *polled, sinks, *p.store, ops, *o.calendar);
   p.task->mutable_views() = o.operators.views;
   if (o.parts.live) {
-    p.queries = std::make_unique<StateQueries>();
     StateQueries* queries = p.queries.get();
     Task* task = p.task.get();
-    p.reloads = std::make_unique<ReloadRequests>();
     ReloadRequests* reloads = p.reloads.get();
     for (const char* result : {"applied", "rejected"})
       p.probe->counter("config_reloads_total", kReloadsHelp, {{"result", result}});
@@ -333,9 +341,9 @@ Status restore_checkpoint(const Config& config, const std::string& state_dir,
   return out.pipeline.task->restore();
 }
 
-void start_metrics(Pipeline& p) {
+void serve_metrics(Pipeline& p) {
   const std::string& listen = p.options.metrics_listen;
-  if (listen.empty() || listen == "off") return;
+  if (p.metrics || listen.empty() || listen == "off") return;
   MetricsServerOptions o;
   o.listen = listen;
   StateQueries* queries = p.queries.get();
@@ -361,20 +369,47 @@ void start_metrics(Pipeline& p) {
       return {r->applied ? 200 : 409, body};
     };
   }
+  // The changelog's probe: the store's, or the one its restore will report to.
+  const Probe* changelog =
+      p.changelog != nullptr ? p.changelog->probe() : p.options.changelog.probe.get();
+  o.not_ready_reason = [changelog]() -> std::string {
+    if (changelog == nullptr) return "";
+    double restoring = 0, records = 0, bytes = 0, seconds = 0;
+    changelog->for_each([&](const Probe::Metric& m) {
+      if (m.kind != Probe::Kind::kGauge) return;
+      const double v = m.gauge.value();
+      if (m.name == "changelog_restoring") restoring = v;
+      if (m.name == "changelog_restore_records") records = v;
+      if (m.name == "changelog_restore_bytes") bytes = v;
+      if (m.name == "changelog_restore_seconds") seconds = v;
+    });
+    if (restoring != 1) return "";
+    char line[160];
+    std::snprintf(line, sizeof line,
+                  "restoring state from the changelog: %.0f records, %.0f bytes, %.1f s", records,
+                  bytes, seconds);
+    return line;
+  };
   try {
     p.metrics = std::make_unique<MetricsServer>(std::move(o));
   } catch (const std::exception& e) {
     throw ConfigError("metrics.listen", std::string("cannot serve metrics: ") + e.what(),
                       "pick a free host:port, or set metrics.listen: off");
   }
+  p.metrics->runtime().set_not_ready_reason("starting (restoring state, opening the sources)");
+  p.metrics->add_probe(p.probe.get());
+  if (changelog != nullptr) p.metrics->add_probe(changelog);
+}
+
+void start_metrics(Pipeline& p) {
+  serve_metrics(p);
+  if (!p.metrics) return;
   p.metrics->add_task(p.task->counters());
   if (p.delivery) p.metrics->add_collectable(p.delivery->collectable());
   // Every probe, generically: the source's (consumer lag) and each operator's.
   Source* source = p.source;
   std::vector<Operator*> operators = p.options.operators.pointers();
   p.metrics->add_probe(source->probe());
-  p.metrics->add_probe(p.probe.get());
-  if (p.changelog != nullptr) p.metrics->add_probe(p.changelog->probe());
   for (Operator* op : operators) p.metrics->add_probe(op->probe());
   RuntimeMetrics* rt = &p.metrics->runtime();
   std::string source_name = source->name();
@@ -392,6 +427,7 @@ void start_metrics(Pipeline& p) {
       rt->set_partition_watermark(source_name, 0, b.watermark_ms);
     }
   });
+  rt->set_not_ready_reason("");
   rt->set_ready(true);
 }
 

@@ -105,6 +105,10 @@ struct PipelineInputs {
   //! must outlive the pipeline.
   std::function<Source*(Source&)> wrap_source;
   std::function<Sink*(Sink&)> wrap_sink;
+  //! run: start the metrics server (metrics.listen) before the state is opened, so that
+  //! /healthz answers, /readyz answers 503 with the changelog restore's progress and /metrics
+  //! serves its gauges while it runs; start_metrics() completes it and turns /readyz ready.
+  bool serve_metrics = false;
 };
 
 struct Pipeline {
@@ -156,9 +160,14 @@ Status restore_checkpoint(const Config& config, const std::string& state_dir,
                           RestoredCheckpoint& out);
 
 //! Starts the metrics/queryable-state server on `metrics.listen` (empty = off) and hooks
-//! it into the task: task counters, delivery, every operator's and the source's probe.
-//! Call after restore().
+//! it into the task: task counters, delivery, every operator's and the source's probe;
+//! /readyz turns ready. Call after restore(). The server itself may have been started
+//! earlier (PipelineInputs::serve_metrics, serve_metrics()).
 void start_metrics(Pipeline& p);
+//! The server part alone, not ready ("not ready: restoring state from the changelog: ..."
+//! while the changelog restores), with the pipeline and changelog probes; no-op when it
+//! runs already or metrics.listen is off.
+void serve_metrics(Pipeline& p);
 
 //! Hot reload (SIGHUP, POST /admin/reload), on the task thread: loads the configuration
 //! again with `load` (the file + the original --set overrides), checks it completely

@@ -196,7 +196,8 @@ struct ChangelogStore::Impl {
   bool kill_mid = false;
   uint64_t commits = 0;
 
-  Probe probe;
+  std::shared_ptr<Probe> probe_holder;
+  Probe& probe;
   Probe::Gauge* restore_records;
   Probe::Gauge* restore_bytes;
   Probe::Gauge* restore_seconds;
@@ -207,7 +208,8 @@ struct ChangelogStore::Impl {
   Probe::Counter* published_bytes;
   Probe::Counter* republished_records;
 
-  Impl() {
+  explicit Impl(std::shared_ptr<Probe> p = nullptr)
+      : probe_holder(p ? std::move(p) : std::make_shared<Probe>()), probe(*probe_holder) {
     restore_records = &probe.gauge("changelog_restore_records",
                                    "Changelog records applied by the last restore at start-up.");
     restore_bytes = &probe.gauge("changelog_restore_bytes",
@@ -664,6 +666,9 @@ Status ChangelogStore::Impl::open() {
 Status ChangelogStore::Impl::restore(const Marker& m, bool wipe) {
   auto started = std::chrono::steady_clock::now();
   restoring->set(1);
+  restore_records->set(0);
+  restore_bytes->set(0);
+  restore_seconds->set(0);
   StateBatch b;
   if (wipe) {
     // The local state is older than the changelog: replaced, not merged.
@@ -739,11 +744,23 @@ Status ChangelogStore::Impl::restore(const Marker& m, bool wipe) {
     if (b.size() >= 100000 || b.bytes() >= (64u << 20)) {
       apply_status = local->commit(b);
       b.clear();
+    }
+    if (records % 1024 == 0) {  // progress, live on /metrics and /readyz while restoring
       restore_records->set(static_cast<double>(records));
       restore_bytes->set(static_cast<double>(bytes));
+      restore_seconds->set(seconds_since(started));
     }
   }));
   SW_RETURN_IF_ERROR(apply_status);
+  restore_records->set(static_cast<double>(records));
+  restore_bytes->set(static_cast<double>(bytes));
+  restore_seconds->set(seconds_since(started));
+  // Test hook (SHELFWATCH_CHANGELOG_TEST_RESTORE_PAUSE_MS=<ms>): the restore pauses after
+  // reading the changelog, before applying its last batch, so that a test can watch /readyz
+  // and /metrics during a restore of a small state (tests/e2e/kafka_changelog_e2e.sh).
+  if (const char* pause = std::getenv("SHELFWATCH_CHANGELOG_TEST_RESTORE_PAUSE_MS")) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(std::strtoll(pause, nullptr, 10)));
+  }
   SW_RETURN_IF_ERROR(local->commit(b));
   // The restored positions and output high-water marks are the marker's.
   for (const auto& [k, value] : m.carried) {
@@ -918,6 +935,7 @@ ChangelogStore::~ChangelogStore() {
 Result<std::unique_ptr<ChangelogStore>> ChangelogStore::open(ChangelogOptions options,
                                                              std::unique_ptr<StateStore> local) {
   std::unique_ptr<ChangelogStore> s(new ChangelogStore());
+  if (options.probe) s->impl_ = std::make_unique<Impl>(options.probe);
   s->impl_->opt = std::move(options);
   s->impl_->local = std::move(local);
   Status st = s->impl_->open();

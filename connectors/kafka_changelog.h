@@ -43,6 +43,10 @@ struct ChangelogOptions {
   int64_t min_compaction_lag_ms = 24LL * 3600 * 1000;
   int64_t timeout_ms = 60000;               // per flush / read without progress
   std::vector<kafka::Property> properties;  // bootstrap.servers + kafka.properties.*
+  //! Where the changelog_* metrics go (null: the store makes its own). A caller that serves
+  //! /metrics while open() restores (run) registers this probe first: the restore progress
+  //! (changelog_restoring, changelog_restore_records/_bytes/_seconds) is updated live.
+  std::shared_ptr<Probe> probe;
 };
 
 //! Reads and checks state.changelog.* (and kafka.brokers / kafka.properties.* when enabled);

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 #include <stdexcept>
 #include <unordered_map>
 
@@ -53,6 +54,9 @@ struct KafkaSource::Impl {
   bool paused = false;
   std::vector<PartitionState> parts;  // indexed by global partition id
   std::vector<int32_t> assigned_ids;  // global ids currently assigned
+  //! source_partition_owned{topic,partition}: each partition ever assigned (bounded by the
+  //! topics' partition counts); 1 while assigned, 0 once revoked.
+  std::map<int32_t, Probe::Gauge*> owned_gauges;
   std::unordered_map<int32_t, int64_t> checkpoint_positions;
   std::vector<rd_kafka_message_t*> msgs;
   std::unique_ptr<char[]> buf;
@@ -439,6 +443,18 @@ void KafkaSource::update_probe() {
   const uint64_t enforced = impl_->merge->enforced();
   impl_->enforced_counter->add(enforced - impl_->enforced_reported);
   impl_->enforced_reported = enforced;
+  Impl& s = *impl_;
+  for (int32_t g : s.assigned_ids) {
+    Probe::Gauge*& gauge = s.owned_gauges[g];
+    if (gauge != nullptr) continue;
+    gauge = &probe_.gauge(
+        "source_partition_owned",
+        "1 while this instance owns (is assigned) the input partition, 0 once revoked.",
+        {{"topic", s.topics[static_cast<size_t>(g / kafka::kPartitionsPerTopic)]},
+         {"partition", std::to_string(g % kafka::kPartitionsPerTopic)}});
+  }
+  for (auto& [g, gauge] : s.owned_gauges)
+    gauge->set(s.parts[static_cast<size_t>(g)].assigned ? 1 : 0);
   for (const PartitionLag& l : consumer_lag()) {
     probe_
         .gauge("consumer_lag_messages", "Kafka consumer lag per partition (librdkafka statistics).",

@@ -332,7 +332,13 @@ MetricsServer::MetricsServer(MetricsServerOptions opt)
   add("/healthz", [](mg_connection* c) { reply(c, 200, "text/plain", "ok\n"); });
   add("/readyz", [this](mg_connection* c) {
     bool ready = opt_.ready ? opt_.ready() : runtime_->ready();
-    reply(c, ready ? 200 : 503, "text/plain", ready ? "ready\n" : "not ready\n");
+    if (ready) {
+      reply(c, 200, "text/plain", "ready\n");
+      return;
+    }
+    std::string reason = opt_.not_ready_reason ? opt_.not_ready_reason() : std::string();
+    if (reason.empty()) reason = runtime_->not_ready_reason();
+    reply(c, 503, "text/plain", reason.empty() ? "not ready\n" : "not ready: " + reason + "\n");
   });
   add("/alerts", [this](mg_connection* c) {
     std::string body = opt_.alerts_query ? opt_.alerts_query() : "[]";

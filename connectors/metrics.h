@@ -6,7 +6,8 @@
 //   /metrics                text exposition of every registered Collectable (prometheus-cpp
 //                           TextSerializer), including TaskCounters read at scrape time
 //   /healthz                200 "ok" while the process serves requests
-//   /readyz                 200 when the ready callback says so (restored, sources open), else 503
+//   /readyz                 200 when the ready callback says so (restored, sources open), else
+//                           503 "not ready: <reason>" (e.g. the changelog restore's progress)
 //   /state/<store>/<sku>    the state callback's JSON, 404 when it returns ""
 //   /alerts                 the alerts callback's JSON (open alerts)
 //   POST /admin/reload      the reload callback's answer (200 applied, 409 rejected)
@@ -71,6 +72,15 @@ class RuntimeMetrics {
   //! Set once the task restored its checkpoint and opened its sources (/readyz).
   void set_ready(bool ready) { ready_.store(ready, std::memory_order_relaxed); }
   bool ready() const { return ready_.load(std::memory_order_relaxed); }
+  //! One line for the 503 /readyz body ("starting", "draining"); "" = none.
+  void set_not_ready_reason(std::string reason) {
+    std::lock_guard lk(mu_);
+    not_ready_reason_ = std::move(reason);
+  }
+  std::string not_ready_reason() const {
+    std::lock_guard lk(mu_);
+    return not_ready_reason_;
+  }
 
   void collect(std::vector<prometheus::MetricFamily>& out) const;
 
@@ -80,6 +90,7 @@ class RuntimeMetrics {
   std::atomic<bool> ready_{false};
   mutable std::mutex mu_;
   std::map<std::pair<std::string, int>, int64_t> watermarks_;
+  std::string not_ready_reason_;
 };
 
 //! Reads TaskCounters (one per task, summed; watermarks per task) at scrape time.
@@ -110,6 +121,9 @@ struct MetricsServerOptions {
   std::function<std::string()> alerts_query;
   //! Readiness; absent = RuntimeMetrics::ready().
   std::function<bool()> ready;
+  //! Why not ready, for the 503 /readyz body ("not ready: <reason>"); absent or "" =
+  //! RuntimeMetrics::not_ready_reason().
+  std::function<std::string()> not_ready_reason;
 };
 
 class MetricsServer {

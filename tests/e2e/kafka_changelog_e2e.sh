@@ -10,7 +10,10 @@
 #   deleted   killed after checkpoint 3, state directory deleted, restarted: the log says it
 #             restored from the changelog; the output files equal the reference byte for byte.
 #             `inspect` shows the changelog's last complete checkpoint = the local one, no lag;
-#             deleted again and restarted live: /metrics exports the restore figures, /readyz 200.
+#             deleted again and restarted live: while it restores (held by the test hook
+#             SHELFWATCH_CHANGELOG_TEST_RESTORE_PAUSE_MS) /healthz is 200, /readyz 503 "restoring
+#             state from the changelog" and /metrics has the live restore progress; then /readyz
+#             200, /metrics exports the restore figures and the 4 owned input partitions.
 #             Control: the same with the changelog switched off on the restart
 #             (--reset-outputs, as the file sink requires) resumes from the group's committed
 #             offsets with empty state and must differ from the reference.
@@ -148,24 +151,6 @@ assert not c["local_checkpoint"]["dirty"] and c["lag_records"] == 0, c
 assert any(t["namespace"] == "sink/file" and t["records"] > 0 for t in c["topics"]), c
 assert c["output_high_water_marks"]["alerts.jsonl"] > 0, c
 PY
-    # /metrics while live: state deleted again, a live run (no stop_at_end) restores; its
-    # restore figures are exported and /readyz turns 200.
-    rm -rf a/state
-    port=$(free_port)
-    "$sw" run --config a.yaml --quiet --set source.kafka.stop_at_end=false \
-      --set metrics.listen=127.0.0.1:$port >> a.log 2>&1 &
-    live=$!
-    wait_for 60 curl -sf "http://127.0.0.1:$port/readyz" || { kill $live; cat a.log; echo "FAIL: never ready"; exit 1; }
-    curl -sf "http://127.0.0.1:$port/metrics" > metrics.txt
-    kill -TERM $live
-    wait $live || true
-    grep -E '^shelfwatch_changelog_restore_records [1-9]' metrics.txt > /dev/null &&
-      grep -E '^shelfwatch_changelog_restore_bytes [1-9]' metrics.txt > /dev/null &&
-      grep -E '^shelfwatch_changelog_restore_seconds ' metrics.txt > /dev/null &&
-      grep -E '^shelfwatch_changelog_lag_records ' metrics.txt > /dev/null &&
-      grep -E '^shelfwatch_changelog_starts_total\{how="restored"\} 1' metrics.txt > /dev/null ||
-      { grep changelog metrics.txt; echo "FAIL: /metrics lacks the restore figures"; exit 1; }
-    echo "inspect and /metrics show the changelog and the restore"
     # Control: without the restore, the same loss is a silent reset (outputs differ).
     # (Killed later than a: the source commits its group offsets asynchronously after each
     # checkpoint, and the control must resume from them.)
@@ -179,6 +164,55 @@ PY
       exit 1
     fi
     echo "control: without the changelog the deleted-state run differs from the reference"
+    # /metrics while live (last: it adds events to the topic): state deleted again, a live
+    # run (no stop_at_end) restores; its restore figures are exported and /readyz turns 200. During the restore (held 1.5 s by
+    # the test hook SHELFWATCH_CHANGELOG_TEST_RESTORE_PAUSE_MS, after reading the changelog)
+    # the server already answers: /healthz 200, /readyz 503 "restoring state from the
+    # changelog" with progress, /metrics the live restore gauges. Polled every 50 ms: 503
+    # seen at least once before the first 200.
+    rm -rf a/state
+    port=$(free_port)
+    SHELFWATCH_CHANGELOG_TEST_RESTORE_PAUSE_MS=1500 \
+      "$sw" run --config a.yaml --quiet --set source.kafka.stop_at_end=false \
+      --set metrics.listen=127.0.0.1:$port >> a.log 2>&1 &
+    live=$!
+    restoring=0
+    for _ in $(seq 1200); do
+      code=$(curl -s -o readyz.txt -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
+      [[ $code == 200 ]] && break
+      if [[ $code == 503 ]] && grep -q "restoring state from the changelog" readyz.txt &&
+        ((restoring == 0)); then
+        restoring=1
+        cp readyz.txt readyz-restoring.txt
+        curl -s -o healthz.txt -w '%{http_code}\n' "http://127.0.0.1:$port/healthz" > healthz.code || true
+        curl -sf "http://127.0.0.1:$port/metrics" > metrics-restoring.txt || true
+      fi
+      sleep 0.05
+    done
+    [[ $code == 200 ]] || { kill $live; cat a.log; echo "FAIL: never ready"; exit 1; }
+    ((restoring == 1)) || { kill $live; cat a.log; echo "FAIL: /readyz never answered 503 'restoring state from the changelog' before 200"; exit 1; }
+    echo "during the restore: /readyz $(cat readyz-restoring.txt)"
+    [[ $(cat healthz.code) == 200 ]] || { kill $live; echo "FAIL: /healthz answered $(cat healthz.code) during the restore"; exit 1; }
+    grep -E '^shelfwatch_changelog_restoring 1' metrics-restoring.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_restore_records [1-9]' metrics-restoring.txt > /dev/null ||
+      { kill $live; grep changelog metrics-restoring.txt || true; echo "FAIL: /metrics lacks the live restore progress"; exit 1; }
+    # Ready: the partitions it owns (mode assign: all 4 of the topic), exported with the
+    # source's probe at the next processed batch (a few more events).
+    tail -50 keyed.tsv | kcat -P -b "$bs" -t events -K $'\t'
+    wait_for 30 bash -c "curl -sf http://127.0.0.1:$port/metrics | grep -c '^shelfwatch_source_partition_owned{.*} 1' | grep -qx 4" ||
+      { kill $live; curl -s "http://127.0.0.1:$port/metrics" | grep partition_owned || true; echo "FAIL: /metrics does not show the 4 owned partitions"; exit 1; }
+    curl -sf "http://127.0.0.1:$port/metrics" > metrics.txt
+    kill -TERM $live
+    wait $live || true
+    grep -E '^shelfwatch_changelog_restoring 0' metrics.txt > /dev/null ||
+      { grep changelog metrics.txt || true; echo "FAIL: still restoring once ready"; exit 1; }
+    grep -E '^shelfwatch_changelog_restore_records [1-9]' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_restore_bytes [1-9]' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_restore_seconds ' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_lag_records ' metrics.txt > /dev/null &&
+      grep -E '^shelfwatch_changelog_starts_total\{how="restored"\} 1' metrics.txt > /dev/null ||
+      { grep changelog metrics.txt; echo "FAIL: /metrics lacks the restore figures"; exit 1; }
+    echo "inspect and /metrics show the changelog and the restore"
     ;;
   kill)
     SHELFWATCH_CHANGELOG_TEST_KILL=3:mid run c 137
