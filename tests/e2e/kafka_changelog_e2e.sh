@@ -180,12 +180,17 @@ PY
     for _ in $(seq 1200); do
       code=$(curl -s -o readyz.txt -w '%{http_code}' "http://127.0.0.1:$port/readyz" || true)
       [[ $code == 200 ]] && break
-      if [[ $code == 503 ]] && grep -q "restoring state from the changelog" readyz.txt &&
-        ((restoring == 0)); then
-        restoring=1
-        cp readyz.txt readyz-restoring.txt
-        curl -s -o healthz.txt -w '%{http_code}\n' "http://127.0.0.1:$port/healthz" > healthz.code || true
-        curl -sf "http://127.0.0.1:$port/metrics" > metrics-restoring.txt || true
+      if [[ $code == 503 ]] && grep -q "restoring state from the changelog" readyz.txt; then
+        if ((restoring == 0)); then
+          restoring=1
+          cp readyz.txt readyz-restoring.txt
+          curl -s -o healthz.txt -w '%{http_code}\n' "http://127.0.0.1:$port/healthz" > healthz.code || true
+        fi
+        # The first 503 can come before the first records are applied (progress moves every
+        # 1024 records): keep scraping until a scrape taken while restoring shows progress.
+        if ! grep -qE '^shelfwatch_changelog_restore_records [1-9]' metrics-restoring.txt 2> /dev/null; then
+          curl -sf "http://127.0.0.1:$port/metrics" > metrics-restoring.txt || true
+        fi
       fi
       sleep 0.05
     done
