@@ -10,6 +10,11 @@
 //                                    per key, bucket closes, observations and output bytes
 //                                    per input event per stream (issue 18). The input's
 //                                    description comes from PIPELINE_BENCH_INPUT.
+//                                    PIPELINE_BENCH_NAME reports the run under another name
+//                                    (bench/run.sh: price_off, inventory_full_on/off, the
+//                                    same job with PIPELINE_BENCH_SET / PIPELINE_BENCH_REGIONS)
+//   pipeline_bench price_lowstock_1day FILE DIR
+//                                    `pipeline` with the price operator on beside low_stock
 //   pipeline_bench decode_full FILE  decode, reported as "decode_full" (the × decode of
 //                                    pipeline_full on its own input)
 //   pipeline_bench forecast_records FILE DIR
@@ -108,10 +113,9 @@ sw::FileSource open_source(const std::string& path) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(
-        stderr,
-        "usage: pipeline_bench read_split|decode|decode_full|pipeline|pipeline_full|price FILE "
-        "[STATE_DIR]\n");
+    std::fprintf(stderr,
+                 "usage: pipeline_bench read_split|decode|decode_full|pipeline|pipeline_full|"
+                 "price_lowstock_1day|forecast_records FILE [STATE_DIR]\n");
     return 2;
   }
   std::string mode = argv[1], path = argv[2];
@@ -188,21 +192,26 @@ int main(int argc, char** argv) {
     return 0;
   }
   const bool full = mode == "pipeline_full";
-  if ((mode != "pipeline" && mode != "price" && !full) || argc < 4) return 2;
+  const bool price = mode == "price_lowstock_1day";
+  if ((mode != "pipeline" && !price && !full) || argc < 4) return 2;
+  // The name the run is reported under (pipeline_full's variants in bench/run.sh).
+  const char* name_env = std::getenv("PIPELINE_BENCH_NAME");
+  const std::string name = full && name_env != nullptr && name_env[0] != '\0' ? name_env : mode;
   std::string dir = argv[3];
   std::filesystem::remove_all(dir);
   size_t rss0 = rss_bytes();
   // Built like `run` (cli/pipeline.h): file source, RocksDB state, file sink, low_stock (and
-  // in `price` mode the price operator beside it); no delivery sink, metrics or live state.
-  // Task settings as before: defaults plus these.
+  // in price_lowstock_1day mode the price operator beside it); no delivery sink, metrics or live
+  // state. Task settings as before: defaults plus these.
   std::string yaml =
-      full ? std::string("{}\n")
+      full ? std::string("# the default job\n")
            : std::string(
                  "operators: {low_stock: {enabled: true}, forecast: {enabled: false}, anomaly: "
                  "{enabled: false}, price: {enabled: ") +
-                 (mode == "price" ? "true" : "false") + "}}\n";
+                 (price ? "true" : "false") + "}}\n";
   // PIPELINE_BENCH_REGIONS=STORES/SIZE: regions of SIZE consecutive stores out of STORES
   // (generator names), so low_stock's transfer proposals run too (every inventory feature).
+  std::string regions_desc;
   if (const char* rg = std::getenv("PIPELINE_BENCH_REGIONS")) {
     const int stores = std::atoi(rg);
     const char* slash = std::strchr(rg, '/');
@@ -217,6 +226,10 @@ int main(int argc, char** argv) {
         yaml += (st == first ? "" : ", ") + std::string(name);
       }
       yaml += "]\n";
+    }
+    if (size > 0) {
+      regions_desc = std::to_string((stores + size - 1) / size) + " regions of " +
+                     std::to_string(size) + " stores";
     }
   }
   sw::Config config = sw::Config::from_yaml(yaml);
@@ -273,16 +286,33 @@ int main(int argc, char** argv) {
   size_t rss = rss_bytes() - rss0;
   const sw::TaskCounters& c = task.counters();
   uint64_t keys = c.state_keys.load();
+  const char* input = std::getenv("PIPELINE_BENCH_INPUT");
+  // The run's configuration, stated in its line: the operators the task ran (in table order),
+  // settings on top of their defaults, regions, checkpoint interval, input.
+  std::string operators = "[";
+  for (const sw::Operator* op : task.operators()) {
+    operators += (operators.size() > 1 ? ",\"" : "\"") + std::string(op->name()) + "\"";
+  }
+  operators += "]";
+  const std::string config_json =
+      "{\"operators\":" + operators + ",\"settings\":\"" +
+      json_escape(full ? (settings.empty() ? "defaults" : "defaults; " + settings)
+                       : (settings.empty() ? "task defaults, dedup 1000000"
+                                           : "task defaults, dedup 1000000; " + settings)) +
+      "\",\"regions\":\"" + json_escape(regions_desc.empty() ? "none" : regions_desc) +
+      "\",\"checkpoint_interval_ms\":" + std::to_string(o.checkpoint_interval_ms) +
+      ",\"sink\":\"file\",\"input\":\"" + json_escape(input != nullptr ? input : path) + "\"}";
   std::printf(
       "{\"bench\":\"%s\",\"events\":%llu,\"seconds\":%.3f,\"events_per_s\":%.0f,"
       "\"keys\":%llu,\"checkpoints\":%llu,\"checkpoint_seconds\":%.3f,\"alerts\":%llu,"
-      "\"task_cpu_seconds\":%.3f,\"events_per_task_cpu_s\":%.0f,\"process_cpu_seconds\":%.3f}\n",
-      mode.c_str(), static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
+      "\"task_cpu_seconds\":%.3f,\"events_per_task_cpu_s\":%.0f,\"process_cpu_seconds\":%.3f,"
+      "\"config\":%s}\n",
+      name.c_str(), static_cast<unsigned long long>(c.read.load()), secs, c.read.load() / secs,
       static_cast<unsigned long long>(keys), static_cast<unsigned long long>(c.checkpoints.load()),
       c.checkpoint_duration_us_total.load() / 1e6,
       static_cast<unsigned long long>(c.outputs[0].load()), task_cpu, c.read.load() / task_cpu,
-      proc_cpu);
-  if (mode == "price") return 0;
+      proc_cpu, config_json.c_str());
+  if (price) return 0;
   if (full) {
     const size_t peak = peak_rss_bytes();
     const double k = keys > 0 ? static_cast<double>(keys) : 1.0;
@@ -308,21 +338,18 @@ int main(int argc, char** argv) {
     }
     out_bytes += "}";
     records += "}";
-    const char* input = std::getenv("PIPELINE_BENCH_INPUT");
     std::printf(
-        "{\"bench\":\"pipeline_full_detail\",\"input\":\"%s\",\"config\":\"every operator at "
-        "its defaults, RocksDB checkpoints every %lld ms, file sink%s%s\",\"keys\":%llu,"
+        "{\"bench\":\"%s_detail\",\"input\":\"%s\",\"config\":%s,\"keys\":%llu,"
         "\"peak_rss_bytes\":%zu,\"rss_before_open_bytes\":%zu,\"peak_rss_bytes_per_key\":%.1f,"
         "\"hot_state_bytes_per_key\":%s,\"hot_state_bytes_per_key_total\":%.1f,"
         "\"forecast_bucket_closes\":%llu,\"forecast_bucket_closes_per_s\":%.0f,"
         "\"anomaly_observations\":%llu,\"anomaly_observations_per_s\":%.0f,"
         "\"output_bytes_per_input_event\":%s,\"outputs\":%s}\n",
-        json_escape(input != nullptr ? input : path).c_str(),
-        static_cast<long long>(o.checkpoint_interval_ms), settings.empty() ? "" : "; ",
-        json_escape(settings).c_str(), static_cast<unsigned long long>(keys), peak, rss_open0,
-        peak / k, state.c_str(), c.state_bytes.load() / k, static_cast<unsigned long long>(closes),
-        closes / secs, static_cast<unsigned long long>(observations), observations / secs,
-        out_bytes.c_str(), records.c_str());
+        name.c_str(), json_escape(input != nullptr ? input : path).c_str(), config_json.c_str(),
+        static_cast<unsigned long long>(keys), peak, rss_open0, peak / k, state.c_str(),
+        c.state_bytes.load() / k, static_cast<unsigned long long>(closes), closes / secs,
+        static_cast<unsigned long long>(observations), observations / secs, out_bytes.c_str(),
+        records.c_str());
     std::filesystem::remove_all(dir);  // the outputs are GBs
     return 0;
   }
