@@ -693,6 +693,13 @@ Status ChangelogStore::Impl::restore(const Marker& m, bool wipe) {
       auto hi = high_watermark(t->name, p, &lo);
       if (!hi.is_ok()) return hi.status();
       t->end[p] = hi.value();
+      // Read at least to the marker's end: a high watermark can lag the acknowledged end
+      // (seen on the development broker right after a commit), and stopping there would
+      // restore a key from an older record than the marker's checkpoint holds.
+      if (auto me = marker_end.find(t->name);
+          me != marker_end.end() && static_cast<size_t>(p) < me->second.size()) {
+        t->end[p] = std::max(t->end[p], me->second[p]);
+      }
       // Compaction never moves a partition's log start; retention or DeleteRecords do, and
       // then the records before it are gone: the state cannot be rebuilt.
       if (lo > 0) {
