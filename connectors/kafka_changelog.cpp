@@ -56,6 +56,10 @@ struct TopicState {
   std::string name;
   int32_t partitions = 0;
   std::vector<int64_t> end;  // next offset after the last acknowledged record
+  //! Partitions with an acknowledgement that carried no offset (librdkafka reports a
+  //! retried produce that the broker had already appended as delivered, offset unknown):
+  //! their end is read back from the broker before the next marker.
+  std::vector<int32_t> unknown_end;
 };
 
 struct Marker {
@@ -249,7 +253,11 @@ struct ChangelogStore::Impl {
     }
     auto* t = static_cast<TopicState*>(m->_private);
     if (t != nullptr && m->partition >= 0 && static_cast<size_t>(m->partition) < t->end.size()) {
-      t->end[m->partition] = std::max(t->end[m->partition], m->offset + 1);
+      if (m->offset >= 0) {
+        t->end[m->partition] = std::max(t->end[m->partition], m->offset + 1);
+      } else {
+        t->unknown_end.push_back(m->partition);
+      }
     }
   }
 
@@ -447,6 +455,14 @@ struct ChangelogStore::Impl {
   // record "clean next_id".
   Status publish_marker(uint64_t next_id) {
     SW_RETURN_IF_ERROR(flush());
+    for (const auto& t : topics) {
+      for (int32_t p : t->unknown_end) {
+        auto hi = high_watermark(t->name, p);  // acknowledged, so at or below the end now
+        if (!hi.is_ok()) return hi.status();
+        t->end[p] = std::max(t->end[p], hi.value());
+      }
+      t->unknown_end.clear();
+    }
     Marker m;
     m.id = next_id;
     for (const auto& t : topics) {
