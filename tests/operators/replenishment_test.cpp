@@ -426,12 +426,18 @@ TEST(ReplenishmentOperatorTest, ExpiredOnReceiptAddsStockButNoLot) {
   EXPECT_EQ(counter(op, "inventory_fallbacks_total", "expired_on_receipt"), 1u);
 }
 
-TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
-  Config c = Config::from_yaml(
-      "regions: {north: [S1, S2], south: [S3]}\n",
+// The transfer tests' settings: a 4 ± 1 day lead time, no history or new-item wait, transfers
+// of 2 units or more, and the given regions.
+Config transfer_config(const char* regions_yaml) {
+  return Config::from_yaml(
+      regions_yaml,
       {"operators.low_stock.default_lead_time_days=4",
        "operators.low_stock.default_lead_time_sd_days=1", "operators.low_stock.min_history_days=0",
        "operators.low_stock.new_item_days=0", "operators.low_stock.transfer_min_qty=2"});
+}
+
+TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
+  Config c = transfer_config("regions: {north: [S1, S2], south: [S3]}\n");
   LowStockOperator op(c);
   FakeContext ctx;
   FixedDemandView view(2, 1);
@@ -467,11 +473,7 @@ TEST(ReplenishmentOperatorTest, TransferWithinARegionOnly) {
 }
 
 TEST(ReplenishmentOperatorTest, TransferOnlyWhenItPreventsTheStockoutSpareAloneDoesNotEscalate) {
-  Config c = Config::from_yaml(
-      "regions: {north: [S1, S2]}\n",
-      {"operators.low_stock.default_lead_time_days=4",
-       "operators.low_stock.default_lead_time_sd_days=1", "operators.low_stock.min_history_days=0",
-       "operators.low_stock.new_item_days=0", "operators.low_stock.transfer_min_qty=2"});
+  Config c = transfer_config("regions: {north: [S1, S2]}\n");
   LowStockOperator op(c);
   FakeContext ctx;
   FixedDemandView view(2, 1);
