@@ -47,6 +47,19 @@ wait_read() {  # wait_read N SECONDS: until the process read N records
   done
 }
 # sha256 of every output file (dlq.jsonl without its wall-clock ingest_time).
+# The reload parts' second half: append the rest of all.jsonl to the followed live.jsonl, wait
+# until the run ($pid, log run.log) read all $total records, SIGTERM it; it must exit 0 without
+# having restarted its task. Uses the caller's $half, $total and $pid.
+finish_live_run() {
+  tail -n +$((half + 1)) all.jsonl >> live.jsonl
+  wait_read "$total" 60
+  kill -TERM "$pid"
+  local rc=0
+  wait "$pid" || rc=$?
+  [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
+  if grep -q "restor" run.log; then fail "the task restarted"; fi
+}
+
 outputs_sha() {
   for f in "$1"/*.jsonl; do
     printf '%s ' "$(basename "$f")"
@@ -189,13 +202,7 @@ YAML
     fail "reload not applied"
   curl -fs "$url/metrics" | grep 'shelfwatch_config_reloads_total{result="rejected"} 3' > /dev/null ||
     fail "reload counter: $(curl -fs "$url/metrics" | grep reloads)"
-  tail -n +$((half + 1)) all.jsonl >> live.jsonl
-  wait_read "$total" 60
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
-  grep -q "restor" run.log && fail "the task restarted"
+  finish_live_run
   python3 - "$cut_ts" <<'PY' || fail "outputs"
 import json, sys
 cut = sys.argv[1]
@@ -320,13 +327,7 @@ YAML
   wait_for 10 grep -q "reload applied: changed .*operators.anomaly.thresholds.warning" run.log ||
     fail "reload not applied"
   grep "reload applied" run.log | grep "operators.forecast.emit" > /dev/null || fail "forecast.emit not applied"
-  tail -n +$((half + 1)) all.jsonl >> live.jsonl
-  wait_read "$total" 60
-  kill -TERM "$pid"
-  rc=0
-  wait "$pid" || rc=$?
-  [ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
-  grep -q "restor" run.log && fail "the task restarted"
+  finish_live_run
   python3 - "$cut_ts" <<'PY' || fail "outputs"
 import json, re, sys
 cut = sys.argv[1]
