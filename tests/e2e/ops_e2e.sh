@@ -46,7 +46,6 @@ wait_read() {  # wait_read N SECONDS: until the process read N records
     sleep 0.2
   done
 }
-# sha256 of every output file (dlq.jsonl without its wall-clock ingest_time).
 # The reload parts' second half: append the rest of all.jsonl to the followed live.jsonl, wait
 # until the run ($pid, log run.log) read all $total records, SIGTERM it; it must exit 0 without
 # having restarted its task. Uses the caller's $half, $total and $pid.
@@ -60,6 +59,7 @@ finish_live_run() {
   if grep -q "restor" run.log; then fail "the task restarted"; fi
 }
 
+# sha256 of every output file (dlq.jsonl without its wall-clock ingest_time).
 outputs_sha() {
   for f in "$1"/*.jsonl; do
     printf '%s ' "$(basename "$f")"
